@@ -1,0 +1,63 @@
+// Acknowledging a delivered message, exactly once.
+#ifndef UNIBUS_ACK_HANDLER_H_
+#define UNIBUS_ACK_HANDLER_H_
+
+#include <memory>
+#include <string>
+
+namespace unibus {
+
+// What a backend implements behind an AckHandler. Mockable.
+class AckHandlerImpl {
+ public:
+  virtual ~AckHandlerImpl() = default;
+  virtual void ack() = 0;
+  virtual void nack(std::string reason) = 0;
+  virtual int delivery_attempt() const = 0;
+};
+
+// Settles one delivered message. Move-only: ack() or nack() consumes it, so a
+// message is settled exactly once. Destroying an unsettled handler nacks the message
+// ("dropped"). Thread-safe to call from any thread; never blocks on the network.
+class AckHandler {
+ public:
+  AckHandler() = default;
+  explicit AckHandler(std::unique_ptr<AckHandlerImpl> impl) : impl_(std::move(impl)) {}
+  AckHandler(AckHandler&&) noexcept = default;
+  AckHandler& operator=(AckHandler&& other) noexcept {
+    if (this != &other) {
+      reset("handler replaced unsettled");
+      impl_ = std::move(other.impl_);
+    }
+    return *this;
+  }
+  AckHandler(const AckHandler&) = delete;
+  AckHandler& operator=(const AckHandler&) = delete;
+  ~AckHandler() { reset("handler dropped unsettled"); }
+
+  // The message was handled: it is never redelivered in normal operation.
+  void ack() && {
+    auto impl = std::move(impl_);
+    if (impl) impl->ack();
+  }
+  // The message was not handled: it is redelivered after a backoff, or, past the
+  // subscription's max delivery attempts, moved to its dead-letter topic with
+  // `reason`.
+  void nack(std::string reason = "nacked") && {
+    auto impl = std::move(impl_);
+    if (impl) impl->nack(std::move(reason));
+  }
+  int delivery_attempt() const { return impl_ ? impl_->delivery_attempt() : 0; }
+  bool settled() const { return impl_ == nullptr; }
+
+ private:
+  void reset(const char* reason) {
+    auto impl = std::move(impl_);
+    if (impl) impl->nack(reason);
+  }
+  std::unique_ptr<AckHandlerImpl> impl_;
+};
+
+}  // namespace unibus
+
+#endif  // UNIBUS_ACK_HANDLER_H_
