@@ -2,7 +2,7 @@
 #ifndef UNIBUS_CORE_NAMES_H_
 #define UNIBUS_CORE_NAMES_H_
 
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 
@@ -13,7 +13,7 @@ namespace unibus::core_internal {
 // (The intersection of Kafka's and Pub/Sub's rules, so a name works everywhere.)
 // Otherwise InvalidArgument naming `kind` ("topic"/"subscription"), the name, and
 // the rule.
-absl::Status ValidateName(std::string_view kind, std::string_view name);
+absl::Status ValidateName(absl::string_view kind, absl::string_view name);
 
 }  // namespace unibus::core_internal
 

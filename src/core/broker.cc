@@ -1,0 +1,77 @@
+#include "unibus/broker.h"
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/names.h"
+#include "core/registry.h"
+#include "core/url.h"
+
+namespace unibus {
+
+std::string DefaultUrl() {
+  const char* env = std::getenv("UNIBUS_URL");
+  if (env != nullptr && *env != '\0') return env;
+  return "sqlite://unibus.db";
+}
+
+absl::StatusOr<Broker> Broker::Open(const std::string& url, BrokerOptions options) {
+  core_internal::RegisterBuiltinBackends();
+  auto parsed = core_internal::ParseUrl(url);
+  if (!parsed.ok()) return parsed.status();
+  const auto* factory = core_internal::FindBackend(parsed->scheme);
+  if (factory == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown URL scheme '", parsed->scheme, "' in '", core_internal::RedactUrl(url),
+        "'; this build supports: ",
+        absl::StrJoin(core_internal::RegisteredSchemes(), ", ",
+                      [](std::string* out, const std::string& s) { absl::StrAppend(out, s, "://"); })));
+  }
+  auto conn = (*factory)(*parsed, options);
+  if (!conn.ok()) return conn.status();
+  return Broker(*std::move(conn));
+}
+
+absl::StatusOr<Publisher> Broker::publisher(const std::string& topic, PublisherOptions options) {
+  if (auto s = core_internal::ValidateName("topic", topic); !s.ok()) return s;
+  if (options.max_batch_messages == 0) {
+    return absl::InvalidArgumentError("PublisherOptions::max_batch_messages must be at least 1");
+  }
+  auto conn = conn_->MakePublisher(topic, options);
+  if (!conn.ok()) return conn.status();
+  return Publisher(*std::move(conn));
+}
+
+absl::StatusOr<Subscriber> Broker::subscriber(const std::string& subscription,
+                                              SubscriberOptions options) {
+  if (auto s = core_internal::ValidateName("subscription", subscription); !s.ok()) return s;
+  if (!options.topic.empty()) {
+    if (auto s = core_internal::ValidateName("topic", options.topic); !s.ok()) return s;
+  }
+  if (options.max_outstanding_messages == 0) {
+    return absl::InvalidArgumentError("SubscriberOptions::max_outstanding_messages must be at least 1");
+  }
+  if (options.max_delivery_attempts < 1) {
+    return absl::InvalidArgumentError("SubscriberOptions::max_delivery_attempts must be at least 1");
+  }
+  if (options.concurrency < 1) {
+    return absl::InvalidArgumentError("SubscriberOptions::concurrency must be at least 1");
+  }
+  if (options.ack_deadline < absl::Milliseconds(300)) {
+    return absl::InvalidArgumentError("SubscriberOptions::ack_deadline must be at least 300ms");
+  }
+  if (options.min_backoff <= absl::ZeroDuration() || options.max_backoff < options.min_backoff) {
+    return absl::InvalidArgumentError(
+        "SubscriberOptions backoff must satisfy 0 < min_backoff <= max_backoff");
+  }
+  if (options.dead_letter_topic.empty()) options.dead_letter_topic = subscription + ".dead-letter";
+  if (auto s = core_internal::ValidateName("dead-letter topic", options.dead_letter_topic); !s.ok()) {
+    return s;
+  }
+  auto conn = conn_->MakeSubscriber(subscription, options);
+  if (!conn.ok()) return conn.status();
+  return Subscriber(*std::move(conn));
+}
+
+}  // namespace unibus

@@ -1,0 +1,264 @@
+#include "core/dispatcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+
+namespace unibus::core_internal {
+namespace {
+
+// A source holding a fixed list of messages; records acks and releases.
+class FakeSource : public SubscriptionSource {
+ public:
+  void Add(Message m) {
+    std::lock_guard<std::mutex> lock(mu);
+    pending.push_back(Delivery{std::move(m), absl::StrCat(next_token++)});
+  }
+  absl::StatusOr<std::vector<Delivery>> Fetch(std::size_t max, std::size_t, absl::Duration wait) override {
+    std::vector<Delivery> out;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      max_fetch_request = std::max(max_fetch_request, max);
+      while (!pending.empty() && out.size() < max) {
+        out.push_back(std::move(pending.front()));
+        pending.pop_front();
+      }
+      leased += static_cast<int>(out.size());
+      max_leased = std::max(max_leased, leased);
+    }
+    if (out.empty()) std::this_thread::sleep_for(absl::ToChronoNanoseconds(std::min(wait, absl::Milliseconds(5))));
+    return out;
+  }
+  absl::Status Ack(const std::vector<std::string>& tokens) override {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& t : tokens) acked.push_back(t);
+    leased -= static_cast<int>(tokens.size());
+    return absl::OkStatus();
+  }
+  absl::Status Release(const std::vector<std::string>& tokens) override {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& t : tokens) released.insert(t);
+    return absl::OkStatus();
+  }
+  absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override { return absl::OkStatus(); }
+  bool needs_lease_extension() const override { return false; }
+  void Close() override { closed = true; }
+
+  std::mutex mu;
+  std::deque<Delivery> pending;
+  std::vector<std::string> acked;
+  std::set<std::string> released;
+  int next_token = 0, leased = 0, max_leased = 0;
+  std::size_t max_fetch_request = 0;
+  std::atomic<bool> closed{false};
+};
+
+class FakeDlq : public PublisherConnection {
+ public:
+  PublishFuture Publish(Message m) override {
+    std::lock_guard<std::mutex> lock(mu);
+    got.push_back(std::move(m));
+    return MakeReadyFuture<absl::StatusOr<MessageId>>(MessageId("dlq-1"));
+  }
+  absl::Status Flush() override { return absl::OkStatus(); }
+  void Shutdown() override {}
+  std::mutex mu;
+  std::vector<Message> got;
+};
+
+SubscriberOptions FastOptions() {
+  SubscriberOptions o;
+  o.min_backoff = absl::Milliseconds(1);
+  o.max_backoff = absl::Milliseconds(4);
+  o.max_delivery_attempts = 3;
+  o.dead_letter_topic = "sub-a.dead-letter";
+  o.shutdown_timeout = absl::Seconds(5);
+  return o;
+}
+
+struct Rig {
+  explicit Rig(SubscriberOptions o = FastOptions()) {
+    source = std::make_shared<FakeSource>();
+    dlq = std::make_shared<FakeDlq>();
+    auto d = dlq;
+    conn = MakeDispatcher(source, DispatcherConfig{"sub-a", "topic-a", o, nullptr},
+                          [d](const std::string& topic) -> absl::StatusOr<std::shared_ptr<PublisherConnection>> {
+                            EXPECT_EQ(topic, "sub-a.dead-letter");
+                            return d;
+                          });
+  }
+  std::shared_ptr<FakeSource> source;
+  std::shared_ptr<FakeDlq> dlq;
+  std::shared_ptr<SubscriberConnection> conn;
+};
+
+bool WaitFor(const std::function<bool()>& pred, absl::Duration limit = absl::Seconds(10)) {
+  const absl::Time end = absl::Now() + limit;
+  while (absl::Now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return pred();
+}
+
+TEST(BackoffTest, DoublesFromMinToMax) {
+  SubscriberOptions o;
+  EXPECT_EQ(Backoff(o, 2), absl::Milliseconds(100));
+  EXPECT_EQ(Backoff(o, 3), absl::Milliseconds(200));
+  EXPECT_EQ(Backoff(o, 5), absl::Milliseconds(800));
+  EXPECT_EQ(Backoff(o, 30), absl::Seconds(10));
+}
+
+TEST(DispatcherTest, SameKeyIsSerialAndANackedMessageKeepsItsPlace) {
+  Rig rig;
+  for (int i = 0; i < 20; ++i) rig.source->Add(MessageBuilder{}.data(absl::StrCat(i)).ordering_key("k").build());
+  std::mutex mu;
+  std::vector<std::string> seen;
+  std::atomic<int> concurrent{0}, max_concurrent{0};
+  bool nacked_once = false;
+  auto session = rig.conn->Subscribe([&](Message m, AckHandler h) {
+    int c = ++concurrent;
+    max_concurrent = std::max(max_concurrent.load(), c);
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    bool nack = false;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      seen.push_back(m.data);
+      if (m.data == "5" && !nacked_once) nack = nacked_once = true;
+    }
+    --concurrent;
+    if (nack) std::move(h).nack("try again"); else std::move(h).ack();
+  });
+  ASSERT_TRUE(session.ok());
+  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(rig.source->mu); return rig.source->acked.size() == 20; }));
+  session->Stop();
+  EXPECT_EQ(max_concurrent.load(), 1);
+  std::vector<std::string> want;
+  for (int i = 0; i < 20; ++i) {
+    want.push_back(absl::StrCat(i));
+    if (i == 5) want.push_back("5");  // redelivered before 6
+  }
+  EXPECT_EQ(seen, want);
+}
+
+TEST(DispatcherTest, DifferentKeysRunInParallel) {
+  SubscriberOptions o = FastOptions();
+  o.concurrency = 4;
+  Rig rig(o);
+  for (int i = 0; i < 8; ++i) rig.source->Add(MessageBuilder{}.data("x").ordering_key(absl::StrCat("k", i)).build());
+  std::atomic<int> concurrent{0}, max_concurrent{0};
+  auto session = rig.conn->Subscribe([&](Message, AckHandler h) {
+    int c = ++concurrent;
+    max_concurrent = std::max(max_concurrent.load(), c);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    --concurrent;
+    std::move(h).ack();
+  });
+  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(rig.source->mu); return rig.source->acked.size() == 8; }));
+  session->Stop();
+  EXPECT_GT(max_concurrent.load(), 1);
+}
+
+TEST(DispatcherTest, DeadLettersAfterMaxAttemptsWithReasonAttributes) {
+  Rig rig;
+  rig.source->Add(MessageBuilder{}.data("poison").attribute("a", "1").build());
+  std::atomic<int> calls{0};
+  auto session = rig.conn->Subscribe([&](Message m, AckHandler h) {
+    EXPECT_EQ(m.delivery_attempt, calls.load() + 1);
+    ++calls;
+    std::move(h).nack("cannot parse");
+  });
+  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(rig.source->mu); return rig.source->acked.size() == 1; }));
+  session->Stop();
+  EXPECT_EQ(calls.load(), 3);
+  ASSERT_EQ(rig.dlq->got.size(), 1u);
+  const Message& d = rig.dlq->got[0];
+  EXPECT_EQ(d.data, "poison");
+  EXPECT_EQ(d.attribute("a"), "1");
+  EXPECT_EQ(d.attribute(kDeadLetterReason), "cannot parse");
+  EXPECT_EQ(d.attribute(kDeadLetterSourceTopic), "topic-a");
+  EXPECT_EQ(d.attribute(kDeadLetterAttempts), "3");
+  EXPECT_EQ(rig.conn->stats().dead_lettered, 1);
+}
+
+TEST(DispatcherTest, ExceptionAndDroppedHandlerNack) {
+  Rig rig;
+  rig.source->Add(MessageBuilder{}.data("throws").build());
+  rig.source->Add(MessageBuilder{}.data("drops").build());
+  auto session = rig.conn->Subscribe([&](Message m, AckHandler h) {
+    AckHandler dropped = std::move(h);
+    if (m.data == "throws") throw std::runtime_error("boom");
+    // "drops": h goes out of scope unsettled.
+  });
+  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(rig.dlq->mu); return rig.dlq->got.size() == 2; }));
+  session->Stop();
+  std::set<std::string> reasons;
+  for (auto& m : rig.dlq->got) reasons.insert(m.attribute(kDeadLetterReason));
+  EXPECT_TRUE(reasons.count("handler threw: boom"));
+  EXPECT_TRUE(reasons.count("handler dropped unsettled"));
+}
+
+TEST(DispatcherTest, FlowControlBoundsOutstandingMessages) {
+  SubscriberOptions o = FastOptions();
+  o.max_outstanding_messages = 7;
+  Rig rig(o);
+  for (int i = 0; i < 100; ++i) rig.source->Add(MessageBuilder{}.data("x").build());
+  std::vector<PulledMessage> held;
+  // Pull without acking: never more than 7 leased.
+  for (int i = 0; i < 5; ++i) {
+    auto got = rig.conn->Pull(100, absl::Milliseconds(50));
+    ASSERT_TRUE(got.ok());
+    for (auto& p : *got) held.push_back(std::move(p));
+  }
+  EXPECT_EQ(held.size(), 7u);
+  EXPECT_LE(rig.source->max_leased, 7);
+  for (auto& p : held) std::move(p.ack).ack();
+  held.clear();
+  int total = 7;
+  while (total < 100) {
+    auto got = rig.conn->Pull(100, absl::Seconds(1));
+    ASSERT_TRUE(got.ok());
+    ASSERT_FALSE(got->empty());
+    EXPECT_LE(got->size(), 7u);
+    total += static_cast<int>(got->size());
+    for (auto& p : *got) std::move(p.ack).ack();
+  }
+  rig.conn->Shutdown();
+  EXPECT_EQ(rig.source->acked.size(), 100u);
+}
+
+TEST(DispatcherTest, ShutdownReleasesUnsettledAndKeepsAcks) {
+  Rig rig;
+  for (int i = 0; i < 10; ++i) rig.source->Add(MessageBuilder{}.data("x").build());
+  std::vector<PulledMessage> got;
+  while (got.size() < 10) {
+    auto r = rig.conn->Pull(10, absl::Seconds(1));
+    ASSERT_TRUE(r.ok());
+    for (auto& p : *r) got.push_back(std::move(p));
+  }
+  for (int i = 0; i < 4; ++i) std::move(got[i].ack).ack();
+  rig.conn->Shutdown();
+  EXPECT_EQ(rig.source->acked.size(), 4u);
+  EXPECT_EQ(rig.source->released.size(), 6u);
+  EXPECT_TRUE(rig.source->closed);
+  // Settling after shutdown is harmless.
+  for (int i = 4; i < 10; ++i) std::move(got[i].ack).ack();
+  EXPECT_EQ(rig.source->acked.size(), 4u);
+}
+
+TEST(DispatcherTest, PullAndSubscribeAreExclusive) {
+  Rig rig;
+  ASSERT_TRUE(rig.conn->Pull(1, absl::Milliseconds(1)).ok());
+  auto s = rig.conn->Subscribe([](Message, AckHandler h) { std::move(h).ack(); });
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace unibus::core_internal
