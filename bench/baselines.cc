@@ -1,0 +1,48 @@
+#include "bench/baselines.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace unibus::bench {
+
+BaselineResult RunQueueBaseline(const BaselineParams& p) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> q;
+  const std::string payload(p.size, 'x');
+  BaselineResult r{.name = "mutex-queue"};
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < p.messages; i += p.batch) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (int j = i; j < std::min(p.messages, i + p.batch); ++j) q.push_back(payload);
+  }
+  r.publish_per_s = p.messages / absl::ToDoubleSeconds(absl::Now() - start);
+  const absl::Time cstart = absl::Now();
+  std::size_t bytes = 0;
+  std::thread consumer([&] {
+    int got = 0;
+    while (got < p.messages) {
+      std::lock_guard<std::mutex> lock(mu);
+      for (int j = 0; j < p.batch && !q.empty(); ++j, ++got) {
+        bytes += q.front().size();
+        q.pop_front();
+      }
+    }
+  });
+  consumer.join();
+  r.consume_per_s = p.messages / absl::ToDoubleSeconds(absl::Now() - cstart);
+  if (bytes != static_cast<std::size_t>(p.messages) * p.size) r.consume_per_s = 0;
+  return r;
+}
+
+absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url, const BaselineParams& params) {
+  if (url.scheme == "mem") return RunQueueBaseline(params);
+  return absl::UnimplementedError(absl::StrCat("no baseline for ", url.scheme, ":// yet"));
+}
+
+}  // namespace unibus::bench

@@ -1,0 +1,35 @@
+// Baselines the `unibus bench` driver measures in the same run as unibus: the same
+// work done directly on the transport (a mutex queue for mem://, raw SQLite for
+// sqlite://, the librdkafka C API for kafka://, the official client for pubsub://).
+#ifndef UNIBUS_BENCH_BASELINES_H_
+#define UNIBUS_BENCH_BASELINES_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/url.h"
+
+namespace unibus::bench {
+
+struct BaselineParams {
+  int messages = 100000;
+  int size = 100;
+  int batch = 1000;
+};
+
+struct BaselineResult {
+  std::string name;  // e.g. "raw-sqlite"
+  double publish_per_s = 0;
+  double consume_per_s = 0;
+};
+
+// Runs the baseline for `url`'s backend. Unimplemented when there is none.
+absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url, const BaselineParams& params);
+
+// The in-process baseline: one producer thread pushing `messages` strings of `size`
+// bytes through a mutex-guarded deque in batches, one consumer thread popping them.
+BaselineResult RunQueueBaseline(const BaselineParams& params);
+
+}  // namespace unibus::bench
+
+#endif  // UNIBUS_BENCH_BASELINES_H_

@@ -1,0 +1,203 @@
+// unibus bench --url URL --messages N --size B [--consumers K] [--repeat R]
+// Measures publish throughput, consume+ack throughput and end-to-end latency, and,
+// in the same run, a baseline for the backend (raw SQLite, raw librdkafka, ...),
+// printing unibus's ratio to it. Reports min and median over the repetitions.
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/baselines.h"
+#include "cli/common.h"
+#include "cli/subcommands.h"
+#include "core/url.h"
+
+namespace unibus::cli {
+namespace {
+
+struct BenchOptions {
+  BrokerFlags broker;
+  int messages = 100000;
+  int size = 100;
+  int consumers = 1;
+  int repeat = 3;
+  int batch = 1000;
+  int latency_messages = 5000;
+  bool no_baseline = false;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+double Min(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+
+struct Round {
+  double publish = 0, consume = 0;
+};
+
+absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round) {
+  const std::string topic = absl::StrCat("bench-", getpid(), "-", round, "-", absl::ToUnixMillis(absl::Now()));
+  auto admin = broker.admin();
+  if (auto s = admin.CreateTopic(TopicConfig{.name = topic, .partitions = std::max(1, o.consumers)});
+      !s.ok() && !absl::IsAlreadyExists(s)) {
+    return s;
+  }
+  SubscriberOptions so;
+  so.topic = topic;
+  so.start = StartPosition::kEarliest;
+  so.max_outstanding_messages = 5000;
+  std::vector<Subscriber> subs;
+  for (int i = 0; i < o.consumers; ++i) {
+    auto s = broker.subscriber(topic + ".bench", so);
+    if (!s.ok()) return s.status();
+    subs.push_back(*s);
+  }
+  auto pub = broker.publisher(topic, PublisherOptions{.max_batch_messages = static_cast<std::size_t>(o.batch)});
+  if (!pub.ok()) return pub.status();
+  const std::string payload(o.size, 'x');
+  Round r;
+  {
+    std::vector<PublishFuture> fs;
+    fs.reserve(o.messages);
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < o.messages; ++i) fs.push_back(pub->Publish(Message{.data = payload}));
+    if (auto s = pub->Flush(); !s.ok()) return s;
+    r.publish = o.messages / absl::ToDoubleSeconds(absl::Now() - start);
+  }
+  std::atomic<int> received{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  std::atomic<bool> failed{false};
+  for (auto& s : subs) {
+    threads.emplace_back([&, s]() mutable {
+      while (received.load() < o.messages && !failed) {
+        auto got = s.Pull(1000, absl::Milliseconds(100));
+        if (!got.ok()) {
+          failed = true;
+          return;
+        }
+        for (auto& m : *got) std::move(m.ack).ack();
+        received += static_cast<int>(got->size());
+        if (absl::Now() - start > absl::Seconds(120)) failed = true;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& s : subs) s.connection()->Shutdown();  // commits the acks
+  if (failed) return absl::DeadlineExceededError("consumers did not receive every message within 120s");
+  r.consume = o.messages / absl::ToDoubleSeconds(absl::Now() - start);
+  pub->connection()->Shutdown();
+  (void)admin.DeleteTopic(topic);
+  return r;
+}
+
+// Publishes at `rate`/s while one subscriber receives; returns latencies in ms.
+absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOptions& o, double rate) {
+  const std::string topic = absl::StrCat("bench-latency-", getpid(), "-", absl::ToUnixMillis(absl::Now()));
+  if (auto s = broker.admin().CreateTopic(topic); !s.ok() && !absl::IsAlreadyExists(s)) return s;
+  SubscriberOptions so;
+  so.topic = topic;
+  so.start = StartPosition::kEarliest;
+  auto sub = broker.subscriber(topic + ".latency", so);
+  if (!sub.ok()) return sub.status();
+  auto pub = broker.publisher(topic);
+  if (!pub.ok()) return pub.status();
+  std::vector<double> lat;
+  std::mutex mu;
+  auto session = sub->Subscribe([&](Message m, AckHandler h) {
+    const double sent = std::stod(m.attribute("sent-ns"));
+    const double ms = (absl::GetCurrentTimeNanos() - sent) / 1e6;
+    std::move(h).ack();
+    std::lock_guard<std::mutex> lock(mu);
+    lat.push_back(ms);
+  });
+  if (!session.ok()) return session.status();
+  const std::string payload(o.size, 'x');
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < o.latency_messages; ++i) {
+    const absl::Time due = start + absl::Seconds(i / rate);
+    if (absl::Now() < due) absl::SleepFor(due - absl::Now());
+    pub->Publish(MessageBuilder{}.data(payload).attribute("sent-ns", absl::StrCat(absl::GetCurrentTimeNanos())).build());
+  }
+  (void)pub->Flush();
+  const absl::Time end = absl::Now() + absl::Seconds(30);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (static_cast<int>(lat.size()) >= o.latency_messages) break;
+    }
+    if (absl::Now() > end) return absl::DeadlineExceededError("latency run: messages missing after 30s");
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  session->Stop();
+  pub->connection()->Shutdown();
+  (void)broker.admin().DeleteTopic(topic);
+  std::sort(lat.begin(), lat.end());
+  return lat;
+}
+
+int run_bench(const BenchOptions& o) {
+  auto url = ResolveUrl(o.broker);
+  if (!url.ok()) return Fail(url.status());
+  auto broker = Broker::Open(*url);
+  if (!broker.ok()) return Fail(broker.status());
+  std::cout << absl::StrFormat("unibus bench: %s, %d messages x %d bytes, %d consumer(s), %d round(s)\n",
+                               broker->url(), o.messages, o.size, o.consumers, o.repeat);
+  std::vector<double> pub, con, base_pub, base_con;
+  std::string base_name;
+  auto parsed = core_internal::ParseUrl(*url);
+  for (int i = 0; i < o.repeat; ++i) {
+    auto r = RunRound(*broker, o, i);
+    if (!r.ok()) return Fail(r.status());
+    pub.push_back(r->publish);
+    con.push_back(r->consume);
+    if (!o.no_baseline) {
+      auto b = bench::RunBaseline(*parsed, bench::BaselineParams{o.messages, o.size, o.batch});
+      if (!b.ok()) return Fail(b.status());
+      base_name = b->name;
+      base_pub.push_back(b->publish_per_s);
+      base_con.push_back(b->consume_per_s);
+    }
+  }
+  auto row = [](const char* what, const std::vector<double>& v) {
+    std::cout << absl::StrFormat("  %-28s min %12.0f  median %12.0f msg/s\n", what, Min(v), Median(v));
+  };
+  row("unibus publish", pub);
+  row("unibus consume+ack", con);
+  if (!base_name.empty()) {
+    row(absl::StrCat(base_name, " publish").c_str(), base_pub);
+    row(absl::StrCat(base_name, " consume+ack").c_str(), base_con);
+    std::cout << absl::StrFormat("  ratio unibus/%s: publish %.2fx, consume+ack %.2fx (medians)\n", base_name,
+                                 Median(pub) / Median(base_pub), Median(con) / Median(base_con));
+  }
+  if (o.latency_messages > 0) {
+    const double rate = std::min(Median(pub), Median(con)) / 2;
+    auto lat = RunLatency(*broker, o, rate);
+    if (!lat.ok()) return Fail(lat.status());
+    auto pct = [&](double p) { return (*lat)[std::min(lat->size() - 1, static_cast<std::size_t>(p * lat->size()))]; };
+    std::cout << absl::StrFormat("  end-to-end latency at %.0f msg/s (half the max): p50 %.2f ms, p99 %.2f ms\n",
+                                 rate, pct(0.50), pct(0.99));
+  }
+  return 0;
+}
+
+}  // namespace
+
+void setup_bench(CLI::App& app) {
+  auto opts = std::make_shared<BenchOptions>();
+  auto* cmd = app.add_subcommand("bench", "measure throughput and latency against a same-run baseline");
+  cmd->add_option("--messages,-n", opts->messages, "messages per round")->check(CLI::PositiveNumber);
+  cmd->add_option("--size,-s", opts->size, "payload bytes")->check(CLI::PositiveNumber);
+  cmd->add_option("--consumers,-c", opts->consumers, "competing consumers")->check(CLI::PositiveNumber);
+  cmd->add_option("--repeat,-r", opts->repeat, "rounds (min and median are reported)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", opts->batch, "publisher batch size (messages)")->check(CLI::PositiveNumber);
+  cmd->add_option("--latency-messages", opts->latency_messages, "messages in the latency run (0: skip)");
+  cmd->add_flag("--no-baseline", opts->no_baseline, "skip the baseline");
+  AddBrokerFlags(cmd, &opts->broker);
+  cmd->callback([opts] { Exit(run_bench(*opts)); });
+}
+
+}  // namespace unibus::cli

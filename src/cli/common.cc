@@ -1,0 +1,130 @@
+#include "cli/common.h"
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "yaml-cpp/yaml.h"
+
+namespace unibus::cli {
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+}  // namespace
+
+void AddBrokerFlags(CLI::App* app, BrokerFlags* flags) {
+  app->add_option("--url", flags->url,
+                  "broker URL: sqlite://PATH, mem://, kafka://HOST:PORT, pubsub://PROJECT");
+  app->add_option("--broker", flags->broker, "a broker named in the config file");
+  app->add_option_function<std::string>(
+      "--config",
+      [flags](const std::string& p) {
+        flags->config = p;
+        flags->config_given = true;
+      },
+      "config file listing brokers and topics (default ./unibus.yaml when present)");
+}
+
+absl::StatusOr<ConfigFile> LoadConfig(const std::string& path) {
+  ConfigFile cfg;
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (!root.IsMap()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": expected a mapping with 'brokers:' and 'topics:'"));
+    }
+    if (root["default"]) cfg.default_broker = root["default"].as<std::string>();
+    if (auto b = root["brokers"]) {
+      if (!b.IsMap()) return absl::InvalidArgumentError(absl::StrCat(path, ": 'brokers' must map names to URLs"));
+      for (auto it : b) cfg.brokers[it.first.as<std::string>()] = it.second.as<std::string>();
+    }
+    if (auto t = root["topics"]) {
+      if (!t.IsSequence()) return absl::InvalidArgumentError(absl::StrCat(path, ": 'topics' must be a list"));
+      for (auto it : t) cfg.topics.push_back(it.as<std::string>());
+    }
+  } catch (const YAML::BadFile&) {
+    return absl::NotFoundError(absl::StrCat("config file '", path, "' cannot be read"));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
+  }
+  if (!cfg.default_broker.empty() && !cfg.brokers.count(cfg.default_broker)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": default broker '", cfg.default_broker, "' is not listed under 'brokers'"));
+  }
+  return cfg;
+}
+
+absl::StatusOr<std::string> ResolveUrl(const BrokerFlags& flags) {
+  if (!flags.url.empty()) return flags.url;
+  std::optional<ConfigFile> cfg;
+  if (flags.config_given || std::filesystem::exists(flags.config)) {
+    auto c = LoadConfig(flags.config);
+    if (!c.ok()) return c.status();
+    cfg = *std::move(c);
+  }
+  if (!flags.broker.empty()) {
+    if (!cfg) {
+      return absl::InvalidArgumentError(absl::StrCat("--broker ", flags.broker, " needs a config file; '",
+                                                     flags.config, "' does not exist"));
+    }
+    auto it = cfg->brokers.find(flags.broker);
+    if (it == cfg->brokers.end()) {
+      return absl::NotFoundError(absl::StrCat("broker '", flags.broker, "' is not listed in ", flags.config));
+    }
+    return it->second;
+  }
+  if (const char* env = std::getenv("UNIBUS_URL"); env != nullptr && *env != '\0') return std::string(env);
+  if (cfg && !cfg->default_broker.empty()) return cfg->brokers.at(cfg->default_broker);
+  return DefaultUrl();
+}
+
+absl::StatusOr<Broker> OpenBroker(const BrokerFlags& flags) {
+  auto url = ResolveUrl(flags);
+  if (!url.ok()) return url.status();
+  return Broker::Open(*url);
+}
+
+int Fail(const absl::Status& s) {
+  std::cerr << "unibus: " << absl::StatusCodeToString(s.code()) << ": " << s.message() << std::endl;
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument: return 2;
+    case absl::StatusCode::kNotFound: return 3;
+    case absl::StatusCode::kAlreadyExists: return 4;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded: return 5;
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated: return 6;
+    default: return 1;
+  }
+}
+
+void Exit(int code) {
+  if (code != 0) throw CLI::RuntimeError(code);
+}
+
+absl::StatusOr<absl::Duration> ParseDuration(const std::string& text) {
+  absl::Duration d;
+  if (absl::EndsWith(text, "d")) {
+    int64_t days;
+    if (absl::SimpleAtoi(text.substr(0, text.size() - 1), &days) && days >= 0) return absl::Hours(24 * days);
+  } else if (absl::ParseDuration(text, &d) && d >= absl::ZeroDuration()) {
+    return d;
+  } else {
+    double secs;
+    if (absl::SimpleAtod(text, &secs) && secs >= 0) return absl::Seconds(secs);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", text, "' is not a duration; use e.g. 500ms, 10s, 5m, 2h, 7d"));
+}
+
+bool StopRequested() { return g_stop != 0; }
+
+void InstallStopHandler() {
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+}
+
+}  // namespace unibus::cli

@@ -1,0 +1,53 @@
+// What every unibus subcommand shares: picking the broker, reporting errors.
+#ifndef UNIBUS_CLI_COMMON_H_
+#define UNIBUS_CLI_COMMON_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "unibus/unibus.h"
+
+namespace unibus::cli {
+
+// Where the broker comes from: --url, else --broker NAME from the config file, else
+// $UNIBUS_URL, else the config file's `default`, else sqlite://unibus.db.
+struct BrokerFlags {
+  std::string url;
+  std::string broker;                  // a named entry of the config file
+  std::string config = "unibus.yaml";  // used when it exists (or was given)
+  bool config_given = false;
+};
+
+void AddBrokerFlags(CLI::App* app, BrokerFlags* flags);
+
+// The config file: brokers by name, a default, and the topics a service uses.
+struct ConfigFile {
+  std::string default_broker;
+  std::map<std::string, std::string> brokers;
+  std::vector<std::string> topics;
+};
+absl::StatusOr<ConfigFile> LoadConfig(const std::string& path);
+
+absl::StatusOr<std::string> ResolveUrl(const BrokerFlags& flags);
+absl::StatusOr<Broker> OpenBroker(const BrokerFlags& flags);
+
+// Prints "unibus: <message>" on stderr and returns the exit code for `s`.
+int Fail(const absl::Status& s);
+
+// Ends a subcommand with `code` (CLI11 turns it into the process exit code).
+void Exit(int code);
+
+// Parses "250ms", "10s", "5m", "7d" (absl durations plus days). InvalidArgument otherwise.
+absl::StatusOr<absl::Duration> ParseDuration(const std::string& text);
+
+// Set by SIGINT/SIGTERM; long-running subcommands poll it and stop cleanly.
+bool StopRequested();
+void InstallStopHandler();
+
+}  // namespace unibus::cli
+
+#endif  // UNIBUS_CLI_COMMON_H_

@@ -1,0 +1,113 @@
+// unibus consume --subscription S [--topic T] [--from-beginning] [--max N]
+//                [--timeout DURATION] [--format text|json]
+// Prints each message, then acks it: a message is acked only once it was printed.
+#include <cstdio>
+#include <iostream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cli/common.h"
+#include "cli/subcommands.h"
+#include "nlohmann/json.hpp"
+
+namespace unibus::cli {
+namespace {
+
+struct ConsumeOptions {
+  BrokerFlags broker;
+  std::string subscription;
+  std::string topic;
+  bool from_beginning = false;
+  std::int64_t max = 0;
+  std::string timeout;
+  std::string format = "text";
+};
+
+std::string Format(const Message& m, const std::string& format) {
+  if (format == "json") {
+    nlohmann::json j;
+    j["id"] = m.id;
+    j["topic"] = m.topic;
+    j["data"] = m.data;
+    if (!m.ordering_key.empty()) j["key"] = m.ordering_key;
+    j["attributes"] = m.attributes;
+    j["publish_time"] = absl::FormatTime(absl::RFC3339_full, m.publish_time, absl::UTCTimeZone());
+    j["delivery_attempt"] = m.delivery_attempt;
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  std::string line = m.data;
+  if (!m.ordering_key.empty() || !m.attributes.empty()) {
+    std::string meta;
+    if (!m.ordering_key.empty()) absl::StrAppend(&meta, "key=", m.ordering_key);
+    for (const auto& [k, v] : m.attributes) absl::StrAppend(&meta, meta.empty() ? "" : " ", k, "=", v);
+    line = absl::StrCat(line, "\t[", meta, "]");
+  }
+  return line;
+}
+
+int run_consume(const ConsumeOptions& o) {
+  if (o.format != "text" && o.format != "json") {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("--format must be text or json, not '", o.format, "'")));
+  }
+  absl::Duration idle = absl::InfiniteDuration();
+  if (!o.timeout.empty()) {
+    auto d = ParseDuration(o.timeout);
+    if (!d.ok()) return Fail(d.status());
+    idle = *d;
+  }
+  auto broker = OpenBroker(o.broker);
+  if (!broker.ok()) return Fail(broker.status());
+  SubscriberOptions so;
+  so.topic = o.topic;
+  so.start = o.from_beginning ? StartPosition::kEarliest : StartPosition::kLatest;
+  if (o.max > 0) so.max_outstanding_messages = static_cast<std::size_t>(std::min<std::int64_t>(o.max, 1000));
+  auto sub = broker->subscriber(o.subscription, so);
+  if (!sub.ok()) return Fail(sub.status());
+  InstallStopHandler();
+  std::int64_t printed = 0;
+  absl::Time last = absl::Now();
+  while (!StopRequested() && (o.max == 0 || printed < o.max)) {
+    const std::size_t want = o.max == 0 ? 100 : static_cast<std::size_t>(std::min<std::int64_t>(100, o.max - printed));
+    auto got = sub->Pull(want, absl::Milliseconds(200));
+    if (!got.ok()) {
+      sub->connection()->Shutdown();
+      return Fail(got.status());
+    }
+    if (got->empty()) {
+      if (absl::Now() - last >= idle) break;
+      continue;
+    }
+    last = absl::Now();
+    for (auto& m : *got) {
+      std::string line = Format(m.message, o.format);
+      line.push_back('\n');
+      // Written and flushed before the ack, so nothing acked goes unprinted.
+      if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0) {
+        sub->connection()->Shutdown();
+        return Fail(absl::UnavailableError("cannot write to stdout; the message was not acked"));
+      }
+      std::move(m.ack).ack();
+      ++printed;
+    }
+  }
+  sub->connection()->Shutdown();  // commits the acks
+  return 0;
+}
+
+}  // namespace
+
+void setup_consume(CLI::App& app) {
+  auto opts = std::make_shared<ConsumeOptions>();
+  auto* cmd = app.add_subcommand("consume", "print messages of a subscription, acking each once printed");
+  cmd->add_option("--subscription,-s", opts->subscription, "subscription (Kafka: consumer group)")->required();
+  cmd->add_option("--topic,-t", opts->topic, "topic; creates the subscription on it when missing");
+  cmd->add_flag("--from-beginning", opts->from_beginning, "a new subscription starts at the earliest message");
+  cmd->add_option("--max,-n", opts->max, "stop after N messages")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--timeout", opts->timeout, "stop after this long without a message, e.g. 5s");
+  cmd->add_option("--format", opts->format, "text or json");
+  AddBrokerFlags(cmd, &opts->broker);
+  cmd->callback([opts] { Exit(run_consume(*opts)); });
+}
+
+}  // namespace unibus::cli

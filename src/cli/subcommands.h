@@ -1,0 +1,48 @@
+// Every subcommand's setup function; each lives in its own file.
+#ifndef UNIBUS_CLI_SUBCOMMANDS_H_
+#define UNIBUS_CLI_SUBCOMMANDS_H_
+
+#include "CLI/CLI.hpp"
+
+namespace unibus::cli {
+
+void setup_topics(CLI::App& app);
+void setup_subscriptions(CLI::App& app);
+void setup_publish(CLI::App& app);
+void setup_consume(CLI::App& app);
+void setup_bench(CLI::App& app);
+#ifdef UNIBUS_HAVE_KAFKA
+void setup_kafka_mock(CLI::App& app);
+#endif
+#ifdef UNIBUS_WITH_VISION
+void setup_train(CLI::App& app);
+void setup_bench_model(CLI::App& app);
+void setup_feed(CLI::App& app);
+void setup_classify(CLI::App& app);
+void setup_sink(CLI::App& app);
+void setup_pipeline(CLI::App& app);
+#endif
+
+// Adds every subcommand compiled into this build.
+inline void SetupAll(CLI::App& app) {
+  setup_topics(app);
+  setup_subscriptions(app);
+  setup_publish(app);
+  setup_consume(app);
+  setup_bench(app);
+#ifdef UNIBUS_HAVE_KAFKA
+  setup_kafka_mock(app);
+#endif
+#ifdef UNIBUS_WITH_VISION
+  setup_train(app);
+  setup_bench_model(app);
+  setup_feed(app);
+  setup_classify(app);
+  setup_sink(app);
+  setup_pipeline(app);
+#endif
+}
+
+}  // namespace unibus::cli
+
+#endif  // UNIBUS_CLI_SUBCOMMANDS_H_

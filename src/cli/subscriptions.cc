@@ -1,0 +1,75 @@
+// unibus subscriptions create|delete|list|describe
+#include <iostream>
+
+#include "cli/common.h"
+#include "cli/subcommands.h"
+
+namespace unibus::cli {
+namespace {
+
+struct SubscriptionsOptions {
+  BrokerFlags broker;
+  std::string name;
+  std::string topic;
+  bool from_beginning = false;
+  std::string ack_deadline = "30s";
+  std::string dead_letter_topic;
+  int max_delivery_attempts = 5;
+};
+
+int run_subscriptions(const std::string& action, const SubscriptionsOptions& o) {
+  auto broker = OpenBroker(o.broker);
+  if (!broker.ok()) return Fail(broker.status());
+  Admin admin = broker->admin();
+  if (action == "create") {
+    auto deadline = ParseDuration(o.ack_deadline);
+    if (!deadline.ok()) return Fail(deadline.status());
+    SubscriptionConfig c{.name = o.name, .topic = o.topic,
+                         .start = o.from_beginning ? StartPosition::kEarliest : StartPosition::kLatest,
+                         .ack_deadline = *deadline, .dead_letter_topic = o.dead_letter_topic,
+                         .max_delivery_attempts = o.max_delivery_attempts};
+    if (auto s = admin.CreateSubscription(c); !s.ok()) return Fail(s);
+    std::cout << "created subscription " << o.name << " on topic " << o.topic << "\n";
+  } else if (action == "delete") {
+    if (auto s = admin.DeleteSubscription(o.name); !s.ok()) return Fail(s);
+    std::cout << "deleted subscription " << o.name << "\n";
+  } else if (action == "list") {
+    auto subs = admin.ListSubscriptions();
+    if (!subs.ok()) return Fail(subs.status());
+    for (const auto& s : *subs) std::cout << s << "\n";
+  } else {
+    auto info = admin.DescribeSubscription(o.name);
+    if (!info.ok()) return Fail(info.status());
+    std::cout << "subscription: " << info->name << "\ntopic: " << info->topic << "\nbacklog: " << info->backlog
+              << "\nin_flight: " << info->in_flight
+              << "\nack_deadline: " << absl::FormatDuration(info->ack_deadline) << "\n";
+    if (!info->dead_letter_topic.empty()) std::cout << "dead_letter_topic: " << info->dead_letter_topic << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void setup_subscriptions(CLI::App& app) {
+  auto opts = std::make_shared<SubscriptionsOptions>();
+  auto* subs = app.add_subcommand("subscriptions", "create, delete, list and describe subscriptions");
+  subs->require_subcommand(1);
+  auto* create = subs->add_subcommand("create", "create a subscription on a topic");
+  create->add_option("name", opts->name, "subscription name")->required();
+  create->add_option("--topic", opts->topic, "topic to read")->required();
+  create->add_flag("--from-beginning", opts->from_beginning, "start at the earliest retained message");
+  create->add_option("--ack-deadline", opts->ack_deadline, "lease per delivery, e.g. 30s");
+  create->add_option("--dead-letter-topic", opts->dead_letter_topic, "native dead-letter topic (Pub/Sub)");
+  create->add_option("--max-delivery-attempts", opts->max_delivery_attempts, "before dead-lettering");
+  auto* del = subs->add_subcommand("delete", "delete a subscription");
+  del->add_option("name", opts->name, "subscription name")->required();
+  auto* list = subs->add_subcommand("list", "list subscriptions");
+  auto* describe = subs->add_subcommand("describe", "describe a subscription");
+  describe->add_option("name", opts->name, "subscription name")->required();
+  for (auto* sub : {create, del, list, describe}) {
+    AddBrokerFlags(sub, &opts->broker);
+    sub->callback([opts, sub] { Exit(run_subscriptions(sub->get_name(), *opts)); });
+  }
+}
+
+}  // namespace unibus::cli
