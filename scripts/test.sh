@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what unibus needs, builds it, runs the whole test suite, then runs it
+# again under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   SKIP_SANITIZE=1 scripts/test.sh   -> the normal build only
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+scripts/setup.sh
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+
+echo "== build (Release)"
+BUILD_DIR=build scripts/build.sh
+echo "== test (Release)"
+(cd build && ctest --output-on-failure -j "${CTEST_JOBS:-2}" --timeout 900)
+
+if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== build (ASan+UBSan)"
+  BUILD_DIR=build-asan scripts/build.sh -DUNIBUS_SANITIZE=ON -DUNIBUS_BUILD_EXAMPLES=OFF
+  echo "== test (ASan+UBSan)"
+  export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  (cd build-asan && ctest --output-on-failure -j "${CTEST_JOBS:-2}" --timeout 1500 -LE no-sanitize)
+fi

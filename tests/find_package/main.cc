@@ -1,0 +1,19 @@
+// Publishes and receives one message through an installed unibus.
+#include <iostream>
+
+#include "unibus/unibus.h"
+
+int main() {
+  auto broker = unibus::Broker::Open("mem://find-package");
+  if (!broker.ok()) return 1;
+  if (!broker->admin().CreateTopic("greetings").ok()) return 2;
+  auto sub = broker->subscriber("greeters", {.topic = "greetings", .start = unibus::StartPosition::kEarliest});
+  auto pub = broker->publisher("greetings");
+  if (!sub.ok() || !pub.ok()) return 3;
+  if (!pub->Publish(unibus::MessageBuilder{}.data("hello").build()).get().ok()) return 4;
+  auto got = sub->Pull(1, absl::Seconds(5));
+  if (!got.ok() || got->size() != 1 || (*got)[0].message.data != "hello") return 5;
+  std::move((*got)[0].ack).ack();
+  std::cout << "received " << (*got)[0].message.data << "\n";
+  return 0;
+}
