@@ -13,6 +13,9 @@ class AckHandlerImpl {
   virtual ~AckHandlerImpl() = default;
   virtual void ack() = 0;
   virtual void nack(std::string reason) = 0;
+  // Moves the message to the dead-letter topic now, without further attempts.
+  // Default: a nack (redelivered until max_delivery_attempts).
+  virtual void reject(std::string reason) { nack(std::move(reason)); }
   virtual int delivery_attempt() const = 0;
 };
 
@@ -46,6 +49,12 @@ class AckHandler {
   void nack(std::string reason = "nacked") && {
     auto impl = std::move(impl_);
     if (impl) impl->nack(std::move(reason));
+  }
+  // The message can never be handled (wrong type, unparsable): it goes to the
+  // dead-letter topic at once with `reason`, instead of being retried.
+  void reject(std::string reason) && {
+    auto impl = std::move(impl_);
+    if (impl) impl->reject(std::move(reason));
   }
   int delivery_attempt() const { return impl_ ? impl_->delivery_attempt() : 0; }
   bool settled() const { return impl_ == nullptr; }

@@ -168,14 +168,15 @@ class Core : public std::enable_shared_from_this<Core> {
     SettleLocked(it);
   }
 
-  void Nack(std::uint64_t id, std::string reason) {
+  // `reject`: dead-letter now, whatever the attempt count.
+  void Nack(std::uint64_t id, std::string reason, bool reject = false) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = tracked_.find(id);
     if (it == tracked_.end()) return;
     ++stats_.nacked;
     Tracked& t = it->second;
     t.reason = std::move(reason);
-    if (t.delivery.message.delivery_attempt >= config_.options.max_delivery_attempts) {
+    if (reject || t.delivery.message.delivery_attempt >= config_.options.max_delivery_attempts) {
       t.dead_lettering = true;
       dead_letters_.push_back(id);
     } else {
@@ -198,6 +199,7 @@ class Core : public std::enable_shared_from_this<Core> {
         : core_(std::move(core)), id_(id), attempt_(attempt) {}
     void ack() override { core_->Ack(id_); }
     void nack(std::string reason) override { core_->Nack(id_, std::move(reason)); }
+    void reject(std::string reason) override { core_->Nack(id_, std::move(reason), /*reject=*/true); }
     int delivery_attempt() const override { return attempt_; }
 
    private:

@@ -188,6 +188,22 @@ TEST(DispatcherTest, DeadLettersAfterMaxAttemptsWithReasonAttributes) {
   EXPECT_EQ(rig.conn->stats().dead_lettered, 1);
 }
 
+TEST(DispatcherTest, RejectDeadLettersAtOnce) {
+  Rig rig;
+  rig.source->Add(MessageBuilder{}.data("not an image").build());
+  std::atomic<int> calls{0};
+  auto session = rig.conn->Subscribe([&](Message, AckHandler h) {
+    ++calls;
+    std::move(h).reject("wrong type");
+  });
+  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(rig.source->mu); return rig.source->acked.size() == 1; }));
+  session->Stop();
+  EXPECT_EQ(calls.load(), 1);
+  ASSERT_EQ(rig.dlq->got.size(), 1u);
+  EXPECT_EQ(rig.dlq->got[0].attribute(kDeadLetterReason), "wrong type");
+  EXPECT_EQ(rig.dlq->got[0].attribute(kDeadLetterAttempts), "1");
+}
+
 TEST(DispatcherTest, ExceptionAndDroppedHandlerNack) {
   Rig rig;
   rig.source->Add(MessageBuilder{}.data("throws").build());
