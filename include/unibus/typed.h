@@ -1,0 +1,123 @@
+// Typed publish/subscribe of protobuf messages over any backend (link unibus::typed).
+//
+// Attributes set on every typed message:
+//   content-type       application/x-protobuf or application/json
+//   unibus-type        the full protobuf name, e.g. unibus.vision.ImageMessage
+//   unibus-encoding    zstd when the payload was compressed (absent otherwise)
+//   traceparent        W3C trace context (kept if the caller set one)
+//   unibus-produced-at RFC 3339 time the message was encoded
+#ifndef UNIBUS_TYPED_H_
+#define UNIBUS_TYPED_H_
+
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
+#include "unibus/unibus.h"
+
+namespace unibus {
+
+inline constexpr char kContentType[] = "content-type";
+inline constexpr char kProtobufContentType[] = "application/x-protobuf";
+inline constexpr char kJsonContentType[] = "application/json";
+inline constexpr char kTypeAttribute[] = "unibus-type";
+inline constexpr char kEncodingAttribute[] = "unibus-encoding";
+inline constexpr char kTraceparentAttribute[] = "traceparent";
+inline constexpr char kProducedAtAttribute[] = "unibus-produced-at";
+
+struct TypedOptions {
+  bool json = false;                   // encode as JSON instead of binary protobuf
+  std::size_t compress_above = 4096;   // zstd-compress payloads larger than this; 0 = never
+  int zstd_level = 1;
+};
+
+// Encodes `value` into a Message with the typed attributes. `attributes` are added
+// (a "traceparent" there is kept; otherwise a new one is made).
+absl::StatusOr<Message> EncodeTyped(const google::protobuf::Message& value, const TypedOptions& options,
+                                    std::string ordering_key = {},
+                                    std::map<std::string, std::string> attributes = {});
+
+// Decodes `m` into `out`: checks unibus-type matches out's type (a message without
+// it is accepted if it parses), undoes zstd, parses binary or JSON per content-type.
+// InvalidArgument saying what is wrong otherwise (for the dead-letter reason).
+absl::Status DecodeTyped(const Message& m, google::protobuf::Message* out);
+
+template <typename T>
+class TypedPublisher {
+ public:
+  explicit TypedPublisher(Publisher p, TypedOptions options = {}) : p_(std::move(p)), options_(options) {}
+
+  PublishFuture Publish(const T& value, std::string ordering_key = {},
+                        std::map<std::string, std::string> attributes = {}) {
+    auto m = EncodeTyped(value, options_, std::move(ordering_key), std::move(attributes));
+    if (!m.ok()) return MakeReadyFuture<absl::StatusOr<MessageId>>(m.status());
+    return p_.Publish(*std::move(m));
+  }
+  [[nodiscard]] absl::Status Flush() { return p_.Flush(); }
+  Publisher& untyped() { return p_; }
+
+ private:
+  Publisher p_;
+  TypedOptions options_;
+};
+
+// A decoded message with its envelope (attributes, id, timings) and its ack handle.
+template <typename T>
+struct Typed {
+  T value;
+  Message envelope;  // data cleared
+  AckHandler ack;
+};
+
+template <typename T>
+class TypedSubscriber {
+ public:
+  explicit TypedSubscriber(Subscriber s) : s_(std::move(s)) {}
+
+  // Like Subscriber::Subscribe. A message that is not a T, or does not parse, is
+  // rejected to the dead-letter topic with the reason; the handler never sees it.
+  [[nodiscard]] absl::StatusOr<Session> Subscribe(std::function<void(Typed<T>)> handler) {
+    return s_.Subscribe([handler = std::move(handler)](Message m, AckHandler h) {
+      Typed<T> t;
+      if (auto s = DecodeTyped(m, &t.value); !s.ok()) {
+        std::move(h).reject(std::string(s.message()));
+        return;
+      }
+      m.data.clear();
+      t.envelope = std::move(m);
+      t.ack = std::move(h);
+      handler(std::move(t));
+    });
+  }
+
+  // Like Subscriber::Pull; undecodable messages are rejected and not returned.
+  [[nodiscard]] absl::StatusOr<std::vector<Typed<T>>> Pull(std::size_t max, absl::Duration timeout) {
+    auto got = s_.Pull(max, timeout);
+    if (!got.ok()) return got.status();
+    std::vector<Typed<T>> out;
+    out.reserve(got->size());
+    for (auto& p : *got) {
+      Typed<T> t;
+      if (auto s = DecodeTyped(p.message, &t.value); !s.ok()) {
+        std::move(p.ack).reject(std::string(s.message()));
+        continue;
+      }
+      p.message.data.clear();
+      t.envelope = std::move(p.message);
+      t.ack = std::move(p.ack);
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+  Subscriber& untyped() { return s_; }
+
+ private:
+  Subscriber s_;
+};
+
+}  // namespace unibus
+
+#endif  // UNIBUS_TYPED_H_

@@ -1,0 +1,121 @@
+#include "unibus/typed.h"
+
+#include <gtest/gtest.h>
+
+#include "vision.pb.h"
+
+namespace unibus {
+namespace {
+
+vision::ImageMessage Image(const std::string& id, int size = 784) {
+  vision::ImageMessage img;
+  img.set_image_id(id);
+  img.set_width(28);
+  img.set_height(28);
+  img.set_pixels(std::string(size, '\x07'));
+  img.set_label(3);
+  return img;
+}
+
+TEST(TypedCodecTest, BinaryRoundTripWithAttributes) {
+  auto m = EncodeTyped(Image("img-1"), TypedOptions{.compress_above = 0}, "img-1", {{"x", "y"}});
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->attribute(kContentType), kProtobufContentType);
+  EXPECT_EQ(m->attribute(kTypeAttribute), "unibus.vision.ImageMessage");
+  EXPECT_EQ(m->attribute(kEncodingAttribute), "");
+  EXPECT_EQ(m->attribute("x"), "y");
+  EXPECT_EQ(m->attribute(kTraceparentAttribute).size(), 55u);
+  EXPECT_FALSE(m->attribute(kProducedAtAttribute).empty());
+  EXPECT_EQ(m->ordering_key, "img-1");
+  vision::ImageMessage out;
+  ASSERT_TRUE(DecodeTyped(*m, &out).ok());
+  EXPECT_EQ(out.image_id(), "img-1");
+  EXPECT_EQ(out.label(), 3);
+}
+
+TEST(TypedCodecTest, ZstdAboveThresholdAndJson) {
+  auto z = EncodeTyped(Image("img-2", 100000), TypedOptions{.compress_above = 1000});
+  ASSERT_TRUE(z.ok());
+  EXPECT_EQ(z->attribute(kEncodingAttribute), "zstd");
+  EXPECT_LT(z->data.size(), 10000u);
+  vision::ImageMessage out;
+  ASSERT_TRUE(DecodeTyped(*z, &out).ok());
+  EXPECT_EQ(out.pixels().size(), 100000u);
+
+  auto j = EncodeTyped(Image("img-3"), TypedOptions{.json = true, .compress_above = 0});
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(j->attribute(kContentType), kJsonContentType);
+  EXPECT_NE(j->data.find("\"imageId\":\"img-3\""), std::string::npos);
+  ASSERT_TRUE(DecodeTyped(*j, &out).ok());
+  EXPECT_EQ(out.image_id(), "img-3");
+}
+
+TEST(TypedCodecTest, JsonTypedByAPersonIsAccepted) {
+  Message m = MessageBuilder{}.data(R"({"imageId":"hand-1","width":28,"height":28,"label":2})")
+                  .attribute(kContentType, kJsonContentType).build();
+  vision::ImageMessage out;
+  ASSERT_TRUE(DecodeTyped(m, &out).ok());
+  EXPECT_EQ(out.image_id(), "hand-1");
+}
+
+TEST(TypedCodecTest, BadInputSaysWhatIsWrong) {
+  vision::ImageMessage out;
+  auto pred = EncodeTyped(vision::Prediction(), TypedOptions{});
+  ASSERT_TRUE(pred.ok());
+  auto s = DecodeTyped(*pred, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("wrong message type: got unibus.vision.Prediction"), std::string::npos);
+
+  s = DecodeTyped(MessageBuilder{}.data("\xff\xff\xff garbage").build(), &out);
+  EXPECT_NE(s.message().find("does not parse"), std::string::npos) << s;
+
+  s = DecodeTyped(MessageBuilder{}.data("{not json").attribute(kContentType, kJsonContentType).build(), &out);
+  EXPECT_NE(s.message().find("JSON payload is not a valid"), std::string::npos) << s;
+
+  s = DecodeTyped(MessageBuilder{}.data("xx").attribute(kEncodingAttribute, "zstd").build(), &out);
+  EXPECT_NE(s.message().find("zstd"), std::string::npos) << s;
+
+  s = DecodeTyped(MessageBuilder{}.data("xx").attribute(kContentType, "text/plain").build(), &out);
+  EXPECT_NE(s.message().find("unsupported content-type"), std::string::npos) << s;
+}
+
+TEST(TypedPubSubTest, WrongTypeIsDeadLetteredAndTheConsumerGoesOn) {
+  auto broker = Broker::Open("mem://typed-test");
+  ASSERT_TRUE(broker.ok());
+  ASSERT_TRUE(broker->admin().CreateTopic("images").ok());
+  ASSERT_TRUE(broker->admin().CreateTopic("images.dlq").ok());
+  auto dlq = broker->subscriber("dlq-reader", {.topic = "images.dlq", .start = StartPosition::kEarliest});
+  SubscriberOptions o{.topic = "images", .start = StartPosition::kEarliest};
+  o.dead_letter_topic = "images.dlq";
+  auto sub = broker->subscriber("classifier", o);
+  auto raw = broker->publisher("images");
+  ASSERT_TRUE(dlq.ok() && sub.ok() && raw.ok());
+  TypedPublisher<vision::ImageMessage> typed(*raw);
+  ASSERT_TRUE(raw->Publish(MessageBuilder{}.data("not a protobuf \xff").build()).get().ok());
+  ASSERT_TRUE(typed.Publish(Image("good")).get().ok());
+  TypedSubscriber<vision::ImageMessage> ts(*sub);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20 && ids.empty(); ++i) {
+    auto got = ts.Pull(10, absl::Milliseconds(100));
+    ASSERT_TRUE(got.ok());
+    for (auto& t : *got) {
+      ids.push_back(t.value.image_id());
+      std::move(t.ack).ack();
+    }
+  }
+  EXPECT_EQ(ids, std::vector<std::string>{"good"});
+  std::vector<Message> dead;
+  for (int i = 0; i < 50 && dead.empty(); ++i) {
+    auto got = dlq->Pull(10, absl::Milliseconds(100));
+    ASSERT_TRUE(got.ok());
+    for (auto& p : *got) {
+      dead.push_back(p.message);
+      std::move(p.ack).ack();
+    }
+  }
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_NE(dead[0].attribute(kDeadLetterReason).find("does not parse"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace unibus
