@@ -1,0 +1,46 @@
+// Where predictions land: a SQL table keyed by image id (SQLite or PostgreSQL).
+#ifndef UNIBUS_PIPELINE_STORE_H_
+#define UNIBUS_PIPELINE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "vision.pb.h"
+
+namespace unibus::pipeline {
+
+struct StoreSummary {
+  std::int64_t rows = 0;            // predictions stored (one per image id)
+  std::int64_t distinct_images = 0; // equals rows: the key makes a second row impossible
+  std::int64_t labelled = 0;        // rows whose true label is known
+  std::int64_t correct = 0;         // labelled rows predicted right
+  std::int64_t redeliveries = 0;    // upserts that hit an existing row (a redelivered prediction)
+  std::vector<double> latencies_ms; // produced -> stored, per row, sorted
+};
+
+// A predictions table. Not thread-safe: one per sink thread.
+class PredictionStore {
+ public:
+  virtual ~PredictionStore() = default;
+
+  // Opens `db`: "sqlite:PATH" (default form; a bare path means sqlite too) or
+  // "postgresql://..." / "postgres://...". Creates the table when missing.
+  // InvalidArgument for an unknown form, Unavailable when the server does not answer.
+  static absl::StatusOr<std::unique_ptr<PredictionStore>> Open(const std::string& db);
+
+  // Upserts `batch` in one transaction keyed by image_id: a redelivered prediction
+  // updates its row (and counts a redelivery), never adds a second one.
+  virtual absl::Status Upsert(const std::vector<vision::Prediction>& batch) = 0;
+
+  virtual absl::StatusOr<StoreSummary> Summarize() = 0;
+
+  // Deletes every row (for a fresh pipeline run).
+  virtual absl::Status Clear() = 0;
+};
+
+}  // namespace unibus::pipeline
+
+#endif  // UNIBUS_PIPELINE_STORE_H_
