@@ -1,0 +1,130 @@
+#include <cstring>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "pipeline/stages.h"
+#include "unibus/typed.h"
+
+namespace unibus::pipeline {
+
+absl::Status ValidateImage(const vision::ImageMessage& image) {
+  if (image.image_id().empty()) return absl::InvalidArgumentError("image has no image_id");
+  if (image.pixels().empty()) return absl::InvalidArgumentError(absl::StrCat("image ", image.image_id(), " is empty"));
+  if (image.width() != kImageSide || image.height() != kImageSide) {
+    return absl::InvalidArgumentError(absl::StrCat("image ", image.image_id(), " is ", image.width(), "x",
+                                                   image.height(), "; the model takes 28x28"));
+  }
+  if (image.pixels().size() != static_cast<std::size_t>(kImageBytes)) {
+    return absl::InvalidArgumentError(absl::StrCat("image ", image.image_id(), " has ", image.pixels().size(),
+                                                   " pixel bytes; 28x28 needs 784"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// One worker: pull a micro-batch, classify, publish predictions, ack on publish.
+absl::Status Work(TypedSubscriber<vision::ImageMessage>& in, TypedPublisher<vision::Prediction>& out, Model& model,
+                  const ClassifyOptions& o, const std::atomic<bool>& stop, ClassifyStats* stats) {
+  std::vector<Typed<vision::ImageMessage>> batch;
+  std::vector<std::uint8_t> pixels;
+  while (!stop.load()) {
+    batch.clear();
+    // Fill the batch: wait for a first image, then up to max_wait for more.
+    absl::Time deadline = absl::InfiniteFuture();
+    while (batch.size() < o.max_batch && !stop.load()) {
+      const absl::Duration wait =
+          batch.empty() ? absl::Milliseconds(100) : std::max(absl::ZeroDuration(), deadline - absl::Now());
+      auto got = in.Pull(o.max_batch - batch.size(), wait);
+      if (!got.ok()) return got.status();
+      for (auto& t : *got) {
+        if (auto s = ValidateImage(t.value); !s.ok()) {
+          std::move(t.ack).reject(std::string(s.message()));
+          ++stats->rejected;
+          continue;
+        }
+        if (batch.empty()) deadline = absl::Now() + o.max_wait;
+        batch.push_back(std::move(t));
+      }
+      if (!batch.empty() && absl::Now() >= deadline) break;
+    }
+    if (batch.empty()) continue;
+    pixels.resize(batch.size() * kImageBytes);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      std::memcpy(pixels.data() + i * kImageBytes, batch[i].value.pixels().data(), kImageBytes);
+    }
+    const absl::Time picked = absl::Now();
+    auto outputs = model.Classify(pixels.data(), batch.size());
+    const absl::Time done = absl::Now();
+    if (!outputs.ok() || outputs->size() != batch.size()) {
+      const std::string why = outputs.ok() ? "model returned the wrong number of outputs"
+                                           : std::string(outputs.status().message());
+      for (auto& t : batch) std::move(t.ack).nack(why);
+      continue;
+    }
+    const double inference_ms = absl::ToDoubleMilliseconds(done - picked);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto& img = batch[i].value;
+      vision::Prediction p;
+      p.set_image_id(img.image_id());
+      p.set_class_index((*outputs)[i].class_index);
+      p.set_class_name(model.class_name((*outputs)[i].class_index));
+      p.set_confidence((*outputs)[i].confidence);
+      p.set_model_version(model.version());
+      if (img.has_label()) p.set_true_label(img.label());
+      p.set_produced_at_us(img.produced_at_us());
+      p.set_classified_at_us(absl::ToUnixMicros(done));
+      p.set_queue_ms(std::max(0.0, (absl::ToUnixMicros(picked) - img.produced_at_us()) / 1000.0));
+      p.set_inference_ms(inference_ms);
+      p.set_batch_size(static_cast<int>(batch.size()));
+      auto ack = std::make_shared<AckHandler>(std::move(batch[i].ack));
+      out.Publish(p, img.image_id()).then([ack](const absl::StatusOr<MessageId>& r) {
+        if (r.ok()) std::move(*ack).ack(); else std::move(*ack).nack(absl::StrCat("prediction not published: ", r.status().message()));
+      });
+    }
+    stats->classified += static_cast<std::int64_t>(batch.size());
+    ++stats->batches;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& factory, const ClassifyOptions& o,
+                           const std::atomic<bool>& stop, ClassifyStats* stats) {
+  if (o.workers < 1) return absl::InvalidArgumentError("--workers must be at least 1");
+  if (o.max_batch < 1) return absl::InvalidArgumentError("--max-batch must be at least 1");
+  // Load every model first: a missing or incompatible model is an error at start.
+  std::vector<std::unique_ptr<Model>> models;
+  for (int i = 0; i < o.workers; ++i) {
+    auto m = factory();
+    if (!m.ok()) return m.status();
+    models.push_back(*std::move(m));
+  }
+  SubscriberOptions so;
+  so.topic = o.images_topic;
+  so.start = StartPosition::kEarliest;
+  so.max_outstanding_messages = std::max<std::size_t>(256, o.max_batch * o.workers * 4);
+  auto sub = in.subscriber(o.subscription, so);
+  if (!sub.ok()) return sub.status();
+  auto pub = out.publisher(o.predictions_topic, PublisherOptions{.create_topic_if_missing = true});
+  if (!pub.ok()) return pub.status();
+  TypedSubscriber<vision::ImageMessage> typed_in(*sub);
+  TypedPublisher<vision::Prediction> typed_out(*pub, TypedOptions{.compress_above = 0});
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(o.workers);
+  for (int i = 0; i < o.workers; ++i) {
+    threads.emplace_back([&, i] { results[i] = Work(typed_in, typed_out, *models[i], o, stop, stats); });
+  }
+  for (auto& t : threads) t.join();
+  (void)typed_out.Flush();          // every prediction out, so its image gets acked
+  sub->connection()->Shutdown();    // then commit the acks
+  pub->connection()->Shutdown();
+  for (auto& r : results) {
+    if (!r.ok()) return r;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace unibus::pipeline

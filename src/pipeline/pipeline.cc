@@ -1,0 +1,138 @@
+#include "pipeline/pipeline.h"
+
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+
+namespace unibus::pipeline {
+namespace {
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  return sorted[std::min(sorted.size() - 1, static_cast<std::size_t>(p * sorted.size()))];
+}
+
+// Deletes and recreates a topic so a run starts empty. Where deletion is not
+// supported the topic is kept (the run's image ids still identify its rows).
+absl::Status FreshTopic(Broker& b, const std::string& topic) {
+  auto admin = b.admin();
+  auto s = admin.DeleteTopic(topic);
+  if (!s.ok() && !absl::IsNotFound(s) && !absl::IsUnimplemented(s)) return s;
+  s = admin.CreateTopic(TopicConfig{.name = topic});
+  if (!s.ok() && !absl::IsAlreadyExists(s) && !absl::IsUnimplemented(s)) return s;
+  return absl::OkStatus();
+}
+
+absl::Status FreshSubscription(Broker& b, const std::string& sub, const std::string& topic) {
+  auto admin = b.admin();
+  auto s = admin.DeleteSubscription(sub);
+  if (!s.ok() && !absl::IsNotFound(s) && !absl::IsUnimplemented(s)) return s;
+  s = admin.CreateSubscription(SubscriptionConfig{.name = sub, .topic = topic, .start = StartPosition::kEarliest});
+  if (!s.ok() && !absl::IsAlreadyExists(s) && !absl::IsUnimplemented(s)) return s;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string PipelineReport::ToJson() const {
+  nlohmann::json j = {{"in", in_url}, {"out", out_url}, {"db", db}, {"model_version", model_version},
+                      {"images_sent", sent}, {"predictions_stored", stored}, {"lost", lost},
+                      {"duplicate_rows", duplicate_rows}, {"redelivered_predictions", redelivered},
+                      {"rejected", rejected}, {"labelled", labelled}, {"correct", correct},
+                      {"accuracy", accuracy}, {"seconds", seconds}, {"throughput_images_per_s", throughput},
+                      {"latency_ms", {{"p50", p50_ms}, {"p95", p95_ms}, {"p99", p99_ms}}}};
+  return j.dump(2);
+}
+
+std::string PipelineReport::ToText() const {
+  return absl::StrFormat(
+      "pipeline: %s -> classify -> %s -> %s\n"
+      "  images sent          %d\n"
+      "  predictions stored   %d\n"
+      "  lost                 %d\n"
+      "  duplicate rows       %d   (redelivered predictions absorbed by the upsert: %d)\n"
+      "  accuracy (from db)   %.2f%%  (%d / %d, model %s)\n"
+      "  throughput           %.0f images/s  (%.2f s)\n"
+      "  latency produce->stored  p50 %.1f ms  p95 %.1f ms  p99 %.1f ms\n",
+      in_url, out_url, db, sent, stored, lost, duplicate_rows, redelivered, 100.0 * accuracy, correct, labelled,
+      model_version, throughput, seconds, p50_ms, p95_ms, p99_ms);
+}
+
+absl::StatusOr<PipelineReport> RunPipeline(const ImageSet& images, const ModelFactory& model,
+                                           const PipelineOptions& o) {
+  auto in = Broker::Open(o.in_url);
+  if (!in.ok()) return in.status();
+  auto out = Broker::Open(o.out_url);
+  if (!out.ok()) return out.status();
+  auto store = PredictionStore::Open(o.db);
+  if (!store.ok()) return store.status();
+  if (auto s = (*store)->Clear(); !s.ok()) return s;
+  for (auto [b, topic] : {std::pair{&*in, o.feed.topic}, std::pair{&*out, o.classify.predictions_topic}}) {
+    if (auto s = FreshTopic(*b, topic); !s.ok()) return s;
+  }
+  if (auto s = FreshSubscription(*in, o.classify.subscription, o.feed.topic); !s.ok()) return s;
+  if (auto s = FreshSubscription(*out, o.sink.subscription, o.classify.predictions_topic); !s.ok()) return s;
+  // Probe the model once here so a bad model file fails before anything starts.
+  std::string version;
+  {
+    auto m = model();
+    if (!m.ok()) return m.status();
+    version = (*m)->version();
+  }
+
+  std::atomic<bool> stop_classify{false}, stop_sink{false};
+  std::atomic<std::int64_t> stored{0};
+  ClassifyStats cstats;
+  absl::Status classify_status, sink_status;
+  std::thread sink([&] { sink_status = RunSink(*out, **store, o.sink, stop_sink, &stored); });
+  std::thread classify([&] { classify_status = RunClassifier(*in, *out, model, o.classify, stop_classify, &cstats); });
+
+  const absl::Time start = absl::Now();
+  auto fed = RunFeed(*in, images, o.feed);
+  std::int64_t last = -1;
+  absl::Time last_progress = absl::Now();
+  while (fed.ok() && stored.load() < static_cast<std::int64_t>(fed->published) + 0) {
+    if (stored.load() != last) {
+      last = stored.load();
+      last_progress = absl::Now();
+    }
+    if (absl::Now() - last_progress > o.stall_timeout) break;
+    if (!classify_status.ok() || !sink_status.ok()) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  const absl::Time end = absl::Now();
+  stop_classify = true;
+  classify.join();
+  stop_sink = true;
+  sink.join();
+  if (!fed.ok()) return fed.status();
+  if (!classify_status.ok()) return classify_status;
+  if (!sink_status.ok()) return sink_status;
+
+  auto summary = (*store)->Summarize();
+  if (!summary.ok()) return summary.status();
+  PipelineReport r;
+  r.in_url = in->url();
+  r.out_url = out->url();
+  r.db = o.db;
+  r.model_version = version;
+  r.sent = static_cast<std::int64_t>(fed->published);
+  r.stored = summary->rows;
+  r.lost = r.sent - summary->distinct_images;
+  r.duplicate_rows = summary->rows - summary->distinct_images;
+  r.redelivered = summary->redeliveries;
+  r.rejected = cstats.rejected.load();
+  r.labelled = summary->labelled;
+  r.correct = summary->correct;
+  r.accuracy = r.labelled > 0 ? static_cast<double>(r.correct) / r.labelled : 0;
+  r.seconds = absl::ToDoubleSeconds(end - start);
+  r.throughput = r.seconds > 0 ? r.stored / r.seconds : 0;
+  r.p50_ms = Percentile(summary->latencies_ms, 0.50);
+  r.p95_ms = Percentile(summary->latencies_ms, 0.95);
+  r.p99_ms = Percentile(summary->latencies_ms, 0.99);
+  return r;
+}
+
+}  // namespace unibus::pipeline

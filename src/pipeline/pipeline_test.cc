@@ -1,0 +1,134 @@
+// The pipeline's broker side end to end, with a stand-in model (no LibTorch): every
+// image makes exactly one row, the accuracy read from the database matches the
+// model's, bad images are dead-lettered and the worker goes on.
+#include "pipeline/pipeline.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "unibus/typed.h"
+
+namespace unibus::pipeline {
+namespace {
+
+// "Predicts" pixel[0] % 10: right exactly when the feed made pixel[0] == label.
+class StandInModel : public Model {
+ public:
+  absl::StatusOr<std::vector<ModelOutput>> Classify(const std::uint8_t* images, std::size_t n) override {
+    std::vector<ModelOutput> out(n);
+    for (std::size_t i = 0; i < n; ++i) out[i] = {images[i * kImageBytes] % 10, 0.5f};
+    return out;
+  }
+  std::string version() const override { return "stand-in"; }
+  std::string class_name(int index) const override { return absl::StrCat("class-", index); }
+};
+
+ImageSet MakeImages(int n, int* expected_correct) {
+  ImageSet set;
+  set.pixels.assign(static_cast<std::size_t>(n) * kImageBytes, 0);
+  *expected_correct = 0;
+  for (int i = 0; i < n; ++i) {
+    const int label = i % 10;
+    const int predicted = (i % 3 == 0) ? (label + 1) % 10 : label;  // a third are wrong
+    set.pixels[static_cast<std::size_t>(i) * kImageBytes] = static_cast<std::uint8_t>(predicted);
+    set.labels.push_back(label);
+    if (predicted == label) ++*expected_correct;
+  }
+  return set;
+}
+
+ModelFactory StandIn() {
+  return []() -> absl::StatusOr<std::unique_ptr<Model>> { return std::make_unique<StandInModel>(); };
+}
+
+TEST(PipelineTest, EveryImageExactlyOneRowAndAccuracyFromTheDatabase) {
+  int correct = 0;
+  ImageSet images = MakeImages(1000, &correct);
+  PipelineOptions o;
+  o.in_url = "mem://pipeline-test";
+  o.out_url = "mem://pipeline-test-out";
+  o.db = absl::StrCat("sqlite:", testing::TempDir(), "/pipeline-", getpid(), ".db");
+  auto r = RunPipeline(images, StandIn(), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sent, 1000);
+  EXPECT_EQ(r->stored, 1000);
+  EXPECT_EQ(r->lost, 0);
+  EXPECT_EQ(r->duplicate_rows, 0);
+  EXPECT_EQ(r->correct, correct);
+  EXPECT_DOUBLE_EQ(r->accuracy, correct / 1000.0);
+  EXPECT_GT(r->p99_ms, 0);
+  EXPECT_NE(r->ToJson().find("\"lost\": 0"), std::string::npos);
+  std::filesystem::remove(o.db.substr(7));
+}
+
+TEST(PipelineTest, BadModelFailsAtStart) {
+  int correct = 0;
+  ImageSet images = MakeImages(10, &correct);
+  PipelineOptions o;
+  o.in_url = o.out_url = "mem://pipeline-bad-model";
+  o.db = absl::StrCat("sqlite:", testing::TempDir(), "/pipeline-bad-", getpid(), ".db");
+  auto r = RunPipeline(images, []() -> absl::StatusOr<std::unique_ptr<Model>> {
+    return absl::FailedPreconditionError("model file models/x.pt is missing");
+  }, o);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(PipelineTest, BadImagesAreDeadLetteredWithAReasonAndTheWorkerGoesOn) {
+  auto broker = Broker::Open("mem://classify-bad-input");
+  ASSERT_TRUE(broker.ok());
+  ASSERT_TRUE(broker->admin().CreateTopic("images").ok());
+  ASSERT_TRUE(broker->admin().CreateTopic("classifier.dead-letter").ok());
+  auto dlq = broker->subscriber("dlq-reader", {.topic = "classifier.dead-letter", .start = StartPosition::kEarliest});
+  ASSERT_TRUE(dlq.ok());
+  auto pub = broker->publisher("images");
+  ASSERT_TRUE(pub.ok());
+  TypedPublisher<vision::ImageMessage> typed(*pub);
+  vision::ImageMessage wrong_size;
+  wrong_size.set_image_id("small");
+  wrong_size.set_width(10);
+  wrong_size.set_height(10);
+  wrong_size.set_pixels(std::string(100, '\0'));
+  vision::ImageMessage empty;
+  empty.set_image_id("empty");
+  empty.set_width(28);
+  empty.set_height(28);
+  vision::ImageMessage good;
+  good.set_image_id("good");
+  good.set_width(28);
+  good.set_height(28);
+  good.set_pixels(std::string(784, '\3'));
+  ASSERT_TRUE(typed.Publish(wrong_size).get().ok());
+  ASSERT_TRUE(typed.Publish(empty).get().ok());
+  ASSERT_TRUE(pub->Publish(MessageBuilder{}.data("garbage \xff\xfe").build()).get().ok());
+  ASSERT_TRUE(typed.Publish(good).get().ok());
+
+  std::atomic<bool> stop{false};
+  ClassifyStats stats;
+  absl::Status status;
+  std::thread worker([&] { status = RunClassifier(*broker, *broker, StandIn(), ClassifyOptions{}, stop, &stats); });
+  std::vector<std::string> reasons;
+  for (int i = 0; i < 100 && reasons.size() < 3; ++i) {
+    auto got = dlq->Pull(10, absl::Milliseconds(100));
+    ASSERT_TRUE(got.ok());
+    for (auto& p : *got) {
+      reasons.push_back(p.message.attribute(kDeadLetterReason));
+      std::move(p.ack).ack();
+    }
+  }
+  for (int i = 0; i < 100 && stats.classified.load() < 1; ++i) absl::SleepFor(absl::Milliseconds(20));
+  stop = true;
+  worker.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(stats.classified.load(), 1);
+  std::sort(reasons.begin(), reasons.end());
+  ASSERT_EQ(reasons.size(), 3u);
+  EXPECT_NE(reasons[0].find("image empty is empty"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[1].find("image small is 10x10"), std::string::npos) << reasons[1];
+  EXPECT_NE(reasons[2].find("does not parse"), std::string::npos) << reasons[2];
+}
+
+}  // namespace
+}  // namespace unibus::pipeline

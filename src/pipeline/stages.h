@@ -1,0 +1,101 @@
+// The three stages of the image pipeline, each usable alone (the `feed`, `classify`
+// and `sink` subcommands) or together (`pipeline`). No LibTorch here: the model
+// comes in through the Model interface (src/vision adapts its CNN to it).
+#ifndef UNIBUS_PIPELINE_STAGES_H_
+#define UNIBUS_PIPELINE_STAGES_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pipeline/store.h"
+#include "unibus/unibus.h"
+#include "vision.pb.h"
+
+namespace unibus::pipeline {
+
+inline constexpr int kImageSide = 28;
+inline constexpr int kImageBytes = kImageSide * kImageSide;
+
+// Images to feed: n images of 28x28 bytes, row-major, and their labels (-1 unknown).
+struct ImageSet {
+  std::vector<std::uint8_t> pixels;
+  std::vector<int> labels;
+  std::size_t size() const { return labels.size(); }
+};
+
+struct ModelOutput {
+  int class_index = 0;
+  float confidence = 0;
+};
+
+// A classifier the worker calls with a batch. One instance per worker thread.
+class Model {
+ public:
+  virtual ~Model() = default;
+  // `n` images of 28x28 bytes, contiguous. Returns n outputs.
+  virtual absl::StatusOr<std::vector<ModelOutput>> Classify(const std::uint8_t* images, std::size_t n) = 0;
+  virtual std::string version() const = 0;
+  virtual std::string class_name(int index) const = 0;
+};
+using ModelFactory = std::function<absl::StatusOr<std::unique_ptr<Model>>()>;
+
+// ---- feed ----
+struct FeedOptions {
+  std::string topic = "images";
+  std::size_t count = 0;  // 0: every image of the set
+  double rate = 0;        // images per second; 0: as fast as possible
+  bool progress = false;  // draw a progress bar on stderr
+  std::string id_prefix = "img-";
+};
+struct FeedResult {
+  std::size_t published = 0;
+  double seconds = 0;
+};
+// Publishes images as ImageMessage (ordering key = image id). Blocks until every
+// publish has its result; the first failure is returned.
+absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const FeedOptions& options,
+                                   const std::atomic<bool>* stop = nullptr);
+
+// ---- classify ----
+struct ClassifyOptions {
+  std::string subscription = "classifier";
+  std::string images_topic = "images";
+  std::string predictions_topic = "predictions";
+  int workers = 2;              // one model (one intra-op thread) per worker
+  std::size_t max_batch = 16;
+  absl::Duration max_wait = absl::Milliseconds(2);
+};
+struct ClassifyStats {
+  std::atomic<std::int64_t> classified{0};
+  std::atomic<std::int64_t> rejected{0};
+  std::atomic<std::int64_t> batches{0};
+};
+// Runs `options.workers` threads: each pulls micro-batches of images from `in`,
+// classifies them, publishes a Prediction per image to `out` and acks each image only
+// once its prediction was published. Bad images are rejected to the dead-letter topic
+// with the reason. Runs until *stop; returns the first fatal error.
+absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& model, const ClassifyOptions& options,
+                           const std::atomic<bool>& stop, ClassifyStats* stats);
+
+// Checks an ImageMessage; InvalidArgument with the reason when it cannot be classified.
+absl::Status ValidateImage(const vision::ImageMessage& image);
+
+// ---- sink ----
+struct SinkOptions {
+  std::string subscription = "sink";
+  std::string predictions_topic = "predictions";
+  std::size_t max_batch = 500;
+};
+// Pulls predictions and upserts them into `store` in batches, acking after commit.
+// Runs until *stop; returns the first fatal error.
+absl::Status RunSink(Broker& broker, PredictionStore& store, const SinkOptions& options,
+                     const std::atomic<bool>& stop, std::atomic<std::int64_t>* stored);
+
+}  // namespace unibus::pipeline
+
+#endif  // UNIBUS_PIPELINE_STAGES_H_
