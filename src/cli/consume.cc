@@ -22,6 +22,7 @@ struct ConsumeOptions {
   std::int64_t max = 0;
   std::string timeout;
   std::string format = "text";
+  std::string ack_deadline = "30s";
 };
 
 std::string Format(const Message& m, const std::string& format) {
@@ -56,9 +57,12 @@ int run_consume(const ConsumeOptions& o) {
     if (!d.ok()) return Fail(d.status());
     idle = *d;
   }
+  auto deadline = ParseDuration(o.ack_deadline);
+  if (!deadline.ok()) return Fail(deadline.status());
   auto broker = OpenBroker(o.broker);
   if (!broker.ok()) return Fail(broker.status());
   SubscriberOptions so;
+  so.ack_deadline = *deadline;
   so.topic = o.topic;
   so.start = o.from_beginning ? StartPosition::kEarliest : StartPosition::kLatest;
   if (o.max > 0) so.max_outstanding_messages = static_cast<std::size_t>(std::min<std::int64_t>(o.max, 1000));
@@ -106,6 +110,8 @@ void setup_consume(CLI::App& app) {
   cmd->add_option("--max,-n", opts->max, "stop after N messages")->check(CLI::NonNegativeNumber);
   cmd->add_option("--timeout", opts->timeout, "stop after this long without a message, e.g. 5s");
   cmd->add_option("--format", opts->format, "text or json");
+  cmd->add_option("--ack-deadline", opts->ack_deadline,
+                  "lease per message: if this process dies, its unacked messages go to others after it");
   AddBrokerFlags(cmd, &opts->broker);
   cmd->callback([opts] { Exit(run_consume(*opts)); });
 }
