@@ -1,0 +1,63 @@
+// unibus classify [--url URL] [--out-url URL] [--max-batch 16] [--max-wait-ms 2]
+//                 [--workers N] [--model PATH]
+#include <iostream>
+#include <thread>
+
+#include "cli/common.h"
+#include "cli/subcommands.h"
+#include "cli/vision_glue.h"
+
+namespace unibus::cli {
+namespace {
+
+struct ClassifyCliOptions {
+  BrokerFlags broker;
+  std::string out_url;
+  std::string model = kDefaultModel;
+  int max_wait_ms = 2;
+  pipeline::ClassifyOptions classify;
+};
+
+int run_classify(const ClassifyCliOptions& o) {
+  auto factory = CnnModelFactory(o.model);
+  if (!factory.ok()) return Fail(factory.status());
+  auto in = OpenBroker(o.broker);
+  if (!in.ok()) return Fail(in.status());
+  auto out = o.out_url.empty() ? in : Broker::Open(o.out_url);
+  if (!out.ok()) return Fail(out.status());
+  pipeline::ClassifyOptions c = o.classify;
+  c.max_wait = absl::Milliseconds(o.max_wait_ms);
+  InstallStopHandler();
+  std::atomic<bool> stop{false};
+  std::thread watcher([&] {
+    while (!StopRequested() && !stop) absl::SleepFor(absl::Milliseconds(50));
+    stop = true;
+  });
+  pipeline::ClassifyStats stats;
+  auto s = pipeline::RunClassifier(*in, *out, *factory, c, stop, &stats);
+  stop = true;
+  watcher.join();
+  std::cerr << "classified " << stats.classified.load() << " images in " << stats.batches.load()
+            << " batches; rejected " << stats.rejected.load() << "\n";
+  return s.ok() ? 0 : Fail(s);
+}
+
+}  // namespace
+
+void setup_classify(CLI::App& app) {
+  auto opts = std::make_shared<ClassifyCliOptions>();
+  opts->classify.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto* cmd = app.add_subcommand("classify", "classify images in micro-batches and publish predictions");
+  cmd->add_option("--subscription,-s", opts->classify.subscription, "images subscription");
+  cmd->add_option("--topic,-t", opts->classify.images_topic, "images topic");
+  cmd->add_option("--predictions-topic", opts->classify.predictions_topic, "predictions topic");
+  cmd->add_option("--out-url", opts->out_url, "broker for predictions (default: the input broker)");
+  cmd->add_option("--max-batch", opts->classify.max_batch, "images per model call")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--workers", opts->classify.workers, "worker threads, one model each")->check(CLI::PositiveNumber);
+  cmd->add_option("--model", opts->model, "model file");
+  AddBrokerFlags(cmd, &opts->broker);
+  cmd->callback([opts] { Exit(run_classify(*opts)); });
+}
+
+}  // namespace unibus::cli

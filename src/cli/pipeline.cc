@@ -1,0 +1,70 @@
+// unibus pipeline [--in URL] [--out URL] [--db DB] [--count N] [--rate R] [--report FILE]
+// feed + classify + sink together; prints the report and writes it as JSON.
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "cli/common.h"
+#include "cli/subcommands.h"
+#include "cli/vision_glue.h"
+#include "pipeline/pipeline.h"
+
+namespace unibus::cli {
+namespace {
+
+struct PipelineCliOptions {
+  BrokerFlags broker;  // --url: both in and out unless --in/--out say otherwise
+  std::string in, out;
+  std::string data = kDefaultDataDir;
+  std::string model = kDefaultModel;
+  std::string report = "pipeline-report.json";
+  int max_wait_ms = 2;
+  pipeline::PipelineOptions p;
+};
+
+int run_pipeline(const PipelineCliOptions& o) {
+  auto images = LoadTestImages(o.data);
+  if (!images.ok()) return Fail(images.status());
+  auto factory = CnnModelFactory(o.model);
+  if (!factory.ok()) return Fail(factory.status());
+  auto url = ResolveUrl(o.broker);
+  if (!url.ok()) return Fail(url.status());
+  pipeline::PipelineOptions p = o.p;
+  p.in_url = o.in.empty() ? *url : o.in;
+  p.out_url = o.out.empty() ? *url : o.out;
+  p.classify.max_wait = absl::Milliseconds(o.max_wait_ms);
+  p.feed.progress = true;
+  auto r = pipeline::RunPipeline(*images, *factory, p);
+  if (!r.ok()) return Fail(r.status());
+  std::cout << r->ToText();
+  if (!o.report.empty()) {
+    std::ofstream f(o.report);
+    f << r->ToJson() << "\n";
+    if (!f) return Fail(absl::UnavailableError("cannot write report to " + o.report));
+    std::cout << "  report written to " << o.report << "\n";
+  }
+  return r->lost == 0 && r->duplicate_rows == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+void setup_pipeline(CLI::App& app) {
+  auto opts = std::make_shared<PipelineCliOptions>();
+  opts->p.classify.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto* cmd = app.add_subcommand("pipeline", "feed, classify and store Fashion-MNIST test images; report");
+  cmd->add_option("--in", opts->in, "broker for images (default: --url / UNIBUS_URL / sqlite://unibus.db)");
+  cmd->add_option("--out", opts->out, "broker for predictions (default: the same)");
+  cmd->add_option("--db", opts->p.db, "sqlite:PATH or postgresql://...");
+  cmd->add_option("--count,-n", opts->p.feed.count, "images (default: all 10,000)");
+  cmd->add_option("--rate", opts->p.feed.rate, "images per second (default: as fast as possible)");
+  cmd->add_option("--max-batch", opts->p.classify.max_batch, "images per model call")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch");
+  cmd->add_option("--workers", opts->p.classify.workers, "classifier threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--model", opts->model, "model file");
+  cmd->add_option("--data", opts->data, "directory of the gzip'd IDX files");
+  cmd->add_option("--report", opts->report, "write the JSON report here ('' to skip)");
+  AddBrokerFlags(cmd, &opts->broker);
+  cmd->callback([opts] { Exit(run_pipeline(*opts)); });
+}
+
+}  // namespace unibus::cli
