@@ -15,6 +15,7 @@ struct ClassifyCliOptions {
   std::string out_url;
   std::string model = kDefaultModel;
   int max_wait_ms = 2;
+  std::string ack_deadline = "10s";
   pipeline::ClassifyOptions classify;
 };
 
@@ -27,6 +28,9 @@ int run_classify(const ClassifyCliOptions& o) {
   if (!out.ok()) return Fail(out.status());
   pipeline::ClassifyOptions c = o.classify;
   c.max_wait = absl::Milliseconds(o.max_wait_ms);
+  auto deadline = ParseDuration(o.ack_deadline);
+  if (!deadline.ok()) return Fail(deadline.status());
+  c.ack_deadline = *deadline;
   InstallStopHandler();
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
@@ -56,6 +60,7 @@ void setup_classify(CLI::App& app) {
   cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch")->check(CLI::NonNegativeNumber);
   cmd->add_option("--workers", opts->classify.workers, "worker threads, one model each")->check(CLI::PositiveNumber);
   cmd->add_option("--model", opts->model, "model file");
+  cmd->add_option("--ack-deadline", opts->ack_deadline, "if this process dies, its images go to others after this");
   AddBrokerFlags(cmd, &opts->broker);
   cmd->callback([opts] { Exit(run_classify(*opts)); });
 }

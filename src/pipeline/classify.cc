@@ -105,6 +105,7 @@ absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& factory,
   SubscriberOptions so;
   so.topic = o.images_topic;
   so.start = StartPosition::kEarliest;
+  so.ack_deadline = o.ack_deadline;
   so.max_outstanding_messages = std::max<std::size_t>(256, o.max_batch * o.workers * 4);
   auto sub = in.subscriber(o.subscription, so);
   if (!sub.ok()) return sub.status();

@@ -69,6 +69,8 @@ struct ClassifyOptions {
   int workers = 2;              // one model (one intra-op thread) per worker
   std::size_t max_batch = 16;
   absl::Duration max_wait = absl::Milliseconds(2);
+  // If this worker dies, its unacked images go to another after this long.
+  absl::Duration ack_deadline = absl::Seconds(10);
 };
 struct ClassifyStats {
   std::atomic<std::int64_t> classified{0};
