@@ -1,0 +1,93 @@
+// The image pipeline end to end with the real CNN, on every backend the conformance
+// suite knows: 1,000 test images, every image exactly one row, and the accuracy read
+// from the database equals the model's own accuracy on the same images.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "cli/vision_glue.h"
+#include "conformance/backend.h"
+#include "pipeline/pipeline.h"
+
+namespace unibus {
+namespace {
+
+constexpr int kImages = 1000;
+
+const pipeline::ImageSet& Images() {
+  static const pipeline::ImageSet* set = [] {
+    auto all = cli::LoadTestImages(cli::kDefaultDataDir);
+    EXPECT_TRUE(all.ok()) << all.status();
+    auto* s = new pipeline::ImageSet;
+    s->pixels.assign(all->pixels.begin(), all->pixels.begin() + kImages * pipeline::kImageBytes);
+    s->labels.assign(all->labels.begin(), all->labels.begin() + kImages);
+    return s;
+  }();
+  return *set;
+}
+
+// The model's accuracy on the same images, without any broker.
+int OfflineCorrect(const pipeline::ModelFactory& factory) {
+  auto model = factory();
+  EXPECT_TRUE(model.ok());
+  int correct = 0;
+  for (int i = 0; i < kImages; i += 50) {
+    auto out = (*model)->Classify(Images().pixels.data() + i * pipeline::kImageBytes, 50);
+    EXPECT_TRUE(out.ok());
+    for (int j = 0; j < 50; ++j) correct += (*out)[j].class_index == Images().labels[i + j];
+  }
+  return correct;
+}
+
+class PipelineE2E : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PipelineE2E, EveryImageOneRowAndAccuracyMatchesTheModel) {
+  std::unique_ptr<conformance::BackendEnv> env;
+  for (auto& [name, factory] : conformance::BackendEnvs()) {
+    if (name == GetParam()) env = factory();
+  }
+  ASSERT_TRUE(env);
+  if (auto s = env->Start(); !s.ok()) GTEST_SKIP() << GetParam() << " backend not available here: " << s;
+  auto factory = cli::CnnModelFactory(std::string(UNIBUS_SOURCE_DIR) + "/" + cli::kDefaultModel);
+  ASSERT_TRUE(factory.ok()) << factory.status();
+  const int offline = OfflineCorrect(*factory);
+
+  pipeline::PipelineOptions o;
+  o.in_url = o.out_url = env->Url();
+  {
+    auto b = Broker::Open(o.in_url);
+    ASSERT_TRUE(b.ok()) << b.status();
+    for (const char* t : {"images", "predictions", "classifier.dead-letter"}) {
+      auto s = env->CreateTopic(*b, t, 2);
+      ASSERT_TRUE(s.ok() || absl::IsAlreadyExists(s)) << s;
+    }
+  }
+  o.db = absl::StrCat("sqlite:", testing::TempDir(), "/e2e-", GetParam(), "-", getpid(), ".db");
+  o.classify.workers = 2;
+  auto r = pipeline::RunPipeline(Images(), *factory, o);
+  env->Stop();
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::cout << r->ToText();
+  EXPECT_EQ(r->sent, kImages);
+  EXPECT_EQ(r->stored, kImages);
+  EXPECT_EQ(r->lost, 0);
+  EXPECT_EQ(r->duplicate_rows, 0);
+  EXPECT_EQ(r->correct, offline) << "accuracy from the database differs from the model's own";
+  EXPECT_GE(r->accuracy, 0.9);
+  std::filesystem::remove(o.db.substr(7));
+}
+
+std::vector<std::string> Backends() {
+  std::vector<std::string> names;
+  for (auto& [n, f] : conformance::BackendEnvs()) names.push_back(n);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PipelineE2E, ::testing::ValuesIn(Backends()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+}  // namespace
+}  // namespace unibus
