@@ -1,0 +1,175 @@
+#include "sqlite/db.h"
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "sqlite/schema.h"
+#include "sqlite/store.h"
+
+namespace unibus::sqlite_internal {
+
+std::int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
+
+Db::Db(DbConfig config, std::shared_ptr<FileState> file) : config_(std::move(config)), file_(std::move(file)) {}
+
+Db::~Db() {
+  stmts_.clear();  // statements before the connection
+  db_.reset();
+}
+
+absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbConfig& config) {
+  std::unique_ptr<Db> db(new Db(config, FileStateFor(config.path)));
+  sqlite3* raw = nullptr;
+  // NOMUTEX: each Db is used by one thread at a time, guarded by its owner.
+  const int rc = sqlite3_open_v2(config.path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  db->db_.reset(raw);
+  if (rc != SQLITE_OK) return db->Error(rc, "cannot open the database file");
+  if (sqlite3_db_readonly(raw, "main") == 1) return db->Error(SQLITE_READONLY, "opened read-only");
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_handler(raw, &Db::BusyHandler, db.get());
+  if (auto s = db->Configure(); !s.ok()) return s;
+  return db;
+}
+
+absl::Status Db::Configure() {
+  // Reading the schema stamp is the first read of the file: a file that is not a
+  // SQLite database fails here with SQLITE_NOTADB.
+  if (auto s = EnsureSchema(*this); !s.ok()) return s;
+  bool wal = false;
+  {
+    auto mode = Prepare("PRAGMA journal_mode");
+    if (!mode.ok()) return mode.status();
+    StmtScope q(*mode);
+    const int rc = q->Step();
+    if (rc != SQLITE_ROW) return Error(rc, "reading the journal mode");
+    wal = q->Text(0) == "wal";
+  }
+  if (!wal) {
+    // Persistent in the file: set once by whoever opens it first.
+    std::lock_guard<std::mutex> lock(file_->write_mu);
+    if (auto s = Exec("PRAGMA journal_mode=WAL"); !s.ok()) return s;
+  }
+  return Exec(config_.synchronous_full
+                  ? "PRAGMA synchronous=FULL; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY"
+                  : "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY");
+}
+
+int Db::BusyHandler(void* p, int count) {
+  auto* self = static_cast<Db*>(p);
+  const absl::Time now = absl::Now();
+  if (count == 0) self->busy_since_ = now;
+  if (now - self->busy_since_ >= self->config_.busy_timeout) return 0;  // give up: SQLITE_BUSY
+  // Another process holds the write lock, usually for one batch (about a millisecond):
+  // poll briefly at first, then back off. SQLite's default handler sleeps whole
+  // milliseconds from the start, which halves throughput when two processes share.
+  absl::SleepFor(count < 20 ? absl::Microseconds(50) : count < 200 ? absl::Microseconds(250)
+                                                                   : absl::Milliseconds(2));
+  return 1;
+}
+
+absl::StatusOr<Stmt*> Db::Prepare(const char* sql) {
+  auto it = stmts_.find(sql);
+  if (it != stmts_.end()) return it->second.get();
+  sqlite3_stmt* s = nullptr;
+  const int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+  if (rc != SQLITE_OK) return Error(rc, absl::StrCat("preparing '", sql, "'"));
+  auto stmt = std::make_unique<Stmt>(s);
+  Stmt* raw = stmt.get();
+  stmts_.emplace(sql, std::move(stmt));
+  return raw;
+}
+
+absl::Status Db::Exec(const char* sql) {
+  const int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return Error(rc, absl::StrCat("running '", sql, "'"));
+  return absl::OkStatus();
+}
+
+absl::Status Db::Write(absl::FunctionRef<absl::Status()> body) {
+  std::lock_guard<std::mutex> lock(file_->write_mu);
+  auto begin = Prepare("BEGIN IMMEDIATE");
+  if (!begin.ok()) return begin.status();
+  {
+    StmtScope b(*begin);
+    const int rc = b->Step();
+    if (rc != SQLITE_DONE) return Error(rc, "starting a write transaction");
+  }
+  absl::Status s = body();
+  if (s.ok()) {
+    auto commit = Prepare("COMMIT");
+    if (!commit.ok()) {
+      s = commit.status();
+    } else {
+      StmtScope c(*commit);
+      const int rc = c->Step();
+      if (rc != SQLITE_DONE) s = Error(rc, "committing a write transaction");
+    }
+  }
+  if (!s.ok() && sqlite3_get_autocommit(db_.get()) == 0) {
+    // Nothing of a failed transaction stays: no partial batch, no half-leased fetch.
+    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  return s;
+}
+
+absl::StatusOr<std::int64_t> Db::DataVersion() {
+  auto q = Prepare("PRAGMA data_version");
+  if (!q.ok()) return q.status();
+  StmtScope s(*q);
+  const int rc = s->Step();
+  if (rc != SQLITE_ROW) return Error(rc, "reading data_version");
+  return s->Int(0);
+}
+
+absl::Status Db::Error(int rc, std::string_view what) const {
+  const std::string detail = db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc);
+  const std::string head = absl::StrCat(config_.url, ": ", std::string(what), " (", detail, ")");
+  const std::string& path = config_.path;
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(absl::StrCat(
+          head, ": database ", path, " is locked; another process has held a lock on it for longer than ",
+          "busy_timeout_ms=", absl::ToInt64Milliseconds(config_.busy_timeout),
+          "; retry, find the process (fuser ", path, "), or raise the limit with ?busy_timeout_ms="));
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return absl::PermissionDeniedError(absl::StrCat(
+          head, ": unibus needs write access to ", path, " and to its directory (for the -wal and -shm files); ",
+          "fix the permissions (chmod/chown), or copy the file somewhere writable"));
+    case SQLITE_CANTOPEN: {
+      const int err = db_ ? sqlite3_system_errno(db_.get()) : 0;
+      if (err == EACCES || err == EPERM || err == EROFS) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            head, ": permission denied opening ", path, " or creating its -wal/-shm files; unibus needs write ",
+            "access to the file and its directory; fix the permissions or pick another path"));
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          head, ": cannot open ", path, "; does its directory exist and is the path a regular file? ",
+          "create the directory or pick another path"));
+    }
+    case SQLITE_NOTADB:
+      return absl::FailedPreconditionError(absl::StrCat(
+          head, ": ", path, " is not a SQLite database, so not a unibus database; ",
+          "point the URL at a unibus database or at a path that does not exist yet"));
+    case SQLITE_CORRUPT:
+      return absl::DataLossError(absl::StrCat(
+          head, ": the database file ", path, " is corrupt; restore it from a backup, or salvage what is ",
+          "readable with `sqlite3 ", path, " .recover`"));
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(absl::StrCat(head, ": the disk holding ", path,
+                                                       " is full; free space or lower topic retention"));
+    case SQLITE_TOOBIG:
+      return absl::InvalidArgumentError(absl::StrCat(head, ": a value is larger than SQLite allows"));
+    case SQLITE_IOERR:
+      return absl::UnavailableError(absl::StrCat(head, ": I/O error on ", path,
+                                                 "; check the disk and the file system, then retry"));
+    default:
+      return absl::InternalError(head);
+  }
+}
+
+}  // namespace unibus::sqlite_internal

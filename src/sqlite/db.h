@@ -1,0 +1,146 @@
+// A SQLite connection for the sqlite:// backend: owned handles, cached prepared
+// statements, write transactions that are serialized in-process and retried across
+// processes, and SQLite result codes translated to absl::Status at this boundary.
+#ifndef UNIBUS_SQLITE_DB_H_
+#define UNIBUS_SQLITE_DB_H_
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace unibus::sqlite_internal {
+
+struct FileState;
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+
+// How a file is opened; parsed from the URL's query (see sqlite_broker.cc).
+struct DbConfig {
+  std::string path;        // as the user wrote it, for messages
+  std::string url;         // sqlite://PATH, for messages
+  absl::Duration busy_timeout = absl::Seconds(5);
+  bool synchronous_full = false;  // default NORMAL: durable across process crashes,
+                                  // a power loss may drop the last transactions
+  absl::Duration retention_check = absl::Seconds(10);
+};
+
+// A prepared statement, reset and unbound before each use. Not thread-safe.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  sqlite3_stmt* get() const { return s_.get(); }
+  void Bind(int i, std::int64_t v) { sqlite3_bind_int64(s_.get(), i, v); }
+  void BindText(int i, std::string_view v) {
+    sqlite3_bind_text(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  // Binds NULL for an empty string.
+  void BindTextOrNull(int i, std::string_view v) {
+    if (v.empty()) sqlite3_bind_null(s_.get(), i); else BindText(i, v);
+  }
+  void BindBlob(int i, std::string_view v) {
+    sqlite3_bind_blob(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  void BindBlobOrNull(int i, std::string_view v) {
+    if (v.empty()) sqlite3_bind_null(s_.get(), i); else BindBlob(i, v);
+  }
+  int Step() { return sqlite3_step(s_.get()); }
+  std::int64_t Int(int col) const { return sqlite3_column_int64(s_.get(), col); }
+  std::string_view Text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_.get(), col));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s_.get(), col)))
+             : std::string_view();
+  }
+  std::string_view Blob(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(s_.get(), col));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s_.get(), col)))
+             : std::string_view();
+  }
+
+ private:
+  std::unique_ptr<sqlite3_stmt, StmtFinalizer> s_;
+};
+
+// Resets a statement (and drops its bindings) when leaving a scope.
+class StmtScope {
+ public:
+  explicit StmtScope(Stmt* s) : s_(s) {}
+  ~StmtScope() {
+    sqlite3_reset(s_->get());
+    sqlite3_clear_bindings(s_->get());
+  }
+  Stmt* operator->() const { return s_; }
+  Stmt& operator*() const { return *s_; }
+
+ private:
+  Stmt* s_;
+};
+
+// One connection to one file. Not thread-safe: each user (a publisher's sink, a
+// subscription source, the admin) owns one and guards it itself.
+class Db {
+ public:
+  // Opens (creating if missing) `config.path`, sets WAL mode and the busy handler,
+  // and checks the schema stamp: creates the schema in a new file, refuses a file
+  // that is not a unibus database or was made by a newer unibus (FailedPrecondition).
+  static absl::StatusOr<std::unique_ptr<Db>> Open(const DbConfig& config);
+
+  ~Db();
+
+  const DbConfig& config() const { return config_; }
+  sqlite3* handle() const { return db_.get(); }
+  FileState& file() const { return *file_; }
+
+  // The cached statement for `sql` (prepared on first use). The pointer stays valid
+  // while this Db lives.
+  absl::StatusOr<Stmt*> Prepare(const char* sql);
+
+  // Runs `sql` (one or more statements, no results).
+  absl::Status Exec(const char* sql);
+
+  // Runs `body` in BEGIN IMMEDIATE ... COMMIT, holding this file's in-process write
+  // mutex so writers in one process never contend inside SQLite; another process's
+  // lock is waited for up to busy_timeout. Rolls back when `body` fails, so nothing
+  // is half-written. Blocks.
+  absl::Status Write(absl::FunctionRef<absl::Status()> body);
+
+  // PRAGMA data_version: changes whenever another connection commits.
+  absl::StatusOr<std::int64_t> DataVersion();
+
+  // `rc` (a SQLite result code) as a Status that says which file, what was being
+  // done, and what to do about it.
+  absl::Status Error(int rc, std::string_view what) const;
+
+ private:
+  Db(DbConfig config, std::shared_ptr<FileState> file);
+  absl::Status Configure();
+  static int BusyHandler(void* self, int count);
+
+  DbConfig config_;
+  std::shared_ptr<FileState> file_;
+  std::unique_ptr<sqlite3, DbCloser> db_;
+  std::unordered_map<const char*, std::unique_ptr<Stmt>> stmts_;
+  absl::Time busy_since_ = absl::InfinitePast();
+};
+
+// Wall-clock time in microseconds / milliseconds since the epoch: leases and
+// retention are compared across processes, so they use the shared wall clock.
+std::int64_t NowMicros();
+inline std::int64_t NowMillis() { return NowMicros() / 1000; }
+
+}  // namespace unibus::sqlite_internal
+
+#endif  // UNIBUS_SQLITE_DB_H_

@@ -1,0 +1,119 @@
+#include "sqlite/schema.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sqlite/db.h"
+
+namespace unibus::sqlite_internal {
+namespace {
+
+// Topics are logs: a message's key is (topic_id, seq), seq counting up per topic
+// from topics.next_seq. A subscription is a cursor (the next seq it has never
+// leased) plus its leases: a lease row exists from the moment a message is handed
+// to a consumer until it is acked. deadline_ms = 0 marks a released lease, to be
+// handed out again at once; an expired one is handed out again too, with
+// attempts + 1. WITHOUT ROWID keeps each row in one b-tree keyed the way it is read.
+constexpr char kSchema[] = R"sql(
+CREATE TABLE unibus_meta(
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE topics(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  next_seq INTEGER NOT NULL DEFAULT 1,
+  retention_ms INTEGER NOT NULL,
+  retention_messages INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE TABLE messages(
+  topic_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  publish_us INTEGER NOT NULL,
+  ordering_key TEXT,
+  attributes BLOB,
+  data BLOB NOT NULL,
+  PRIMARY KEY(topic_id, seq)) WITHOUT ROWID;
+CREATE TABLE subscriptions(
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  topic_id INTEGER NOT NULL,
+  cursor INTEGER NOT NULL,
+  ack_deadline_ms INTEGER NOT NULL,
+  dead_letter_topic TEXT NOT NULL,
+  max_delivery_attempts INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE INDEX subscriptions_by_topic ON subscriptions(topic_id);
+CREATE TABLE leases(
+  sub_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  deadline_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  PRIMARY KEY(sub_id, seq)) WITHOUT ROWID;
+INSERT INTO unibus_meta VALUES('schema_version', '1'), ('created_by', 'unibus');
+PRAGMA application_id = 1431193922;
+PRAGMA user_version = 1;
+)sql";
+static_assert(kApplicationId == 1431193922, "kSchema spells the application id in decimal");
+
+absl::StatusOr<std::int64_t> PragmaInt(Db& db, const char* sql) {
+  auto q = db.Prepare(sql);
+  if (!q.ok()) return q.status();
+  StmtScope s(*q);
+  const int rc = s->Step();
+  if (rc != SQLITE_ROW) return db.Error(rc, absl::StrCat("reading ", sql));
+  return s->Int(0);
+}
+
+// Checks the stamp. *fresh is set when the file has no tables at all (new).
+absl::Status Check(Db& db, bool* fresh) {
+  *fresh = false;
+  auto app = PragmaInt(db, "PRAGMA application_id");
+  if (!app.ok()) return app.status();
+  auto version = PragmaInt(db, "PRAGMA user_version");
+  if (!version.ok()) return version.status();
+  const auto& c = db.config();
+  if (*app == kApplicationId) {
+    if (*version > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          c.url, ": ", c.path, " was written by a newer unibus (schema version ", *version,
+          ", this build reads up to ", kSchemaVersion, "); upgrade unibus to use it"));
+    }
+    if (*version < 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          c.url, ": ", c.path, " is a unibus database with an unknown schema version ", *version,
+          "; it was not created by a released unibus, recreate it"));
+    }
+    return absl::OkStatus();
+  }
+  std::vector<std::string> tables;
+  auto q = db.Prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name LIMIT 6");
+  if (!q.ok()) return q.status();
+  StmtScope s(*q);
+  int rc;
+  while ((rc = s->Step()) == SQLITE_ROW) tables.emplace_back(s->Text(0));
+  if (rc != SQLITE_DONE) return db.Error(rc, "listing tables");
+  if (*app == 0 && tables.empty()) {
+    *fresh = true;
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      c.url, ": ", c.path, " is a SQLite database but not a unibus database (application_id ", *app,
+      tables.empty() ? "" : ", tables: ", absl::StrJoin(tables, ", "),
+      "); unibus will not touch it: point the URL at a unibus database or at a path that does not exist yet"));
+}
+
+}  // namespace
+
+absl::Status EnsureSchema(Db& db) {
+  bool fresh = false;
+  if (auto s = Check(db, &fresh); !s.ok() || !fresh) return s;
+  // Two processes may race to create it: look again inside the write transaction.
+  return db.Write([&]() -> absl::Status {
+    if (auto s = Check(db, &fresh); !s.ok() || !fresh) return s;
+    return db.Exec(kSchema);
+  });
+}
+
+}  // namespace unibus::sqlite_internal

@@ -1,0 +1,152 @@
+// Publishing batches and retention.
+#include "sqlite/sink.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "sqlite/common.h"
+#include "sqlite/sqlite_test_util.h"
+
+namespace unibus::sqlite_internal {
+namespace {
+
+TEST(SinkTest, IdsCountUpPerTopic) {
+  TempDb db;
+  auto admin = MakeAdmin(db.config());
+  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "first"}).ok());
+  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "second"}).ok());
+  auto sink = MakeSink(db.config());
+  std::vector<Message> batch(3);
+  auto a = sink->PublishBatch("first", batch);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(*(*a)[0], "1");
+  EXPECT_EQ(*(*a)[2], "3");
+  auto b = sink->PublishBatch("second", batch);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*(*b)[0], "1");
+  auto c = sink->PublishBatch("first", batch);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*(*c)[0], "4");
+}
+
+TEST(SinkTest, MissingTopicIsNotFoundAndSaysWhatToDo) {
+  TempDb db;
+  MakeAdmin(db.config());
+  auto sink = MakeSink(db.config());
+  std::vector<Message> batch(1);
+  auto r = sink->PublishBatch("nope", batch);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(r.status().message(),
+            absl::StrCat("topic 'nope' does not exist in ", db.url(),
+                         "; create it with `unibus topics create nope` (or set "
+                         "PublisherOptions::create_topic_if_missing)"));
+}
+
+TEST(SinkTest, AFailingBatchWritesNothing) {
+  TempDb db;
+  auto admin = MakeAdmin(db.config());
+  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "orders"}).ok());
+  auto sink = MakeSink(db.config());
+  PublishRange(*sink, "orders", "ok", 0, 2);
+  // A trigger makes the third message of the next batch fail mid-transaction.
+  RawQuery(db.path(),
+           "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN CAST(NEW.data AS TEXT) = 'poison' "
+           "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
+  sink = MakeSink(db.config());  // a connection that sees the trigger
+  std::vector<Message> batch = {MessageBuilder{}.data("a").build(), MessageBuilder{}.data("b").build(),
+                                MessageBuilder{}.data("poison").build(), MessageBuilder{}.data("c").build()};
+  auto r = sink->PublishBatch("orders", batch);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages"), 2);
+  EXPECT_EQ(RawQuery(db.path(), "SELECT next_seq FROM topics WHERE name = 'orders'"), 3);
+  RawQuery(db.path(), "DROP TRIGGER poison");
+  sink = MakeSink(db.config());
+  PublishRange(*sink, "orders", "ok", 2, 3);
+  EXPECT_EQ(RawQuery(db.path(), "SELECT max(seq) FROM messages"), 3);
+}
+
+TEST(RetentionTest, ByCountKeepsTheNewest) {
+  TempDb db;
+  auto admin = MakeAdmin(db.config());
+  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "orders", .retention_messages = 10}).ok());
+  ASSERT_TRUE(admin->CreateSubscription({.name = "billing", .topic = "orders", .start = StartPosition::kEarliest}).ok());
+  auto sink = MakeSink(db.config());
+  // The first publish in a process runs a retention pass (nothing to drop yet); the
+  // next is due retention_check (10s) later, so the test's own pass is the next.
+  PublishRange(*sink, "orders", "m", 0, 5);
+  auto source = MakeSource(db.config(), "billing", "orders");
+  auto leased = FetchN(*source, 3);  // leases on messages retention removes
+  PublishRange(*sink, "orders", "m", 5, 25);
+  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages"), 25);
+  ASSERT_TRUE(admin->ApplyRetentionNow().ok());
+  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages"), 10);
+  EXPECT_EQ(RawQuery(db.path(), "SELECT min(seq) FROM messages"), 16);
+  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM leases"), 0);
+  auto info = admin->DescribeTopic("orders");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->messages, 10);
+  EXPECT_EQ(info->retention_messages, 10);
+  // The subscription's cursor was below the retained range: it skips to it.
+  auto rest = FetchN(*source, 100, absl::Milliseconds(50));
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.front().message.data, "m15");
+  EXPECT_EQ(rest.size(), 10u);
+}
+
+TEST(RetentionTest, ByAgeDropsOldMessagesOnly) {
+  TempDb db;
+  auto admin = MakeAdmin(db.config());
+  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "orders", .retention = absl::Hours(1)}).ok());
+  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "default"}).ok());
+  auto sink = MakeSink(db.config());
+  PublishRange(*sink, "orders", "m", 0, 5);
+  PublishRange(*sink, "default", "m", 0, 5);
+  // Backdate the first three by two hours, the default topic's all by two days.
+  RawQuery(db.path(), absl::StrCat("UPDATE messages SET publish_us = publish_us - 7200000000 WHERE seq <= 3 AND "
+                                   "topic_id = (SELECT id FROM topics WHERE name = 'orders')"));
+  RawQuery(db.path(), "UPDATE messages SET publish_us = publish_us - 172800000000 WHERE "
+                      "topic_id = (SELECT id FROM topics WHERE name = 'default')");
+  auto owner = OpenDb(db.config());
+  ASSERT_TRUE(ApplyRetention(*owner, NowMicros()).ok());
+  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages m JOIN topics t ON t.id = m.topic_id "
+                                "WHERE t.name = 'orders'"),
+            2);
+  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages m JOIN topics t ON t.id = m.topic_id "
+                                "WHERE t.name = 'default'"),
+            5)
+      << "the default retention is 7 days";
+  auto info = admin->DescribeTopic("default");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->retention, absl::Hours(24 * 7));
+  EXPECT_EQ(info->retention_messages, 0);
+  // Eight days later, the default drops them too.
+  ASSERT_TRUE(ApplyRetention(*owner, NowMicros() + 8LL * 24 * 3600 * 1000000).ok());
+  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages"), 0);
+}
+
+TEST(RetentionTest, RunsPeriodicallyFromThePublishPath) {
+  TempDb db;
+  DbConfig config = db.config();
+  config.retention_check = absl::Milliseconds(1);
+  auto admin = MakeAdmin(config);
+  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "orders", .retention_messages = 5}).ok());
+  auto sink = std::make_shared<SqliteSink>(OpenDb(config));
+  for (int i = 0; i < 20; ++i) {
+    absl::SleepFor(absl::Milliseconds(2));  // let the next check come due
+    PublishRange(*sink, "orders", "m", i * 10, i * 10 + 10);
+  }
+  // The last pass ran after the last batch or before it: at most one batch over.
+  EXPECT_LE(RawQuery(db.path(), "SELECT count(*) FROM messages"), 15);
+}
+
+TEST(AttributesTest, RoundTripAndRejectGarbage) {
+  std::map<std::string, std::string> in = {{"", ""}, {"k", std::string(300, 'v')}, {std::string("a\0b", 3), "c"}};
+  std::map<std::string, std::string> out;
+  ASSERT_TRUE(DecodeAttributes(EncodeAttributes(in), &out));
+  EXPECT_EQ(in, out);
+  std::map<std::string, std::string> bad;
+  EXPECT_FALSE(DecodeAttributes("\x05\x00\x00\x00ab", &bad));
+}
+
+}  // namespace
+}  // namespace unibus::sqlite_internal

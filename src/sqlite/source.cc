@@ -1,0 +1,292 @@
+#include "sqlite/source.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "sqlite/common.h"
+#include "sqlite/store.h"
+
+namespace unibus::sqlite_internal {
+
+using core_internal::Delivery;
+
+SqliteSource::SqliteSource(std::unique_ptr<Db> db, std::string subscription, std::string topic,
+                           absl::Duration ack_deadline)
+    : subscription_(std::move(subscription)),
+      topic_(std::move(topic)),
+      ack_deadline_ms_(absl::ToInt64Milliseconds(ack_deadline)),
+      db_(std::move(db)) {}
+
+absl::StatusOr<std::vector<Delivery>> SqliteSource::Fetch(std::size_t max, std::size_t max_bytes,
+                                                          absl::Duration wait) {
+  using Clock = std::chrono::steady_clock;
+  const auto until = Clock::now() + absl::ToChronoNanoseconds(wait);
+  FileState& file = db_->file();
+  for (;;) {
+    if (closed_.load()) return std::vector<Delivery>{};
+    const std::uint64_t seen = file.commits.load();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      const bool scan = NowMillis() >= next_lease_scan_ms_;
+      auto got = TryFetch(max, max_bytes, scan);
+      if (scan) next_lease_scan_ms_ = NowMillis() + absl::ToInt64Milliseconds(kLeaseScanInterval);
+      if (!got.ok() || !got->empty()) return got;
+      auto v = db_->DataVersion();
+      if (!v.ok()) return v.status();
+      data_version_ = *v;
+    }
+    // Nothing now: sleep until this process commits, another process's commit shows
+    // in data_version, a lease scan is due, or time is up.
+    for (;;) {
+      const auto now = Clock::now();
+      if (now >= until) return std::vector<Delivery>{};
+      {
+        std::unique_lock<std::mutex> lock(file.mu);
+        file.cv.wait_until(lock, std::min(until, now + absl::ToChronoNanoseconds(kPollInterval)),
+                           [&] { return closed_.load() || file.commits.load() != seen; });
+      }
+      if (closed_.load()) return std::vector<Delivery>{};
+      if (file.commits.load() != seen) break;
+      std::lock_guard<std::mutex> lock(mu_);
+      auto v = db_->DataVersion();
+      if (!v.ok()) return v.status();
+      if (*v != data_version_ || NowMillis() >= next_lease_scan_ms_) break;
+    }
+  }
+}
+
+absl::StatusOr<bool> SqliteSource::MayHaveWork(bool scan) {
+  Db& db = *db_;
+  {
+    auto q = db.Prepare(
+        "SELECT s.id, s.topic_id, s.cursor, t.next_seq FROM subscriptions s "
+        "JOIN topics t ON t.id = s.topic_id WHERE s.name = ?1");
+    if (!q.ok()) return q.status();
+    StmtScope s(*q);
+    s->BindText(1, subscription_);
+    const int rc = s->Step();
+    if (rc == SQLITE_DONE) return SubscriptionNotFound(db, subscription_);
+    if (rc != SQLITE_ROW) return db.Error(rc, absl::StrCat("reading subscription '", subscription_, "'"));
+    sub_id_ = s->Int(0);
+    topic_id_ = s->Int(1);
+    cursor_ = s->Int(2);
+    next_seq_ = s->Int(3);
+  }
+  if (cursor_ < next_seq_) return true;
+  if (!scan) return false;
+  auto q = db.Prepare("SELECT 1 FROM leases WHERE sub_id = ?1 AND deadline_ms <= ?2 LIMIT 1");
+  if (!q.ok()) return q.status();
+  StmtScope s(*q);
+  s->Bind(1, sub_id_);
+  s->Bind(2, NowMillis());
+  const int rc = s->Step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc != SQLITE_DONE) return db.Error(rc, "looking for expired leases");
+  return false;
+}
+
+absl::StatusOr<std::vector<Delivery>> SqliteSource::TryFetch(std::size_t max, std::size_t max_bytes, bool scan) {
+  std::vector<Delivery> out;
+  // A cheap read first, so that an idle consumer never takes the write lock.
+  auto work = MayHaveWork(scan);
+  if (!work.ok()) return work.status();
+  if (!*work) return out;
+  Db& db = *db_;
+  absl::Status s = db.Write([&]() -> absl::Status {
+    out.clear();
+    // Read again under the lock: another consumer may have leased them meanwhile.
+    auto fresh = MayHaveWork(false);
+    if (!fresh.ok()) return fresh.status();
+    const std::int64_t now = NowMillis();
+    std::size_t bytes = 0;
+    if (scan) {
+      if (auto st = LeaseExpired(max, max_bytes, now, &bytes, &out); !st.ok()) return st;
+    }
+    if (out.size() < max && bytes < max_bytes && cursor_ < next_seq_) {
+      if (auto st = LeaseNew(max, max_bytes, now, &bytes, &out); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Delivery SqliteSource::MakeDelivery(Stmt& row, int c, std::int64_t seq, std::int64_t attempts) {
+  Delivery d;
+  Message& m = d.message;
+  m.id = absl::StrCat(seq);
+  m.publish_time = absl::FromUnixMicros(row.Int(c));
+  m.ordering_key = std::string(row.Text(c + 1));
+  if (!DecodeAttributes(row.Blob(c + 2), &m.attributes)) {
+    m.attributes["unibus-sqlite-warning"] = "attributes blob was malformed";
+  }
+  m.data = std::string(row.Blob(c + 3));
+  m.topic = topic_;
+  m.delivery_attempt = static_cast<int>(attempts);
+  d.token = LeaseToken(seq, attempts);
+  return d;
+}
+
+absl::Status SqliteSource::LeaseExpired(std::size_t max, std::size_t max_bytes, std::int64_t now,
+                                        std::size_t* bytes, std::vector<Delivery>* out) {
+  Db& db = *db_;
+  std::vector<std::int64_t> gone;  // leases whose message retention removed
+  {
+    auto q = db.Prepare(
+        "SELECT l.seq, l.attempts, m.publish_us, m.ordering_key, m.attributes, m.data FROM leases l "
+        "LEFT JOIN messages m ON m.topic_id = ?2 AND m.seq = l.seq "
+        "WHERE l.sub_id = ?1 AND l.deadline_ms <= ?3 ORDER BY l.seq LIMIT ?4");
+    if (!q.ok()) return q.status();
+    StmtScope s(*q);
+    s->Bind(1, sub_id_);
+    s->Bind(2, topic_id_);
+    s->Bind(3, now);
+    s->Bind(4, static_cast<std::int64_t>(max));
+    int rc = SQLITE_DONE;
+    while (out->size() < max && *bytes < max_bytes && (rc = s->Step()) == SQLITE_ROW) {
+      const std::int64_t seq = s->Int(0);
+      if (sqlite3_column_type(s->get(), 2) == SQLITE_NULL) {
+        gone.push_back(seq);
+        continue;
+      }
+      out->push_back(MakeDelivery(*s, 2, seq, s->Int(1) + 1));
+      *bytes += out->back().message.ByteSize();
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db.Error(rc, "reading expired leases");
+  }
+  auto up = db.Prepare("UPDATE leases SET deadline_ms = ?3, attempts = ?4 WHERE sub_id = ?1 AND seq = ?2");
+  if (!up.ok()) return up.status();
+  for (const Delivery& d : *out) {
+    StmtScope u(*up);
+    std::int64_t seq, attempts;
+    ParseLeaseToken(d.token, &seq, &attempts);
+    u->Bind(1, sub_id_);
+    u->Bind(2, seq);
+    u->Bind(3, now + ack_deadline_ms_);
+    u->Bind(4, attempts);
+    const int rc = u->Step();
+    if (rc != SQLITE_DONE) return db.Error(rc, "renewing an expired lease");
+  }
+  auto del = db.Prepare("DELETE FROM leases WHERE sub_id = ?1 AND seq = ?2");
+  if (!del.ok()) return del.status();
+  for (std::int64_t seq : gone) {
+    StmtScope d(*del);
+    d->Bind(1, sub_id_);
+    d->Bind(2, seq);
+    const int rc = d->Step();
+    if (rc != SQLITE_DONE) return db.Error(rc, "dropping a lease on a deleted message");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteSource::LeaseNew(std::size_t max, std::size_t max_bytes, std::int64_t now, std::size_t* bytes,
+                                    std::vector<Delivery>* out) {
+  Db& db = *db_;
+  auto ins = db.Prepare("INSERT OR REPLACE INTO leases(sub_id, seq, deadline_ms, attempts) VALUES(?1, ?2, ?3, 1)");
+  if (!ins.ok()) return ins.status();
+  std::int64_t cursor = cursor_;
+  bool exhausted = false;
+  {
+    auto q = db.Prepare(
+        "SELECT seq, publish_us, ordering_key, attributes, data FROM messages "
+        "WHERE topic_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3");
+    if (!q.ok()) return q.status();
+    StmtScope s(*q);
+    const std::size_t want = max - out->size();
+    s->Bind(1, topic_id_);
+    s->Bind(2, cursor_);
+    s->Bind(3, static_cast<std::int64_t>(want));
+    std::size_t taken = 0;
+    int rc = SQLITE_DONE;
+    while (taken < want && *bytes < max_bytes && (rc = s->Step()) == SQLITE_ROW) {
+      const std::int64_t seq = s->Int(0);
+      out->push_back(MakeDelivery(*s, 1, seq, 1));
+      *bytes += out->back().message.ByteSize();
+      ++taken;
+      cursor = seq + 1;
+      StmtScope i(*ins);
+      i->Bind(1, sub_id_);
+      i->Bind(2, seq);
+      i->Bind(3, now + ack_deadline_ms_);
+      const int irc = i->Step();
+      if (irc != SQLITE_DONE) return db.Error(irc, "leasing a message");
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db.Error(rc, "reading messages");
+    exhausted = rc == SQLITE_DONE;
+  }
+  // Past the last stored message (retention may have removed the ones below).
+  if (exhausted) cursor = next_seq_;
+  auto up = db.Prepare("UPDATE subscriptions SET cursor = ?2 WHERE id = ?1");
+  if (!up.ok()) return up.status();
+  StmtScope u(*up);
+  u->Bind(1, sub_id_);
+  u->Bind(2, cursor);
+  const int rc = u->Step();
+  if (rc != SQLITE_DONE) return db.Error(rc, "advancing the subscription's cursor");
+  cursor_ = cursor;
+  return absl::OkStatus();
+}
+
+absl::Status SqliteSource::ForEachToken(const std::vector<std::string>& tokens, const char* sql,
+                                        std::int64_t extra, const char* what) {
+  if (tokens.empty()) return absl::OkStatus();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sub_id_ < 0) return absl::OkStatus();  // nothing was ever leased
+  Db& db = *db_;
+  std::string bad;
+  absl::Status s = db.Write([&]() -> absl::Status {
+    auto q = db.Prepare(sql);
+    if (!q.ok()) return q.status();
+    const int params = sqlite3_bind_parameter_count((*q)->get());
+    for (const std::string& token : tokens) {
+      std::int64_t seq, attempts;
+      if (!ParseLeaseToken(token, &seq, &attempts)) {
+        bad = token;
+        continue;
+      }
+      StmtScope st(*q);
+      st->Bind(1, sub_id_);
+      st->Bind(2, seq);
+      if (params >= 3) st->Bind(3, attempts);
+      if (params >= 4) st->Bind(4, extra);
+      const int rc = st->Step();
+      if (rc != SQLITE_DONE) return db.Error(rc, what);
+    }
+    return absl::OkStatus();
+  });
+  if (s.ok() && !bad.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", bad, "' is not a sqlite lease token"));
+  }
+  return s;
+}
+
+absl::Status SqliteSource::Ack(const std::vector<std::string>& tokens) {
+  // Whoever holds the lease now, the message was handled: delete it.
+  return ForEachToken(tokens, "DELETE FROM leases WHERE sub_id = ?1 AND seq = ?2", 0,
+                      "acknowledging messages");
+}
+
+absl::Status SqliteSource::Release(const std::vector<std::string>& tokens) {
+  auto s = ForEachToken(tokens,
+                        "UPDATE leases SET deadline_ms = ?4 WHERE sub_id = ?1 AND seq = ?2 AND attempts = ?3", 0,
+                        "releasing leases");
+  if (s.ok()) db_->file().NotifyCommit();
+  return s;
+}
+
+absl::Status SqliteSource::ExtendLeases(const std::vector<std::string>& tokens, absl::Duration deadline) {
+  return ForEachToken(tokens, "UPDATE leases SET deadline_ms = ?4 WHERE sub_id = ?1 AND seq = ?2 AND attempts = ?3",
+                      NowMillis() + absl::ToInt64Milliseconds(deadline), "extending leases");
+}
+
+void SqliteSource::Close() {
+  FileState& file = db_->file();
+  {
+    std::lock_guard<std::mutex> lock(file.mu);
+    closed_.store(true);
+  }
+  file.cv.notify_all();
+}
+
+}  // namespace unibus::sqlite_internal

@@ -1,0 +1,90 @@
+#include "sqlite/sqlite_test_util.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
+namespace unibus::sqlite_internal {
+
+TempDb::TempDb() {
+  static std::atomic<int> n{0};
+  path_ = absl::StrCat(testing::TempDir(), "/unibus-sqlite-test-", getpid(), "-", n++, ".db");
+  std::filesystem::remove(path_);
+}
+
+TempDb::~TempDb() {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+}
+
+DbConfig TempDb::config() const {
+  DbConfig c;
+  c.path = path_;
+  c.url = url();
+  return c;
+}
+
+std::unique_ptr<Db> OpenDb(const DbConfig& config) {
+  auto db = Db::Open(config);
+  EXPECT_TRUE(db.ok()) << db.status();
+  return db.ok() ? *std::move(db) : nullptr;
+}
+
+std::shared_ptr<SqliteAdmin> MakeAdmin(const DbConfig& config) {
+  return std::make_shared<SqliteAdmin>(OpenDb(config));
+}
+std::shared_ptr<SqliteSink> MakeSink(const DbConfig& config) { return std::make_shared<SqliteSink>(OpenDb(config)); }
+std::shared_ptr<SqliteSource> MakeSource(const DbConfig& config, const std::string& sub, const std::string& topic,
+                                         absl::Duration ack_deadline) {
+  return std::make_shared<SqliteSource>(OpenDb(config), sub, topic, ack_deadline);
+}
+
+void PublishRange(SqliteSink& sink, const std::string& topic, const std::string& prefix, int from, int to) {
+  std::vector<Message> batch;
+  for (int i = from; i < to; ++i) batch.push_back(MessageBuilder{}.data(absl::StrCat(prefix, i)).build());
+  auto ids = sink.PublishBatch(topic, batch);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  ASSERT_EQ(ids->size(), batch.size());
+  for (auto& id : *ids) ASSERT_TRUE(id.ok()) << id.status();
+}
+
+std::vector<core_internal::Delivery> FetchN(SqliteSource& source, std::size_t n, absl::Duration wait) {
+  std::vector<core_internal::Delivery> out;
+  while (out.size() < n) {
+    auto got = source.Fetch(n - out.size(), 1 << 30, wait);
+    EXPECT_TRUE(got.ok()) << got.status();
+    if (!got.ok() || got->empty()) break;
+    for (auto& d : *got) out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<std::string> Tokens(const std::vector<core_internal::Delivery>& ds) {
+  std::vector<std::string> out;
+  for (const auto& d : ds) out.push_back(d.token);
+  return out;
+}
+
+std::vector<std::string> Data(const std::vector<core_internal::Delivery>& ds) {
+  std::vector<std::string> out;
+  for (const auto& d : ds) out.push_back(d.message.data);
+  return out;
+}
+
+std::int64_t RawQuery(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::unique_ptr<sqlite3, DbCloser> owner(db);
+  sqlite3_stmt* s = nullptr;
+  const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr);
+  EXPECT_EQ(rc, SQLITE_OK) << sqlite3_errmsg(db) << " in " << sql;
+  std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt(s);
+  const int step = sqlite3_step(s);
+  EXPECT_TRUE(step == SQLITE_ROW || step == SQLITE_DONE) << sqlite3_errmsg(db) << " in " << sql;
+  return step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+}
+
+}  // namespace unibus::sqlite_internal

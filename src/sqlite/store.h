@@ -1,0 +1,45 @@
+// What every connection to one database file in this process shares.
+#ifndef UNIBUS_SQLITE_STORE_H_
+#define UNIBUS_SQLITE_STORE_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace unibus::sqlite_internal {
+
+// Per file, per process. Writers take `write_mu` around their transaction so that
+// connections of one process queue here (cheaply) instead of in SQLite's busy loop;
+// SQLite's file lock then only arbitrates between processes.
+struct FileState {
+  std::mutex write_mu;
+
+  // Bumped after each commit that may let a waiting Fetch make progress (a publish,
+  // a release); waiters in this process sleep on `cv`. Other processes are noticed
+  // through PRAGMA data_version polling.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::atomic<std::uint64_t> commits{0};
+
+  // When the next retention pass is due (wall clock, microseconds).
+  std::atomic<std::int64_t> next_retention_us{0};
+
+  void NotifyCommit() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      commits.fetch_add(1, std::memory_order_relaxed);
+    }
+    cv.notify_all();
+  }
+};
+
+// The FileState of `path` (made absolute and normalized), shared by all its users
+// in this process while any holds it. Thread-safe.
+std::shared_ptr<FileState> FileStateFor(const std::string& path);
+
+}  // namespace unibus::sqlite_internal
+
+#endif  // UNIBUS_SQLITE_STORE_H_
