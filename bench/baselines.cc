@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/sqlite_baseline.h"
 
 namespace unibus::bench {
 
@@ -42,6 +43,7 @@ BaselineResult RunQueueBaseline(const BaselineParams& p) {
 
 absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url, const BaselineParams& params) {
   if (url.scheme == "mem") return RunQueueBaseline(params);
+  if (url.scheme == "sqlite") return RunSqliteBaseline(SqliteBaselinePath(url), params);
   return absl::UnimplementedError(absl::StrCat("no baseline for ", url.scheme, ":// yet"));
 }
 
