@@ -1,0 +1,480 @@
+#include "kafka/admin.h"
+
+#include <algorithm>
+#include <map>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/names.h"
+#include "spdlog/logger.h"
+
+namespace unibus::kafka_internal {
+namespace {
+
+struct MetadataDeleter {
+  void operator()(const rd_kafka_metadata_t* md) const { rd_kafka_metadata_destroy(md); }
+};
+using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
+
+bool IsUnsupported(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE || err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<KafkaAdmin>> KafkaAdmin::Connect(const ClientConfig& config) {
+  std::shared_ptr<KafkaAdmin> admin(new KafkaAdmin(config));
+  admin->opaque_.logger = config.options.logger.get();
+  admin->opaque_.owner = admin.get();
+  auto conf = MakeConf(config, {{"client.id", "unibus-admin"}}, {}, &admin->opaque_);
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_error_cb(conf->get(), &KafkaAdmin::OnError);
+  auto rk = MakeClient(RD_KAFKA_PRODUCER, *std::move(conf), config);
+  if (!rk.ok()) return rk.status();
+  admin->rk_ = *std::move(rk);
+  if (auto s = admin->WaitForBroker(); !s.ok()) return s;
+  return admin;
+}
+
+KafkaAdmin::~KafkaAdmin() = default;
+
+void KafkaAdmin::OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<KafkaAdmin*>(static_cast<ClientOpaque*>(opaque)->owner);
+  std::lock_guard<std::mutex> lock(self->mu_);
+  self->last_error_ = static_cast<rd_kafka_resp_err_t>(err);
+  self->last_error_text_ = reason;
+}
+
+int KafkaAdmin::TimeoutMs() const {
+  return static_cast<int>(std::max<std::int64_t>(1, absl::ToInt64Milliseconds(config_.options.connect_timeout)));
+}
+
+absl::Status KafkaAdmin::WaitForBroker() {
+  const absl::Time deadline = absl::Now() + config_.options.connect_timeout;
+  for (;;) {
+    const rd_kafka_metadata_t* md = nullptr;
+    const absl::Duration slice = std::min(absl::Milliseconds(250), std::max(deadline - absl::Now(), absl::Milliseconds(1)));
+    rd_kafka_resp_err_t err =
+        rd_kafka_metadata(rk_.get(), 0, nullptr, &md, static_cast<int>(absl::ToInt64Milliseconds(slice)));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(md);
+      return absl::OkStatus();
+    }
+    rd_kafka_poll(rk_.get(), 0);  // serves the error callback
+    rd_kafka_resp_err_t last;
+    std::string text;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last = last_error_;
+      text = last_error_text_;
+    }
+    const absl::StatusCode code = CodeOf(last);
+    if (code == absl::StatusCode::kUnauthenticated || code == absl::StatusCode::kPermissionDenied) {
+      return absl::Status(code, absl::StatusCode::kUnauthenticated == code
+                                    ? absl::StrCat(config_.url, ": authentication failed: ", text,
+                                                   "; check security.protocol, sasl.mechanisms, sasl.username "
+                                                   "and sasl.password (or the SSL settings)")
+                                    : absl::StrCat(config_.url, ": permission denied: ", text));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          config_.url, ": no broker answered within ", absl::FormatDuration(config_.options.connect_timeout),
+          text.empty() ? "" : absl::StrCat(" (last error: ", text, ")"), "; is Kafka running at ",
+          config_.bootstrap,
+          " and reachable from here? Check the host:port and, for secured clusters, security.protocol "
+          "and the sasl.* / ssl.* properties"));
+    }
+  }
+}
+
+AdminOptionsPtr KafkaAdmin::Options(rd_kafka_admin_op_t op) {
+  AdminOptionsPtr o(rd_kafka_AdminOptions_new(rk_.get(), op));
+  char err[256];
+  rd_kafka_AdminOptions_set_request_timeout(o.get(), TimeoutMs(), err, sizeof(err));
+  if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS) {
+    rd_kafka_AdminOptions_set_operation_timeout(o.get(), TimeoutMs(), err, sizeof(err));
+  }
+  return o;
+}
+
+absl::StatusOr<EventPtr> KafkaAdmin::Await(rd_kafka_queue_t* queue, const std::string& op) {
+  EventPtr ev(rd_kafka_queue_poll(queue, TimeoutMs() + 5000));
+  if (!ev) {
+    return absl::DeadlineExceededError(absl::StrCat(op, " on ", config_.url, ": no answer within ",
+                                                    absl::FormatDuration(config_.options.connect_timeout)));
+  }
+  rd_kafka_resp_err_t err = rd_kafka_event_error(ev.get());
+  if (IsUnsupported(err)) return Unsupported(op);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::Status(CodeOf(err), absl::StrCat(op, " on ", config_.url, ": ", rd_kafka_event_error_string(ev.get())));
+  }
+  return ev;
+}
+
+absl::Status KafkaAdmin::Unsupported(const std::string& op) const {
+  return absl::UnimplementedError(absl::StrCat(
+      "the Kafka server at ", config_.url, " does not support ", op,
+      " (librdkafka's mock cluster, as started by `unibus kafka-mock`, has no such API)",
+      absl::StrContains(op, "CreateTopics")
+          ? "; create topics with `unibus kafka-mock --topic NAME:PARTITIONS` or rely on the broker's "
+            "auto-create"
+          : ""));
+}
+
+bool KafkaAdmin::SupportsTopicAdmin() {
+  std::call_once(probe_once_, [this] {
+    char err[256];
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new("unibus-capability-probe", 1, -1, err, sizeof(err));
+    if (nt == nullptr) return;
+    AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_validate_only(o.get(), 1, err, sizeof(err));
+    QueuePtr q(rd_kafka_queue_new(rk_.get()));
+    rd_kafka_CreateTopics(rk_.get(), &nt, 1, o.get(), q.get());
+    rd_kafka_NewTopic_destroy(nt);
+    auto ev = Await(q.get(), "CreateTopics");
+    if (!ev.ok()) {
+      if (absl::IsUnimplemented(ev.status())) topic_admin_ = false;
+      return;
+    }
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &cnt);
+    if (cnt == 1 && IsUnsupported(rd_kafka_topic_result_error(results[0]))) topic_admin_ = false;
+  });
+  return topic_admin_;
+}
+
+absl::Status KafkaAdmin::CreateTopic(const TopicConfig& config) {
+  if (auto s = core_internal::ValidateName("topic", config.name); !s.ok()) return s;
+  if (!SupportsTopicAdmin()) return Unsupported("CreateTopics");
+  char err[512];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(config.name.c_str(), std::max(1, config.partitions),
+                                                  config.replication_factor, err, sizeof(err));
+  if (nt == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("create topic '", config.name, "' on ", config_.url, ": ", err));
+  }
+  std::map<std::string, std::string> configs = config.configs;
+  if (config.retention > absl::ZeroDuration() && !configs.count("retention.ms")) {
+    configs["retention.ms"] = absl::StrCat(absl::ToInt64Milliseconds(config.retention));
+  }
+  for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
+  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_CreateTopics(rk_.get(), &nt, 1, o.get(), q.get());
+  rd_kafka_NewTopic_destroy(nt);
+  auto ev = Await(q.get(), "CreateTopics");
+  if (!ev.ok()) return ev.status();
+  size_t cnt = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &cnt);
+  if (cnt != 1) return absl::InternalError("CreateTopics returned no result");
+  rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[0]);
+  if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+    return absl::AlreadyExistsError(absl::StrCat("topic '", config.name, "' already exists on ", config_.url));
+  }
+  if (IsUnsupported(e)) return Unsupported("CreateTopics");
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::Status(CodeOf(e), absl::StrCat("create topic '", config.name, "' on ", config_.url, ": ",
+                                                rd_kafka_topic_result_error_string(results[0])));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaAdmin::DeleteTopic(const std::string& name) {
+  if (!SupportsTopicAdmin()) return Unsupported("DeleteTopics");
+  rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(name.c_str());
+  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_DeleteTopics(rk_.get(), &dt, 1, o.get(), q.get());
+  rd_kafka_DeleteTopic_destroy(dt);
+  auto ev = Await(q.get(), "DeleteTopics");
+  if (!ev.ok()) return ev.status();
+  size_t cnt = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev->get()), &cnt);
+  if (cnt != 1) return absl::InternalError("DeleteTopics returned no result");
+  rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[0]);
+  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    return absl::NotFoundError(absl::StrCat("topic '", name, "' does not exist on ", config_.url));
+  }
+  if (IsUnsupported(e)) return Unsupported("DeleteTopics");
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::Status(CodeOf(e), absl::StrCat("delete topic '", name, "' on ", config_.url, ": ",
+                                                rd_kafka_topic_result_error_string(results[0])));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> KafkaAdmin::ListTopics() {
+  const rd_kafka_metadata_t* raw = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, TimeoutMs());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ToStatus(err, absl::StrCat("list topics on ", config_.url));
+  MetadataPtr md(raw);
+  std::vector<std::string> out;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR || absl::StartsWith(t.topic, "__")) continue;  // internal
+    out.emplace_back(t.topic);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::StatusOr<KafkaAdmin::TopicMeta> KafkaAdmin::Metadata(const std::string& topic) {
+  // All topics, not just `topic`: asking for one may auto-create it on the broker.
+  const rd_kafka_metadata_t* raw = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, TimeoutMs());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return ToStatus(err, absl::StrCat("look up topic '", topic, "' on ", config_.url));
+  }
+  MetadataPtr md(raw);
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (topic != t.topic) continue;
+    if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) break;
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return ToStatus(t.err, absl::StrCat("look up topic '", topic, "' on ", config_.url));
+    }
+    TopicMeta m;
+    m.partitions = t.partition_cnt;
+    for (int p = 0; p < t.partition_cnt; ++p) {
+      m.replication = std::max(m.replication, t.partitions[p].replica_cnt);
+      m.info.push_back(PartitionInfo{t.partitions[p].id, t.partitions[p].leader, -1, -1});
+    }
+    std::sort(m.info.begin(), m.info.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return m;
+  }
+  return absl::NotFoundError(absl::StrCat("topic '", topic, "' does not exist on ", config_.url,
+                                          "; create it first (unibus topics create ", topic, ")"));
+}
+
+absl::Status KafkaAdmin::CheckTopic(const std::string& topic) { return Metadata(topic).status(); }
+
+absl::StatusOr<TopicInfo> KafkaAdmin::DescribeTopic(const std::string& name) {
+  auto m = Metadata(name);
+  if (!m.ok()) return m.status();
+  TopicInfo info;
+  info.name = name;
+  info.partitions = m->partitions;
+  info.replication_factor = m->replication;
+  info.messages = 0;
+  for (PartitionInfo& p : m->info) {
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_.get(), name.c_str(), p.id, &p.low_offset,
+                                                               &p.high_offset, TimeoutMs());
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      info.messages = -1;
+    } else if (info.messages >= 0) {
+      info.messages += p.high_offset - p.low_offset;
+    }
+  }
+  info.partition_info = m->info;
+  // Retention from the topic's configs, where the server can describe them.
+  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str());
+  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_DescribeConfigs(rk_.get(), &res, 1, o.get(), q.get());
+  rd_kafka_ConfigResource_destroy(res);
+  if (auto ev = Await(q.get(), "DescribeConfigs"); ev.ok()) {
+    size_t cnt = 0;
+    const rd_kafka_ConfigResource_t** rs =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev->get()), &cnt);
+    for (size_t i = 0; i < cnt; ++i) {
+      size_t n = 0;
+      const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &n);
+      for (size_t j = 0; j < n; ++j) {
+        const char* value = rd_kafka_ConfigEntry_value(entries[j]);
+        std::int64_t ms = 0;
+        if (value != nullptr && std::string_view(rd_kafka_ConfigEntry_name(entries[j])) == "retention.ms" &&
+            absl::SimpleAtoi(value, &ms) && ms > 0) {
+          info.retention = absl::Milliseconds(ms);
+        }
+      }
+    }
+  }
+  return info;
+}
+
+absl::StatusOr<std::vector<std::pair<std::int32_t, std::int64_t>>> KafkaAdmin::CommittedOffsets(
+    const std::string& group, const std::string& topic, int partitions) {
+  PartitionListPtr parts(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p);
+  rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), parts.get());
+  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_ListConsumerGroupOffsets(rk_.get(), &req, 1, o.get(), q.get());
+  rd_kafka_ListConsumerGroupOffsets_destroy(req);
+  auto ev = Await(q.get(), "OffsetFetch");
+  if (!ev.ok()) return ev.status();
+  size_t cnt = 0;
+  const rd_kafka_group_result_t** groups =
+      rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev->get()), &cnt);
+  std::vector<std::pair<std::int32_t, std::int64_t>> out;
+  for (size_t i = 0; i < cnt; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
+      return ToStatus(rd_kafka_error_code(e), absl::StrCat("read offsets of group '", group, "' on ", config_.url));
+    }
+    const rd_kafka_topic_partition_list_t* l = rd_kafka_group_result_partitions(groups[i]);
+    for (int j = 0; l != nullptr && j < l->cnt; ++j) {
+      if (l->elems[j].err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[j].offset >= 0) {
+        out.emplace_back(l->elems[j].partition, l->elems[j].offset);
+      }
+    }
+  }
+  return out;
+}
+
+void KafkaAdmin::EnsureGroupPosition(const std::string& group, const std::string& topic, StartPosition start) {
+  auto s = CreateSubscription(SubscriptionConfig{.name = group, .topic = topic, .start = start});
+  if (!s.ok() && !absl::IsAlreadyExists(s) && config_.options.logger) {
+    config_.options.logger->warn("could not fix the start position of new subscription '{}': {}", group,
+                                 s.ToString());
+  }
+}
+
+absl::Status KafkaAdmin::CreateSubscription(const SubscriptionConfig& config) {
+  if (auto s = core_internal::ValidateName("subscription", config.name); !s.ok()) return s;
+  auto m = Metadata(config.topic);
+  if (!m.ok()) return m.status();
+  auto committed = CommittedOffsets(config.name, config.topic, m->partitions);
+  if (!committed.ok()) return committed.status();
+  if (!committed->empty()) {
+    return absl::AlreadyExistsError(absl::StrCat("subscription (consumer group) '", config.name,
+                                                 "' already has a position on topic '", config.topic, "' on ",
+                                                 config_.url));
+  }
+  PartitionListPtr offsets(rd_kafka_topic_partition_list_new(m->partitions));
+  for (const PartitionInfo& p : m->info) {
+    std::int64_t low = 0, high = 0;
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk_.get(), config.topic.c_str(), p.id, &low, &high, TimeoutMs());
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return ToStatus(err, absl::StrCat("read offsets of topic '", config.topic, "' on ", config_.url));
+    }
+    rd_kafka_topic_partition_list_add(offsets.get(), config.topic.c_str(), p.id)->offset =
+        config.start == StartPosition::kEarliest ? low : high;
+  }
+  rd_kafka_AlterConsumerGroupOffsets_t* req =
+      rd_kafka_AlterConsumerGroupOffsets_new(config.name.c_str(), offsets.get());
+  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_AlterConsumerGroupOffsets(rk_.get(), &req, 1, o.get(), q.get());
+  rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+  auto ev = Await(q.get(), "OffsetCommit");
+  if (!ev.ok()) return ev.status();
+  size_t cnt = 0;
+  const rd_kafka_group_result_t** groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
+      rd_kafka_event_AlterConsumerGroupOffsets_result(ev->get()), &cnt);
+  for (size_t i = 0; i < cnt; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
+      return ToStatus(rd_kafka_error_code(e), absl::StrCat("create subscription '", config.name, "' on ", config_.url));
+    }
+    const rd_kafka_topic_partition_list_t* l = rd_kafka_group_result_partitions(groups[i]);
+    for (int j = 0; l != nullptr && j < l->cnt; ++j) {
+      if (l->elems[j].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return ToStatus(l->elems[j].err,
+                        absl::StrCat("create subscription '", config.name, "' on ", config_.url,
+                                     " (commit its start offsets)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaAdmin::DeleteSubscription(const std::string& name) {
+  rd_kafka_DeleteGroup_t* dg = rd_kafka_DeleteGroup_new(name.c_str());
+  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_DELETEGROUPS);
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_DeleteGroups(rk_.get(), &dg, 1, o.get(), q.get());
+  rd_kafka_DeleteGroup_destroy(dg);
+  auto ev = Await(q.get(), "DeleteGroups");
+  if (!ev.ok()) return ev.status();
+  size_t cnt = 0;
+  const rd_kafka_group_result_t** groups =
+      rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev->get()), &cnt);
+  for (size_t i = 0; i < cnt; ++i) {
+    const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i]);
+    if (e == nullptr) continue;
+    const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+    if (code == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) {
+      return absl::NotFoundError(absl::StrCat("subscription (consumer group) '", name, "' does not exist on ",
+                                              config_.url));
+    }
+    if (code == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP) {
+      return absl::FailedPreconditionError(absl::StrCat("subscription '", name, "' on ", config_.url,
+                                                        " still has consumers; stop them first"));
+    }
+    if (IsUnsupported(code)) return Unsupported("DeleteGroups");
+    return ToStatus(code, absl::StrCat("delete subscription '", name, "' on ", config_.url));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> KafkaAdmin::ListSubscriptions() {
+  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_ListConsumerGroups(rk_.get(), o.get(), q.get());
+  auto ev = Await(q.get(), "ListGroups");
+  if (!ev.ok()) return ev.status();
+  const rd_kafka_ListConsumerGroups_result_t* res = rd_kafka_event_ListConsumerGroups_result(ev->get());
+  size_t errs = 0;
+  const rd_kafka_error_t** errors = rd_kafka_ListConsumerGroups_result_errors(res, &errs);
+  for (size_t i = 0; i < errs; ++i) {
+    if (IsUnsupported(rd_kafka_error_code(errors[i]))) return Unsupported("ListGroups");
+  }
+  size_t cnt = 0;
+  const rd_kafka_ConsumerGroupListing_t** groups = rd_kafka_ListConsumerGroups_result_valid(res, &cnt);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < cnt; ++i) out.emplace_back(rd_kafka_ConsumerGroupListing_group_id(groups[i]));
+  std::sort(out.begin(), out.end());
+  if (out.empty() && errs > 0) {
+    return ToStatus(rd_kafka_error_code(errors[0]), absl::StrCat("list subscriptions on ", config_.url));
+  }
+  return out;
+}
+
+absl::StatusOr<SubscriptionInfo> KafkaAdmin::DescribeSubscription(const std::string& name) {
+  rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(name.c_str(), nullptr);
+  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_ListConsumerGroupOffsets(rk_.get(), &req, 1, o.get(), q.get());
+  rd_kafka_ListConsumerGroupOffsets_destroy(req);
+  auto ev = Await(q.get(), "OffsetFetch");
+  if (!ev.ok()) return ev.status();
+  size_t cnt = 0;
+  const rd_kafka_group_result_t** groups =
+      rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev->get()), &cnt);
+  SubscriptionInfo info;
+  info.name = name;
+  std::int64_t backlog = 0;
+  for (size_t i = 0; i < cnt; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
+      return ToStatus(rd_kafka_error_code(e), absl::StrCat("describe subscription '", name, "' on ", config_.url));
+    }
+    const rd_kafka_topic_partition_list_t* l = rd_kafka_group_result_partitions(groups[i]);
+    for (int j = 0; l != nullptr && j < l->cnt; ++j) {
+      const rd_kafka_topic_partition_t& tp = l->elems[j];
+      if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR || tp.offset < 0) continue;
+      if (info.topic.empty()) info.topic = tp.topic;
+      if (info.topic != tp.topic) continue;
+      std::int64_t low = 0, high = 0;
+      if (backlog >= 0 && rd_kafka_query_watermark_offsets(rk_.get(), tp.topic, tp.partition, &low, &high,
+                                                           TimeoutMs()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        backlog += std::max<std::int64_t>(0, high - tp.offset);
+      } else {
+        backlog = -1;
+      }
+    }
+  }
+  if (info.topic.empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "subscription (consumer group) '", name, "' has no committed offsets on ", config_.url,
+        "; create it (unibus subscriptions create ", name, " --topic TOPIC) or set SubscriberOptions::topic"));
+  }
+  info.backlog = backlog;
+  return info;
+}
+
+}  // namespace unibus::kafka_internal

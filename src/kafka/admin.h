@@ -1,0 +1,92 @@
+// The kafka:// admin client, and the metadata queries the rest of the backend uses.
+#ifndef UNIBUS_KAFKA_ADMIN_H_
+#define UNIBUS_KAFKA_ADMIN_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kafka/common.h"
+#include "unibus/admin.h"
+
+namespace unibus::kafka_internal {
+
+// Admin over librdkafka's admin API, on one client of its own.
+//
+// Subscriptions are consumer groups. Kafka creates a group when a consumer joins
+// it, so CreateSubscription instead commits the group's starting offsets on every
+// partition of the topic (low watermark for kEarliest, high for kLatest): the
+// subscription then exists, keeps its place, and receives everything published
+// after it was created, before any consumer runs. DeleteSubscription deletes the
+// group (Kafka refuses while consumers are in it: FailedPrecondition). List uses
+// ListGroups; Describe reads the group's committed offsets (its topic and backlog).
+//
+// Operations the server lacks (librdkafka's mock cluster has no CreateTopics,
+// DeleteTopics, ListGroups, DescribeGroups, DeleteGroups, DescribeConfigs) return
+// Unimplemented naming the server and the operation.
+class KafkaAdmin : public AdminConnection {
+ public:
+  // Connects and waits until a broker answers, up to connect_timeout: Unavailable
+  // naming the address otherwise, Unauthenticated / PermissionDenied when the
+  // broker refused our credentials.
+  static absl::StatusOr<std::shared_ptr<KafkaAdmin>> Connect(const ClientConfig& config);
+
+  absl::Status CreateTopic(const TopicConfig& config) override;
+  absl::Status DeleteTopic(const std::string& name) override;
+  absl::StatusOr<std::vector<std::string>> ListTopics() override;
+  absl::StatusOr<TopicInfo> DescribeTopic(const std::string& name) override;
+  absl::Status CreateSubscription(const SubscriptionConfig& config) override;
+  absl::Status DeleteSubscription(const std::string& name) override;
+  absl::StatusOr<std::vector<std::string>> ListSubscriptions() override;
+  absl::StatusOr<SubscriptionInfo> DescribeSubscription(const std::string& name) override;
+
+  // OK when `topic` exists; NotFound (with what to do) otherwise. Never creates it.
+  absl::Status CheckTopic(const std::string& topic);
+
+  // Gives group `group` a committed position on every partition of `topic` when it
+  // has none yet, so a new subscription starts where `start` says at the time it
+  // is opened (not when its first consumer is assigned). Best effort: a failure
+  // leaves auto.offset.reset in charge.
+  void EnsureGroupPosition(const std::string& group, const std::string& topic, StartPosition start);
+
+  // Whether the server supports CreateTopics / DeleteTopics (probed once with a
+  // validate-only CreateTopics).
+  bool SupportsTopicAdmin();
+
+  ~KafkaAdmin() override;
+
+ private:
+  explicit KafkaAdmin(ClientConfig config) : config_(std::move(config)) {}
+  absl::Status WaitForBroker();
+  // Runs an admin request whose result arrives on `queue`; returns the event.
+  absl::StatusOr<EventPtr> Await(rd_kafka_queue_t* queue, const std::string& op);
+  AdminOptionsPtr Options(rd_kafka_admin_op_t op);
+  absl::Status Unsupported(const std::string& op) const;
+  absl::StatusOr<std::vector<std::pair<std::int32_t, std::int64_t>>> CommittedOffsets(
+      const std::string& group, const std::string& topic, int partitions);
+  struct TopicMeta {
+    int partitions = 0;
+    int replication = 0;
+    std::vector<PartitionInfo> info;
+  };
+  absl::StatusOr<TopicMeta> Metadata(const std::string& topic);
+  int TimeoutMs() const;
+
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+
+  const ClientConfig config_;
+  ClientOpaque opaque_;
+  RdKafkaPtr rk_;
+  std::mutex mu_;
+  rd_kafka_resp_err_t last_error_ = RD_KAFKA_RESP_ERR_NO_ERROR;  // guarded by mu_
+  std::string last_error_text_;                                   // guarded by mu_
+  std::once_flag probe_once_;
+  std::atomic<bool> topic_admin_{true};
+};
+
+}  // namespace unibus::kafka_internal
+
+#endif  // UNIBUS_KAFKA_ADMIN_H_

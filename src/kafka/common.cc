@@ -1,0 +1,174 @@
+#include "kafka/common.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "kafka/properties.h"
+#include "spdlog/logger.h"
+
+namespace unibus::kafka_internal {
+namespace {
+
+// librdkafka log callback: its syslog levels onto the caller's logger.
+void LogToSpdlog(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  auto* opaque = static_cast<ClientOpaque*>(rd_kafka_opaque(rk));
+  if (opaque == nullptr || opaque->logger == nullptr) return;
+  spdlog::logger* logger = opaque->logger;
+  spdlog::level::level_enum l = level <= 3   ? spdlog::level::err
+                                : level == 4 ? spdlog::level::warn
+                                : level <= 6 ? spdlog::level::info
+                                             : spdlog::level::debug;
+  logger->log(l, "librdkafka {} {}: {}", rd_kafka_name(rk), fac, buf);
+}
+
+}  // namespace
+
+absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url, const BrokerOptions& options) {
+  ClientConfig c;
+  c.options = options;
+  c.bootstrap = url.body;
+  while (!c.bootstrap.empty() && c.bootstrap.back() == '/') c.bootstrap.pop_back();
+  c.url = absl::StrCat("kafka://", c.bootstrap);
+  std::map<std::string, std::string> merged;
+  std::string config_file;
+  if (auto it = url.query.find("config_file"); it != url.query.end()) config_file = it->second;
+  if (auto it = options.properties.find("config_file"); it != options.properties.end()) config_file = it->second;
+  if (!config_file.empty()) {
+    auto props = LoadPropertiesFile(config_file, ProcessEnv());
+    if (!props.ok()) return props.status();
+    merged = *std::move(props);
+  }
+  for (const auto& [k, v] : url.query) merged[k] = v;
+  for (const auto& [k, v] : options.properties) merged[k] = v;
+  merged.erase("config_file");
+  if (auto it = merged.find("bootstrap.servers"); it != merged.end()) {
+    // A properties file may name the cluster; kafka://?config_file=... then works.
+    if (c.bootstrap.empty()) {
+      c.bootstrap = it->second;
+      c.url = absl::StrCat("kafka://", c.bootstrap);
+    }
+    merged.erase(it);
+  }
+  if (c.bootstrap.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "kafka URL '", core_internal::RedactUrl(url.original),
+        "' names no broker; use kafka://HOST:PORT[,HOST:PORT...] or set bootstrap.servers in config_file"));
+  }
+  c.properties = std::move(merged);
+  return c;
+}
+
+absl::StatusOr<ConfPtr> MakeConf(const ClientConfig& config,
+                                 const std::map<std::string, std::string>& defaults,
+                                 const std::map<std::string, std::string>& forced, ClientOpaque* opaque) {
+  ConfPtr conf(rd_kafka_conf_new());
+  char err[512];
+  auto set = [&](const std::string& k, const std::string& v) -> absl::Status {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      const bool secret = absl::StrContains(absl::AsciiStrToLower(k), "password") ||
+                          absl::StrContains(absl::AsciiStrToLower(k), "secret");
+      return absl::InvalidArgumentError(absl::StrCat("Kafka property ", k, "=", secret ? "***" : v,
+                                                     " for ", config.url, " rejected by librdkafka: ", err));
+    }
+    return absl::OkStatus();
+  };
+  if (auto s = set("bootstrap.servers", config.bootstrap); !s.ok()) return s;
+  for (const auto& [k, v] : defaults) {
+    if (!config.properties.count(k)) {
+      if (auto s = set(k, v); !s.ok()) return s;
+    }
+  }
+  for (const auto& [k, v] : config.properties) {
+    if (forced.count(k)) continue;
+    if (auto s = set(k, v); !s.ok()) return s;
+  }
+  for (const auto& [k, v] : forced) {
+    if (auto s = set(k, v); !s.ok()) return s;
+  }
+  rd_kafka_conf_set_log_cb(conf.get(), LogToSpdlog);
+  rd_kafka_conf_set_opaque(conf.get(), opaque);
+  return conf;
+}
+
+absl::StatusOr<RdKafkaPtr> MakeClient(rd_kafka_type_t type, ConfPtr conf, const ClientConfig& config) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof(err));
+  if (rk == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create a Kafka client for ", config.url, ": ", err));
+  }
+  conf.release();  // rd_kafka_new took it
+  return RdKafkaPtr(rk);
+}
+
+absl::StatusCode CodeOf(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+      return absl::StatusCode::kOk;
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_GROUP:
+      return absl::StatusCode::kNotFound;
+    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+      return absl::StatusCode::kAlreadyExists;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICA_ASSIGNMENT:
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUEST:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+      return absl::StatusCode::kInvalidArgument;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_DELEGATION_TOKEN_AUTHORIZATION_FAILED:
+      return absl::StatusCode::kPermissionDenied;
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE:
+    case RD_KAFKA_RESP_ERR__SSL:
+      return absl::StatusCode::kUnauthenticated;
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+      return absl::StatusCode::kUnimplemented;
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+      return absl::StatusCode::kDeadlineExceeded;
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+      return absl::StatusCode::kResourceExhausted;
+    case RD_KAFKA_RESP_ERR__PURGE_QUEUE:
+    case RD_KAFKA_RESP_ERR__PURGE_INFLIGHT:
+    case RD_KAFKA_RESP_ERR__DESTROY:
+      return absl::StatusCode::kAborted;
+    case RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP:
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+      return absl::StatusCode::kFailedPrecondition;
+    case RD_KAFKA_RESP_ERR__FATAL:
+    case RD_KAFKA_RESP_ERR__STATE:
+      return absl::StatusCode::kInternal;
+    default:
+      // Transport, leadership and coordinator errors: retriable.
+      return absl::StatusCode::kUnavailable;
+  }
+}
+
+absl::Status ToStatus(rd_kafka_resp_err_t err, absl::string_view context) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+  return absl::Status(CodeOf(err),
+                      absl::StrCat(context, ": ", rd_kafka_err2str(err), " (", rd_kafka_err2name(err), ")"));
+}
+
+std::string MessageIdOf(std::int32_t partition, std::int64_t offset) {
+  return absl::StrCat(partition, "-", offset);
+}
+
+}  // namespace unibus::kafka_internal

@@ -1,0 +1,104 @@
+// What the kafka:// backend's parts share: owned librdkafka handles, the resolved
+// client configuration, and the translation of librdkafka errors to absl::Status.
+#ifndef UNIBUS_KAFKA_COMMON_H_
+#define UNIBUS_KAFKA_COMMON_H_
+
+#include <librdkafka/rdkafka.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "core/url.h"
+#include "unibus/options.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace unibus::kafka_internal {
+
+struct RdKafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
+};
+struct TopicDeleter {
+  void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
+};
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+};
+struct EventDeleter {
+  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
+};
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+struct AdminOptionsDeleter {
+  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
+};
+using RdKafkaPtr = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
+using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+using AdminOptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter>;
+
+// The opaque every client of ours carries (rd_kafka_opaque): where librdkafka's
+// log lines go, and the object the client's callbacks belong to. Must outlive the
+// rd_kafka_t (declare it before the RdKafkaPtr member).
+struct ClientOpaque {
+  spdlog::logger* logger = nullptr;
+  void* owner = nullptr;
+};
+
+// A kafka:// URL and BrokerOptions resolved into librdkafka properties.
+struct ClientConfig {
+  std::string url;        // for messages: kafka://HOSTS, secrets redacted
+  std::string bootstrap;  // bootstrap.servers
+  // Everything passed through to librdkafka, in increasing precedence:
+  // config_file, URL query parameters, BrokerOptions::properties.
+  std::map<std::string, std::string> properties;
+  BrokerOptions options;
+};
+
+// Resolves `url` (kafka://HOST:PORT[,HOST:PORT...]?k=v&config_file=PATH) and
+// `options`. InvalidArgument for an empty host list or a malformed properties file
+// (with its line number), NotFound for a config_file that cannot be read.
+absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url, const BrokerOptions& options);
+
+// Builds a librdkafka configuration: `defaults`, then the user's properties, then
+// `forced` (settings the backend's correctness depends on). librdkafka's own log
+// lines go to options.logger (or nowhere), never to stderr. InvalidArgument naming
+// a property librdkafka rejects.
+// `opaque` (may be null) becomes the client's rd_kafka_opaque.
+absl::StatusOr<ConfPtr> MakeConf(const ClientConfig& config,
+                                 const std::map<std::string, std::string>& defaults,
+                                 const std::map<std::string, std::string>& forced, ClientOpaque* opaque);
+
+// Creates a client of `type` from `conf` (which it takes).
+absl::StatusOr<RdKafkaPtr> MakeClient(rd_kafka_type_t type, ConfPtr conf, const ClientConfig& config);
+
+// The absl::StatusCode that means the same as `err` on every backend.
+absl::StatusCode CodeOf(rd_kafka_resp_err_t err);
+
+// `context`: what failed, e.g. "publish to 'orders' on kafka://h:9092".
+absl::Status ToStatus(rd_kafka_resp_err_t err, absl::string_view context);
+
+// "PARTITION-OFFSET": a message id unique within its topic.
+std::string MessageIdOf(std::int32_t partition, std::int64_t offset);
+
+}  // namespace unibus::kafka_internal
+
+#endif  // UNIBUS_KAFKA_COMMON_H_

@@ -1,0 +1,222 @@
+#include "kafka/publisher.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/logger.h"
+
+namespace unibus::kafka_internal {
+namespace {
+
+class KafkaPublisher;
+
+// One message between produce() and its delivery report. Owns the payload, which
+// librdkafka reads in place (no copy).
+struct InFlight {
+  Promise<absl::StatusOr<MessageId>> promise;
+  std::string data;
+  KafkaPublisher* publisher;
+};
+
+class KafkaPublisher : public PublisherConnection {
+ public:
+  KafkaPublisher(ClientConfig config, std::string topic) : config_(std::move(config)), topic_(std::move(topic)) {}
+  ~KafkaPublisher() override { Shutdown(); }
+
+  absl::Status Start(const PublisherOptions& options) {
+    std::map<std::string, std::string> defaults = {
+        {"linger.ms", absl::StrCat(std::max<std::int64_t>(0, absl::ToInt64Milliseconds(options.max_batch_delay)))},
+        {"batch.num.messages", absl::StrCat(std::min<std::size_t>(options.max_batch_messages, 1000000))},
+        {"batch.size", absl::StrCat(std::min<std::size_t>(std::max<std::size_t>(options.max_batch_bytes, 1),
+                                                          2147483647))},
+        {"queue.buffering.max.messages",
+         absl::StrCat(std::clamp<std::size_t>(options.max_pending_messages, 1, 2147483647))},
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"client.id", "unibus-publisher"},
+    };
+    opaque_.logger = config_.options.logger.get();
+    opaque_.owner = this;
+    auto conf = MakeConf(config_, defaults, {}, &opaque_);
+    if (!conf.ok()) return conf.status();
+    rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaPublisher::OnDelivery);
+    rd_kafka_conf_set_error_cb(conf->get(), &KafkaPublisher::OnError);
+    auto rk = MakeClient(RD_KAFKA_PRODUCER, *std::move(conf), config_);
+    if (!rk.ok()) return rk.status();
+    rk_ = *std::move(rk);
+    rkt_.reset(rd_kafka_topic_new(rk_.get(), topic_.c_str(), nullptr));
+    if (!rkt_) return ToStatus(rd_kafka_last_error(), absl::StrCat("open topic '", topic_, "' on ", config_.url));
+    poller_ = std::thread([this] { PollLoop(); });
+    return absl::OkStatus();
+  }
+
+  PublishFuture Publish(Message m) override {
+    const std::size_t size = m.ByteSize();
+    if (size > config_.options.max_message_bytes) {
+      return MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(absl::StrCat(
+          "message of ", size, " bytes exceeds the publisher's limit of ", config_.options.max_message_bytes,
+          " bytes (BrokerOptions::max_message_bytes) for topic '", topic_, "'")));
+    }
+    if (shutdown_.load(std::memory_order_acquire)) {
+      return MakeReadyFuture<absl::StatusOr<MessageId>>(
+          absl::FailedPreconditionError(absl::StrCat("publisher for '", topic_, "' is shut down")));
+    }
+    auto* op = new InFlight{{}, std::move(m.data), this};
+    PublishFuture f = op->promise.get_future();
+    rd_kafka_headers_t* headers = nullptr;
+    if (!m.attributes.empty()) {
+      headers = rd_kafka_headers_new(m.attributes.size());
+      for (const auto& [k, v] : m.attributes) {
+        rd_kafka_header_add(headers, k.data(), static_cast<ssize_t>(k.size()), v.data(),
+                            static_cast<ssize_t>(v.size()));
+      }
+    }
+    pending_.fetch_add(1, std::memory_order_relaxed);
+    for (;;) {
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_.get(), RD_KAFKA_V_RKT(rkt_.get()), RD_KAFKA_V_MSGFLAGS(0),
+          RD_KAFKA_V_VALUE(op->data.data(), op->data.size()),
+          RD_KAFKA_V_KEY(m.ordering_key.empty() ? nullptr : m.ordering_key.data(), m.ordering_key.size()),
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return f;
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !shutdown_.load(std::memory_order_acquire)) {
+        // Backpressure: max_pending_messages are unsent; wait for delivery reports.
+        room_waiters_.fetch_add(1);
+        {
+          std::unique_lock<std::mutex> lock(mu_);
+          delivered_cv_.wait_for(lock, std::chrono::milliseconds(10));
+        }
+        room_waiters_.fetch_sub(1);
+        continue;
+      }
+      if (headers != nullptr) rd_kafka_headers_destroy(headers);
+      Complete(op, ErrorFor(err, m.ordering_key.size() + op->data.size(), /*local=*/true));
+      return f;
+    }
+  }
+
+  absl::Status Flush() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    delivered_cv_.wait(lock, [&] { return pending_.load() == 0; });
+    absl::Status s = std::move(first_error_);
+    first_error_ = absl::OkStatus();
+    return s;
+  }
+
+  void Shutdown() override {
+    if (shutdown_.exchange(true)) {
+      std::lock_guard<std::mutex> lock(mu_);  // wait for a concurrent Shutdown to finish
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    if (rk_) {
+      // Send what is pending, but never wait forever for a broker that is gone.
+      const auto limit = std::chrono::seconds(30);
+      if (!delivered_cv_.wait_for(lock, limit, [&] { return pending_.load() == 0; })) {
+        rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        delivered_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return pending_.load() == 0; });
+      }
+    }
+    stop_ = true;
+    lock.unlock();
+    if (poller_.joinable()) poller_.join();
+    rkt_.reset();
+    rk_.reset();
+  }
+
+ private:
+  void PollLoop() {
+    while (!stop_.load(std::memory_order_acquire)) rd_kafka_poll(rk_.get(), 100);
+    rd_kafka_poll(rk_.get(), 0);
+  }
+
+  absl::Status ErrorFor(rd_kafka_resp_err_t err, std::size_t bytes, bool local) const {
+    const std::string context = absl::StrCat("publish to '", topic_, "' on ", config_.url);
+    switch (err) {
+      case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        if (local) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              context, ": a message of about ", bytes, " bytes exceeds librdkafka's message.max.bytes (",
+              Property("message.max.bytes"),
+              "); raise it (URL ?message.max.bytes=N) together with the broker's limit, or send smaller "
+              "messages"));
+        }
+        return absl::InvalidArgumentError(absl::StrCat(
+            context, ": the broker rejected a message of about ", bytes,
+            " bytes as too large (its message.max.bytes / the topic's max.message.bytes); "
+            "send smaller messages or raise those limits"));
+      case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+        return absl::NotFoundError(absl::StrCat("topic '", topic_, "' does not exist on ", config_.url,
+                                                "; create it first (unibus topics create ", topic_, ")"));
+      default:
+        return ToStatus(err, context);
+    }
+  }
+
+  std::string Property(const char* name) const {
+    char buf[64];
+    size_t size = sizeof(buf);
+    const rd_kafka_conf_t* conf = rd_kafka_conf(rk_.get());
+    if (rd_kafka_conf_get(conf, name, buf, &size) != RD_KAFKA_CONF_OK) return "?";
+    return buf;
+  }
+
+  void Complete(InFlight* op, absl::StatusOr<MessageId> result) {
+    if (!result.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (first_error_.ok()) first_error_ = result.status();
+    }
+    std::unique_ptr<InFlight> owned(op);
+    owned->promise.set_value(std::move(result));
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1 || room_waiters_.load() > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      delivered_cv_.notify_all();
+    }
+  }
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+    auto* op = static_cast<InFlight*>(m->_private);
+    KafkaPublisher* self = op->publisher;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      self->Complete(op, MessageIdOf(m->partition, m->offset));
+    } else {
+      self->Complete(op, self->ErrorFor(m->err, m->len + m->key_len, /*local=*/false));
+    }
+  }
+
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void*) {
+    auto* opaque = static_cast<ClientOpaque*>(rd_kafka_opaque(rk));
+    if (opaque != nullptr && opaque->logger != nullptr) {
+      opaque->logger->warn("kafka producer: {} ({})", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
+    }
+  }
+
+  const ClientConfig config_;
+  const std::string topic_;
+  ClientOpaque opaque_;
+  RdKafkaPtr rk_;
+  TopicPtr rkt_;
+  std::thread poller_;
+  std::atomic<bool> stop_{false}, shutdown_{false};
+  std::atomic<std::int64_t> pending_{0};  // produced, no delivery report yet
+  std::atomic<int> room_waiters_{0};      // Publish calls blocked on a full queue
+  std::mutex mu_;
+  std::condition_variable delivered_cv_;  // a delivery report arrived
+  absl::Status first_error_;              // guarded by mu_: since the last Flush
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<PublisherConnection>> MakeKafkaPublisher(const ClientConfig& config,
+                                                                        const std::string& topic,
+                                                                        const PublisherOptions& options) {
+  auto p = std::make_shared<KafkaPublisher>(config, topic);
+  if (auto s = p->Start(options); !s.ok()) return s;
+  return p;
+}
+
+}  // namespace unibus::kafka_internal
