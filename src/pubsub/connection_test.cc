@@ -1,0 +1,61 @@
+#include "pubsub/connection.h"
+
+#include <gtest/gtest.h>
+
+#include "pubsub/publisher.h"
+
+namespace unibus::pubsub_internal {
+namespace {
+
+TEST(PubsubConnection, ProjectIds) {
+  EXPECT_TRUE(ValidateProject("my-project-1").ok());
+  EXPECT_TRUE(ValidateProject("example.com:my-project").ok());
+  EXPECT_FALSE(ValidateProject("").ok());
+  EXPECT_FALSE(ValidateProject("short").ok());
+  EXPECT_FALSE(ValidateProject("My-Project").ok());
+  EXPECT_FALSE(ValidateProject("1project").ok());
+  EXPECT_FALSE(ValidateProject("project-").ok());
+  EXPECT_FALSE(ValidateProject("under_score").ok());
+}
+
+TEST(PubsubConnection, Endpoints) {
+  auto url = core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:8085");
+  ASSERT_TRUE(url.ok());
+  auto e = ParseEndpoint(*url);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_TRUE(e->emulator);
+  EXPECT_EQ(e->address, "127.0.0.1:8085");
+  EXPECT_EQ(e->project, "my-project");
+  auto noport = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=localhost"));
+  EXPECT_EQ(noport.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PubsubConnection, NamesAndStatuses) {
+  EXPECT_EQ(TopicPath("p", "t"), "projects/p/topics/t");
+  EXPECT_EQ(SubscriptionPath("p", "s"), "projects/p/subscriptions/s");
+  EXPECT_EQ(ShortName("projects/p/topics/t"), "t");
+  EXPECT_EQ(ShortName("_deleted-topic_"), "_deleted-topic_");
+  Endpoint e{.project = "proj-one", .address = "127.0.0.1:9", .emulator = true, .url = "pubsub://proj-one"};
+  auto s = ToStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused"), e, "publishing");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("127.0.0.1:9"), std::string::npos);
+  EXPECT_NE(s.message().find("PUBSUB_EMULATOR_HOST"), std::string::npos);
+  EXPECT_EQ(ToStatus(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "x"), e, "y").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(ToStatus(grpc::Status(grpc::StatusCode::NOT_FOUND, "x"), e, "y").code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(IsRetryable(grpc::StatusCode::UNAVAILABLE));
+  EXPECT_FALSE(IsRetryable(grpc::StatusCode::NOT_FOUND));
+}
+
+TEST(PubsubPublisherValidation, RejectsWhatPubsubWouldRefuse) {
+  EXPECT_TRUE(ValidateForPubsub(MessageBuilder{}.data("x").build(), 10 << 20, "t").ok());
+  EXPECT_TRUE(ValidateForPubsub(MessageBuilder{}.attribute("k", "v").build(), 10 << 20, "t").ok());
+  EXPECT_FALSE(ValidateForPubsub(Message{}, 10 << 20, "t").ok());
+  EXPECT_FALSE(ValidateForPubsub(MessageBuilder{}.data(std::string(10'000'001, 'x')).build(), 10 << 20, "t").ok());
+  EXPECT_FALSE(ValidateForPubsub(MessageBuilder{}.data("x").build(), 0, "t").ok());
+  EXPECT_FALSE(ValidateForPubsub(MessageBuilder{}.data("x").attribute("k", std::string(1025, 'v')).build(), 10 << 20, "t").ok());
+  EXPECT_FALSE(ValidateForPubsub(MessageBuilder{}.data("x").ordering_key(std::string(1025, 'k')).build(), 10 << 20, "t").ok());
+}
+
+}  // namespace
+}  // namespace unibus::pubsub_internal

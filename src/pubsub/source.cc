@@ -1,0 +1,236 @@
+#include "pubsub/source.h"
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace unibus::pubsub_internal {
+namespace {
+
+namespace v1 = google::pubsub::v1;
+
+std::string RandomClientId() {
+  std::random_device rd;
+  return absl::StrCat("unibus-", rd(), "-", rd());
+}
+
+int ClampSeconds(absl::Duration d) {
+  return static_cast<int>(std::clamp<std::int64_t>(absl::ToInt64Seconds(d + absl::Milliseconds(999)), 10, 600));
+}
+
+}  // namespace
+
+StreamingPullSource::StreamingPullSource(std::shared_ptr<Connection> conn, std::string subscription, std::string topic,
+                                         const SubscriberOptions& options)
+    : conn_(std::move(conn)),
+      subscription_(std::move(subscription)),
+      subscription_path_(SubscriptionPath(conn_->endpoint().project, subscription_)),
+      topic_(std::move(topic)),
+      options_(options),
+      stream_deadline_seconds_(ClampSeconds(options.ack_deadline)),
+      client_id_(RandomClientId()),
+      stub_(v1::Subscriber::NewStub(conn_->NewChannel())) {
+  reader_ = std::thread([this] { ReadLoop(); });
+}
+
+StreamingPullSource::~StreamingPullSource() { Close(); }
+
+grpc::Status StreamingPullSource::RunStream(bool* got_messages) {
+  grpc::ClientContext ctx;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return grpc::Status::CANCELLED;
+    stream_ctx_ = &ctx;
+  }
+  auto stream = stub_->StreamingPull(&ctx);
+  v1::StreamingPullRequest first;
+  first.set_subscription(subscription_path_);
+  first.set_stream_ack_deadline_seconds(stream_deadline_seconds_);
+  first.set_client_id(client_id_);
+  first.set_max_outstanding_messages(static_cast<std::int64_t>(options_.max_outstanding_messages));
+  first.set_max_outstanding_bytes(static_cast<std::int64_t>(options_.max_outstanding_bytes));
+  if (stream->Write(first)) {
+    v1::StreamingPullResponse resp;
+    while (stream->Read(&resp)) {
+      std::unique_lock<std::mutex> lock(mu_);
+      for (auto& rm : *resp.mutable_received_messages()) {
+        auto* pm = rm.mutable_message();
+        Buffered b;
+        Message& m = b.delivery.message;
+        m.data = std::move(*pm->mutable_data());
+        for (auto& [k, v] : *pm->mutable_attributes()) m.attributes.emplace(k, std::move(v));
+        m.ordering_key = std::move(*pm->mutable_ordering_key());
+        m.id = std::move(*pm->mutable_message_id());
+        m.publish_time = absl::FromUnixNanos(google::protobuf::util::TimeUtil::TimestampToNanoseconds(pm->publish_time()));
+        m.delivery_attempt = rm.delivery_attempt();  // 0 unless the subscription counts (dead-letter policy)
+        m.topic = topic_;
+        b.delivery.token = std::move(*rm.mutable_ack_id());
+        b.bytes = m.ByteSize();
+        buffered_bytes_ += b.bytes;
+        buffer_.push_back(std::move(b));
+      }
+      *got_messages = true;
+      transient_ = absl::OkStatus();
+      data_cv_.notify_all();
+      // Stop reading while the buffer is full: gRPC flow control then holds the
+      // server back.
+      space_cv_.wait(lock, [&] {
+        return closed_ || (buffer_.size() < options_.max_outstanding_messages &&
+                           buffered_bytes_ < options_.max_outstanding_bytes);
+      });
+      if (closed_) break;
+    }
+  }
+  stream->WritesDone();
+  if (bool closed = [&] { std::lock_guard<std::mutex> l(mu_); return closed_; }(); closed) ctx.TryCancel();
+  grpc::Status status = stream->Finish();
+  std::lock_guard<std::mutex> lock(mu_);
+  stream_ctx_ = nullptr;
+  return status;
+}
+
+void StreamingPullSource::ReadLoop() {
+  absl::Duration backoff = absl::Milliseconds(100);
+  bool ever_connected = false;
+  for (;;) {
+    bool got = false;
+    grpc::Status s = RunStream(&got);
+    ever_connected = ever_connected || got;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closed_) return;
+    if (got) backoff = absl::Milliseconds(100);
+    if (!IsRetryable(s.error_code()) && s.error_code() != grpc::StatusCode::OK &&
+        s.error_code() != grpc::StatusCode::CANCELLED) {
+      absl::Status err = ToStatus(s, conn_->endpoint(), absl::StrCat("receiving from subscription '", subscription_, "'"));
+      if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+        err = absl::NotFoundError(absl::StrCat(
+            err.message(), "; the subscription no longer exists",
+            conn_->endpoint().emulator && ever_connected
+                ? " (the emulator keeps nothing across a restart: its unacked messages are lost; recreate the "
+                  "topic and subscription)"
+                : "; create it (unibus subscriptions create NAME --topic TOPIC) or set SubscriberOptions::topic"));
+      }
+      terminal_ = err;
+      data_cv_.notify_all();
+      return;
+    }
+    // Pub/Sub ends streams now and then (OK, UNAVAILABLE) to rebalance; the emulator
+    // ends them when it stops. Reopen after a backoff.
+    if (!s.ok()) {
+      transient_ = ToStatus(s, conn_->endpoint(), absl::StrCat("receiving from subscription '", subscription_, "'"));
+      data_cv_.notify_all();
+    }
+    space_cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff), [&] { return closed_; });
+    if (closed_) return;
+    if (!s.ok()) backoff = std::min(backoff * 2, absl::Seconds(10));
+  }
+}
+
+absl::StatusOr<std::vector<core_internal::Delivery>> StreamingPullSource::Fetch(std::size_t max_messages,
+                                                                                std::size_t max_bytes,
+                                                                                absl::Duration wait) {
+  std::vector<core_internal::Delivery> out;
+  std::unique_lock<std::mutex> lock(mu_);
+  data_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait),
+                    [&] { return closed_ || !buffer_.empty() || !terminal_.ok() || !transient_.ok(); });
+  if (buffer_.empty()) {
+    if (!terminal_.ok()) return terminal_;
+    if (!transient_.ok()) {
+      absl::Status s = std::move(transient_);
+      transient_ = absl::OkStatus();
+      return s;
+    }
+    return out;
+  }
+  std::size_t bytes = 0;
+  while (!buffer_.empty() && out.size() < max_messages && (out.empty() || bytes + buffer_.front().bytes <= max_bytes)) {
+    bytes += buffer_.front().bytes;
+    buffered_bytes_ -= buffer_.front().bytes;
+    out.push_back(std::move(buffer_.front().delivery));
+    buffer_.pop_front();
+  }
+  lock.unlock();
+  space_cv_.notify_all();
+  return out;
+}
+
+absl::Status StreamingPullSource::Ack(const std::vector<std::string>& tokens) {
+  for (std::size_t i = 0; i < tokens.size(); i += kMaxAckIdsPerRequest) {
+    v1::AcknowledgeRequest req;
+    req.set_subscription(subscription_path_);
+    for (std::size_t j = i; j < std::min(tokens.size(), i + kMaxAckIdsPerRequest); ++j) req.add_ack_ids(tokens[j]);
+    grpc::ClientContext ctx;
+    Connection::SetTimeout(ctx, absl::Seconds(30));
+    google::protobuf::Empty e;
+    if (auto s = stub_->Acknowledge(&ctx, req, &e); !s.ok()) {
+      return ToStatus(s, conn_->endpoint(), absl::StrCat("acknowledging ", req.ack_ids_size(),
+                                                         " message(s) on subscription '", subscription_, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StreamingPullSource::ModifyDeadline(const std::vector<std::string>& ids, int seconds,
+                                                 absl::string_view what) {
+  for (std::size_t i = 0; i < ids.size(); i += kMaxAckIdsPerRequest) {
+    v1::ModifyAckDeadlineRequest req;
+    req.set_subscription(subscription_path_);
+    req.set_ack_deadline_seconds(seconds);
+    for (std::size_t j = i; j < std::min(ids.size(), i + kMaxAckIdsPerRequest); ++j) req.add_ack_ids(ids[j]);
+    grpc::ClientContext ctx;
+    Connection::SetTimeout(ctx, absl::Seconds(30));
+    google::protobuf::Empty e;
+    if (auto s = stub_->ModifyAckDeadline(&ctx, req, &e); !s.ok()) {
+      return ToStatus(s, conn_->endpoint(), absl::StrCat(what, " of ", req.ack_ids_size(),
+                                                         " message(s) on subscription '", subscription_, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StreamingPullSource::Release(const std::vector<std::string>& tokens) {
+  // Released messages would come straight back on this subscriber's open stream
+  // (and be lost in it when it closes, leased until their deadline): stop it first.
+  std::vector<std::string> ids = tokens;
+  StopStream(&ids);
+  return ModifyDeadline(ids, 0, "releasing");
+}
+
+absl::Status StreamingPullSource::ExtendLeases(const std::vector<std::string>& tokens, absl::Duration deadline) {
+  std::vector<std::string> ids = tokens;
+  {
+    // Messages waiting in the buffer hold leases too.
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& b : buffer_) ids.push_back(b.delivery.token);
+  }
+  return ModifyDeadline(ids, ClampSeconds(deadline), "extending the leases");
+}
+
+void StreamingPullSource::StopStream(std::vector<std::string>* unfetched) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    if (stream_ctx_ != nullptr) stream_ctx_->TryCancel();
+  }
+  data_cv_.notify_all();
+  space_cv_.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(reader_mu_);
+    if (reader_.joinable()) reader_.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& b : buffer_) unfetched->push_back(std::move(b.delivery.token));
+  buffer_.clear();
+  buffered_bytes_ = 0;
+}
+
+void StreamingPullSource::Close() {
+  // Hand back what was received but never delivered, so it comes again soon.
+  std::vector<std::string> unfetched;
+  StopStream(&unfetched);
+  if (!unfetched.empty()) (void)ModifyDeadline(unfetched, 0, "releasing");
+}
+
+}  // namespace unibus::pubsub_internal

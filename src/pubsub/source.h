@@ -1,0 +1,89 @@
+// A Pub/Sub subscription as a core_internal::SubscriptionSource, over StreamingPull.
+#ifndef UNIBUS_PUBSUB_SOURCE_H_
+#define UNIBUS_PUBSUB_SOURCE_H_
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/source.h"
+#include "pubsub/connection.h"
+#include "unibus/options.h"
+
+namespace unibus::pubsub_internal {
+
+// Keeps one StreamingPull stream open on its own channel and buffers what it
+// delivers for Fetch.
+//
+// - Flow control: the stream asks the server for at most max_outstanding_messages
+//   and bytes (Pub/Sub honours it; the emulator does not), and the reader stops
+//   reading while the buffer holds that many, so gRPC's flow control holds the
+//   server back. Buffered messages ride along with the dispatcher's lease
+//   extensions, so they do not expire while they wait.
+// - Reconnects with backoff (100 ms doubling to 10 s) when the stream ends with a
+//   retryable status (UNAVAILABLE, a restarted emulator, ...); Fetch reports each
+//   failure once as Unavailable so the dispatcher logs it. A permanent failure
+//   (the subscription is gone, permission denied) is returned by every later
+//   Fetch; after an emulator restart that is NotFound, saying the emulator lost it.
+// - Ack = Acknowledge, Release = ModifyAckDeadline 0, ExtendLeases =
+//   ModifyAckDeadline (clamped to Pub/Sub's 10-600 s), as unary RPCs in chunks of
+//   2500 ids, so a failed ack is reported to the dispatcher and never counted done.
+//   Release is the dispatcher's shutdown step, so it closes the stream first: the
+//   released messages must not come straight back to this closing subscriber.
+class StreamingPullSource : public core_internal::SubscriptionSource {
+ public:
+  StreamingPullSource(std::shared_ptr<Connection> conn, std::string subscription, std::string topic,
+                      const SubscriberOptions& options);
+  ~StreamingPullSource() override;
+
+  absl::StatusOr<std::vector<core_internal::Delivery>> Fetch(std::size_t max_messages, std::size_t max_bytes,
+                                                             absl::Duration wait) override;
+  absl::Status Ack(const std::vector<std::string>& tokens) override;
+  absl::Status Release(const std::vector<std::string>& tokens) override;
+  absl::Status ExtendLeases(const std::vector<std::string>& tokens, absl::Duration deadline) override;
+  bool needs_lease_extension() const override { return true; }
+  void Close() override;
+
+ private:
+  struct Buffered {
+    core_internal::Delivery delivery;
+    std::size_t bytes;
+  };
+
+  void ReadLoop();
+  // Reads one stream until it ends; returns how it ended.
+  grpc::Status RunStream(bool* got_messages);
+  // Closes the stream, joins the reader and moves the buffered (never fetched)
+  // messages' ack ids to `unfetched`. Idempotent.
+  void StopStream(std::vector<std::string>* unfetched);
+  absl::Status ModifyDeadline(const std::vector<std::string>& ids, int seconds, absl::string_view what);
+
+  const std::shared_ptr<Connection> conn_;
+  const std::string subscription_;
+  const std::string subscription_path_;
+  const std::string topic_;
+  const SubscriberOptions options_;
+  const int stream_deadline_seconds_;
+  const std::string client_id_;
+  std::unique_ptr<google::pubsub::v1::Subscriber::Stub> stub_;
+
+  std::mutex mu_;
+  std::condition_variable data_cv_;   // buffer gained messages, or the stream state changed
+  std::condition_variable space_cv_;  // buffer has room, or closing
+  std::deque<Buffered> buffer_;       // guarded by mu_
+  std::size_t buffered_bytes_ = 0;    // guarded by mu_
+  absl::Status transient_;            // guarded by mu_: a stream failure not yet reported
+  absl::Status terminal_;             // guarded by mu_: the stream cannot be reopened
+  grpc::ClientContext* stream_ctx_ = nullptr;  // guarded by mu_: the open stream, to cancel
+  bool closed_ = false;               // guarded by mu_
+  std::mutex reader_mu_;  // serializes joining reader_
+  std::thread reader_;
+};
+
+}  // namespace unibus::pubsub_internal
+
+#endif  // UNIBUS_PUBSUB_SOURCE_H_
