@@ -1,0 +1,76 @@
+#include "vision/classifier.h"
+
+#include <torch/csrc/autograd/grad_mode.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "vision/model.h"
+#include "vision/threads.h"
+
+namespace unibus::vision {
+
+struct Classifier::Impl {
+  FashionCnn model;
+  std::string version;
+  ClassifierOptions options;
+};
+
+Classifier::Classifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Classifier::Classifier(Classifier&&) noexcept = default;
+Classifier& Classifier::operator=(Classifier&&) noexcept = default;
+Classifier::~Classifier() = default;
+
+absl::StatusOr<Classifier> Classifier::Load(const std::string& path,
+                                            const ClassifierOptions& options) {
+  if (options.threads < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("classifier threads must be >= 1, got ", options.threads));
+  }
+  absl::StatusOr<LoadedModel> loaded = LoadModel(path);
+  if (!loaded.ok()) return loaded.status();
+  return Classifier(std::make_unique<Impl>(
+      Impl{std::move(loaded->model), std::move(loaded->version), options}));
+}
+
+const std::string& Classifier::version() const { return impl_->version; }
+
+absl::StatusOr<std::vector<Classification>> Classifier::Classify(const std::uint8_t* images,
+                                                                 std::size_t n) {
+  std::vector<Classification> out;
+  if (n == 0) return out;
+  if (images == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("Classify: null images for n = ", n));
+  }
+  // Bounds the activations' memory for big calls; the model is as fast per image here.
+  constexpr std::size_t kMaxBatch = 256;
+  out.resize(n);
+  try {
+    SetCpuThreads(impl_->options.threads);
+    c10::InferenceMode inference;
+    for (std::size_t begin = 0; begin < n; begin += kMaxBatch) {
+      const std::size_t b = std::min(kMaxBatch, n - begin);
+      torch::Tensor probs =
+          torch::softmax(impl_->model->forward(ImagesToTensor(images + begin * kImageBytes, b)), 1)
+              .contiguous();
+      const float* p = probs.data_ptr<float>();
+      for (std::size_t i = 0; i < b; ++i) {
+        Classification& c = out[begin + i];
+        std::copy_n(p + i * kNumClasses, kNumClasses, c.probabilities.begin());
+        const auto best = std::max_element(c.probabilities.begin(), c.probabilities.end());
+        c.class_index = static_cast<int>(best - c.probabilities.begin());
+        c.confidence = *best;
+      }
+    }
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+    return absl::InternalError(absl::StrCat("classifying ", n, " images failed: ", what));
+  }
+  return out;
+}
+
+}  // namespace unibus::vision

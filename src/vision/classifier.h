@@ -1,0 +1,62 @@
+// Classifying Fashion-MNIST images with the trained CNN. No LibTorch types here.
+#ifndef UNIBUS_VISION_CLASSIFIER_H_
+#define UNIBUS_VISION_CLASSIFIER_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "vision/idx.h"
+
+namespace unibus::vision {
+
+// The model's answer for one image. (Not named Prediction: that is the pipeline's
+// protobuf message, unibus::vision::Prediction in vision.pb.h.)
+struct Classification {
+  int class_index = 0;                        // argmax, in [0, kNumClasses)
+  float confidence = 0;                       // probabilities[class_index]
+  std::array<float, kNumClasses> probabilities{};  // softmax over the classes
+};
+
+struct ClassifierOptions {
+  int threads = 1;  // LibTorch intra-op threads of the thread calling Classify
+};
+
+// A loaded model. Move-only. Classify runs in the calling thread; give each worker
+// thread its own Classifier (Load is cheap: ~1 MB read).
+class Classifier {
+ public:
+  // Reads a model file written by `unibus train`. NotFound when `path` does not exist,
+  // InvalidArgument when it is not a unibus model file, FailedPrecondition when it holds
+  // another architecture; the message names the file and what to do.
+  static absl::StatusOr<Classifier> Load(const std::string& path,
+                                         const ClassifierOptions& options = {});
+
+  Classifier(Classifier&&) noexcept;
+  Classifier& operator=(Classifier&&) noexcept;
+  ~Classifier();
+
+  // Classifies `n` images of 28x28 grayscale bytes, row-major, back to back at
+  // `images` (n * 784 bytes; only read during the call). Returns one Classification per
+  // image, in order. Sets the calling thread's LibTorch threads to options.threads.
+  // InvalidArgument when `images` is null and n > 0; Internal if LibTorch fails.
+  // Not safe to call concurrently on one Classifier.
+  absl::StatusOr<std::vector<Classification>> Classify(const std::uint8_t* images,
+                                                       std::size_t n);
+
+  // Identifies the weights: "fashion-cnn-v1-" plus a hash of them.
+  const std::string& version() const;
+
+ private:
+  struct Impl;
+  explicit Classifier(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace unibus::vision
+
+#endif  // UNIBUS_VISION_CLASSIFIER_H_

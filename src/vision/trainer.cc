@@ -1,0 +1,158 @@
+#include "vision/trainer.h"
+
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/adamw.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "vision/model.h"
+#include "vision/threads.h"
+
+namespace unibus::vision {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+torch::Tensor LabelsToTensor(const std::uint8_t* labels, std::size_t n) {
+  torch::Tensor out = torch::empty({static_cast<std::int64_t>(n)}, torch::kLong);
+  std::int64_t* d = out.data_ptr<std::int64_t>();
+  for (std::size_t i = 0; i < n; ++i) d[i] = labels[i];
+  return out;
+}
+
+struct Evaluation {
+  double loss = 0;
+  double accuracy = 0;
+};
+
+Evaluation Evaluate(FashionCnn& model, const Dataset& data, std::size_t n) {
+  constexpr std::size_t kBatch = 500;
+  model->eval();
+  torch::NoGradGuard no_grad;
+  double loss = 0;
+  std::int64_t correct = 0;
+  for (std::size_t begin = 0; begin < n; begin += kBatch) {
+    const std::size_t b = std::min(kBatch, n - begin);
+    torch::Tensor logits = model->forward(ImagesToTensor(data.image(begin), b));
+    torch::Tensor labels = LabelsToTensor(data.labels.data() + begin, b);
+    loss += torch::nn::functional::cross_entropy(logits, labels).item<double>() * b;
+    correct += logits.argmax(1).eq(labels).sum().item<std::int64_t>();
+  }
+  return {loss / n, static_cast<double>(correct) / n};
+}
+
+absl::Status CheckConfig(const TrainConfig& c, const Dataset& train, const Dataset& test) {
+  if (c.epochs < 1) return absl::InvalidArgumentError(absl::StrCat("epochs must be >= 1, got ", c.epochs));
+  if (c.batch_size < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("batch size must be >= 1, got ", c.batch_size));
+  }
+  if (!(c.learning_rate > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("learning rate must be > 0, got ", c.learning_rate));
+  }
+  if (c.threads < 1) return absl::InvalidArgumentError(absl::StrCat("threads must be >= 1, got ", c.threads));
+  if (train.size() == 0 || test.size() == 0) {
+    return absl::InvalidArgumentError("training and test sets must not be empty");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<TrainResult> Train(const TrainConfig& config, const Dataset& train,
+                                  const Dataset& test, const std::string& model_path,
+                                  const std::function<void(const EpochStats&)>& on_epoch) {
+  if (absl::Status s = CheckConfig(config, train, test); !s.ok()) return s;
+  const std::size_t n_train =
+      config.train_limit > 0 ? std::min(config.train_limit, train.size()) : train.size();
+  const std::size_t n_test =
+      config.test_limit > 0 ? std::min(config.test_limit, test.size()) : test.size();
+  const std::size_t batch = static_cast<std::size_t>(config.batch_size);
+  const auto start = Clock::now();
+  TrainResult result;
+  try {
+    SetCpuThreads(config.threads);
+    torch::manual_seed(config.seed);
+    std::mt19937_64 rng(config.seed);
+    FashionCnn model;
+    result.parameters = ParameterCount(model);
+    result.architecture = kArchitecture;
+    result.train_images = n_train;
+    result.test_images = n_test;
+    torch::optim::AdamW optimizer(
+        model->parameters(),
+        torch::optim::AdamWOptions(config.learning_rate).weight_decay(config.weight_decay));
+
+    const std::size_t steps_per_epoch = (n_train + batch - 1) / batch;
+    const double total_steps = static_cast<double>(steps_per_epoch) * config.epochs;
+    std::vector<std::uint32_t> order(n_train);
+    std::iota(order.begin(), order.end(), 0u);
+    std::vector<std::uint8_t> images(batch * kImageBytes), labels(batch), flips(batch, 0);
+    std::size_t step = 0;
+    double lr = config.learning_rate;
+
+    for (int epoch = 1; epoch <= config.epochs; ++epoch) {
+      const auto epoch_start = Clock::now();
+      std::shuffle(order.begin(), order.end(), rng);
+      model->train();
+      double loss_sum = 0;
+      std::int64_t correct = 0;
+      for (std::size_t begin = 0; begin < n_train; begin += batch, ++step) {
+        const std::size_t b = std::min(batch, n_train - begin);
+        for (std::size_t i = 0; i < b; ++i) {
+          const std::uint32_t k = order[begin + i];
+          std::copy_n(train.image(k), kImageBytes, images.data() + i * kImageBytes);
+          labels[i] = train.labels[k];
+          if (config.augment) flips[i] = static_cast<std::uint8_t>(rng() & 1);
+        }
+        // Cosine decay from the peak rate to 0 over the whole run.
+        lr = config.learning_rate * 0.5 * (1 + std::cos(M_PI * step / total_steps));
+        for (auto& group : optimizer.param_groups()) {
+          static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+        }
+        torch::Tensor x = ImagesToTensor(images.data(), b, flips.data());
+        torch::Tensor y = LabelsToTensor(labels.data(), b);
+        torch::Tensor logits = model->forward(x);
+        torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+        loss_sum += loss.item<double>() * b;
+        correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+      }
+      const Evaluation eval = Evaluate(model, test, n_test);
+      EpochStats stats;
+      stats.epoch = epoch;
+      stats.train_loss = loss_sum / n_train;
+      stats.train_accuracy = static_cast<double>(correct) / n_train;
+      stats.test_loss = eval.loss;
+      stats.test_accuracy = eval.accuracy;
+      stats.learning_rate = lr;
+      stats.seconds = SecondsSince(epoch_start);
+      result.epochs.push_back(stats);
+      if (on_epoch) on_epoch(stats);
+    }
+    model->eval();
+    result.test_accuracy = result.epochs.back().test_accuracy;
+    result.version = ModelVersion(model);
+    result.seconds = SecondsSince(start);
+    if (absl::Status s = SaveModel(model, model_path); !s.ok()) return s;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+    return absl::InternalError(absl::StrCat("training failed in LibTorch: ", what));
+  }
+  return result;
+}
+
+}  // namespace unibus::vision
