@@ -117,7 +117,7 @@ absl::StatusOr<EventPtr> KafkaAdmin::Await(rd_kafka_queue_t* queue, const std::s
 absl::Status KafkaAdmin::Unsupported(const std::string& op) const {
   return absl::UnimplementedError(absl::StrCat(
       "the Kafka server at ", config_.url, " does not support ", op,
-      " (librdkafka's mock cluster, as started by `unibus kafka-mock`, has no such API)",
+      " (librdkafka's mock cluster, e.g. `unibus kafka-mock`, lacks it)",
       absl::StrContains(op, "CreateTopics")
           ? "; create topics with `unibus kafka-mock --topic NAME:PARTITIONS` or rely on the broker's "
             "auto-create"
@@ -126,23 +126,50 @@ absl::Status KafkaAdmin::Unsupported(const std::string& op) const {
 
 bool KafkaAdmin::SupportsTopicAdmin() {
   std::call_once(probe_once_, [this] {
+    // One probe per cluster and process: a validate-only CreateTopics. librdkafka's
+    // mock cluster lacks the API and also names no controller, so the request
+    // either fails as unsupported or times out waiting for a controller; a real
+    // cluster answers at once (even with an error such as a policy violation).
+    static std::mutex cache_mu;
+    static auto* cache = new std::map<std::string, bool>;
+    {
+      std::lock_guard<std::mutex> lock(cache_mu);
+      if (auto it = cache->find(config_.bootstrap); it != cache->end()) {
+        topic_admin_ = it->second;
+        return;
+      }
+    }
     char err[256];
     rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new("unibus-capability-probe", 1, -1, err, sizeof(err));
     if (nt == nullptr) return;
-    AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    AdminOptionsPtr o(rd_kafka_AdminOptions_new(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
+    const int timeout = std::min(TimeoutMs(), 3000);
+    rd_kafka_AdminOptions_set_request_timeout(o.get(), timeout, err, sizeof(err));
     rd_kafka_AdminOptions_set_validate_only(o.get(), 1, err, sizeof(err));
     QueuePtr q(rd_kafka_queue_new(rk_.get()));
     rd_kafka_CreateTopics(rk_.get(), &nt, 1, o.get(), q.get());
     rd_kafka_NewTopic_destroy(nt);
-    auto ev = Await(q.get(), "CreateTopics");
-    if (!ev.ok()) {
-      if (absl::IsUnimplemented(ev.status())) topic_admin_ = false;
-      return;
+    EventPtr ev(rd_kafka_queue_poll(q.get(), timeout + 2000));
+    bool supported = true;
+    if (!ev) {
+      supported = false;
+    } else {
+      rd_kafka_resp_err_t e = rd_kafka_event_error(ev.get());
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        size_t cnt = 0;
+        const rd_kafka_topic_result_t** results =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &cnt);
+        if (cnt == 1) e = rd_kafka_topic_result_error(results[0]);
+      }
+      const char* text = rd_kafka_event_error_string(ev.get());
+      if (IsUnsupported(e) ||
+          (e == RD_KAFKA_RESP_ERR__TIMED_OUT && text != nullptr && absl::StrContains(text, "controller"))) {
+        supported = false;
+      }
     }
-    size_t cnt = 0;
-    const rd_kafka_topic_result_t** results =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &cnt);
-    if (cnt == 1 && IsUnsupported(rd_kafka_topic_result_error(results[0]))) topic_admin_ = false;
+    topic_admin_ = supported;
+    std::lock_guard<std::mutex> lock(cache_mu);
+    (*cache)[config_.bootstrap] = supported;
   });
   return topic_admin_;
 }

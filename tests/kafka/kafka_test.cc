@@ -1,1 +1,302 @@
+// kafka:// against librdkafka's mock cluster: clear errors for bad input, faults
+// (a broker down and back, injected request errors) and consumer-group takeover,
+// each checked for lost messages.
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "conformance/checker.h"
+#include "kafka/mock_cluster.h"
+#include "unibus/unibus.h"
+
+namespace unibus::kafka_internal {
+namespace {
+
+using conformance::Checker;
+
+constexpr char kFastGroup[] = "session.timeout.ms=6000&heartbeat.interval.ms=500";
+
+class KafkaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = MockCluster::Start(3);
+    ASSERT_TRUE(c.ok()) << c.status();
+    cluster_ = *std::move(c);
+    auto b = Broker::Open(absl::StrCat(cluster_->url(), "?", kFastGroup));
+    ASSERT_TRUE(b.ok()) << b.status();
+    broker_ = std::make_unique<Broker>(*b);
+  }
+  void TearDown() override {
+    broker_.reset();
+    cluster_.reset();
+  }
+
+  SubscriberOptions Opts(const std::string& topic) {
+    SubscriberOptions o;
+    o.topic = topic;
+    o.start = StartPosition::kEarliest;
+    o.min_backoff = absl::Milliseconds(10);
+    o.max_backoff = absl::Milliseconds(50);
+    return o;
+  }
+
+  // Publishes "topic/i" for i in [from, to) and records them with `checker`.
+  void Publish(Publisher& p, const std::string& topic, int from, int to, Checker& checker) {
+    std::vector<PublishFuture> fs;
+    for (int i = from; i < to; ++i) {
+      const std::string data = absl::StrCat(topic, "/", i);
+      checker.Expect(data);
+      fs.push_back(p.Publish(MessageBuilder{}.data(data).ordering_key(absl::StrCat("k", i % 10)).build()));
+    }
+    for (auto& f : fs) ASSERT_TRUE(f.get().ok()) << f.get().status();
+  }
+
+  std::unique_ptr<MockCluster> cluster_;
+  std::unique_ptr<Broker> broker_;
+};
+
+TEST(KafkaErrors, NoBrokerIsUnavailableNamingTheAddress) {
+  BrokerOptions o;
+  o.connect_timeout = absl::Milliseconds(800);
+  auto b = Broker::Open("kafka://127.0.0.1:1", o);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kUnavailable) << b.status();
+  EXPECT_NE(b.status().message().find("127.0.0.1:1"), std::string::npos) << b.status();
+  EXPECT_NE(b.status().message().find("is Kafka running"), std::string::npos) << b.status();
+}
+
+TEST(KafkaErrors, MalformedPropertiesFileNamesTheLine) {
+  const std::string path = ::testing::TempDir() + "/bad-client.properties";
+  {
+    std::ofstream f(path);
+    f << "# Confluent Cloud\nsecurity.protocol=PLAINTEXT\nthis is not a property\n";
+  }
+  auto b = Broker::Open(absl::StrCat("kafka://127.0.0.1:1?config_file=", path));
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument) << b.status();
+  EXPECT_NE(b.status().message().find(":3:"), std::string::npos) << b.status();
+}
+
+TEST(KafkaErrors, UnknownLibrdkafkaPropertyIsInvalidArgument) {
+  auto b = Broker::Open("kafka://127.0.0.1:1?no.such.property=1");
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument) << b.status();
+  EXPECT_NE(b.status().message().find("no.such.property"), std::string::npos) << b.status();
+}
+
+TEST_F(KafkaTest, PropertiesFileWithEnvironmentSecretsIsUsed) {
+  const std::string path = ::testing::TempDir() + "/client.properties";
+  {
+    std::ofstream f(path);
+    f << "bootstrap.servers=" << cluster_->bootstrap() << "\nclient.id=${UNIBUS_TEST_CLIENT_ID}\n";
+  }
+  setenv("UNIBUS_TEST_CLIENT_ID", "from-env", 1);
+  auto b = Broker::Open(absl::StrCat("kafka://?config_file=", path));
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->url(), cluster_->url());
+  unsetenv("UNIBUS_TEST_CLIENT_ID");
+  auto missing = Broker::Open(absl::StrCat("kafka://?config_file=", path));
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kInvalidArgument) << missing.status();
+  EXPECT_NE(missing.status().message().find("UNIBUS_TEST_CLIENT_ID"), std::string::npos);
+}
+
+TEST_F(KafkaTest, AuthenticationFailureIsUnauthenticated) {
+  // The mock cluster speaks no SASL: the handshake fails as an authentication error.
+  BrokerOptions o;
+  o.connect_timeout = absl::Seconds(5);
+  o.properties = {{"security.protocol", "SASL_PLAINTEXT"}, {"sasl.mechanisms", "PLAIN"},
+                  {"sasl.username", "user"}, {"sasl.password", "wrong"}};
+  auto b = Broker::Open(cluster_->url(), o);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kUnauthenticated) << b.status();
+  EXPECT_EQ(b.status().message().find("wrong"), std::string::npos) << "secret leaked: " << b.status();
+}
+
+TEST_F(KafkaTest, UnknownTopicAndTopiclessSubscriptionAreNotFound) {
+  EXPECT_EQ(broker_->publisher("no-such-topic").status().code(), absl::StatusCode::kNotFound);
+  auto s = broker_->subscriber("some-group");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(s.status().message().find("SubscriberOptions::topic"), std::string::npos) << s.status();
+  EXPECT_EQ(broker_->subscriber("some-group", Opts("no-such-topic")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(KafkaTest, OversizedMessagesAreInvalidArgument) {
+  ASSERT_TRUE(cluster_->CreateTopic("big", 1).ok());
+  auto p = broker_->publisher("big");
+  ASSERT_TRUE(p.ok()) << p.status();
+  // Over BrokerOptions::max_message_bytes: rejected before it is queued.
+  auto r1 = p->Publish(MessageBuilder{}.data(std::string(10 * 1024 * 1024 + 1, 'x')).build()).get();
+  EXPECT_EQ(r1.status().code(), absl::StatusCode::kInvalidArgument) << r1.status();
+  // Under ours, over librdkafka's message.max.bytes (1 MB by default).
+  auto r2 = p->Publish(MessageBuilder{}.data(std::string(2 * 1024 * 1024, 'x')).build()).get();
+  EXPECT_EQ(r2.status().code(), absl::StatusCode::kInvalidArgument) << r2.status();
+  EXPECT_NE(r2.status().message().find("message.max.bytes"), std::string::npos) << r2.status();
+  auto ok = p->Publish(MessageBuilder{}.data("small").build()).get();
+  EXPECT_TRUE(ok.ok()) << ok.status();
+}
+
+TEST_F(KafkaTest, CapabilitiesAndAdminOnTheMockCluster) {
+  Capabilities c = broker_->capabilities();
+  EXPECT_EQ(c.backend, "kafka");
+  EXPECT_TRUE(c.partitions);
+  EXPECT_FALSE(c.admin_create_topic) << "the mock cluster has no CreateTopics";
+  Admin admin = broker_->admin();
+  auto created = admin.CreateTopic(TopicConfig{.name = "made-by-admin", .partitions = 3});
+  EXPECT_EQ(created.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(created.message().find("CreateTopics"), std::string::npos) << created;
+  EXPECT_NE(created.message().find(cluster_->bootstrap()), std::string::npos) << created;
+
+  ASSERT_TRUE(cluster_->CreateTopic("described", 3).ok());
+  auto p = broker_->publisher("described");
+  ASSERT_TRUE(p.ok());
+  for (int i = 0; i < 30; ++i) (void)p->Publish(MessageBuilder{}.data("x").ordering_key(absl::StrCat(i)).build());
+  ASSERT_TRUE(p->Flush().ok());
+  auto topics = admin.ListTopics();
+  ASSERT_TRUE(topics.ok()) << topics.status();
+  EXPECT_TRUE(std::count(topics->begin(), topics->end(), "described"));
+  auto info = admin.DescribeTopic("described");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->partitions, 3);
+  EXPECT_EQ(info->replication_factor, 3);
+  EXPECT_EQ(info->messages, 30);
+  ASSERT_EQ(info->partition_info.size(), 3u);
+  for (const auto& pi : info->partition_info) EXPECT_GE(pi.leader, 1);
+  EXPECT_EQ(admin.DescribeTopic("missing").status().code(), absl::StatusCode::kNotFound);
+
+  // A subscription is a consumer group given committed start offsets.
+  ASSERT_TRUE(admin.CreateSubscription(SubscriptionConfig{.name = "grp", .topic = "described",
+                                                          .start = StartPosition::kEarliest}).ok());
+  EXPECT_EQ(admin.CreateSubscription(SubscriptionConfig{.name = "grp", .topic = "described"}).code(),
+            absl::StatusCode::kAlreadyExists);
+  // On a real cluster the topic is found from the group's offsets; the mock cannot
+  // list a group's offsets without naming the topic, so name it.
+  auto sub = broker_->subscriber("grp", Opts("described"));
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  int got = 0;
+  const absl::Time end = absl::Now() + absl::Seconds(20);
+  while (got < 30 && absl::Now() < end) {
+    auto r = sub->Pull(100, absl::Milliseconds(200));
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (auto& m : *r) {
+      ++got;
+      std::move(m.ack).ack();
+    }
+  }
+  EXPECT_EQ(got, 30);
+}
+
+// Publishes while a subscriber consumes and `fault` runs midway; nothing is lost.
+void RunWithFault(KafkaTest* t, Broker& broker, const std::string& topic, const std::function<void()>& fault,
+                  Checker& checker) {
+  SubscriberOptions o;
+  o.topic = topic;
+  o.start = StartPosition::kEarliest;
+  auto sub = broker.subscriber(topic + "-sub", o);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  auto session = sub->Subscribe([&](Message m, AckHandler h) {
+    checker.Receive(m.data);
+    std::move(h).ack();
+  });
+  ASSERT_TRUE(session.ok());
+  auto p = broker.publisher(topic);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const int n = 3000;
+  std::vector<PublishFuture> fs;
+  for (int i = 0; i < n; ++i) {
+    if (i == n / 3) fault();
+    const std::string data = absl::StrCat(topic, "/", i);
+    checker.Expect(data);
+    fs.push_back(p->Publish(MessageBuilder{}.data(data).ordering_key(absl::StrCat("k", i % 12)).build()));
+    if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // a stream, not a burst
+  }
+  for (auto& f : fs) ASSERT_TRUE(f.get().ok()) << f.get().status();
+  const absl::Time end = absl::Now() + absl::Seconds(60);
+  while (checker.distinct() < n && absl::Now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  session->Stop();
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.unexpected, 0);
+  EXPECT_EQ(r.reordered, 0) << "a key's messages came out of order";
+  (void)t;
+}
+
+TEST_F(KafkaTest, BrokerDownAndBackMidStreamLosesNothing) {
+  ASSERT_TRUE(cluster_->CreateTopic("faulty", 6).ok());
+  Checker checker;
+  std::thread restorer;
+  RunWithFault(this, *broker_, "faulty", [&] {
+    ASSERT_TRUE(cluster_->SetBrokerDown(1).ok());
+    restorer = std::thread([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      ASSERT_TRUE(cluster_->SetBrokerUp(1).ok());
+    });
+  }, checker);
+  if (restorer.joinable()) restorer.join();
+}
+
+TEST_F(KafkaTest, InjectedRequestErrorsLoseNothing) {
+  ASSERT_TRUE(cluster_->CreateTopic("errors", 4).ok());
+  Checker checker;
+  RunWithFault(this, *broker_, "errors", [&] {
+    ASSERT_TRUE(cluster_->PushRequestErrors(MockCluster::kProduce,
+                                            {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                             RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                             RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                             RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE}).ok());
+    ASSERT_TRUE(cluster_->PushRequestErrors(MockCluster::kFetch,
+                                            {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                             RD_KAFKA_RESP_ERR_UNKNOWN}).ok());
+    ASSERT_TRUE(cluster_->PushRequestErrors(MockCluster::kOffsetCommit,
+                                            {RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
+                                             RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT}).ok());
+  }, checker);
+}
+
+TEST_F(KafkaTest, ConsumerGroupMembersSplitPartitionsAndTakeOver) {
+  ASSERT_TRUE(cluster_->CreateTopic("shared", 4).ok());
+  auto c1 = broker_->subscriber("workers", Opts("shared"));
+  auto c2 = broker_->subscriber("workers", Opts("shared"));
+  ASSERT_TRUE(c1.ok() && c2.ok());
+  Checker checker;
+  std::atomic<int> by1{0}, by2{0};
+  auto s1 = c1->Subscribe([&](Message m, AckHandler h) {
+    checker.Receive(m.data);
+    ++by1;
+    std::move(h).ack();
+  });
+  auto s2 = c2->Subscribe([&](Message m, AckHandler h) {
+    checker.Receive(m.data);
+    ++by2;
+    std::move(h).ack();
+  });
+  ASSERT_TRUE(s1.ok() && s2.ok());
+  auto p = broker_->publisher("shared");
+  ASSERT_TRUE(p.ok());
+  Publish(*p, "shared", 0, 1000, checker);
+  absl::Time end = absl::Now() + absl::Seconds(30);
+  while (checker.distinct() < 1000 && absl::Now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GT(by1.load(), 0) << "both members should own partitions";
+  EXPECT_GT(by2.load(), 0) << "both members should own partitions";
+  // One member stops; the other takes its partitions over.
+  s2->Stop();
+  c2->connection()->Shutdown();
+  const int before = by1.load();
+  Publish(*p, "shared", 1000, 2000, checker);
+  end = absl::Now() + absl::Seconds(40);
+  while (checker.distinct() < 2000 && absl::Now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  s1->Stop();
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(by1.load() - before, 1000 - 0) << "the survivor should get every later message";
+  EXPECT_EQ(r.duplicated, 0) << "everything was acked before the takeover";
+}
+
+}  // namespace
+}  // namespace unibus::kafka_internal
