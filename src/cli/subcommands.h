@@ -11,7 +11,7 @@ void setup_subscriptions(CLI::App& app);
 void setup_publish(CLI::App& app);
 void setup_consume(CLI::App& app);
 void setup_bench(CLI::App& app);
-#ifdef UNIBUS_HAVE_KAFKA
+#ifdef UNIBUS_CLI_KAFKA_MOCK
 void setup_kafka_mock(CLI::App& app);
 #endif
 #ifdef UNIBUS_WITH_VISION
@@ -30,7 +30,7 @@ inline void SetupAll(CLI::App& app) {
   setup_publish(app);
   setup_consume(app);
   setup_bench(app);
-#ifdef UNIBUS_HAVE_KAFKA
+#ifdef UNIBUS_CLI_KAFKA_MOCK
   setup_kafka_mock(app);
 #endif
 #ifdef UNIBUS_WITH_VISION
