@@ -63,14 +63,16 @@ int run_bench_model(const BenchModelOptions& o) {
   if (!test.ok()) return Fail(test.status());
   for (int b : o.batches) {
     if (static_cast<std::size_t>(b) > test->size()) {
-      return Fail(absl::InvalidArgumentError(absl::StrFormat("batch %d is larger than the %d test images", b, test->size())));
+      return Fail(absl::InvalidArgumentError(
+          absl::StrFormat("batch %d is larger than the %d test images", b, test->size())));
     }
   }
   std::cout << absl::StreamFormat(
       "model %s (%s), %d thread(s), %d images x %d repetitions per batch size\n", o.model,
       classifier->version(), o.threads, o.images, o.repetitions);
   std::cout << absl::StreamFormat("%6s %14s %14s %12s %14s\n", "batch", "best img/s",
-                                  "median img/s", "ms/batch", "vs batch " + std::to_string(o.batches[0]));
+                                  "median img/s", "ms/batch",
+                                  "vs batch " + std::to_string(o.batches[0]));
   double baseline = 0;
   for (int b : o.batches) {
     absl::Status error;
@@ -90,15 +92,21 @@ void setup_bench_model(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "bench-model", "measure the CNN's images/s per core at several batch sizes (median, best)");
   cmd->add_option("--model", o->model, "model file")->capture_default_str();
-  cmd->add_option("--data", o->data, "directory of the Fashion-MNIST IDX files")->capture_default_str();
+  cmd->add_option("--data", o->data, "directory of the Fashion-MNIST IDX files")
+      ->capture_default_str();
   cmd->add_option("--batches", o->batches, "batch sizes; the first is the baseline of the ratios")
-      ->capture_default_str()->check(CLI::PositiveNumber)->delimiter(',');
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->delimiter(',');
   cmd->add_option("--repetitions", o->repetitions, "timed runs per batch size")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--images", o->images, "images classified per run")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->threads, "LibTorch threads (1 measures one core)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([o] { Exit(run_bench_model(*o)); });
 }
 

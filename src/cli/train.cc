@@ -45,13 +45,14 @@ int run_train(const TrainOptions& o) {
       "training on %d images, testing on %d, %d epochs, seed %d, batch %d, %d thread(s)\n",
       train->size(), test->size(), o.config.epochs, o.config.seed, o.config.batch_size,
       o.config.threads);
-  absl::StatusOr<vision::TrainResult> result = vision::Train(
-      o.config, *train, *test, o.out, [](const vision::EpochStats& e) {
-        std::cout << absl::StreamFormat(
-                         "epoch %2d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  lr %.2e  %.1fs",
-                         e.epoch, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy,
-                         e.learning_rate, e.seconds)
-                  << std::endl;
+  absl::StatusOr<vision::TrainResult> result =
+      vision::Train(o.config, *train, *test, o.out, [](const vision::EpochStats& e) {
+        std::cout
+            << absl::StreamFormat(
+                   "epoch %2d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  lr %.2e  %.1fs",
+                   e.epoch, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy,
+                   e.learning_rate, e.seconds)
+            << std::endl;
       });
   if (!result.ok()) return Fail(result.status());
   if (absl::Status s = vision::WriteTrainingCsv(*result, csv); !s.ok()) return Fail(s);
@@ -61,8 +62,8 @@ int run_train(const TrainOptions& o) {
   std::cout << absl::StreamFormat(
       "test accuracy %.4f after %d epochs in %.1fs; %d parameters; version %s\n"
       "wrote %s, %s, %s\n",
-      result->test_accuracy, o.config.epochs, result->seconds, result->parameters,
-      result->version, o.out, csv, card);
+      result->test_accuracy, o.config.epochs, result->seconds, result->parameters, result->version,
+      o.out, csv, card);
   // The plot is a convenience: without gnuplot the run still succeeded.
   if (absl::Status s = vision::PlotTrainingCsv(csv, plot); !s.ok()) {
     std::cerr << "unibus: warning: " << s.message() << std::endl;
@@ -76,22 +77,29 @@ int run_train(const TrainOptions& o) {
 
 void setup_train(CLI::App& app) {
   auto o = std::make_shared<TrainOptions>();
-  auto* cmd = app.add_subcommand("train", "train the Fashion-MNIST CNN (LibTorch) from a fixed seed");
-  cmd->add_option("--data", o->data, "directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz")
+  auto* cmd =
+      app.add_subcommand("train", "train the Fashion-MNIST CNN (LibTorch) from a fixed seed");
+  cmd->add_option("--data", o->data,
+                  "directory with {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz")
       ->capture_default_str();
   cmd->add_option("--epochs", o->config.epochs, "passes over the training set")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->config.seed, "seed of weights, dropout, shuffling and flips")
       ->capture_default_str();
   cmd->add_option("--batch-size", o->config.batch_size, "images per optimizer step")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--lr", o->config.learning_rate, "peak learning rate (AdamW, cosine decay)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->config.threads,
                   "LibTorch threads; more than free cores slows training down a lot")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("!--no-augment", o->config.augment, "do not flip training images at random");
-  cmd->add_option("--train-limit", o->config.train_limit, "train on the first N images only (0: all)")
+  cmd->add_option("--train-limit", o->config.train_limit,
+                  "train on the first N images only (0: all)")
       ->capture_default_str();
   cmd->add_option("--out", o->out, "model file to write")->capture_default_str();
   cmd->add_option("--csv", o->csv, "per-epoch loss and accuracy (default: --out with .csv)");

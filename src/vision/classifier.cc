@@ -1,7 +1,7 @@
 #include "vision/classifier.h"
 
-#include <torch/csrc/autograd/grad_mode.h>
 #include <c10/core/InferenceMode.h>
+#include <torch/csrc/autograd/grad_mode.h>
 
 #include <algorithm>
 #include <utility>
@@ -32,8 +32,8 @@ absl::StatusOr<Classifier> Classifier::Load(const std::string& path,
   }
   absl::StatusOr<LoadedModel> loaded = LoadModel(path);
   if (!loaded.ok()) return loaded.status();
-  return Classifier(std::make_unique<Impl>(
-      Impl{std::move(loaded->model), std::move(loaded->version), options}));
+  return Classifier(
+      std::make_unique<Impl>(Impl{std::move(loaded->model), std::move(loaded->version), options}));
 }
 
 const std::string& Classifier::version() const { return impl_->version; }

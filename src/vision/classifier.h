@@ -17,8 +17,8 @@ namespace unibus::vision {
 // The model's answer for one image. (Not named Prediction: that is the pipeline's
 // protobuf message, unibus::vision::Prediction in vision.pb.h.)
 struct Classification {
-  int class_index = 0;                        // argmax, in [0, kNumClasses)
-  float confidence = 0;                       // probabilities[class_index]
+  int class_index = 0;                             // argmax, in [0, kNumClasses)
+  float confidence = 0;                            // probabilities[class_index]
   std::array<float, kNumClasses> probabilities{};  // softmax over the classes
 };
 
@@ -45,8 +45,7 @@ class Classifier {
   // image, in order. Sets the calling thread's LibTorch threads to options.threads.
   // InvalidArgument when `images` is null and n > 0; Internal if LibTorch fails.
   // Not safe to call concurrently on one Classifier.
-  absl::StatusOr<std::vector<Classification>> Classify(const std::uint8_t* images,
-                                                       std::size_t n);
+  absl::StatusOr<std::vector<Classification>> Classify(const std::uint8_t* images, std::size_t n);
 
   // Identifies the weights: "fashion-cnn-v1-" plus a hash of them.
   const std::string& version() const;

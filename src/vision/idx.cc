@@ -35,8 +35,8 @@ class IdxFile {
       const int err = errno;
       std::string why = err != 0 ? std::strerror(err) : "cannot open";
       if (err == ENOENT) {
-        return absl::NotFoundError(absl::StrCat(
-            path, ": ", why, "; install dataset-fashion-mnist or pass --data DIR"));
+        return absl::NotFoundError(
+            absl::StrCat(path, ": ", why, "; install dataset-fashion-mnist or pass --data DIR"));
       }
       return absl::NotFoundError(absl::StrCat(path, ": ", why));
     }
@@ -63,18 +63,17 @@ class IdxFile {
   absl::StatusOr<std::uint32_t> ReadBigEndian32(absl::string_view what) {
     std::uint8_t b[4];
     if (absl::Status s = Read(b, sizeof b, what); !s.ok()) return s;
-    return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
-           (std::uint32_t{b[2]} << 8) | std::uint32_t{b[3]};
+    return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |
+           std::uint32_t{b[3]};
   }
 
   absl::Status ExpectMagic(std::uint32_t want, absl::string_view kind) {
     absl::StatusOr<std::uint32_t> magic = ReadBigEndian32("the magic number");
     if (!magic.ok()) return magic.status();
     if (*magic != want) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path_, ": not an IDX ", kind, " file: magic number 0x",
-                       absl::Hex(*magic, absl::kZeroPad8), ", expected 0x",
-                       absl::Hex(want, absl::kZeroPad8)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          path_, ": not an IDX ", kind, " file: magic number 0x",
+          absl::Hex(*magic, absl::kZeroPad8), ", expected 0x", absl::Hex(want, absl::kZeroPad8)));
     }
     return absl::OkStatus();
   }
@@ -170,8 +169,8 @@ absl::StatusOr<Dataset> LoadFashionMnist(const std::string& dir, Split split) {
   absl::StatusOr<IdxImages> images = ReadIdxImages(images_path);
   if (!images.ok()) return images.status();
   if (images->rows != kImageRows || images->cols != kImageCols) {
-    return absl::InvalidArgumentError(absl::StrCat(images_path, ": images are ", images->rows,
-                                                   "x", images->cols, ", expected 28x28"));
+    return absl::InvalidArgumentError(absl::StrCat(images_path, ": images are ", images->rows, "x",
+                                                   images->cols, ", expected 28x28"));
   }
   absl::StatusOr<std::vector<std::uint8_t>> labels = ReadIdxLabels(labels_path);
   if (!labels.ok()) return labels.status();

@@ -18,7 +18,8 @@ using ::testing::HasSubstr;
 std::vector<std::uint8_t> BigEndian(std::initializer_list<std::uint32_t> words) {
   std::vector<std::uint8_t> out;
   for (std::uint32_t w : words) {
-    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(w >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      out.push_back(static_cast<std::uint8_t>(w >> shift));
   }
   return out;
 }
@@ -27,8 +28,8 @@ class IdxTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           ("idx_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("idx_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -50,7 +51,8 @@ class IdxTest : public ::testing::Test {
                                           std::uint32_t cols, std::uint32_t magic = 0x803) {
     std::vector<std::uint8_t> out = BigEndian({magic, count, rows, cols});
     for (std::uint32_t i = 0; i < count; ++i) {
-      for (std::uint32_t k = 0; k < rows * cols; ++k) out.push_back(static_cast<std::uint8_t>(i + k));
+      for (std::uint32_t k = 0; k < rows * cols; ++k)
+        out.push_back(static_cast<std::uint8_t>(i + k));
     }
     return out;
   }

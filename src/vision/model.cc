@@ -139,9 +139,9 @@ absl::Status SaveModel(FashionCnn& model, const std::string& path) {
 absl::StatusOr<LoadedModel> LoadModel(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
-    return absl::NotFoundError(absl::StrCat(
-        "model file ", path, " does not exist; train one with `unibus train --out ", path,
-        "` or use the committed models/fashion_cnn.pt"));
+    return absl::NotFoundError(absl::StrCat("model file ", path,
+                                            " does not exist; train one with `unibus train --out ",
+                                            path, "` or use the committed models/fashion_cnn.pt"));
   }
   torch::serialize::InputArchive archive;
   try {
@@ -160,8 +160,8 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path) {
   };
   if (read_string(kFormatKey) != kFormat) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, " is a LibTorch archive but not a unibus model file (no '",
-                     kFormatKey, "' = '", kFormat, "')"));
+        absl::StrCat(path, " is a LibTorch archive but not a unibus model file (no '", kFormatKey,
+                     "' = '", kFormat, "')"));
   }
   const std::string architecture = read_string(kArchitectureKey);
   if (architecture != kArchitecture) {
@@ -188,9 +188,9 @@ absl::StatusOr<LoadedModel> LoadModel(const std::string& path) {
   std::size_t i = 0;
   auto check = [&](const std::string& name, const torch::Tensor& t) -> absl::Status {
     if (i >= shapes.size() || shapes[i].first != name || t.sizes().vec() != shapes[i].second) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          path, ": tensor '", name, "' has shape ", c10::str(t.sizes()),
-          " which this architecture does not expect; retrain it with `unibus train`"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": tensor '", name, "' has shape ", c10::str(t.sizes()),
+                       " which this architecture does not expect; retrain it with `unibus train`"));
     }
     ++i;
     return absl::OkStatus();

@@ -1,9 +1,8 @@
 #include "vision/threads.h"
 
+#include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <malloc.h>
-
-#include <ATen/Parallel.h>
 
 namespace unibus::vision {
 

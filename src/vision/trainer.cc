@@ -53,14 +53,17 @@ Evaluation Evaluate(FashionCnn& model, const Dataset& data, std::size_t n) {
 }
 
 absl::Status CheckConfig(const TrainConfig& c, const Dataset& train, const Dataset& test) {
-  if (c.epochs < 1) return absl::InvalidArgumentError(absl::StrCat("epochs must be >= 1, got ", c.epochs));
+  if (c.epochs < 1)
+    return absl::InvalidArgumentError(absl::StrCat("epochs must be >= 1, got ", c.epochs));
   if (c.batch_size < 1) {
     return absl::InvalidArgumentError(absl::StrCat("batch size must be >= 1, got ", c.batch_size));
   }
   if (!(c.learning_rate > 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("learning rate must be > 0, got ", c.learning_rate));
+    return absl::InvalidArgumentError(
+        absl::StrCat("learning rate must be > 0, got ", c.learning_rate));
   }
-  if (c.threads < 1) return absl::InvalidArgumentError(absl::StrCat("threads must be >= 1, got ", c.threads));
+  if (c.threads < 1)
+    return absl::InvalidArgumentError(absl::StrCat("threads must be >= 1, got ", c.threads));
   if (train.size() == 0 || test.size() == 0) {
     return absl::InvalidArgumentError("training and test sets must not be empty");
   }

@@ -14,36 +14,36 @@
 namespace unibus::vision {
 
 struct TrainConfig {
-  int epochs = 15;                  // passes over the training set
-  std::uint64_t seed = 42;          // weights, dropout, shuffling and flips all derive from it
-  int batch_size = 128;             // images per optimizer step
-  double learning_rate = 2e-3;      // AdamW peak rate, decayed to 0 by a cosine schedule
-  double weight_decay = 1e-4;       // AdamW decoupled weight decay
-  bool augment = true;              // random left-right flips of training images
-  int threads = 1;                  // LibTorch intra-op threads while training
-  std::size_t train_limit = 0;      // use only the first N training images (0: all)
-  std::size_t test_limit = 0;       // evaluate only the first N test images (0: all)
+  int epochs = 15;              // passes over the training set
+  std::uint64_t seed = 42;      // weights, dropout, shuffling and flips all derive from it
+  int batch_size = 128;         // images per optimizer step
+  double learning_rate = 2e-3;  // AdamW peak rate, decayed to 0 by a cosine schedule
+  double weight_decay = 1e-4;   // AdamW decoupled weight decay
+  bool augment = true;          // random left-right flips of training images
+  int threads = 1;              // LibTorch intra-op threads while training
+  std::size_t train_limit = 0;  // use only the first N training images (0: all)
+  std::size_t test_limit = 0;   // evaluate only the first N test images (0: all)
 };
 
 struct EpochStats {
-  int epoch = 0;                    // 1-based
-  double train_loss = 0;            // mean cross-entropy over the epoch's batches
-  double train_accuracy = 0;        // on the (augmented) training batches, in train mode
-  double test_loss = 0;             // mean cross-entropy on the test set, eval mode
+  int epoch = 0;              // 1-based
+  double train_loss = 0;      // mean cross-entropy over the epoch's batches
+  double train_accuracy = 0;  // on the (augmented) training batches, in train mode
+  double test_loss = 0;       // mean cross-entropy on the test set, eval mode
   double test_accuracy = 0;
-  double learning_rate = 0;         // at the epoch's last step
-  double seconds = 0;               // wall time of the epoch, evaluation included
+  double learning_rate = 0;  // at the epoch's last step
+  double seconds = 0;        // wall time of the epoch, evaluation included
 };
 
 struct TrainResult {
   std::vector<EpochStats> epochs;
-  double test_accuracy = 0;         // after the last epoch
-  double seconds = 0;               // whole training, evaluation included
+  double test_accuracy = 0;  // after the last epoch
+  double seconds = 0;        // whole training, evaluation included
   std::int64_t parameters = 0;
-  std::string version;              // ModelVersion of the trained weights
+  std::string version;  // ModelVersion of the trained weights
   std::string architecture;
-  std::size_t train_images = 0;     // images trained on per epoch
-  std::size_t test_images = 0;      // images each evaluation used
+  std::size_t train_images = 0;  // images trained on per epoch
+  std::size_t test_images = 0;   // images each evaluation used
 };
 
 // Trains a fresh model on `train`, evaluating on `test` after each epoch, and writes it

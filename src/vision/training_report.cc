@@ -59,34 +59,26 @@ absl::Status WriteTrainingCsv(const TrainResult& result, const std::string& path
 
 absl::Status PlotTrainingCsv(const std::string& csv_path, const std::string& png_path) {
   if (!OnPath("gnuplot")) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "gnuplot is not installed (not on PATH), so no plot ", png_path,
-        " was drawn; install gnuplot-nox and rerun, the figures are in ", csv_path));
+    return absl::FailedPreconditionError(
+        absl::StrCat("gnuplot is not installed (not on PATH), so no plot ", png_path,
+                     " was drawn; install gnuplot-nox and rerun, the figures are in ", csv_path));
   }
   const std::string script = absl::StrCat(
-      "set terminal pngcairo size 1100,450 font 'sans,10'\n",
-      "set output ", Quote(png_path), "\n",
-      "set datafile separator ','\n",
-      "set key autotitle columnhead\n",
-      "set grid\n",
-      "set xlabel 'epoch'\n",
-      "set multiplot layout 1,2 title 'Fashion-MNIST CNN training'\n",
-      "set title 'cross-entropy loss'\n",
-      "plot ", Quote(csv_path), " using 1:2 with linespoints title 'train', '' using 1:4 ",
-      "with linespoints title 'test'\n",
-      "set title 'accuracy'\n",
-      "set yrange [0.8:1]\n",
-      "set key bottom right\n",
-      "plot ", Quote(csv_path), " using 1:3 with linespoints title 'train', '' using 1:5 ",
-      "with linespoints title 'test'\n",
-      "unset multiplot\n");
+      "set terminal pngcairo size 1100,450 font 'sans,10'\n", "set output ", Quote(png_path), "\n",
+      "set datafile separator ','\n", "set key autotitle columnhead\n", "set grid\n",
+      "set xlabel 'epoch'\n", "set multiplot layout 1,2 title 'Fashion-MNIST CNN training'\n",
+      "set title 'cross-entropy loss'\n", "plot ", Quote(csv_path),
+      " using 1:2 with linespoints title 'train', '' using 1:4 ", "with linespoints title 'test'\n",
+      "set title 'accuracy'\n", "set yrange [0.8:1]\n", "set key bottom right\n", "plot ",
+      Quote(csv_path), " using 1:3 with linespoints title 'train', '' using 1:5 ",
+      "with linespoints title 'test'\n", "unset multiplot\n");
   std::unique_ptr<FILE, PipeCloser> pipe(popen("gnuplot", "w"));
   if (pipe == nullptr) return absl::InternalError("cannot start gnuplot");
   const bool written = std::fwrite(script.data(), 1, script.size(), pipe.get()) == script.size();
   const int status = pclose(pipe.release());
   if (!written || status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat("gnuplot failed to draw ", png_path, " from ",
-                                            csv_path, " (exit status ", status, ")"));
+    return absl::InternalError(absl::StrCat("gnuplot failed to draw ", png_path, " from ", csv_path,
+                                            " (exit status ", status, ")"));
   }
   return absl::OkStatus();
 }
