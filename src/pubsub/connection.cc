@@ -1,6 +1,7 @@
 #include "pubsub/connection.h"
 
 #include <cstdlib>
+#include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -30,6 +31,27 @@ std::string WhatToDo(const Endpoint& e) {
   }
   return absl::StrCat("check network access to ", e.address,
                       ", or set PUBSUB_EMULATOR_HOST=HOST:PORT to use the Pub/Sub emulator");
+}
+
+// gRPC 1.51 runs callback-API completions on a process-wide polling queue that it
+// creates when the first channel uses the callback API and tears down when the
+// last such channel goes away. Publishers come and go (and each has a channel), so
+// that queue would be torn down and rebuilt over and over, which crashes gRPC's
+// "nexting" threads. One channel that used the callback API and is never
+// destroyed keeps the queue alive for the life of the process.
+void KeepCallbackQueueAlive() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // Deliberately leaked: they must outlive every other channel.
+    auto* channel = new std::shared_ptr<grpc::Channel>(
+        grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
+    auto* stub = google::pubsub::v1::Publisher::NewStub(*channel).release();
+    auto* ctx = new grpc::ClientContext;
+    ctx->set_deadline(std::chrono::system_clock::now());
+    auto* req = new google::pubsub::v1::GetTopicRequest;
+    auto* resp = new google::pubsub::v1::Topic;
+    stub->async()->GetTopic(ctx, req, resp, [](grpc::Status) {});
+  });
 }
 
 }  // namespace
@@ -157,6 +179,7 @@ std::shared_ptr<grpc::Channel> Connection::NewChannel() const {
 }
 
 absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(Endpoint endpoint, BrokerOptions options) {
+  KeepCallbackQueueAlive();
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (endpoint.emulator) {
     creds = grpc::InsecureChannelCredentials();

@@ -43,6 +43,7 @@ grpc::Status StreamingPullSource::RunStream(bool* got_messages) {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return grpc::Status::CANCELLED;
     stream_ctx_ = &ctx;
+    half_closed_ = false;
   }
   auto stream = stub_->StreamingPull(&ctx);
   v1::StreamingPullRequest first;
@@ -52,6 +53,11 @@ grpc::Status StreamingPullSource::RunStream(bool* got_messages) {
   first.set_max_outstanding_messages(static_cast<std::int64_t>(options_.max_outstanding_messages));
   first.set_max_outstanding_bytes(static_cast<std::int64_t>(options_.max_outstanding_bytes));
   if (stream->Write(first)) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stream_ = stream.get();
+      if (closed_) ctx.TryCancel();
+    }
     v1::StreamingPullResponse resp;
     while (stream->Read(&resp)) {
       std::unique_lock<std::mutex> lock(mu_);
@@ -80,14 +86,21 @@ grpc::Status StreamingPullSource::RunStream(bool* got_messages) {
         return closed_ || (buffer_.size() < options_.max_outstanding_messages &&
                            buffered_bytes_ < options_.max_outstanding_bytes);
       });
-      if (closed_) break;
+      // After Close, keep reading what the server still sends until it ends the
+      // stream: those messages are buffered and released with the rest.
     }
   }
-  stream->WritesDone();
-  if (bool closed = [&] { std::lock_guard<std::mutex> l(mu_); return closed_; }(); closed) ctx.TryCancel();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!half_closed_) stream->WritesDone();
+    half_closed_ = true;
+    stream_ = nullptr;
+    if (closed_) ctx.TryCancel();
+  }
   grpc::Status status = stream->Finish();
   std::lock_guard<std::mutex> lock(mu_);
   stream_ctx_ = nullptr;
+  stream_done_cv_.notify_all();
   return status;
 }
 
@@ -210,8 +223,17 @@ absl::Status StreamingPullSource::ExtendLeases(const std::vector<std::string>& t
 
 void StreamingPullSource::StopStream(std::vector<std::string>* unfetched) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     closed_ = true;
+    // Close gracefully first, so the server forgets this stream before anything
+    // is released: a message released to a stream the server still thinks open is
+    // pushed into it and stays leased until its deadline.
+    if (stream_ != nullptr && !half_closed_) {
+      half_closed_ = true;
+      stream_->WritesDone();
+      space_cv_.notify_all();
+      stream_done_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stream_ctx_ == nullptr; });
+    }
     if (stream_ctx_ != nullptr) stream_ctx_->TryCancel();
   }
   data_cv_.notify_all();

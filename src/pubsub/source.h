@@ -79,6 +79,10 @@ class StreamingPullSource : public core_internal::SubscriptionSource {
   absl::Status transient_;            // guarded by mu_: a stream failure not yet reported
   absl::Status terminal_;             // guarded by mu_: the stream cannot be reopened
   grpc::ClientContext* stream_ctx_ = nullptr;  // guarded by mu_: the open stream, to cancel
+  std::condition_variable stream_done_cv_;  // the open stream finished
+  grpc::ClientReaderWriter<google::pubsub::v1::StreamingPullRequest, google::pubsub::v1::StreamingPullResponse>*
+      stream_ = nullptr;                  // guarded by mu_: the open stream, to half-close
+  bool half_closed_ = false;          // guarded by mu_: WritesDone sent on the open stream
   bool closed_ = false;               // guarded by mu_
   std::mutex reader_mu_;  // serializes joining reader_
   std::thread reader_;
