@@ -18,8 +18,13 @@ double Percentile(const std::vector<double>& sorted, double p) {
 // supported the topic is kept (the run's image ids still identify its rows).
 absl::Status FreshTopic(Broker& b, const std::string& topic) {
   auto admin = b.admin();
-  auto s = admin.DeleteTopic(topic);
-  if (!s.ok() && !absl::IsNotFound(s) && !absl::IsUnimplemented(s)) return s;
+  const Capabilities caps = b.capabilities();
+  absl::Status s;
+  if (caps.admin_delete_topic) {
+    s = admin.DeleteTopic(topic);
+    if (!s.ok() && !absl::IsNotFound(s) && !absl::IsUnimplemented(s)) return s;
+  }
+  if (!caps.admin_create_topic) return absl::OkStatus();
   s = admin.CreateTopic(TopicConfig{.name = topic});
   if (!s.ok() && !absl::IsAlreadyExists(s) && !absl::IsUnimplemented(s)) return s;
   return absl::OkStatus();
