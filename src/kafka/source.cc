@@ -116,6 +116,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
       out.push_back(std::move(b.delivery));
       buffer_.pop_front();
     }
+    room_cv_.notify_one();
     return out;
   }
 
@@ -163,8 +164,12 @@ class KafkaSource : public core_internal::SubscriptionSource {
       if (closed_) return;
       closed_ = true;
     }
-    buffer_cv_.notify_all();
     stop_ = true;
+    buffer_cv_.notify_all();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      room_cv_.notify_all();
+    }
     if (poller_.joinable()) poller_.join();
     if (!rk_) return;
     Commit(/*sync=*/true);
@@ -205,7 +210,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
         Commit(/*sync=*/false);
         last_commit = Clock::now();
       }
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100);
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), Paused() ? 20 : 100);
       if (m == nullptr) continue;
       batch.push_back(m);
       while (batch.size() < kBatch && (m = rd_kafka_consumer_poll(rk_.get(), 0)) != nullptr) batch.push_back(m);
@@ -268,14 +273,21 @@ class KafkaSource : public core_internal::SubscriptionSource {
     buffer_cv_.notify_all();
   }
 
-  // Pauses the assigned partitions while the buffer is full, resumes below half.
+  // Flow control. While the buffer is full, first wait (up to 1 s) for the
+  // dispatcher to take messages: librdkafka's own prefetch queue is bounded and
+  // stops fetching by itself. A longer stall pauses the assigned partitions, so the
+  // loop can go on polling (serving rebalances, staying within
+  // max.poll.interval.ms) without taking messages; they resume below half.
   void FlowControl() {
     bool pause = false, resume = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      const bool full = buffer_.size() >= cap_messages_ || buffer_bytes_ >= cap_bytes_;
+      std::unique_lock<std::mutex> lock(mu_);
+      auto full = [&] { return buffer_.size() >= cap_messages_ || buffer_bytes_ >= cap_bytes_; };
+      if (full() && !paused_) {
+        room_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return !full() || stop_.load(); });
+        if (full()) pause = paused_ = true;
+      }
       const bool low = buffer_.size() <= cap_messages_ / 2 && buffer_bytes_ <= cap_bytes_ / 2;
-      if (full && !paused_) pause = paused_ = true;
       if (low && paused_) {
         resume = true;
         paused_ = false;
@@ -287,6 +299,11 @@ class KafkaSource : public core_internal::SubscriptionSource {
     PartitionListPtr owned(assigned);
     if (pause) rd_kafka_pause_partitions(rk_.get(), assigned);
     if (resume) rd_kafka_resume_partitions(rk_.get(), assigned);
+  }
+
+  bool Paused() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return paused_;
   }
 
   void ApplySeeks() {
@@ -450,6 +467,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
 
   std::mutex mu_;
   std::condition_variable buffer_cv_;         // buffer_ gained messages, or closed / failed
+  std::condition_variable room_cv_;           // Fetch took messages from buffer_
   std::deque<Buffered> buffer_;               // guarded by mu_: polled, not yet fetched
   std::size_t buffer_bytes_ = 0;              // guarded by mu_
   std::map<std::int32_t, Partition> parts_;   // guarded by mu_: the current assignment

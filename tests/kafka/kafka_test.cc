@@ -300,3 +300,52 @@ TEST_F(KafkaTest, ConsumerGroupMembersSplitPartitionsAndTakeOver) {
 
 }  // namespace
 }  // namespace unibus::kafka_internal
+
+namespace unibus::kafka_internal {
+namespace {
+
+// Messages fetched into the consumer's buffer but never handed out stay
+// uncommitted: a restarted subscriber gets them.
+TEST_F(KafkaTest, BufferedButUndeliveredMessagesSurviveARestart) {
+  ASSERT_TRUE(cluster_->CreateTopic("buffered", 4).ok());
+  auto p = broker_->publisher("buffered");
+  ASSERT_TRUE(p.ok());
+  Checker checker;
+  Publish(*p, "buffered", 0, 50, checker);
+  SubscriberOptions o = Opts("buffered");
+  o.max_outstanding_messages = 2;
+  {
+    auto sub = broker_->subscriber("restarted", o);
+    ASSERT_TRUE(sub.ok());
+    int got = 0;
+    const absl::Time end = absl::Now() + absl::Seconds(20);
+    while (got < 2 && absl::Now() < end) {
+      auto r = sub->Pull(2 - got, absl::Milliseconds(200));
+      ASSERT_TRUE(r.ok());
+      for (auto& m : *r) {
+        checker.Receive(m.message.data);
+        std::move(m.ack).ack();
+        ++got;
+      }
+    }
+    ASSERT_EQ(got, 2);
+    sub->connection()->Shutdown();
+  }
+  auto sub = broker_->subscriber("restarted", Opts("buffered"));
+  ASSERT_TRUE(sub.ok());
+  const absl::Time end = absl::Now() + absl::Seconds(30);
+  while (checker.distinct() < 50 && absl::Now() < end) {
+    auto r = sub->Pull(100, absl::Milliseconds(200));
+    ASSERT_TRUE(r.ok());
+    for (auto& m : *r) {
+      checker.Receive(m.message.data);
+      std::move(m.ack).ack();
+    }
+  }
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.duplicated, 0);
+}
+
+}  // namespace
+}  // namespace unibus::kafka_internal
