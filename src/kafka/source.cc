@@ -85,6 +85,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
     auto conf = MakeConf(config_, defaults, forced, &opaque_);
     if (!conf.ok()) return conf.status();
     rd_kafka_conf_set_rebalance_cb(conf->get(), &KafkaSource::OnRebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf->get(), &KafkaSource::OnCommitted);
     auto rk = MakeClient(RD_KAFKA_CONSUMER, *std::move(conf), config_);
     if (!rk.ok()) return rk.status();
     rk_ = *std::move(rk);
@@ -328,13 +329,15 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   // Adds `part`'s commit position (with the acks above it as metadata) to `list`
-  // when it changed since the last commit. Requires mu_.
-  void AddCommitLocked(rd_kafka_topic_partition_list_t* list, std::int32_t p, Partition& part) {
+  // when it changed since the last commit, or always when `force` (an async commit
+  // may have failed, e.g. during a rebalance, so the final ones must not trust the
+  // record of what was sent). Requires mu_.
+  void AddCommitLocked(rd_kafka_topic_partition_list_t* list, std::int32_t p, Partition& part, bool force) {
     part.dirty = false;
     const std::int64_t offset = part.tracker.committable();
     if (offset < 0) return;
     std::string meta = part.tracker.EncodeAcked();
-    if (offset == part.committed && meta == part.committed_meta) return;
+    if (!force && offset == part.committed && meta == part.committed_meta) return;
     rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(list, topic_.c_str(), p);
     tp->offset = offset;
     if (!meta.empty()) {
@@ -352,7 +355,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& [p, part] : parts_) {
-        if (part.dirty || sync) AddCommitLocked(list.get(), p, part);
+        if (part.dirty || sync) AddCommitLocked(list.get(), p, part, /*force=*/sync);
       }
     }
     CommitList(list.get(), sync);
@@ -364,6 +367,21 @@ class KafkaSource : public core_internal::SubscriptionSource {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
       Log(spdlog::level::warn, absl::StrCat("commit for '", subscription_, "' failed: ", rd_kafka_err2str(err),
                                             "; settled messages past the last commit may be redelivered"));
+    }
+  }
+
+  // A failed async commit (e.g. during a rebalance) is sent again by the next one.
+  static void OnCommitted(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                          void* opaque) {
+    auto* self = static_cast<KafkaSource*>(static_cast<ClientOpaque*>(opaque)->owner);
+    if (offsets == nullptr) return;
+    std::lock_guard<std::mutex> lock(self->mu_);
+    for (int i = 0; i < offsets->cnt; ++i) {
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR && offsets->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      auto it = self->parts_.find(offsets->elems[i].partition);
+      if (it == self->parts_.end()) continue;
+      it->second.committed = -2;
+      it->second.dirty = true;
     }
   }
 
@@ -438,7 +456,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
         const std::int32_t p = partitions->elems[i].partition;
         auto it = parts_.find(p);
         if (it == parts_.end()) continue;
-        if (!lost) AddCommitLocked(commit.get(), p, it->second);
+        if (!lost) AddCommitLocked(commit.get(), p, it->second, /*force=*/true);
         parts_.erase(it);
       }
       for (auto it = buffer_.begin(); it != buffer_.end();) {
