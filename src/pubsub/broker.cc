@@ -69,7 +69,7 @@ class PubsubBroker : public BrokerConnection, public std::enable_shared_from_thi
     }
     core_internal::DispatcherConfig config{subscription, topic, options, conn_->options().logger};
     return core_internal::MakeDispatcher(
-        std::make_shared<StreamingPullSource>(conn_, subscription, topic, options), std::move(config),
+        std::make_shared<StreamingPullSource>(conn_, subscription, topic, options, conn_->endpoint().streams), std::move(config),
         core_internal::DeadLetterThrough(weak_from_this(), conn_->options().max_message_bytes));
   }
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
@@ -89,9 +90,17 @@ absl::StatusOr<Endpoint> ParseEndpoint(const core_internal::Url& url) {
       e.emulator = true;
     } else if (k == "endpoint") {
       if (!e.emulator) e.address = v;
+    } else if (k == "streams") {
+      int n = 0;
+      if (!absl::SimpleAtoi(v, &n) || n < 1 || n > 64) {
+        return absl::InvalidArgumentError(absl::StrCat("streams='", v, "' in ", url.original,
+                                                       " must be a number of StreamingPull streams from 1 to 64"));
+      }
+      e.streams = static_cast<std::size_t>(n);
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown parameter '", k, "' in ", url.original,
-                                                     "; pubsub:// takes emulator=HOST:PORT or endpoint=HOST:PORT"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown parameter '", k, "' in ", url.original,
+          "; pubsub:// takes emulator=HOST:PORT, endpoint=HOST:PORT or streams=N"));
     }
   }
   if (e.address.empty()) {

@@ -22,11 +22,14 @@ namespace unibus::pubsub_internal {
 //   pubsub://PROJECT                       PUBSUB_EMULATOR_HOST if set, else Google
 //   pubsub://PROJECT?emulator=HOST:PORT    this emulator, whatever the environment
 //   pubsub://PROJECT?endpoint=HOST:PORT    another TLS endpoint (regional, private)
+//   ...&streams=N                          StreamingPull streams per subscriber (1-64;
+//                                          default: one per 500 max outstanding messages)
 struct Endpoint {
   std::string project;
   std::string address;    // host:port
   bool emulator = false;  // insecure channel, no credentials
   std::string url;        // for messages: "pubsub://PROJECT"
+  std::size_t streams = 0;  // 0: StreamCount's default
 };
 
 // Parses and checks `url`: InvalidArgument for a missing or malformed project ID or

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "pubsub/publisher.h"
+#include "pubsub/source.h"
 
 namespace unibus::pubsub_internal {
 namespace {
@@ -28,6 +30,23 @@ TEST(PubsubConnection, Endpoints) {
   EXPECT_EQ(e->project, "my-project");
   auto noport = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=localhost"));
   EXPECT_EQ(noport.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e->streams, 0u);
+  auto streams = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1&streams=3"));
+  ASSERT_TRUE(streams.ok()) << streams.status();
+  EXPECT_EQ(streams->streams, 3u);
+  for (const char* bad : {"0", "65", "x", "-1"}) {
+    auto b = ParseEndpoint(*core_internal::ParseUrl(absl::StrCat("pubsub://my-project?emulator=127.0.0.1:1&streams=", bad)));
+    EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(b.status().message().find("streams"), std::string::npos) << bad;
+  }
+}
+
+TEST(PubsubSource, StreamCount) {
+  EXPECT_EQ(StreamCount(0, 1000), 2u);
+  EXPECT_EQ(StreamCount(0, 5000), 10u);
+  EXPECT_EQ(StreamCount(0, 1), 1u);
+  EXPECT_EQ(StreamCount(0, 1000000), 16u);
+  EXPECT_EQ(StreamCount(7, 1000), 7u);
 }
 
 TEST(PubsubConnection, NamesAndStatuses) {

@@ -20,10 +20,19 @@ int ClampSeconds(absl::Duration d) {
   return static_cast<int>(std::clamp<std::int64_t>(absl::ToInt64Seconds(d + absl::Milliseconds(999)), 10, 600));
 }
 
+std::int64_t Share(std::size_t total, std::size_t parts) {
+  return static_cast<std::int64_t>(std::max<std::size_t>(1, (total + parts - 1) / parts));
+}
+
 }  // namespace
 
+std::size_t StreamCount(std::size_t requested, std::size_t max_outstanding_messages) {
+  if (requested > 0) return std::min<std::size_t>(requested, 64);
+  return std::clamp<std::size_t>((max_outstanding_messages + 499) / 500, 1, 16);
+}
+
 StreamingPullSource::StreamingPullSource(std::shared_ptr<Connection> conn, std::string subscription, std::string topic,
-                                         const SubscriberOptions& options)
+                                         const SubscriberOptions& options, std::size_t streams)
     : conn_(std::move(conn)),
       subscription_(std::move(subscription)),
       subscription_path_(SubscriptionPath(conn_->endpoint().project, subscription_)),
@@ -31,31 +40,37 @@ StreamingPullSource::StreamingPullSource(std::shared_ptr<Connection> conn, std::
       options_(options),
       stream_deadline_seconds_(ClampSeconds(options.ack_deadline)),
       client_id_(RandomClientId()),
-      stub_(v1::Subscriber::NewStub(conn_->NewChannel())) {
-  reader_ = std::thread([this] { ReadLoop(); });
+      stub_(v1::Subscriber::NewStub(conn_->NewChannel())),
+      streams_(StreamCount(streams, options.max_outstanding_messages)) {
+  for (std::size_t i = 0; i < streams_.size(); ++i) readers_.emplace_back([this, i] { ReadLoop(i); });
 }
 
 StreamingPullSource::~StreamingPullSource() { Close(); }
 
-grpc::Status StreamingPullSource::RunStream(bool* got_messages) {
+bool StreamingPullSource::AnyStreamOpenLocked() const {
+  return std::any_of(streams_.begin(), streams_.end(), [](const Stream& s) { return s.ctx != nullptr; });
+}
+
+grpc::Status StreamingPullSource::RunStream(std::size_t index, bool* got_messages) {
   grpc::ClientContext ctx;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return grpc::Status::CANCELLED;
-    stream_ctx_ = &ctx;
-    half_closed_ = false;
+    streams_[index].ctx = &ctx;
+    streams_[index].half_closed = false;
   }
   auto stream = stub_->StreamingPull(&ctx);
   v1::StreamingPullRequest first;
   first.set_subscription(subscription_path_);
   first.set_stream_ack_deadline_seconds(stream_deadline_seconds_);
   first.set_client_id(client_id_);
-  first.set_max_outstanding_messages(static_cast<std::int64_t>(options_.max_outstanding_messages));
-  first.set_max_outstanding_bytes(static_cast<std::int64_t>(options_.max_outstanding_bytes));
+  // The server applies these per stream: ask each for its share.
+  first.set_max_outstanding_messages(Share(options_.max_outstanding_messages, streams_.size()));
+  first.set_max_outstanding_bytes(Share(options_.max_outstanding_bytes, streams_.size()));
   if (stream->Write(first)) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      stream_ = stream.get();
+      streams_[index].rw = stream.get();
       if (closed_) ctx.TryCancel();
     }
     v1::StreamingPullResponse resp;
@@ -92,27 +107,27 @@ grpc::Status StreamingPullSource::RunStream(bool* got_messages) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!half_closed_) stream->WritesDone();
-    half_closed_ = true;
-    stream_ = nullptr;
+    if (!streams_[index].half_closed) stream->WritesDone();
+    streams_[index].half_closed = true;
+    streams_[index].rw = nullptr;
     if (closed_) ctx.TryCancel();
   }
   grpc::Status status = stream->Finish();
   std::lock_guard<std::mutex> lock(mu_);
-  stream_ctx_ = nullptr;
+  streams_[index].ctx = nullptr;
   stream_done_cv_.notify_all();
   return status;
 }
 
-void StreamingPullSource::ReadLoop() {
+void StreamingPullSource::ReadLoop(std::size_t index) {
   absl::Duration backoff = absl::Milliseconds(100);
   bool ever_connected = false;
   for (;;) {
     bool got = false;
-    grpc::Status s = RunStream(&got);
+    grpc::Status s = RunStream(index, &got);
     ever_connected = ever_connected || got;
     std::unique_lock<std::mutex> lock(mu_);
-    if (closed_) return;
+    if (closed_ || !terminal_.ok()) return;  // closing, or another stream hit a permanent failure
     if (got) backoff = absl::Milliseconds(100);
     if (!IsRetryable(s.error_code()) && s.error_code() != grpc::StatusCode::OK &&
         s.error_code() != grpc::StatusCode::CANCELLED) {
@@ -135,8 +150,8 @@ void StreamingPullSource::ReadLoop() {
       transient_ = ToStatus(s, conn_->endpoint(), absl::StrCat("receiving from subscription '", subscription_, "'"));
       data_cv_.notify_all();
     }
-    space_cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff), [&] { return closed_; });
-    if (closed_) return;
+    space_cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff), [&] { return closed_ || !terminal_.ok(); });
+    if (closed_ || !terminal_.ok()) return;
     if (!s.ok()) backoff = std::min(backoff * 2, absl::Seconds(10));
   }
 }
@@ -225,22 +240,32 @@ void StreamingPullSource::StopStream(std::vector<std::string>* unfetched) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     closed_ = true;
-    // Close gracefully first, so the server forgets this stream before anything
+    // Close gracefully first, so the server forgets the streams before anything
     // is released: a message released to a stream the server still thinks open is
     // pushed into it and stays leased until its deadline.
-    if (stream_ != nullptr && !half_closed_) {
-      half_closed_ = true;
-      stream_->WritesDone();
-      space_cv_.notify_all();
-      stream_done_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stream_ctx_ == nullptr; });
+    bool waiting = false;
+    for (Stream& st : streams_) {
+      if (st.rw != nullptr && !st.half_closed) {
+        st.half_closed = true;
+        st.rw->WritesDone();
+        waiting = true;
+      }
     }
-    if (stream_ctx_ != nullptr) stream_ctx_->TryCancel();
+    if (waiting) {
+      space_cv_.notify_all();
+      stream_done_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return !AnyStreamOpenLocked(); });
+    }
+    for (Stream& st : streams_) {
+      if (st.ctx != nullptr) st.ctx->TryCancel();
+    }
   }
   data_cv_.notify_all();
   space_cv_.notify_all();
   {
     std::lock_guard<std::mutex> lock(reader_mu_);
-    if (reader_.joinable()) reader_.join();
+    for (auto& r : readers_) {
+      if (r.joinable()) r.join();
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& b : buffer_) unfetched->push_back(std::move(b.delivery.token));

@@ -16,15 +16,22 @@
 
 namespace unibus::pubsub_internal {
 
-// Keeps one StreamingPull stream open on its own channel and buffers what it
-// delivers for Fetch.
+// Keeps several StreamingPull streams open on its own channel and buffers what
+// they deliver for Fetch, in arrival order.
+//
+// - Streams: one stream is slow on both servers: Pub/Sub caps a stream at about
+//   10 MB/s, and the emulator hands a stream at most 100 messages per 50 ms tick
+//   (2,000 msg/s at best). So, like Google's clients (Node opens 5 by default),
+//   the source opens `streams` of them (StreamCount). Ordering still holds: the
+//   server keeps an ordering key on one stream while it has messages of it
+//   outstanding, and each stream's messages enter the buffer in order.
 //
 // - Flow control: the stream asks the server for at most max_outstanding_messages
 //   and bytes (Pub/Sub honours it; the emulator does not), and the reader stops
 //   reading while the buffer holds that many, so gRPC's flow control holds the
-//   server back. Buffered messages ride along with the dispatcher's lease
+//   server back. Each stream asks for its share of the limits. Buffered messages ride along with the dispatcher's lease
 //   extensions, so they do not expire while they wait.
-// - Reconnects with backoff (100 ms doubling to 10 s) when the stream ends with a
+// - Reconnects each stream with backoff (100 ms doubling to 10 s) when it ends with a
 //   retryable status (UNAVAILABLE, a restarted emulator, ...); Fetch reports each
 //   failure once as Unavailable so the dispatcher logs it. A permanent failure
 //   (the subscription is gone, permission denied) is returned by every later
@@ -32,12 +39,17 @@ namespace unibus::pubsub_internal {
 // - Ack = Acknowledge, Release = ModifyAckDeadline 0, ExtendLeases =
 //   ModifyAckDeadline (clamped to Pub/Sub's 10-600 s), as unary RPCs in chunks of
 //   2500 ids, so a failed ack is reported to the dispatcher and never counted done.
-//   Release is the dispatcher's shutdown step, so it closes the stream first: the
+//   Release is the dispatcher's shutdown step, so it closes the streams first: the
 //   released messages must not come straight back to this closing subscriber.
+// How many streams a source opens: `requested` if > 0, else one per 500
+// messages of max_outstanding_messages, between 1 and 16.
+std::size_t StreamCount(std::size_t requested, std::size_t max_outstanding_messages);
+
 class StreamingPullSource : public core_internal::SubscriptionSource {
  public:
+  // `streams`: 0 = StreamCount's default.
   StreamingPullSource(std::shared_ptr<Connection> conn, std::string subscription, std::string topic,
-                      const SubscriberOptions& options);
+                      const SubscriberOptions& options, std::size_t streams = 0);
   ~StreamingPullSource() override;
 
   absl::StatusOr<std::vector<core_internal::Delivery>> Fetch(std::size_t max_messages, std::size_t max_bytes,
@@ -54,10 +66,19 @@ class StreamingPullSource : public core_internal::SubscriptionSource {
     std::size_t bytes;
   };
 
-  void ReadLoop();
-  // Reads one stream until it ends; returns how it ended.
-  grpc::Status RunStream(bool* got_messages);
-  // Closes the stream, joins the reader and moves the buffered (never fetched)
+  // One stream's state, guarded by mu_.
+  struct Stream {
+    grpc::ClientContext* ctx = nullptr;  // while open, to cancel
+    grpc::ClientReaderWriter<google::pubsub::v1::StreamingPullRequest, google::pubsub::v1::StreamingPullResponse>*
+        rw = nullptr;            // while open and writable, to half-close
+    bool half_closed = false;    // WritesDone sent
+  };
+
+  void ReadLoop(std::size_t index);
+  // Reads stream `index` until it ends; returns how it ended.
+  grpc::Status RunStream(std::size_t index, bool* got_messages);
+  bool AnyStreamOpenLocked() const;
+  // Closes the streams, joins the readers and moves the buffered (never fetched)
   // messages' ack ids to `unfetched`. Idempotent.
   void StopStream(std::vector<std::string>* unfetched);
   absl::Status ModifyDeadline(const std::vector<std::string>& ids, int seconds, absl::string_view what);
@@ -78,14 +99,11 @@ class StreamingPullSource : public core_internal::SubscriptionSource {
   std::size_t buffered_bytes_ = 0;    // guarded by mu_
   absl::Status transient_;            // guarded by mu_: a stream failure not yet reported
   absl::Status terminal_;             // guarded by mu_: the stream cannot be reopened
-  grpc::ClientContext* stream_ctx_ = nullptr;  // guarded by mu_: the open stream, to cancel
-  std::condition_variable stream_done_cv_;  // the open stream finished
-  grpc::ClientReaderWriter<google::pubsub::v1::StreamingPullRequest, google::pubsub::v1::StreamingPullResponse>*
-      stream_ = nullptr;                  // guarded by mu_: the open stream, to half-close
-  bool half_closed_ = false;          // guarded by mu_: WritesDone sent on the open stream
+  std::vector<Stream> streams_;       // guarded by mu_; size fixed at construction
+  std::condition_variable stream_done_cv_;  // a stream finished
   bool closed_ = false;               // guarded by mu_
-  std::mutex reader_mu_;  // serializes joining reader_
-  std::thread reader_;
+  std::mutex reader_mu_;  // serializes joining readers_
+  std::vector<std::thread> readers_;  // one per stream
 };
 
 }  // namespace unibus::pubsub_internal
