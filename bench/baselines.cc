@@ -8,6 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/sqlite_baseline.h"
+#ifdef UNIBUS_HAVE_PUBSUB_BASELINE
+#include "bench/pubsub_baseline.h"
+#endif
 
 namespace unibus::bench {
 
@@ -44,6 +47,13 @@ BaselineResult RunQueueBaseline(const BaselineParams& p) {
 absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url, const BaselineParams& params) {
   if (url.scheme == "mem") return RunQueueBaseline(params);
   if (url.scheme == "sqlite") return RunSqliteBaseline(SqliteBaselinePath(url), params);
+#ifdef UNIBUS_HAVE_PUBSUB_BASELINE
+  if (url.scheme == "pubsub") {
+    auto config = PubsubBaselineConfigFor(url);
+    if (!config.ok()) return config.status();
+    return RunPubsubBaseline(*config, params);
+  }
+#endif
   return absl::UnimplementedError(absl::StrCat("no baseline for ", url.scheme, ":// yet"));
 }
 

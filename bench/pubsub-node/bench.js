@@ -1,16 +1,19 @@
 // The official Node.js client doing what `unibus bench --url pubsub://P` does:
 // publish N messages of S bytes (batches of B), then receive and ack them all.
-// Usage: PUBSUB_EMULATOR_HOST=HOST:PORT node bench.js PROJECT N SIZE BATCH
+// ORDERED (0 or 1, default 0): create the subscription with message ordering
+// enabled, as unibus does unless its URL says ordering=off (the emulator is much
+// slower on ordered subscriptions, so compare like with like).
+// Usage: PUBSUB_EMULATOR_HOST=HOST:PORT node bench.js PROJECT N SIZE BATCH [ORDERED]
 // Prints one line: {"publish_per_s": X, "consume_per_s": Y}
 const {PubSub} = require('@google-cloud/pubsub');
 
 async function main() {
-  const [project, n = '100000', size = '100', batch = '1000'] = process.argv.slice(2);
+  const [project, n = '100000', size = '100', batch = '1000', ordered = '0'] = process.argv.slice(2);
   const N = Number(n), B = Number(batch);
   const pubsub = new PubSub({projectId: project});
   const name = `node-bench-${process.pid}-${Date.now()}`;
   const [topic] = await pubsub.createTopic(name);
-  const [sub] = await topic.createSubscription(`${name}.bench`);
+  const [sub] = await topic.createSubscription(`${name}.bench`, {enableMessageOrdering: ordered === '1'});
   const payload = Buffer.alloc(Number(size), 'x');
   const publisher = pubsub.topic(name, {batching: {maxMessages: B, maxMilliseconds: 1}});
 
