@@ -22,7 +22,7 @@ class PubsubBroker : public BrokerConnection, public std::enable_shared_from_thi
     c.backend = "pubsub";
     c.durable = true;            // held by the server, not by this process
     c.multi_process = true;
-    c.ordering = true;           // subscriptions unibus creates enable message ordering
+    c.ordering = conn_->endpoint().ordering;  // subscriptions unibus creates enable message ordering (unless ordering=off)
     c.partitions = false;
     c.native_dead_letter = true; // Admin can set a subscription's dead-letter policy
     c.seek = false;
@@ -56,7 +56,8 @@ class PubsubBroker : public BrokerConnection, public std::enable_shared_from_thi
       }
     } else if (absl::IsNotFound(sub.status()) && !options.topic.empty()) {
       SubscriptionConfig c{.name = subscription, .topic = options.topic, .start = options.start,
-                           .ack_deadline = options.ack_deadline, .message_ordering = true};
+                           .ack_deadline = options.ack_deadline,
+                           .message_ordering = conn_->endpoint().ordering};
       // Competing consumers may race to create it; either one wins.
       if (auto s = admin_->CreateSubscription(c); !s.ok() && !absl::IsAlreadyExists(s)) return s;
       topic = options.topic;
@@ -75,8 +76,12 @@ class PubsubBroker : public BrokerConnection, public std::enable_shared_from_thi
 
   std::shared_ptr<AdminConnection> admin() override { return admin_; }
   std::string url() const override {
-    return conn_->endpoint().emulator ? absl::StrCat(conn_->endpoint().url, "?emulator=", conn_->endpoint().address)
-                                      : conn_->endpoint().url;
+    const Endpoint& e = conn_->endpoint();
+    std::string u = e.emulator ? absl::StrCat(e.url, "?emulator=", e.address) : e.url;
+    auto add = [&](absl::string_view kv) { absl::StrAppend(&u, u.find('?') == std::string::npos ? "?" : "&", kv); };
+    if (e.streams > 0) add(absl::StrCat("streams=", e.streams));
+    if (!e.ordering) add("ordering=off");
+    return u;
   }
 
  private:

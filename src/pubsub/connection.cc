@@ -97,10 +97,18 @@ absl::StatusOr<Endpoint> ParseEndpoint(const core_internal::Url& url) {
                                                        " must be a number of StreamingPull streams from 1 to 64"));
       }
       e.streams = static_cast<std::size_t>(n);
+    } else if (k == "ordering") {
+      if (v == "on" || v == "true" || v == "1") {
+        e.ordering = true;
+      } else if (v == "off" || v == "false" || v == "0") {
+        e.ordering = false;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat("ordering='", v, "' in ", url.original, " must be on or off"));
+      }
     } else {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown parameter '", k, "' in ", url.original,
-          "; pubsub:// takes emulator=HOST:PORT, endpoint=HOST:PORT or streams=N"));
+          "; pubsub:// takes emulator=HOST:PORT, endpoint=HOST:PORT, streams=N or ordering=on|off"));
     }
   }
   if (e.address.empty()) {

@@ -24,12 +24,16 @@ namespace unibus::pubsub_internal {
 //   pubsub://PROJECT?endpoint=HOST:PORT    another TLS endpoint (regional, private)
 //   ...&streams=N                          StreamingPull streams per subscriber (1-64;
 //                                          default: one per 500 max outstanding messages)
+//   ...&ordering=off                       subscriptions this broker creates do not enable
+//                                          message ordering (faster; capabilities().ordering
+//                                          is then false)
 struct Endpoint {
   std::string project;
   std::string address;    // host:port
   bool emulator = false;  // insecure channel, no credentials
   std::string url;        // for messages: "pubsub://PROJECT"
   std::size_t streams = 0;  // 0: StreamCount's default
+  bool ordering = true;     // subscriptions created here enable message ordering
 };
 
 // Parses and checks `url`: InvalidArgument for a missing or malformed project ID or

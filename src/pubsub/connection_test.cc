@@ -41,6 +41,17 @@ TEST(PubsubConnection, Endpoints) {
   }
 }
 
+TEST(PubsubConnection, OrderingParameter) {
+  auto on = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1"));
+  ASSERT_TRUE(on.ok());
+  EXPECT_TRUE(on->ordering);
+  auto off = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1&ordering=off"));
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->ordering);
+  auto bad = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1&ordering=maybe"));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(PubsubSource, StreamCount) {
   EXPECT_EQ(StreamCount(0, 1000), 2u);
   EXPECT_EQ(StreamCount(0, 5000), 10u);
