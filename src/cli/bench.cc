@@ -4,6 +4,7 @@
 // printing unibus's ratio to it. Reports min and median over the repetitions.
 #include <algorithm>
 #include <functional>
+#include <mutex>
 #include <atomic>
 #include <iostream>
 #include <thread>
@@ -92,8 +93,12 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
     if (!s.ok()) return s.status();
     subs.push_back(*s);
   }
+  // Timed from the first message received: joining a consumer group (Kafka) or
+  // opening a stream (Pub/Sub) is setup, not throughput.
   std::atomic<int> received{0};
-  const absl::Time start = absl::Now();
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  std::mutex first_mu;
+  absl::Time first = absl::InfiniteFuture();
   std::vector<std::thread> threads;
   std::atomic<bool> failed{false};
   for (auto& s : subs) {
@@ -104,16 +109,20 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
           failed = true;
           return;
         }
+        if (!got->empty()) {
+          std::lock_guard<std::mutex> lock(first_mu);
+          first = std::min(first, absl::Now());
+        }
         for (auto& m : *got) std::move(m.ack).ack();
         received += static_cast<int>(got->size());
-        if (absl::Now() - start > absl::Seconds(120)) failed = true;
+        if (absl::Now() > deadline) failed = true;
       }
     });
   }
   for (auto& t : threads) t.join();
   for (auto& s : subs) s.connection()->Shutdown();  // commits the acks
   if (failed) return absl::DeadlineExceededError("consumers did not receive every message within 120s");
-  r.consume = o.messages / absl::ToDoubleSeconds(absl::Now() - start);
+  r.consume = o.messages / absl::ToDoubleSeconds(absl::Now() - first);
   pub->connection()->Shutdown();
   (void)admin.DeleteTopic(topic);
   return r;
@@ -133,7 +142,13 @@ absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOption
   if (!pub.ok()) return pub.status();
   std::vector<double> lat;
   std::mutex mu;
+  std::atomic<bool> warmed{false};
   auto session = sub->Subscribe([&](Message m, AckHandler h) {
+    if (m.data == "warm-up") {
+      std::move(h).ack();
+      warmed = true;
+      return;
+    }
     const double sent = std::stod(m.attribute("sent-ns"));
     const double ms = (absl::GetCurrentTimeNanos() - sent) / 1e6;
     std::move(h).ack();
@@ -141,6 +156,15 @@ absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOption
     lat.push_back(ms);
   });
   if (!session.ok()) return session.status();
+  // Warm up: the subscriber is receiving (group joined, stream open) before timing.
+  const absl::Time warm_deadline = absl::Now() + absl::Seconds(60);
+  for (;;) {
+    (void)pub->Publish(MessageBuilder{}.data("warm-up").attribute("sent-ns", absl::StrCat(absl::GetCurrentTimeNanos())).build());
+    (void)pub->Flush();
+    absl::SleepFor(absl::Milliseconds(200));
+    if (warmed) break;
+    if (absl::Now() > warm_deadline) return absl::DeadlineExceededError("latency run: subscriber received nothing in 60s");
+  }
   const std::string payload(o.size, 'x');
   const absl::Time start = absl::Now();
   for (int i = 0; i < o.latency_messages; ++i) {
