@@ -1,4 +1,7 @@
 #include "bench/baselines.h"
+#ifdef UNIBUS_HAVE_KAFKA_BASELINE
+#include "bench/kafka_baseline.h"
+#endif
 
 #include <condition_variable>
 #include <deque>
@@ -47,6 +50,9 @@ BaselineResult RunQueueBaseline(const BaselineParams& p) {
 absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url, const BaselineParams& params) {
   if (url.scheme == "mem") return RunQueueBaseline(params);
   if (url.scheme == "sqlite") return RunSqliteBaseline(SqliteBaselinePath(url), params);
+#ifdef UNIBUS_HAVE_KAFKA_BASELINE
+  if (url.scheme == "kafka") return RunKafkaBaseline(url, params);
+#endif
 #ifdef UNIBUS_HAVE_PUBSUB_BASELINE
   if (url.scheme == "pubsub") {
     auto config = PubsubBaselineConfigFor(url);
