@@ -86,7 +86,8 @@ void setup_publish(CLI::App& app) {
   auto* cmd = app.add_subcommand("publish", "publish messages from arguments or stdin (one per line)");
   cmd->add_option("--topic,-t", opts->topic, "topic")->required();
   cmd->add_option("--key,-k", opts->key, "ordering key (Kafka message key)");
-  cmd->add_option("--attr,-a", opts->attrs, "attribute key=value (repeatable)");
+  cmd->add_option("--attr,-a", opts->attrs, "attribute key=value (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_flag("--json", opts->json, "messages are JSON: validated, content-type application/json");
   cmd->add_flag("--create-topic", opts->create_topic, "create the topic if it does not exist");
   cmd->add_option("messages", opts->messages, "messages (default: read stdin, one per line)");
