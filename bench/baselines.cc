@@ -3,6 +3,7 @@
 #include "bench/kafka_baseline.h"
 #endif
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -16,6 +17,13 @@
 #endif
 
 namespace unibus::bench {
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double Min(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
 
 BaselineResult RunQueueBaseline(const BaselineParams& p) {
   std::mutex mu;

@@ -5,6 +5,7 @@
 #define UNIBUS_BENCH_BASELINES_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/url.h"
@@ -22,6 +23,10 @@ struct BaselineResult {
   double publish_per_s = 0;
   double consume_per_s = 0;
 };
+
+// The median (upper middle) and the minimum of a run's rounds; 0 when empty.
+double Median(std::vector<double> v);
+double Min(const std::vector<double>& v);
 
 // Runs the baseline for `url`'s backend. Unimplemented when there is none.
 absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url, const BaselineParams& params);

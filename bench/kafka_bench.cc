@@ -18,12 +18,8 @@
 namespace {
 
 using unibus::bench::BaselineParams;
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-double Min(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+using unibus::bench::Median;
+using unibus::bench::Min;
 
 struct Round {
   double publish = 0, consume = 0;

@@ -22,6 +22,9 @@
 namespace unibus::cli {
 namespace {
 
+using bench::Median;
+using bench::Min;
+
 struct BenchOptions {
   BrokerFlags broker;
   int messages = 100000;
@@ -46,12 +49,6 @@ absl::Status MakeTopic(Broker& broker, const std::string& topic, int partitions,
   if (absl::IsAlreadyExists(s)) return absl::OkStatus();
   return s;
 }
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-double Min(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
 
 struct Round {
   double publish = 0, consume = 0;
