@@ -16,6 +16,10 @@ class AckHandlerImpl {
   // Moves the message to the dead-letter topic now, without further attempts.
   // Default: a nack (redelivered until max_delivery_attempts).
   virtual void reject(std::string reason) { nack(std::move(reason)); }
+  // The handler was destroyed (or replaced) unsettled. Default: a nack. The
+  // dispatcher overrides it so that a handler dropped while an exception unwinds
+  // is dead-lettered with the exception's message as the reason.
+  virtual void dropped(std::string reason) { nack(std::move(reason)); }
   virtual int delivery_attempt() const = 0;
 };
 
@@ -62,7 +66,7 @@ class AckHandler {
  private:
   void reset(const char* reason) {
     auto impl = std::move(impl_);
-    if (impl) impl->nack(reason);
+    if (impl) impl->dropped(reason);
   }
   std::unique_ptr<AckHandlerImpl> impl_;
 };

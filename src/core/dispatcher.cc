@@ -22,6 +22,8 @@ struct Tracked {
   std::size_t bytes = 0;
   std::string reason;        // why it was last nacked (for the dead-letter attributes)
   bool dead_lettering = false;
+  bool in_handler = false;   // a worker is running the handler on it
+  bool dropped = false;      // its AckHandler was dropped while in_handler
 };
 
 class Core : public std::enable_shared_from_this<Core> {
@@ -173,8 +175,37 @@ class Core : public std::enable_shared_from_this<Core> {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = tracked_.find(id);
     if (it == tracked_.end()) return;
-    ++stats_.nacked;
+    NackLocked(it->second, id, std::move(reason), reject);
+  }
+
+  // An unsettled AckHandler was destroyed. Inside the handler call this is settled
+  // when the call returns, so that an exception's message becomes the reason.
+  void Drop(std::uint64_t id, std::string reason) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tracked_.find(id);
+    if (it == tracked_.end()) return;
+    if (it->second.in_handler) {
+      it->second.dropped = true;
+      return;
+    }
+    NackLocked(it->second, id, std::move(reason), /*reject=*/false);
+  }
+
+ private:
+  // Ends the handler call on `id`; `failure` says why it threw, or is empty.
+  void HandlerReturned(std::uint64_t id, std::string failure) {
+    auto it = tracked_.find(id);
+    if (it == tracked_.end()) return;
     Tracked& t = it->second;
+    t.in_handler = false;
+    if (!t.dropped) return;
+    t.dropped = false;
+    NackLocked(t, id, failure.empty() ? std::string("handler dropped unsettled") : std::move(failure),
+               /*reject=*/false);
+  }
+
+  void NackLocked(Tracked& t, std::uint64_t id, std::string reason, bool reject) {
+    ++stats_.nacked;
     t.reason = std::move(reason);
     if (reject || t.delivery.message.delivery_attempt >= config_.options.max_delivery_attempts) {
       t.dead_lettering = true;
@@ -186,13 +217,6 @@ class Core : public std::enable_shared_from_this<Core> {
     work_cv_.notify_one();
   }
 
-  // Records why a handler failed, for the dead-letter reason of a message it dropped.
-  void Annotate(std::uint64_t id, std::string reason) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = tracked_.find(id); it != tracked_.end()) it->second.reason = std::move(reason);
-  }
-
- private:
   class AckImpl : public AckHandlerImpl {
    public:
     AckImpl(std::shared_ptr<Core> core, std::uint64_t id, int attempt)
@@ -200,6 +224,7 @@ class Core : public std::enable_shared_from_this<Core> {
     void ack() override { core_->Ack(id_); }
     void nack(std::string reason) override { core_->Nack(id_, std::move(reason)); }
     void reject(std::string reason) override { core_->Nack(id_, std::move(reason), /*reject=*/true); }
+    void dropped(std::string reason) override { core_->Drop(id_, std::move(reason)); }
     int delivery_attempt() const override { return attempt_; }
 
    private:
@@ -312,17 +337,20 @@ class Core : public std::enable_shared_from_this<Core> {
       if (it == tracked_.end()) continue;
       Message m = it->second.delivery.message;
       AckHandler h = MakeAckHandler(id);
+      it->second.in_handler = true;
       ++stats_.delivered;
       ++in_handler_;
       lock.unlock();
+      std::string failure;
       try {
         handler_(std::move(m), std::move(h));
       } catch (const std::exception& e) {
-        Annotate(id, absl::StrCat("handler threw: ", e.what()));
+        failure = absl::StrCat("handler threw: ", e.what());
       } catch (...) {
-        Annotate(id, "handler threw a non-std::exception");
+        failure = "handler threw a non-std::exception";
       }
       lock.lock();
+      HandlerReturned(id, std::move(failure));
       if (--in_handler_ == 0) idle_cv_.notify_all();
     }
   }
