@@ -100,7 +100,9 @@ absl::Status PubsubAdmin::CreateSubscription(const SubscriptionConfig& c) {
   sub.set_name(SubscriptionPath(project, c.name));
   sub.set_topic(TopicPath(project, c.topic));
   sub.set_ack_deadline_seconds(static_cast<int>(std::clamp<std::int64_t>(absl::ToInt64Seconds(c.ack_deadline), 10, 600)));
-  sub.set_enable_message_ordering(c.message_ordering);
+  // The URL's ordering=off holds for every subscription this broker creates,
+  // including through Admin (capabilities().ordering is false then).
+  sub.set_enable_message_ordering(c.message_ordering && conn_->endpoint().ordering);
   if (!c.dead_letter_topic.empty()) {
     if (auto s = core_internal::ValidateName("dead-letter topic", c.dead_letter_topic); !s.ok()) return s;
     sub.mutable_dead_letter_policy()->set_dead_letter_topic(TopicPath(project, c.dead_letter_topic));

@@ -23,10 +23,10 @@ namespace unibus::pubsub_internal {
 //   pubsub://PROJECT?emulator=HOST:PORT    this emulator, whatever the environment
 //   pubsub://PROJECT?endpoint=HOST:PORT    another TLS endpoint (regional, private)
 //   ...&streams=N                          StreamingPull streams per subscriber (1-64;
-//                                          default: one per 500 max outstanding messages)
-//   ...&ordering=off                       subscriptions this broker creates do not enable
-//                                          message ordering (faster; capabilities().ordering
-//                                          is then false)
+//                                          default: one per 100 max outstanding messages, <= 16)
+//   ...&ordering=off                       subscriptions this broker creates (also through
+//                                          Admin) do not enable message ordering (faster;
+//                                          capabilities().ordering is then false)
 struct Endpoint {
   std::string project;
   std::string address;    // host:port

@@ -6,6 +6,8 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "core/url.h"
+#include "pubsub/admin.h"
 #include "pubsub/emulator_testing.h"
 #include "pubsub/publisher.h"
 #include "unibus/unibus.h"
@@ -130,6 +132,29 @@ TEST(PubsubEmulator, AdminKeepsSubscriptionSettings) {
   EXPECT_EQ(*subs, std::vector<std::string>{"events-sub"});
   auto bad = admin.CreateTopic(TopicConfig{.name = "short", .retention = absl::Seconds(5)});
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument) << bad;
+}
+
+// ordering=off holds for subscriptions made through Admin too (the bench makes its
+// subscription that way), though SubscriptionConfig::message_ordering defaults to true.
+TEST(PubsubEmulator, OrderingOffReachesAdminCreatedSubscriptions) {
+  UNIBUS_NEED_EMULATOR(emu);
+  for (const bool ordered : {true, false}) {
+    const std::string url = emu->Url(FreshProject()) + (ordered ? "" : "&ordering=off");
+    auto parsed = core_internal::ParseUrl(url);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    auto endpoint = ParseEndpoint(*parsed);
+    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+    auto conn = Connection::Open(*endpoint, BrokerOptions{});
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    PubsubAdmin admin(*conn);
+    auto made = admin.CreateTopic(TopicConfig{.name = "events"});
+    ASSERT_TRUE(made.ok()) << made;
+    made = admin.CreateSubscription(SubscriptionConfig{.name = "events-sub", .topic = "events"});
+    ASSERT_TRUE(made.ok()) << made;
+    auto sub = admin.GetSubscription("events-sub");
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    EXPECT_EQ(sub->enable_message_ordering(), ordered) << url;
+  }
 }
 
 TEST(PubsubEmulator, CapabilitiesSayTheEmulatorForgetsOnRestart) {
