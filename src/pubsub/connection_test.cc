@@ -53,8 +53,9 @@ TEST(PubsubConnection, OrderingParameter) {
 }
 
 TEST(PubsubSource, StreamCount) {
-  EXPECT_EQ(StreamCount(0, 1000), 2u);
-  EXPECT_EQ(StreamCount(0, 5000), 10u);
+  EXPECT_EQ(StreamCount(0, 1000), 10u);
+  EXPECT_EQ(StreamCount(0, 5000), 16u);
+  EXPECT_EQ(StreamCount(0, 250), 3u);
   EXPECT_EQ(StreamCount(0, 1), 1u);
   EXPECT_EQ(StreamCount(0, 1000000), 16u);
   EXPECT_EQ(StreamCount(7, 1000), 7u);

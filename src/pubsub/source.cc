@@ -28,7 +28,7 @@ std::int64_t Share(std::size_t total, std::size_t parts) {
 
 std::size_t StreamCount(std::size_t requested, std::size_t max_outstanding_messages) {
   if (requested > 0) return std::min<std::size_t>(requested, 64);
-  return std::clamp<std::size_t>((max_outstanding_messages + 499) / 500, 1, 16);
+  return std::clamp<std::size_t>((max_outstanding_messages + 99) / 100, 1, 16);
 }
 
 StreamingPullSource::StreamingPullSource(std::shared_ptr<Connection> conn, std::string subscription, std::string topic,
