@@ -6,6 +6,7 @@
 #include "cli/common.h"
 #include "cli/subcommands.h"
 #include "cli/vision_glue.h"
+#include "vision/threads.h"
 
 namespace unibus::cli {
 namespace {
@@ -20,6 +21,11 @@ struct ClassifyCliOptions {
 };
 
 int run_classify(const ClassifyCliOptions& o) {
+  // LibTorch frees and reallocates its activations on every batch; with glibc's
+  // default thresholds each worker thread's arena hands them back to the kernel and
+  // faults them in again (measured in the pipeline: 3x the CPU per image, worse as
+  // batches grow under load).
+  vision::KeepFreedMemoryForReuse();
   auto factory = CnnModelFactory(o.model);
   if (!factory.ok()) return Fail(factory.status());
   auto in = OpenBroker(o.broker);

@@ -8,6 +8,7 @@
 #include "cli/subcommands.h"
 #include "cli/vision_glue.h"
 #include "pipeline/pipeline.h"
+#include "vision/threads.h"
 
 namespace unibus::cli {
 namespace {
@@ -25,6 +26,11 @@ struct PipelineCliOptions {
 int run_pipeline(const PipelineCliOptions& o) {
   auto images = LoadTestImages(o.data);
   if (!images.ok()) return Fail(images.status());
+  // LibTorch frees and reallocates its activations on every batch; with glibc's
+  // default thresholds each worker thread's arena hands them back to the kernel and
+  // faults them in again (measured in the pipeline: 3x the CPU per image, worse as
+  // batches grow under load).
+  vision::KeepFreedMemoryForReuse();
   auto factory = CnnModelFactory(o.model);
   if (!factory.ok()) return Fail(factory.status());
   auto url = ResolveUrl(o.broker);

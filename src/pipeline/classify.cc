@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -24,11 +25,29 @@ absl::Status ValidateImage(const vision::ImageMessage& image) {
 
 namespace {
 
+// Batch sizes up to this are each run once before the first image; past it only
+// max_batch itself (the warm-up grows with the square of the sizes).
+constexpr std::size_t kMaxWarmBatch = 32;
+
+// Runs `model` once on blank images at every batch size the worker can hand it.
+// LibTorch (oneDNN) builds its kernels for a shape on first use: measured 5-40 ms
+// per new batch size on a 2-core machine, which otherwise lands on live images,
+// a latency spike each time a batch of a size not yet seen comes along.
+void WarmUp(Model& model, std::size_t max_batch) {
+  std::vector<std::uint8_t> blank(max_batch * kImageBytes, 0);
+  for (std::size_t n = 1; n <= std::min(max_batch, kMaxWarmBatch); ++n) {
+    (void)model.Classify(blank.data(), n);
+  }
+  if (max_batch > kMaxWarmBatch) (void)model.Classify(blank.data(), max_batch);
+}
+
 // One worker: pull a micro-batch, classify, publish predictions, ack on publish.
 absl::Status Work(TypedSubscriber<vision::ImageMessage>& in, TypedPublisher<vision::Prediction>& out, Model& model,
                   const ClassifyOptions& o, const std::atomic<bool>& stop, ClassifyStats* stats) {
   std::vector<Typed<vision::ImageMessage>> batch;
   std::vector<std::uint8_t> pixels;
+  if (o.warm_up) WarmUp(model, o.max_batch);
+  ++stats->ready_workers;
   while (!stop.load()) {
     batch.clear();
     // Fill the batch: wait for a first image, then up to max_wait for more.

@@ -47,7 +47,11 @@ std::string PipelineReport::ToJson() const {
                       {"duplicate_rows", duplicate_rows}, {"redelivered_predictions", redelivered},
                       {"rejected", rejected}, {"labelled", labelled}, {"correct", correct},
                       {"accuracy", accuracy}, {"seconds", seconds}, {"throughput_images_per_s", throughput},
-                      {"latency_ms", {{"p50", p50_ms}, {"p95", p95_ms}, {"p99", p99_ms}}}};
+                      {"latency_ms", {{"p50", p50_ms}, {"p95", p95_ms}, {"p99", p99_ms}}},
+                      {"stage_latency_ms",
+                       {{"queue", {{"p50", queue.p50_ms}, {"p99", queue.p99_ms}}},
+                        {"inference", {{"p50", inference.p50_ms}, {"p99", inference.p99_ms}}},
+                        {"delivery", {{"p50", delivery.p50_ms}, {"p99", delivery.p99_ms}}}}}};
   return j.dump(2);
 }
 
@@ -60,9 +64,11 @@ std::string PipelineReport::ToText() const {
       "  duplicate rows       %d   (redelivered predictions absorbed by the upsert: %d)\n"
       "  accuracy (from db)   %.2f%%  (%d / %d, model %s)\n"
       "  throughput           %.0f images/s  (%.2f s)\n"
-      "  latency produce->stored  p50 %.1f ms  p95 %.1f ms  p99 %.1f ms\n",
+      "  latency produce->stored  p50 %.1f ms  p95 %.1f ms  p99 %.1f ms\n"
+      "    by stage (p50/p99)     queue %.1f/%.1f ms  inference %.1f/%.1f ms  classified->stored %.1f/%.1f ms\n",
       in_url, out_url, db, sent, stored, lost, duplicate_rows, redelivered, 100.0 * accuracy, correct, labelled,
-      model_version, throughput, seconds, p50_ms, p95_ms, p99_ms);
+      model_version, throughput, seconds, p50_ms, p95_ms, p99_ms, queue.p50_ms, queue.p99_ms, inference.p50_ms,
+      inference.p99_ms, delivery.p50_ms, delivery.p99_ms);
 }
 
 absl::StatusOr<PipelineReport> RunPipeline(const ImageSet& images, const ModelFactory& model,
@@ -87,12 +93,21 @@ absl::StatusOr<PipelineReport> RunPipeline(const ImageSet& images, const ModelFa
     version = (*m)->version();
   }
 
-  std::atomic<bool> stop_classify{false}, stop_sink{false};
+  std::atomic<bool> stop_classify{false}, stop_sink{false}, classify_returned{false};
   std::atomic<std::int64_t> stored{0};
   ClassifyStats cstats;
   absl::Status classify_status, sink_status;
   std::thread sink([&] { sink_status = RunSink(*out, **store, o.sink, stop_sink, &stored); });
-  std::thread classify([&] { classify_status = RunClassifier(*in, *out, model, o.classify, stop_classify, &cstats); });
+  std::thread classify([&] {
+    classify_status = RunClassifier(*in, *out, model, o.classify, stop_classify, &cstats);
+    classify_returned = true;
+  });
+  // The clock starts when every worker has its model loaded and warmed up: the
+  // report is about the pipeline running, not about loading LibTorch.
+  const absl::Time ready_by = absl::Now() + o.stall_timeout;
+  while (cstats.ready_workers.load() < o.classify.workers && !classify_returned.load() && absl::Now() < ready_by) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
 
   const absl::Time start = absl::Now();
   auto fed = RunFeed(*in, images, o.feed);
@@ -137,6 +152,12 @@ absl::StatusOr<PipelineReport> RunPipeline(const ImageSet& images, const ModelFa
   r.p50_ms = Percentile(summary->latencies_ms, 0.50);
   r.p95_ms = Percentile(summary->latencies_ms, 0.95);
   r.p99_ms = Percentile(summary->latencies_ms, 0.99);
+  auto stage = [](const std::vector<double>& v) {
+    return PipelineReport::Stage{Percentile(v, 0.50), Percentile(v, 0.99)};
+  };
+  r.queue = stage(summary->queue_ms);
+  r.inference = stage(summary->inference_ms);
+  r.delivery = stage(summary->delivery_ms);
   return r;
 }
 

@@ -27,6 +27,11 @@ struct PipelineReport {
   double seconds = 0;          // first image fed -> last prediction stored
   double throughput = 0;       // stored / seconds
   double p50_ms = 0, p95_ms = 0, p99_ms = 0;  // produced -> stored
+  // The same split by stage (see StoreSummary): where a slow image lost its time.
+  struct Stage {
+    double p50_ms = 0, p99_ms = 0;
+  };
+  Stage queue, inference, delivery;
   std::string ToJson() const;
   std::string ToText() const;
 };

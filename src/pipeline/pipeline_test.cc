@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "unibus/typed.h"
@@ -24,6 +27,19 @@ class StandInModel : public Model {
   }
   std::string version() const override { return "stand-in"; }
   std::string class_name(int index) const override { return absl::StrCat("class-", index); }
+};
+
+// Records the batch sizes it is called with.
+class RecordingModel : public StandInModel {
+ public:
+  explicit RecordingModel(std::vector<std::size_t>* sizes) : sizes_(sizes) {}
+  absl::StatusOr<std::vector<ModelOutput>> Classify(const std::uint8_t* images, std::size_t n) override {
+    sizes_->push_back(n);
+    return StandInModel::Classify(images, n);
+  }
+
+ private:
+  std::vector<std::size_t>* sizes_;
 };
 
 ImageSet MakeImages(int n, int* expected_correct) {
@@ -61,6 +77,10 @@ TEST(PipelineTest, EveryImageExactlyOneRowAndAccuracyFromTheDatabase) {
   EXPECT_DOUBLE_EQ(r->accuracy, correct / 1000.0);
   EXPECT_GT(r->p99_ms, 0);
   EXPECT_NE(r->ToJson().find("\"lost\": 0"), std::string::npos);
+  EXPECT_GE(r->queue.p99_ms, r->queue.p50_ms);
+  EXPECT_GT(r->delivery.p99_ms, 0);
+  EXPECT_NE(r->ToJson().find("stage_latency_ms"), std::string::npos);
+  EXPECT_NE(r->ToText().find("by stage"), std::string::npos);
   std::filesystem::remove(o.db.substr(7));
 }
 
@@ -128,6 +148,62 @@ TEST(PipelineTest, BadImagesAreDeadLetteredWithAReasonAndTheWorkerGoesOn) {
   EXPECT_NE(reasons[0].find("image empty is empty"), std::string::npos) << reasons[0];
   EXPECT_NE(reasons[1].find("image small is 10x10"), std::string::npos) << reasons[1];
   EXPECT_NE(reasons[2].find("does not parse"), std::string::npos) << reasons[2];
+}
+
+// Each worker runs its model once at every batch size it may see before it takes an
+// image (first use of a shape is slow in LibTorch), and says when it is ready.
+TEST(PipelineTest, WorkersWarmUpEveryBatchSizeBeforeTakingImages) {
+  for (std::size_t max_batch : {4u, 40u}) {
+    auto broker = Broker::Open(absl::StrCat("mem://classify-warm-up-", max_batch));
+    ASSERT_TRUE(broker.ok());
+    ASSERT_TRUE(broker->admin().CreateTopic("images").ok());
+    std::vector<std::vector<std::size_t>> sizes(2);
+    std::atomic<int> made{0};
+    ModelFactory factory = [&]() -> absl::StatusOr<std::unique_ptr<Model>> {
+      return std::make_unique<RecordingModel>(&sizes[made++]);
+    };
+    ClassifyOptions o;
+    o.workers = 2;
+    o.max_batch = max_batch;
+    std::atomic<bool> stop{false};
+    ClassifyStats stats;
+    absl::Status status;
+    std::thread worker([&] { status = RunClassifier(*broker, *broker, factory, o, stop, &stats); });
+    for (int i = 0; i < 500 && stats.ready_workers.load() < 2; ++i) absl::SleepFor(absl::Milliseconds(10));
+    EXPECT_EQ(stats.ready_workers.load(), 2);
+    stop = true;
+    worker.join();
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_EQ(stats.classified.load(), 0);
+    std::vector<std::size_t> want;
+    for (std::size_t n = 1; n <= std::min<std::size_t>(max_batch, 32); ++n) want.push_back(n);
+    if (max_batch > 32) want.push_back(max_batch);
+    EXPECT_EQ(sizes[0], want) << "max_batch " << max_batch;
+    EXPECT_EQ(sizes[1], want) << "max_batch " << max_batch;
+  }
+}
+
+TEST(PipelineTest, NoWarmUpWhenTurnedOff) {
+  auto broker = Broker::Open("mem://classify-no-warm-up");
+  ASSERT_TRUE(broker.ok());
+  ASSERT_TRUE(broker->admin().CreateTopic("images").ok());
+  std::vector<std::size_t> sizes;
+  ModelFactory factory = [&]() -> absl::StatusOr<std::unique_ptr<Model>> {
+    return std::make_unique<RecordingModel>(&sizes);
+  };
+  ClassifyOptions o;
+  o.workers = 1;
+  o.warm_up = false;
+  std::atomic<bool> stop{false};
+  ClassifyStats stats;
+  absl::Status status;
+  std::thread worker([&] { status = RunClassifier(*broker, *broker, factory, o, stop, &stats); });
+  for (int i = 0; i < 500 && stats.ready_workers.load() < 1; ++i) absl::SleepFor(absl::Milliseconds(10));
+  stop = true;
+  worker.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(stats.ready_workers.load(), 1);
+  EXPECT_TRUE(sizes.empty());
 }
 
 }  // namespace

@@ -71,13 +71,18 @@ struct ClassifyOptions {
   absl::Duration max_wait = absl::Milliseconds(2);
   // If this worker dies, its unacked images go to another after this long.
   absl::Duration ack_deadline = absl::Seconds(10);
+  // Before taking images, run each worker's model once at every batch size 1..max_batch
+  // (up to 32, then max_batch): first use of a shape costs LibTorch 5-40 ms.
+  bool warm_up = true;
 };
 struct ClassifyStats {
   std::atomic<std::int64_t> classified{0};
   std::atomic<std::int64_t> rejected{0};
   std::atomic<std::int64_t> batches{0};
+  std::atomic<int> ready_workers{0};  // workers warmed up and taking images
 };
-// Runs `options.workers` threads: each pulls micro-batches of images from `in`,
+// Runs `options.workers` threads: each warms its model up (see warm_up), counts
+// itself in stats->ready_workers, then pulls micro-batches of images from `in`,
 // classifies them, publishes a Prediction per image to `out` and acks each image only
 // once its prediction was published. Bad images are rejected to the dead-letter topic
 // with the reason. Runs until *stop; returns the first fatal error.

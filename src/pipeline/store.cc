@@ -42,7 +42,13 @@ constexpr char kSummary[] =
     "COALESCE(SUM(CASE WHEN true_label = class_index THEN 1 ELSE 0 END), 0), "
     "COALESCE(SUM(deliveries - 1), 0) FROM predictions";
 
-constexpr char kLatencies[] = "SELECT (stored_at_us - produced_at_us) / 1000.0 FROM predictions";
+constexpr char kLatencies[] =
+    "SELECT (stored_at_us - produced_at_us) / 1000.0, queue_ms, inference_ms, "
+    "(stored_at_us - classified_at_us) / 1000.0 FROM predictions";
+
+void SortLatencies(StoreSummary* s) {
+  for (auto* v : {&s->latencies_ms, &s->queue_ms, &s->inference_ms, &s->delivery_ms}) std::sort(v->begin(), v->end());
+}
 
 struct SqliteCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -117,8 +123,13 @@ class SqliteStore : public PredictionStore {
     out.redeliveries = sqlite3_column_int64(st.get(), 4);
     if (sqlite3_prepare_v2(db_.get(), kLatencies, -1, &raw, nullptr) != SQLITE_OK) return Error("latencies");
     st.reset(raw);
-    while (sqlite3_step(st.get()) == SQLITE_ROW) out.latencies_ms.push_back(sqlite3_column_double(st.get(), 0));
-    std::sort(out.latencies_ms.begin(), out.latencies_ms.end());
+    while (sqlite3_step(st.get()) == SQLITE_ROW) {
+      out.latencies_ms.push_back(sqlite3_column_double(st.get(), 0));
+      out.queue_ms.push_back(sqlite3_column_double(st.get(), 1));
+      out.inference_ms.push_back(sqlite3_column_double(st.get(), 2));
+      out.delivery_ms.push_back(sqlite3_column_double(st.get(), 3));
+    }
+    SortLatencies(&out);
     return out;
   }
 
@@ -207,8 +218,13 @@ class PostgresStore : public PredictionStore {
     out.redeliveries = std::stoll(PQgetvalue(r.get(), 0, 4));
     PgResult l(PQexec(conn_.get(), kLatencies));
     if (PQresultStatus(l.get()) != PGRES_TUPLES_OK) return Error("latencies");
-    for (int i = 0; i < PQntuples(l.get()); ++i) out.latencies_ms.push_back(std::stod(PQgetvalue(l.get(), i, 0)));
-    std::sort(out.latencies_ms.begin(), out.latencies_ms.end());
+    for (int i = 0; i < PQntuples(l.get()); ++i) {
+      out.latencies_ms.push_back(std::stod(PQgetvalue(l.get(), i, 0)));
+      out.queue_ms.push_back(std::stod(PQgetvalue(l.get(), i, 1)));
+      out.inference_ms.push_back(std::stod(PQgetvalue(l.get(), i, 2)));
+      out.delivery_ms.push_back(std::stod(PQgetvalue(l.get(), i, 3)));
+    }
+    SortLatencies(&out);
     return out;
   }
 

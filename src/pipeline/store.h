@@ -19,6 +19,10 @@ struct StoreSummary {
   std::int64_t correct = 0;         // labelled rows predicted right
   std::int64_t redeliveries = 0;    // upserts that hit an existing row (a redelivered prediction)
   std::vector<double> latencies_ms; // produced -> stored, per row, sorted
+  // Where that time went, per row, each sorted on its own:
+  std::vector<double> queue_ms;      // produced -> picked by a classifier worker
+  std::vector<double> inference_ms;  // the model call on the row's batch
+  std::vector<double> delivery_ms;   // classified -> stored (predictions hop + sink)
 };
 
 // A predictions table. Not thread-safe: one per sink thread.

@@ -21,6 +21,9 @@ vision::Prediction P(const std::string& id, int cls, int label) {
   p.set_model_version("v1");
   p.set_true_label(label);
   p.set_produced_at_us(1);
+  p.set_classified_at_us(2001);
+  p.set_queue_ms(1.5);
+  p.set_inference_ms(0.5);
   return p;
 }
 
@@ -36,6 +39,15 @@ void CheckUpsertSemantics(PredictionStore& store) {
   EXPECT_EQ(s->correct, 3);  // b's row was updated, not duplicated
   EXPECT_EQ(s->redeliveries, 1);
   EXPECT_EQ(s->latencies_ms.size(), 3u);
+  // The stages of each row: queue and inference as the classifier measured them,
+  // delivery from classified to stored (the clock of this machine, so >= 0 here).
+  ASSERT_EQ(s->queue_ms.size(), 3u);
+  ASSERT_EQ(s->inference_ms.size(), 3u);
+  ASSERT_EQ(s->delivery_ms.size(), 3u);
+  EXPECT_DOUBLE_EQ(s->queue_ms[0], 1.5);
+  EXPECT_DOUBLE_EQ(s->inference_ms[2], 0.5);
+  EXPECT_GT(s->delivery_ms[0], 0);
+  EXPECT_DOUBLE_EQ(s->delivery_ms[0] + 2.0, s->latencies_ms[0]);  // classified 2 ms after produced
 }
 
 TEST(StoreTest, SqliteUpsertNeverMakesASecondRow) {
