@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "core/thread_name.h"
 
 namespace unibus::core_internal {
 namespace {
@@ -22,7 +23,10 @@ class BatchingPublisher : public PublisherConnection {
         options_(options),
         max_message_bytes_(max_message_bytes),
         max_delay_(absl::ToChronoNanoseconds(options.max_batch_delay)) {
-    sender_ = std::thread([this] { SendLoop(); });
+    sender_ = std::thread([this] {
+      NameThisThread("ub-publish");
+      SendLoop();
+    });
   }
 
   ~BatchingPublisher() override { Shutdown(); }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "core/thread_name.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
@@ -26,11 +27,18 @@ struct Tracked {
   bool dropped = false;      // its AckHandler was dropped while in_handler
 };
 
+constexpr std::size_t kAckBatch = 1000;
+constexpr std::chrono::milliseconds kAckDelay{5};
+
 class Core : public std::enable_shared_from_this<Core> {
  public:
   Core(std::shared_ptr<SubscriptionSource> source, DispatcherConfig config,
        DeadLetterPublisherFactory dead_letter)
-      : source_(std::move(source)), config_(std::move(config)), dead_letter_(std::move(dead_letter)) {}
+      : source_(std::move(source)), config_(std::move(config)), dead_letter_(std::move(dead_letter)) {
+    // Room for the flow-control window (and the tombstones settling leaves), so the
+    // hot path does not rehash while messages stream through.
+    tracked_.reserve(std::min<std::size_t>(2 * config_.options.max_outstanding_messages, 1 << 16));
+  }
 
   // Starts the fetch and housekeeping threads once. Must hold a shared_ptr to this.
   void StartOnce() {
@@ -38,8 +46,14 @@ class Core : public std::enable_shared_from_this<Core> {
     if (started_ || stopping_) return;
     started_ = true;
     auto self = shared_from_this();
-    fetcher_ = std::thread([self] { self->FetchLoop(); });
-    housekeeper_ = std::thread([self] { self->HousekeepingLoop(); });
+    fetcher_ = std::thread([self] {
+      NameThisThread("ub-fetch");
+      self->FetchLoop();
+    });
+    housekeeper_ = std::thread([self] {
+      NameThisThread("ub-housekeeping");
+      self->HousekeepingLoop();
+    });
   }
 
   absl::Status StartWorkers(MessageHandler handler) {
@@ -55,7 +69,10 @@ class Core : public std::enable_shared_from_this<Core> {
       handler_ = std::move(handler);
       auto self = shared_from_this();
       for (int i = 0; i < config_.options.concurrency; ++i) {
-        workers_.emplace_back([self] { self->WorkerLoop(); });
+        workers_.emplace_back([self] {
+          NameThisThread("ub-handler");
+          self->WorkerLoop();
+        });
       }
     }
     StartOnce();
@@ -112,6 +129,7 @@ class Core : public std::enable_shared_from_this<Core> {
     ready_cv_.notify_all();
     work_cv_.notify_all();
     space_cv_.notify_all();
+    source_->Interrupt();  // the fetcher may be blocked in Fetch
     for (auto& w : workers) {
       // A handler stuck past the deadline holds only shared state; let it go.
       if (w.joinable()) {
@@ -267,20 +285,32 @@ class Core : public std::enable_shared_from_this<Core> {
         }
       }
     }
-    if (acks_.size() == 1 || acks_.size() >= 1000) work_cv_.notify_one();
-    space_cv_.notify_one();
+    if (acks_.size() == 1) {
+      first_ack_at_ = Clock::now();
+      work_cv_.notify_one();
+    } else if (acks_.size() == kAckBatch) {
+      work_cv_.notify_one();
+    }
+    if (fetcher_waiting_ && HasRoomLocked()) space_cv_.notify_one();
   }
 
+  // Room for a refill: a quarter of the flow-control limits is free (or the whole
+  // of a limit of one). Fetching a few messages each time one is settled would
+  // cost a source round trip per message.
   bool HasRoomLocked() const {
-    return tracked_.size() < config_.options.max_outstanding_messages &&
-           outstanding_bytes_ < config_.options.max_outstanding_bytes;
+    const std::size_t max = config_.options.max_outstanding_messages;
+    const std::size_t max_bytes = config_.options.max_outstanding_bytes;
+    return tracked_.size() + std::max<std::size_t>(1, max / 4) <= max &&
+           outstanding_bytes_ + max_bytes / 4 < max_bytes;
   }
 
   void FetchLoop() {
     absl::Duration retry = absl::Milliseconds(100);
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
+      fetcher_waiting_ = true;
       space_cv_.wait(lock, [&] { return stopping_ || HasRoomLocked(); });
+      fetcher_waiting_ = false;
       if (stopping_) break;
       const std::size_t room = config_.options.max_outstanding_messages - tracked_.size();
       const std::size_t room_bytes = config_.options.max_outstanding_bytes - outstanding_bytes_;
@@ -363,7 +393,12 @@ class Core : public std::enable_shared_from_this<Core> {
       if (stopping_) return;
       auto wake = next_lease;
       if (!backoff_.empty()) wake = std::min(wake, backoff_.begin()->first);
-      if (acks_.empty() && dead_letters_.empty() && wake > Clock::now()) {
+      // Acks go to the source in batches: when kAckBatch are waiting, or kAckDelay
+      // after the first of them.
+      const bool acks_due = acks_.size() >= kAckBatch ||
+                            (!acks_.empty() && Clock::now() >= first_ack_at_ + kAckDelay);
+      if (!acks_.empty() && !acks_due) wake = std::min(wake, first_ack_at_ + kAckDelay);
+      if (!acks_due && dead_letters_.empty() && wake > Clock::now()) {
         // Any notify (a new ack, an earlier timer) wakes us to look again.
         work_cv_.wait_until(lock, wake);
         continue;
@@ -380,7 +415,7 @@ class Core : public std::enable_shared_from_this<Core> {
         woke = true;
       }
       if (woke) ready_cv_.notify_all();
-      if (!acks_.empty()) {
+      if (acks_due) {
         std::vector<std::string> acks;
         acks.swap(acks_);
         lock.unlock();
@@ -481,6 +516,8 @@ class Core : public std::enable_shared_from_this<Core> {
   std::multimap<Clock::time_point, std::uint64_t> backoff_;          // guarded by mu_
   std::vector<std::uint64_t> dead_letters_;                          // guarded by mu_
   std::vector<std::string> acks_;                                    // guarded by mu_
+  Clock::time_point first_ack_at_;                                   // guarded by mu_: of acks_[0]
+  bool fetcher_waiting_ = false;                                     // guarded by mu_
   std::size_t outstanding_bytes_ = 0;                                // guarded by mu_
   std::uint64_t next_id_ = 1;                                        // guarded by mu_
   SubscriberStats stats_;                                            // guarded by mu_

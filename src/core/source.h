@@ -55,6 +55,12 @@ class SubscriptionSource {
   // extend it (sqlite, Pub/Sub). Kafka holds offsets and needs no extension.
   virtual bool needs_lease_extension() const = 0;
 
+  // From now on, Fetch returns at once (a blocked one too, with what it has, maybe
+  // nothing), so that a stopping dispatcher need not wait out the Fetch timeout.
+  // Called from another thread than Fetch; Ack, Release and Close still work after
+  // it. Default: nothing (a blocked Fetch returns after its `wait`).
+  virtual void Interrupt() {}
+
   // Stops the source: after Close, Fetch returns at once. Commits what was acked.
   virtual void Close() = 0;
 };

@@ -15,74 +15,98 @@ constexpr char kPrefix[] = "unibus1:";
 }
 
 OffsetTracker::OffsetTracker(std::int64_t committed, std::set<std::int64_t> acked)
-    : base_(committed), next_(committed), acked_(std::move(acked)) {
+    : base_(committed), next_(committed), prior_acked_(std::move(acked)) {
   Prune();
+}
+
+OffsetTracker::Entry* OffsetTracker::Find(std::int64_t offset) {
+  auto it = std::lower_bound(window_.begin(), window_.end(), offset,
+                             [](const Entry& e, std::int64_t o) { return e.offset < o; });
+  return it != window_.end() && it->offset == offset ? &*it : nullptr;
 }
 
 bool OffsetTracker::Deliver(std::int64_t offset) {
   if (base_ < 0) base_ = offset;
   if (next_ < 0) next_ = offset;
-  if (offset < base_ || acked_.count(offset)) {
+  if (offset < base_ || prior_acked_.count(offset)) {
     next_ = std::max(next_, offset + 1);
     return false;
   }
-  auto it = pending_.find(offset);
-  if (it != pending_.end()) {
-    if (it->second == State::kInFlight) return false;
-    it->second = State::kInFlight;
+  if (offset < next_) {
+    // A re-read after a seek: hand out again only what was released.
+    Entry* e = Find(offset);
+    if (e == nullptr || e->state != State::kReleased) return false;
+    e->state = State::kInFlight;
     ++in_flight_;
     return true;
   }
-  if (offset < next_) return false;  // seen before and settled (pruned below base_)
-  pending_.emplace(offset, State::kInFlight);
+  window_.push_back({offset, State::kInFlight});
   ++in_flight_;
+  ++unsettled_;
   next_ = offset + 1;
   return true;
 }
 
 void OffsetTracker::Ack(std::int64_t offset) {
-  auto it = pending_.find(offset);
-  if (it == pending_.end()) return;
-  if (it->second == State::kInFlight) --in_flight_;
-  pending_.erase(it);
-  acked_.insert(offset);
+  Entry* e = Find(offset);
+  if (e == nullptr || e->state == State::kAcked) return;
+  if (e->state == State::kInFlight) --in_flight_;
+  e->state = State::kAcked;
+  --unsettled_;
   Prune();
 }
 
 bool OffsetTracker::Release(std::int64_t offset) {
-  auto it = pending_.find(offset);
-  if (it == pending_.end() || it->second != State::kInFlight) return false;
-  it->second = State::kReleased;
+  Entry* e = Find(offset);
+  if (e == nullptr || e->state != State::kInFlight) return false;
+  e->state = State::kReleased;
   --in_flight_;
   return true;
 }
 
+void OffsetTracker::ReleaseAll() {
+  for (Entry& e : window_) {
+    if (e.state == State::kInFlight) e.state = State::kReleased;
+  }
+  in_flight_ = 0;
+}
+
 std::int64_t OffsetTracker::committable() const {
-  if (!pending_.empty()) return pending_.begin()->first;
+  if (!window_.empty()) return window_.front().offset;
   return next_;
 }
 
 void OffsetTracker::Prune() {
+  while (!window_.empty() && window_.front().state == State::kAcked) window_.pop_front();
   // Offsets acked by an earlier owner (from the metadata) right at the commit point
   // need not be read again.
-  if (pending_.empty() && next_ >= 0) {
-    while (acked_.count(next_)) ++next_;
+  if (window_.empty() && next_ >= 0) {
+    while (prior_acked_.count(next_)) ++next_;
   }
   const std::int64_t c = committable();
   if (c < 0) return;
   base_ = std::max(base_, c);
-  acked_.erase(acked_.begin(), acked_.lower_bound(c));
+  prior_acked_.erase(prior_acked_.begin(), prior_acked_.lower_bound(c));
 }
 
 std::string OffsetTracker::EncodeAcked(std::size_t max_bytes) const {
   const std::int64_t c = committable();
-  if (acked_.empty() || c < 0) return "";
+  if (c < 0) return "";
+  std::vector<std::int64_t> acked;
+  for (const Entry& e : window_) {
+    if (e.state == State::kAcked) acked.push_back(e.offset);
+  }
+  if (!prior_acked_.empty()) {
+    acked.insert(acked.end(), prior_acked_.begin(), prior_acked_.end());
+    std::sort(acked.begin(), acked.end());
+  }
+  if (acked.empty()) return "";
   std::string out = kPrefix;
   bool first = true;
-  for (auto it = acked_.begin(); it != acked_.end();) {
+  for (auto it = acked.begin(); it != acked.end();) {
     const std::int64_t lo = *it;
     std::int64_t hi = lo;
-    for (++it; it != acked_.end() && *it == hi + 1; ++it) hi = *it;
+    for (++it; it != acked.end() && *it == hi + 1; ++it) hi = *it;
     std::string range = lo == hi ? absl::StrCat(lo - c) : absl::StrCat(lo - c, "-", hi - c);
     if (out.size() + range.size() + 1 > max_bytes) break;
     if (!first) out += ',';

@@ -3,7 +3,7 @@
 #define UNIBUS_KAFKA_OFFSET_TRACKER_H_
 
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <set>
 #include <string>
 
@@ -39,6 +39,10 @@ class OffsetTracker {
   // it returns true. Returns true when it was in flight.
   bool Release(std::int64_t offset);
 
+  // Every message in flight goes back (as Release does for one): for a partition
+  // assigned again after a revoke, whose in-flight tokens went stale.
+  void ReleaseAll();
+
   // The offset to commit: the lowest unsettled offset, or one past the highest
   // seen when everything is settled. -1 when nothing is known yet.
   std::int64_t committable() const;
@@ -54,17 +58,27 @@ class OffsetTracker {
   static std::set<std::int64_t> DecodeAcked(const std::string& metadata, std::int64_t committed);
 
   std::size_t in_flight() const { return in_flight_; }
-  std::size_t unsettled() const { return pending_.size(); }
+  std::size_t unsettled() const { return unsettled_; }
 
  private:
-  enum class State { kInFlight, kReleased };
+  enum class State : std::uint8_t { kInFlight, kReleased, kAcked };
+  struct Entry {
+    std::int64_t offset;
+    State state;
+  };
+  // The entry of `offset`, or nullptr. Offsets in window_ increase, so this is a
+  // binary search (and the common case, an ack near the front, is short).
+  Entry* Find(std::int64_t offset);
   void Prune();
 
-  std::int64_t base_;                        // committed position; -1 = unknown
-  std::int64_t next_;                        // one past the highest offset seen; -1 = none
-  std::map<std::int64_t, State> pending_;    // delivered, unsettled
-  std::set<std::int64_t> acked_;             // settled above the lowest unsettled
+  std::int64_t base_;              // committed position; -1 = unknown
+  std::int64_t next_;              // one past the highest offset seen; -1 = none
+  // Delivered offsets from the lowest unsettled one up, in increasing order; the
+  // front is never acked. No allocation per message (unlike a node-based map).
+  std::deque<Entry> window_;
+  std::set<std::int64_t> prior_acked_;  // acked by an earlier owner (commit metadata)
   std::size_t in_flight_ = 0;
+  std::size_t unsettled_ = 0;
 };
 
 }  // namespace unibus::kafka_internal

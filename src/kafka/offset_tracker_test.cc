@@ -62,6 +62,22 @@ TEST(OffsetTrackerTest, ReleasedMessagesAreRedeliveredAfterASeekOthersAreSkipped
   EXPECT_EQ(t.in_flight(), 4u);
 }
 
+TEST(OffsetTrackerTest, ReleaseAllHandsOutInFlightAgainButNotAcked) {
+  OffsetTracker t(0);
+  for (int o = 0; o < 4; ++o) ASSERT_TRUE(t.Deliver(o));
+  t.Ack(1);
+  t.ReleaseAll();  // the partition was revoked and came back
+  EXPECT_EQ(t.in_flight(), 0u);
+  EXPECT_EQ(t.committable(), 0);
+  EXPECT_TRUE(t.Deliver(0));
+  EXPECT_FALSE(t.Deliver(1)) << "acked before the revoke: never again";
+  EXPECT_TRUE(t.Deliver(2));
+  EXPECT_TRUE(t.Deliver(3));
+  EXPECT_TRUE(t.Deliver(4)) << "new";
+  for (int o : {0, 2, 3, 4}) t.Ack(o);
+  EXPECT_EQ(t.committable(), 5);
+}
+
 TEST(OffsetTrackerTest, AckedAboveTheCommitSurviveATakeOver) {
   OffsetTracker a(100);
   for (int o = 100; o < 110; ++o) ASSERT_TRUE(a.Deliver(o));

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "core/thread_name.h"
 #include "spdlog/logger.h"
 
 namespace unibus::kafka_internal {
@@ -49,7 +50,10 @@ class KafkaPublisher : public PublisherConnection {
     rk_ = *std::move(rk);
     rkt_.reset(rd_kafka_topic_new(rk_.get(), topic_.c_str(), nullptr));
     if (!rkt_) return ToStatus(rd_kafka_last_error(), absl::StrCat("open topic '", topic_, "' on ", config_.url));
-    poller_ = std::thread([this] { PollLoop(); });
+    poller_ = std::thread([this] {
+      core_internal::NameThisThread("ub-kafka-dr");
+      PollLoop();
+    });
     return absl::OkStatus();
   }
 

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/thread_name.h"
 #include "kafka/offset_tracker.h"
 #include "spdlog/logger.h"
 
@@ -22,16 +23,33 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// "PARTITION:OFFSET:EPOCH"; the epoch tells a token from an earlier assignment.
+// A delivery token: partition (4 bytes), offset (8) and the assignment epoch (low
+// 3 bytes; it tells a token from an earlier assignment of the partition), packed
+// into 15 bytes so that it fits std::string's inline buffer: no allocation and no
+// text parsing per message.
+constexpr std::size_t kTokenSize = 15;
+
 std::string TokenOf(std::int32_t partition, std::int64_t offset, std::uint64_t epoch) {
-  return absl::StrCat(partition, ":", offset, ":", epoch);
+  char buf[kTokenSize];
+  const std::uint32_t e = static_cast<std::uint32_t>(epoch & 0xFFFFFF);
+  std::memcpy(buf, &partition, 4);
+  std::memcpy(buf + 4, &offset, 8);
+  std::memcpy(buf + 12, &e, 3);
+  return std::string(buf, kTokenSize);
 }
 
 bool ParseToken(const std::string& token, std::int32_t* partition, std::int64_t* offset, std::uint64_t* epoch) {
-  std::vector<absl::string_view> parts = absl::StrSplit(token, ':');
-  return parts.size() == 3 && absl::SimpleAtoi(parts[0], partition) && absl::SimpleAtoi(parts[1], offset) &&
-         absl::SimpleAtoi(parts[2], epoch);
+  if (token.size() != kTokenSize) return false;
+  std::uint32_t e = 0;
+  std::memcpy(partition, token.data(), 4);
+  std::memcpy(offset, token.data() + 4, 8);
+  std::memcpy(&e, token.data() + 12, 3);
+  *epoch = e;
+  return true;
 }
+
+// Epochs compare in the token's 24 bits.
+bool SameEpoch(std::uint64_t a, std::uint64_t b) { return (a & 0xFFFFFF) == (b & 0xFFFFFF); }
 
 Message ToMessage(const rd_kafka_message_t* m, const std::string& topic) {
   Message out;
@@ -95,7 +113,10 @@ class KafkaSource : public core_internal::SubscriptionSource {
     if (auto err = rd_kafka_subscribe(rk_.get(), topics.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return ToStatus(err, absl::StrCat("subscribe '", subscription_, "' to '", topic_, "' on ", config_.url));
     }
-    poller_ = std::thread([this] { PollLoop(); });
+    poller_ = std::thread([this] {
+      core_internal::NameThisThread("ub-kafka-poll");
+      PollLoop();
+    });
     return absl::OkStatus();
   }
 
@@ -104,7 +125,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
     std::vector<core_internal::Delivery> out;
     std::unique_lock<std::mutex> lock(mu_);
     buffer_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait),
-                        [&] { return closed_ || !buffer_.empty() || !error_.ok(); });
+                        [&] { return closed_ || interrupted_ || !buffer_.empty() || !error_.ok(); });
     if (buffer_.empty()) {
       if (!error_.ok()) return error_;
       return out;
@@ -129,7 +150,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
       std::uint64_t epoch;
       if (!ParseToken(t, &p, &offset, &epoch)) continue;
       auto it = parts_.find(p);
-      if (it == parts_.end() || it->second.epoch != epoch) continue;  // revoked since
+      if (it == parts_.end() || !SameEpoch(it->second.epoch, epoch)) continue;  // revoked since
       it->second.tracker.Ack(offset);
       it->second.dirty = true;
     }
@@ -144,7 +165,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
       std::uint64_t epoch;
       if (!ParseToken(t, &p, &offset, &epoch)) continue;
       auto it = parts_.find(p);
-      if (it == parts_.end() || it->second.epoch != epoch) continue;
+      if (it == parts_.end() || !SameEpoch(it->second.epoch, epoch)) continue;
       if (it->second.tracker.Release(offset)) {
         auto& seek = it->second.seek_to;
         seek = seek < 0 ? offset : std::min(seek, offset);
@@ -152,6 +173,14 @@ class KafkaSource : public core_internal::SubscriptionSource {
       }
     }
     return absl::OkStatus();
+  }
+
+  void Interrupt() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      interrupted_ = true;
+    }
+    buffer_cv_.notify_all();
   }
 
   absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override {
@@ -167,6 +196,13 @@ class KafkaSource : public core_internal::SubscriptionSource {
     }
     stop_ = true;
     buffer_cv_.notify_all();
+    // Wakes the poll thread from rd_kafka_consumer_poll at once.
+    if (rk_) {
+      if (rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(rk_.get())) {
+        rd_kafka_queue_yield(q);
+        rd_kafka_queue_destroy(q);
+      }
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       room_cv_.notify_all();
@@ -193,6 +229,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
   struct Buffered {
     core_internal::Delivery delivery;
     std::int32_t partition;
+    std::int64_t offset;
     std::size_t bytes;
   };
 
@@ -230,9 +267,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
         OnConsumeError(m.get());
         continue;
       }
-      Buffered b{{ToMessage(m.get(), topic_), {}}, m->partition, 0};
+      Buffered b{{ToMessage(m.get(), topic_), {}}, m->partition, m->offset, 0};
       b.bytes = b.delivery.message.ByteSize();
-      b.delivery.token = std::to_string(m->offset);  // completed below, with the epoch
       converted.push_back(std::move(b));
     }
     if (converted.empty()) return;
@@ -242,10 +278,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
       for (auto& b : converted) {
         auto it = parts_.find(b.partition);
         if (it == parts_.end()) continue;  // revoked meanwhile
-        std::int64_t offset = 0;
-        (void)absl::SimpleAtoi(b.delivery.token, &offset);
-        if (!it->second.tracker.Deliver(offset)) continue;  // re-read after a seek: settled or in flight
-        b.delivery.token = TokenOf(b.partition, offset, it->second.epoch);
+        if (!it->second.tracker.Deliver(b.offset)) continue;  // re-read after a seek: settled or in flight
+        b.delivery.token = TokenOf(b.partition, b.offset, it->second.epoch);
         buffer_bytes_ += b.bytes;
         buffer_.push_back(std::move(b));
         added = true;
@@ -361,13 +395,17 @@ class KafkaSource : public core_internal::SubscriptionSource {
     CommitList(list.get(), sync);
   }
 
-  void CommitList(rd_kafka_topic_partition_list_t* list, bool sync) {
-    if (list->cnt == 0) return;
+  // Returns true when every partition in `list` was committed (sync) or the
+  // commit was sent (async).
+  bool CommitList(rd_kafka_topic_partition_list_t* list, bool sync) {
+    if (list->cnt == 0) return true;
     rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list, sync ? 0 : 1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
       Log(spdlog::level::warn, absl::StrCat("commit for '", subscription_, "' failed: ", rd_kafka_err2str(err),
                                             "; settled messages past the last commit may be redelivered"));
+      return false;
     }
+    return true;
   }
 
   // A failed async commit (e.g. during a rebalance) is sent again by the next one.
@@ -411,7 +449,10 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   // Starts a tracker per new partition from the group's committed offset and the
-  // acks recorded above it, and starts reading right after what is settled.
+  // acks recorded above it, and starts reading right after what is settled. A
+  // partition that comes back to this consumer before the commit of its revoke was
+  // confirmed (a commit fails while the group rebalances) continues from this
+  // consumer's own record instead, so what it acked is not delivered again.
   void OnAssign(rd_kafka_topic_partition_list_t* partitions) {
     PartitionListPtr committed(rd_kafka_topic_partition_list_copy(partitions));
     const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(config_.options.connect_timeout));
@@ -436,18 +477,34 @@ class KafkaSource : public core_internal::SubscriptionSource {
         }
       }
       Partition part;
+      auto own = unconfirmed_.find(tp.partition);
+      const std::int64_t own_position = own == unconfirmed_.end() ? -1 : own->second.tracker.committable();
+      if (own_position >= 0 && offset <= own_position) {
+        part = std::move(own->second);
+        part.tracker.ReleaseAll();  // in flight under the old assignment: hand out again
+        part.dirty = true;          // commit our position under this assignment
+        part.seek_to = -1;
+        Log(spdlog::level::info,
+            absl::StrCat("partition ", tp.partition, " of '", topic_, "' came back to '", subscription_,
+                         "' before its commit was confirmed; continuing at offset ", own_position,
+                         " (the group had ", offset, ")"));
+      } else {
+        part.tracker = OffsetTracker(offset, std::move(acked));
+      }
+      if (own != unconfirmed_.end()) unconfirmed_.erase(own);
       part.epoch = ++next_epoch_;
-      part.tracker = OffsetTracker(offset, std::move(acked));
       part.committed = offset;
-      tp.offset = offset >= 0 ? part.tracker.committable() : RD_KAFKA_OFFSET_INVALID;
+      const std::int64_t start = part.tracker.committable();
+      tp.offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;
       parts_[tp.partition] = std::move(part);
     }
     paused_ = false;  // a fresh assignment is not paused
   }
 
-  // Commits what was settled on the revoked partitions and forgets them: their
-  // in-flight tokens become stale, their buffered messages are dropped (the next
-  // owner reads them from the commit).
+  // Commits what was settled on the revoked partitions and stops delivering them:
+  // their in-flight tokens become stale, their buffered messages are dropped (the
+  // next owner reads them from the commit). A partition whose commit is not
+  // confirmed is remembered until its next assignment (see OnAssign).
   void OnRevoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
     PartitionListPtr commit(rd_kafka_topic_partition_list_new(partitions->cnt));
     {
@@ -457,6 +514,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
         auto it = parts_.find(p);
         if (it == parts_.end()) continue;
         if (!lost) AddCommitLocked(commit.get(), p, it->second, /*force=*/true);
+        unconfirmed_[p] = std::move(it->second);
         parts_.erase(it);
       }
       for (auto it = buffer_.begin(); it != buffer_.end();) {
@@ -468,7 +526,11 @@ class KafkaSource : public core_internal::SubscriptionSource {
         }
       }
     }
-    CommitList(commit.get(), /*sync=*/true);
+    const bool ok = CommitList(commit.get(), /*sync=*/true);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int i = 0; ok && i < commit->cnt; ++i) {
+      if (commit->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) unconfirmed_.erase(commit->elems[i].partition);
+    }
   }
 
   static constexpr std::size_t kBatch = 1000;
@@ -489,10 +551,12 @@ class KafkaSource : public core_internal::SubscriptionSource {
   std::deque<Buffered> buffer_;               // guarded by mu_: polled, not yet fetched
   std::size_t buffer_bytes_ = 0;              // guarded by mu_
   std::map<std::int32_t, Partition> parts_;   // guarded by mu_: the current assignment
+  std::map<std::int32_t, Partition> unconfirmed_;  // guarded by mu_: revoked, commit not confirmed
   std::uint64_t next_epoch_ = 0;              // guarded by mu_
   bool paused_ = false;                       // guarded by mu_
   bool seeks_pending_ = false;                // guarded by mu_
   bool closed_ = false;                       // guarded by mu_
+  bool interrupted_ = false;                  // guarded by mu_: Fetch returns at once
   absl::Status error_;                        // guarded by mu_: a terminal consume error
 };
 

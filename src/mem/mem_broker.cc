@@ -117,7 +117,7 @@ class MemSource : public core_internal::SubscriptionSource {
     const auto until = Clock::now() + absl::ToChronoNanoseconds(wait);
     std::unique_lock<std::mutex> lock(s_->mu);
     for (;;) {
-      if (closed_) return out;
+      if (closed_ || interrupted_) return out;
       auto it = s_->subs.find(sub_);
       if (it == s_->subs.end()) return SubNotFound(*s_, sub_);
       Subscription& sub = it->second;
@@ -182,6 +182,12 @@ class MemSource : public core_internal::SubscriptionSource {
 
   bool needs_lease_extension() const override { return true; }
 
+  void Interrupt() override {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    interrupted_ = true;
+    s_->cv.notify_all();
+  }
+
   void Close() override {
     std::lock_guard<std::mutex> lock(s_->mu);
     closed_ = true;
@@ -202,7 +208,8 @@ class MemSource : public core_internal::SubscriptionSource {
 
   std::shared_ptr<State> s_;
   const std::string sub_;
-  bool closed_ = false;  // guarded by s_->mu
+  bool closed_ = false;       // guarded by s_->mu
+  bool interrupted_ = false;  // guarded by s_->mu
 };
 
 class MemAdmin : public AdminConnection {
