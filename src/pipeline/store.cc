@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "sqlite/checkpointer.h"
 
 namespace unibus::pipeline {
 namespace {
@@ -71,6 +72,12 @@ class SqliteStore : public PredictionStore {
     auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), path));
     for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kCreateTable}) {
       if (auto s = store->Exec(sql); !s.ok()) return s;
+    }
+    // Checkpoints (and their fsyncs) on a thread of their own, not in the sink's
+    // commits; if it cannot start, SQLite's automatic checkpoint stays.
+    if (auto c = sqlite_internal::WalCheckpointer::Start(path, /*synchronous_full=*/false); c.ok()) {
+      store->checkpointer_ = *std::move(c);
+      store->checkpointer_->Attach(store->db_.get());
     }
     const std::string insert = absl::StrCat(
         "INSERT INTO predictions (image_id, class_index, class_name, confidence, model_version, true_label, "
@@ -152,6 +159,8 @@ class SqliteStore : public PredictionStore {
     return absl::UnavailableError(absl::StrCat("predictions database '", path_, "': ", what, ": ", sqlite3_errmsg(db_.get())));
   }
 
+  // Declared first: it must outlive the connection that calls it.
+  std::unique_ptr<sqlite_internal::WalCheckpointer> checkpointer_;
   std::unique_ptr<sqlite3, SqliteCloser> db_;
   std::unique_ptr<sqlite3_stmt, StmtCloser> upsert_;
   std::string path_;

@@ -30,7 +30,20 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbConfig& config) {
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_handler(raw, &Db::BusyHandler, db.get());
   if (auto s = db->Configure(); !s.ok()) return s;
+  db->AttachCheckpointer();
   return db;
+}
+
+void Db::AttachCheckpointer() {
+  FileState& file = *file_;
+  std::lock_guard<std::mutex> lock(file.checkpointer_mu);
+  if (file.checkpointer == nullptr) {
+    // Started once the file is known to be a unibus database in WAL mode (Configure).
+    auto c = WalCheckpointer::Start(config_.path, config_.synchronous_full);
+    if (!c.ok()) return;  // this connection keeps SQLite's own checkpoints
+    file.checkpointer = *std::move(c);
+  }
+  file.checkpointer->Attach(db_.get());
 }
 
 absl::Status Db::Configure() {

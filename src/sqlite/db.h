@@ -127,6 +127,8 @@ class Db {
  private:
   Db(DbConfig config, std::shared_ptr<FileState> file);
   absl::Status Configure();
+  // Leaves this connection's WAL checkpoints to the file's WalCheckpointer.
+  void AttachCheckpointer();
   static int BusyHandler(void* self, int count);
 
   DbConfig config_;

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <string>
 
+#include "sqlite/checkpointer.h"
+
 namespace unibus::sqlite_internal {
 
 // Per file, per process. Writers take `write_mu` around their transaction so that
@@ -26,6 +28,13 @@ struct FileState {
 
   // When the next retention pass is due (wall clock, microseconds).
   std::atomic<std::int64_t> next_retention_us{0};
+
+  // Runs the file's WAL checkpoints for every connection of this process, off their
+  // commits; started by the first Db::Open. Null if it could not start (the
+  // connections then keep SQLite's automatic checkpoint). Declared last so that it
+  // is destroyed first, after the last Db closed its connection.
+  std::mutex checkpointer_mu;
+  std::unique_ptr<WalCheckpointer> checkpointer;  // guarded by checkpointer_mu
 
   void NotifyCommit() {
     {
