@@ -24,10 +24,12 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const st
         absl::StrCat("cannot configure ", path, " for checkpoints: ", sqlite3_errmsg(db.get())));
   }
   sqlite3_wal_autocheckpoint(db.get(), 0);  // it checkpoints when asked, never on its own commits
-  return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(db.release(), wal_pages));
+  return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(
+      db.release(), wal_pages, synchronous_full ? SQLITE_SYNC_FULL : SQLITE_SYNC_NORMAL));
 }
 
-WalCheckpointer::WalCheckpointer(sqlite3* db, int wal_pages) : db_(db), wal_pages_(wal_pages) {
+WalCheckpointer::WalCheckpointer(sqlite3* db, int wal_pages, int sync_flags)
+    : db_(db), wal_pages_(wal_pages), sync_flags_(sync_flags) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -62,7 +64,12 @@ int WalCheckpointer::OnCommit(void* p, sqlite3* db, const char* schema, int page
   if (self->writers_turn_.load()) return SQLITE_OK;
   int done = self->backfilled_.load();
   if (pages < done) done = 0;  // the WAL restarted since
-  if (pages - done < self->wal_pages_) return SQLITE_OK;
+  // Near the inline limit the thread checkpoints whatever is new, back to back, so
+  // that the committer's checkpoint at the limit copies and syncs only the last few
+  // milliseconds of commits (measured: 40-55 ms at 3,500 images/s when up to
+  // wal_pages frames were left to it).
+  const bool near_limit = pages >= self->wal_pages_ * (kInlineFactor - 2);
+  if (pages - done < (near_limit ? 1 : self->wal_pages_)) return SQLITE_OK;
   {
     std::lock_guard<std::mutex> lock(self->mu_);
     if (self->wanted_) return SQLITE_OK;
@@ -70,6 +77,15 @@ int WalCheckpointer::OnCommit(void* p, sqlite3* db, const char* schema, int page
   }
   self->cv_.notify_one();
   return SQLITE_OK;
+}
+
+void WalCheckpointer::SyncDatabaseFile() {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == nullptr || file->pMethods == nullptr) {
+    return;
+  }
+  file->pMethods->xSync(file, sync_flags_);
 }
 
 void WalCheckpointer::Loop() {
@@ -87,6 +103,11 @@ void WalCheckpointer::Loop() {
     if (sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied) ==
         SQLITE_OK) {
       backfilled_.store(copied);
+      // SQLite syncs the database only after a checkpoint that copied the whole WAL,
+      // which in a stream of commits is the committer's one at the inline limit: it
+      // would then flush everything the thread copied since (measured: 40-55 ms at
+      // 3,500 images/s). Flush it here, off the commit path, so that one stays short.
+      if (copied > 0 && copied < log) SyncDatabaseFile();
     }
     ++checkpoints_;
     lock.lock();

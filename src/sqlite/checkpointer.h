@@ -31,7 +31,9 @@ namespace unibus::sqlite_internal {
 // after one that did: so once the WAL reaches kInlineFactor times the limit, the
 // committing connection checkpoints itself as SQLite would (then little is left to
 // copy, but it syncs). That bounds the WAL, and makes such a stall kInlineFactor
-// times rarer than SQLite's default.
+// times rarer than SQLite's default. Near that limit the thread checkpoints
+// continuously, and after each checkpoint that left frames behind it syncs the
+// database itself, so that the committer's checkpoint has little to copy and flush.
 class WalCheckpointer {
  public:
   static constexpr int kDefaultWalPages = 1000;  // SQLite's wal_autocheckpoint default
@@ -62,7 +64,9 @@ class WalCheckpointer {
   std::int64_t restarts() const { return restarts_.load(); }
 
  private:
-  WalCheckpointer(sqlite3* db, int wal_pages);
+  WalCheckpointer(sqlite3* db, int wal_pages, int sync_flags);
+  // Flushes what checkpoints copied into the database file to the disk.
+  void SyncDatabaseFile();
   static int OnCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
   void Loop();
 
@@ -71,6 +75,7 @@ class WalCheckpointer {
   };
   const std::unique_ptr<sqlite3, Closer> db_;  // used by the thread only
   const int wal_pages_;
+  const int sync_flags_;  // SQLITE_SYNC_NORMAL or SQLITE_SYNC_FULL, as the writers
   std::atomic<std::int64_t> checkpoints_{0};
   std::atomic<std::int64_t> restarts_{0};
   std::atomic<int> last_pages_{0};  // the WAL's frames after the last attached commit
