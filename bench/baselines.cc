@@ -59,7 +59,7 @@ absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url, const 
   if (url.scheme == "mem") return RunQueueBaseline(params);
   if (url.scheme == "sqlite") return RunSqliteBaseline(SqliteBaselinePath(url), params);
 #ifdef UNIBUS_HAVE_KAFKA_BASELINE
-  if (url.scheme == "kafka") return RunKafkaBaseline(url, params);
+  if (url.scheme == "kafka") return RunKafkaBaseline(url, params, params.topic);
 #endif
 #ifdef UNIBUS_HAVE_PUBSUB_BASELINE
   if (url.scheme == "pubsub") {

@@ -16,6 +16,9 @@ struct BaselineParams {
   int messages = 100000;
   int size = 100;
   int batch = 1000;
+  // Kafka: an existing topic to use (the mock cluster cannot create one through the
+  // admin API); empty: the baseline makes its own.
+  std::string topic;
 };
 
 struct BaselineResult {

@@ -3,10 +3,11 @@
 // in the same run, a baseline for the backend (raw SQLite, raw librdkafka, ...),
 // printing unibus's ratio to it. Reports min and median over the repetitions.
 #include <algorithm>
-#include <functional>
-#include <mutex>
 #include <atomic>
+#include <cmath>
+#include <functional>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -186,7 +187,8 @@ absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOption
   return lat;
 }
 
-int run_bench(const BenchOptions& o) {
+int run_bench(const BenchOptions& options) {
+  BenchOptions o = options;
   TopicMaker fallback;
   absl::StatusOr<std::string> url = ResolveUrl(o.broker);
 #ifdef UNIBUS_CLI_KAFKA_MOCK
@@ -196,6 +198,10 @@ int run_bench(const BenchOptions& o) {
     if (!m.ok()) return Fail(m.status());
     mock = *std::move(m);
     url = mock->url();
+    // The mock keeps about 5 MiB per partition and drops the oldest beyond that;
+    // keyless messages go to partitions unevenly, so plan for 2 MiB each.
+    const double bytes = static_cast<double>(o.messages) * (o.size + 70);
+    o.partitions = std::max(o.partitions, static_cast<int>(std::ceil(bytes / (2 << 20))));
     fallback = [&mock](const std::string& topic, int partitions) { return mock->CreateTopic(topic, partitions); };
   }
 #else
@@ -215,7 +221,13 @@ int run_bench(const BenchOptions& o) {
     pub.push_back(r->publish);
     con.push_back(r->consume);
     if (!o.no_baseline) {
-      auto b = bench::RunBaseline(*parsed, bench::BaselineParams{o.messages, o.size, o.batch});
+      bench::BaselineParams params{o.messages, o.size, o.batch};
+      if (fallback) {
+        // The same partitions as unibus's topic (auto-creation would pick its own).
+        params.topic = absl::StrCat("baseline-", getpid(), "-", i, "-", absl::ToUnixMillis(absl::Now()));
+        if (auto s = fallback(params.topic, std::max(o.partitions, o.consumers)); !s.ok()) return Fail(s);
+      }
+      auto b = bench::RunBaseline(*parsed, params);
       if (!b.ok()) return Fail(b.status());
       base_name = b->name;
       base_pub.push_back(b->publish_per_s);
