@@ -90,28 +90,44 @@ absl::Status KafkaAdmin::WaitForBroker() {
   }
 }
 
-AdminOptionsPtr KafkaAdmin::Options(rd_kafka_admin_op_t op) {
-  AdminOptionsPtr o(rd_kafka_AdminOptions_new(rk_.get(), op));
+absl::StatusOr<EventPtr> KafkaAdmin::Request(
+    rd_kafka_admin_op_t type, const std::string& op,
+    const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& send) {
+  AdminOptionsPtr o(rd_kafka_AdminOptions_new(rk_.get(), type));
   char err[256];
   rd_kafka_AdminOptions_set_request_timeout(o.get(), TimeoutMs(), err, sizeof(err));
-  if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS) {
+  if (type == RD_KAFKA_ADMIN_OP_CREATETOPICS || type == RD_KAFKA_ADMIN_OP_DELETETOPICS) {
     rd_kafka_AdminOptions_set_operation_timeout(o.get(), TimeoutMs(), err, sizeof(err));
   }
-  return o;
-}
-
-absl::StatusOr<EventPtr> KafkaAdmin::Await(rd_kafka_queue_t* queue, const std::string& op) {
-  EventPtr ev(rd_kafka_queue_poll(queue, TimeoutMs() + 5000));
+  QueuePtr q(rd_kafka_queue_new(rk_.get()));
+  send(o.get(), q.get());
+  EventPtr ev(rd_kafka_queue_poll(q.get(), TimeoutMs() + 5000));
   if (!ev) {
     return absl::DeadlineExceededError(absl::StrCat(op, " on ", config_.url, ": no answer within ",
                                                     absl::FormatDuration(config_.options.connect_timeout)));
   }
-  rd_kafka_resp_err_t err = rd_kafka_event_error(ev.get());
-  if (IsUnsupported(err)) return Unsupported(op);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::Status(CodeOf(err), absl::StrCat(op, " on ", config_.url, ": ", rd_kafka_event_error_string(ev.get())));
+  rd_kafka_resp_err_t e = rd_kafka_event_error(ev.get());
+  if (IsUnsupported(e)) return Unsupported(op);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::Status(CodeOf(e), absl::StrCat(op, " on ", config_.url, ": ", rd_kafka_event_error_string(ev.get())));
   }
   return ev;
+}
+
+absl::Status KafkaAdmin::TopicResult(const rd_kafka_topic_result_t** results, size_t cnt, const std::string& op,
+                                     const std::string& what, const std::string& topic) {
+  if (cnt != 1) return absl::InternalError(absl::StrCat(op, " returned no result"));
+  const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[0]);
+  if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+  if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+    return absl::AlreadyExistsError(absl::StrCat("topic '", topic, "' already exists on ", config_.url));
+  }
+  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    return absl::NotFoundError(absl::StrCat("topic '", topic, "' does not exist on ", config_.url));
+  }
+  if (IsUnsupported(e)) return Unsupported(op);
+  return absl::Status(CodeOf(e), absl::StrCat(what, " '", topic, "' on ", config_.url, ": ",
+                                              rd_kafka_topic_result_error_string(results[0])));
 }
 
 absl::Status KafkaAdmin::Unsupported(const std::string& op) const {
@@ -188,51 +204,29 @@ absl::Status KafkaAdmin::CreateTopic(const TopicConfig& config) {
     configs["retention.ms"] = absl::StrCat(absl::ToInt64Milliseconds(config.retention));
   }
   for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
-  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  QueuePtr q(rd_kafka_queue_new(rk_.get()));
-  rd_kafka_CreateTopics(rk_.get(), &nt, 1, o.get(), q.get());
+  auto ev = Request(RD_KAFKA_ADMIN_OP_CREATETOPICS, "CreateTopics", [&](auto* o, auto* q) {
+    rd_kafka_CreateTopics(rk_.get(), &nt, 1, o, q);
+  });
   rd_kafka_NewTopic_destroy(nt);
-  auto ev = Await(q.get(), "CreateTopics");
   if (!ev.ok()) return ev.status();
   size_t cnt = 0;
   const rd_kafka_topic_result_t** results =
       rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &cnt);
-  if (cnt != 1) return absl::InternalError("CreateTopics returned no result");
-  rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[0]);
-  if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-    return absl::AlreadyExistsError(absl::StrCat("topic '", config.name, "' already exists on ", config_.url));
-  }
-  if (IsUnsupported(e)) return Unsupported("CreateTopics");
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::Status(CodeOf(e), absl::StrCat("create topic '", config.name, "' on ", config_.url, ": ",
-                                                rd_kafka_topic_result_error_string(results[0])));
-  }
-  return absl::OkStatus();
+  return TopicResult(results, cnt, "CreateTopics", "create topic", config.name);
 }
 
 absl::Status KafkaAdmin::DeleteTopic(const std::string& name) {
   if (!SupportsTopicAdmin()) return Unsupported("DeleteTopics");
   rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(name.c_str());
-  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_DELETETOPICS);
-  QueuePtr q(rd_kafka_queue_new(rk_.get()));
-  rd_kafka_DeleteTopics(rk_.get(), &dt, 1, o.get(), q.get());
+  auto ev = Request(RD_KAFKA_ADMIN_OP_DELETETOPICS, "DeleteTopics", [&](auto* o, auto* q) {
+    rd_kafka_DeleteTopics(rk_.get(), &dt, 1, o, q);
+  });
   rd_kafka_DeleteTopic_destroy(dt);
-  auto ev = Await(q.get(), "DeleteTopics");
   if (!ev.ok()) return ev.status();
   size_t cnt = 0;
   const rd_kafka_topic_result_t** results =
       rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev->get()), &cnt);
-  if (cnt != 1) return absl::InternalError("DeleteTopics returned no result");
-  rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[0]);
-  if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-    return absl::NotFoundError(absl::StrCat("topic '", name, "' does not exist on ", config_.url));
-  }
-  if (IsUnsupported(e)) return Unsupported("DeleteTopics");
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::Status(CodeOf(e), absl::StrCat("delete topic '", name, "' on ", config_.url, ": ",
-                                                rd_kafka_topic_result_error_string(results[0])));
-  }
-  return absl::OkStatus();
+  return TopicResult(results, cnt, "DeleteTopics", "delete topic", name);
 }
 
 absl::StatusOr<std::vector<std::string>> KafkaAdmin::ListTopics() {
@@ -300,11 +294,11 @@ absl::StatusOr<TopicInfo> KafkaAdmin::DescribeTopic(const std::string& name) {
   info.partition_info = m->info;
   // Retention from the topic's configs, where the server can describe them.
   rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str());
-  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-  QueuePtr q(rd_kafka_queue_new(rk_.get()));
-  rd_kafka_DescribeConfigs(rk_.get(), &res, 1, o.get(), q.get());
+  auto ev = Request(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, "DescribeConfigs", [&](auto* o, auto* q) {
+    rd_kafka_DescribeConfigs(rk_.get(), &res, 1, o, q);
+  });
   rd_kafka_ConfigResource_destroy(res);
-  if (auto ev = Await(q.get(), "DescribeConfigs"); ev.ok()) {
+  if (ev.ok()) {
     size_t cnt = 0;
     const rd_kafka_ConfigResource_t** rs =
         rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev->get()), &cnt);
@@ -324,32 +318,39 @@ absl::StatusOr<TopicInfo> KafkaAdmin::DescribeTopic(const std::string& name) {
   return info;
 }
 
-absl::StatusOr<std::vector<std::pair<std::int32_t, std::int64_t>>> KafkaAdmin::CommittedOffsets(
-    const std::string& group, const std::string& topic, int partitions) {
-  PartitionListPtr parts(rd_kafka_topic_partition_list_new(partitions));
-  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p);
-  rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), parts.get());
-  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-  QueuePtr q(rd_kafka_queue_new(rk_.get()));
-  rd_kafka_ListConsumerGroupOffsets(rk_.get(), &req, 1, o.get(), q.get());
+absl::StatusOr<std::vector<KafkaAdmin::GroupOffset>> KafkaAdmin::GroupOffsets(
+    const std::string& group, const rd_kafka_topic_partition_list_t* partitions, const std::string& what) {
+  rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), partitions);
+  auto ev = Request(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, "OffsetFetch", [&](auto* o, auto* q) {
+    rd_kafka_ListConsumerGroupOffsets(rk_.get(), &req, 1, o, q);
+  });
   rd_kafka_ListConsumerGroupOffsets_destroy(req);
-  auto ev = Await(q.get(), "OffsetFetch");
   if (!ev.ok()) return ev.status();
   size_t cnt = 0;
   const rd_kafka_group_result_t** groups =
       rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev->get()), &cnt);
-  std::vector<std::pair<std::int32_t, std::int64_t>> out;
+  std::vector<GroupOffset> out;
   for (size_t i = 0; i < cnt; ++i) {
     if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
-      return ToStatus(rd_kafka_error_code(e), absl::StrCat("read offsets of group '", group, "' on ", config_.url));
+      return ToStatus(rd_kafka_error_code(e), absl::StrCat(what, " '", group, "' on ", config_.url));
     }
     const rd_kafka_topic_partition_list_t* l = rd_kafka_group_result_partitions(groups[i]);
     for (int j = 0; l != nullptr && j < l->cnt; ++j) {
-      if (l->elems[j].err == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[j].offset >= 0) {
-        out.emplace_back(l->elems[j].partition, l->elems[j].offset);
-      }
+      const rd_kafka_topic_partition_t& tp = l->elems[j];
+      if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset >= 0) out.push_back({tp.topic, tp.partition, tp.offset});
     }
   }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::int32_t, std::int64_t>>> KafkaAdmin::CommittedOffsets(
+    const std::string& group, const std::string& topic, int partitions) {
+  PartitionListPtr parts(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p);
+  auto offsets = GroupOffsets(group, parts.get(), "read offsets of group");
+  if (!offsets.ok()) return offsets.status();
+  std::vector<std::pair<std::int32_t, std::int64_t>> out;
+  for (const GroupOffset& g : *offsets) out.emplace_back(g.partition, g.offset);
   return out;
 }
 
@@ -385,11 +386,10 @@ absl::Status KafkaAdmin::CreateSubscription(const SubscriptionConfig& config) {
   }
   rd_kafka_AlterConsumerGroupOffsets_t* req =
       rd_kafka_AlterConsumerGroupOffsets_new(config.name.c_str(), offsets.get());
-  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
-  QueuePtr q(rd_kafka_queue_new(rk_.get()));
-  rd_kafka_AlterConsumerGroupOffsets(rk_.get(), &req, 1, o.get(), q.get());
+  auto ev = Request(RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, "OffsetCommit", [&](auto* o, auto* q) {
+    rd_kafka_AlterConsumerGroupOffsets(rk_.get(), &req, 1, o, q);
+  });
   rd_kafka_AlterConsumerGroupOffsets_destroy(req);
-  auto ev = Await(q.get(), "OffsetCommit");
   if (!ev.ok()) return ev.status();
   size_t cnt = 0;
   const rd_kafka_group_result_t** groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
@@ -416,11 +416,10 @@ absl::Status KafkaAdmin::DeleteSubscription(const std::string& name) {
   // assertion), so do not send it there.
   if (!SupportsTopicAdmin()) return Unsupported("DeleteGroups");
   rd_kafka_DeleteGroup_t* dg = rd_kafka_DeleteGroup_new(name.c_str());
-  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_DELETEGROUPS);
-  QueuePtr q(rd_kafka_queue_new(rk_.get()));
-  rd_kafka_DeleteGroups(rk_.get(), &dg, 1, o.get(), q.get());
+  auto ev = Request(RD_KAFKA_ADMIN_OP_DELETEGROUPS, "DeleteGroups", [&](auto* o, auto* q) {
+    rd_kafka_DeleteGroups(rk_.get(), &dg, 1, o, q);
+  });
   rd_kafka_DeleteGroup_destroy(dg);
-  auto ev = Await(q.get(), "DeleteGroups");
   if (!ev.ok()) return ev.status();
   size_t cnt = 0;
   const rd_kafka_group_result_t** groups =
@@ -445,10 +444,8 @@ absl::Status KafkaAdmin::DeleteSubscription(const std::string& name) {
 
 absl::StatusOr<std::vector<std::string>> KafkaAdmin::ListSubscriptions() {
   if (!SupportsTopicAdmin()) return Unsupported("ListGroups");
-  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
-  QueuePtr q(rd_kafka_queue_new(rk_.get()));
-  rd_kafka_ListConsumerGroups(rk_.get(), o.get(), q.get());
-  auto ev = Await(q.get(), "ListGroups");
+  auto ev = Request(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, "ListGroups",
+                    [&](auto* o, auto* q) { rd_kafka_ListConsumerGroups(rk_.get(), o, q); });
   if (!ev.ok()) return ev.status();
   const rd_kafka_ListConsumerGroups_result_t* res = rd_kafka_event_ListConsumerGroups_result(ev->get());
   size_t errs = 0;
@@ -468,36 +465,20 @@ absl::StatusOr<std::vector<std::string>> KafkaAdmin::ListSubscriptions() {
 }
 
 absl::StatusOr<SubscriptionInfo> KafkaAdmin::DescribeSubscription(const std::string& name) {
-  rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(name.c_str(), nullptr);
-  AdminOptionsPtr o = Options(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-  QueuePtr q(rd_kafka_queue_new(rk_.get()));
-  rd_kafka_ListConsumerGroupOffsets(rk_.get(), &req, 1, o.get(), q.get());
-  rd_kafka_ListConsumerGroupOffsets_destroy(req);
-  auto ev = Await(q.get(), "OffsetFetch");
-  if (!ev.ok()) return ev.status();
-  size_t cnt = 0;
-  const rd_kafka_group_result_t** groups =
-      rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev->get()), &cnt);
+  auto offsets = GroupOffsets(name, nullptr, "describe subscription");
+  if (!offsets.ok()) return offsets.status();
   SubscriptionInfo info;
   info.name = name;
   std::int64_t backlog = 0;
-  for (size_t i = 0; i < cnt; ++i) {
-    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
-      return ToStatus(rd_kafka_error_code(e), absl::StrCat("describe subscription '", name, "' on ", config_.url));
-    }
-    const rd_kafka_topic_partition_list_t* l = rd_kafka_group_result_partitions(groups[i]);
-    for (int j = 0; l != nullptr && j < l->cnt; ++j) {
-      const rd_kafka_topic_partition_t& tp = l->elems[j];
-      if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR || tp.offset < 0) continue;
-      if (info.topic.empty()) info.topic = tp.topic;
-      if (info.topic != tp.topic) continue;
-      std::int64_t low = 0, high = 0;
-      if (backlog >= 0 && rd_kafka_query_watermark_offsets(rk_.get(), tp.topic, tp.partition, &low, &high,
-                                                           TimeoutMs()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        backlog += std::max<std::int64_t>(0, high - tp.offset);
-      } else {
-        backlog = -1;
-      }
+  for (const GroupOffset& g : *offsets) {
+    if (info.topic.empty()) info.topic = g.topic;
+    if (info.topic != g.topic) continue;
+    std::int64_t low = 0, high = 0;
+    if (backlog >= 0 && rd_kafka_query_watermark_offsets(rk_.get(), g.topic.c_str(), g.partition, &low, &high,
+                                                         TimeoutMs()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      backlog += std::max<std::int64_t>(0, high - g.offset);
+    } else {
+      backlog = -1;
     }
   }
   if (info.topic.empty()) {

@@ -3,6 +3,7 @@
 #define UNIBUS_KAFKA_ADMIN_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,10 +62,24 @@ class KafkaAdmin : public AdminConnection {
  private:
   explicit KafkaAdmin(ClientConfig config) : config_(std::move(config)) {}
   absl::Status WaitForBroker();
-  // Runs an admin request whose result arrives on `queue`; returns the event.
-  absl::StatusOr<EventPtr> Await(rd_kafka_queue_t* queue, const std::string& op);
-  AdminOptionsPtr Options(rd_kafka_admin_op_t op);
+  // Sends one admin request: `send(options, queue)` calls the rd_kafka_<Op>
+  // function; returns its result event, or the request's error (named `op`).
+  absl::StatusOr<EventPtr> Request(rd_kafka_admin_op_t type, const std::string& op,
+                                   const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& send);
+  // The error of the single topic in a CreateTopics / DeleteTopics result.
+  absl::Status TopicResult(const rd_kafka_topic_result_t** results, size_t cnt, const std::string& op,
+                           const std::string& what, const std::string& topic);
   absl::Status Unsupported(const std::string& op) const;
+  // The committed offsets of `group` (on `partitions`, or all when null), as
+  // (topic, partition, offset) for those with a committed offset.
+  struct GroupOffset {
+    std::string topic;
+    std::int32_t partition;
+    std::int64_t offset;
+  };
+  absl::StatusOr<std::vector<GroupOffset>> GroupOffsets(const std::string& group,
+                                                        const rd_kafka_topic_partition_list_t* partitions,
+                                                        const std::string& what);
   absl::StatusOr<std::vector<std::pair<std::int32_t, std::int64_t>>> CommittedOffsets(
       const std::string& group, const std::string& topic, int partitions);
   struct TopicMeta {
