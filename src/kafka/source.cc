@@ -143,35 +143,20 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   absl::Status Ack(const std::vector<std::string>& tokens) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& t : tokens) {
-      std::int32_t p;
-      std::int64_t offset;
-      std::uint64_t epoch;
-      if (!ParseToken(t, &p, &offset, &epoch)) continue;
-      auto it = parts_.find(p);
-      if (it == parts_.end() || !SameEpoch(it->second.epoch, epoch)) continue;  // revoked since
-      it->second.tracker.Ack(offset);
-      it->second.dirty = true;
-    }
+    ForEachCurrent(tokens, [](Partition& part, std::int64_t offset) {
+      part.tracker.Ack(offset);
+      part.dirty = true;
+    });
     return absl::OkStatus();
   }
 
   absl::Status Release(const std::vector<std::string>& tokens) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& t : tokens) {
-      std::int32_t p;
-      std::int64_t offset;
-      std::uint64_t epoch;
-      if (!ParseToken(t, &p, &offset, &epoch)) continue;
-      auto it = parts_.find(p);
-      if (it == parts_.end() || !SameEpoch(it->second.epoch, epoch)) continue;
-      if (it->second.tracker.Release(offset)) {
-        auto& seek = it->second.seek_to;
-        seek = seek < 0 ? offset : std::min(seek, offset);
+    ForEachCurrent(tokens, [this](Partition& part, std::int64_t offset) {
+      if (part.tracker.Release(offset)) {
+        part.seek_to = part.seek_to < 0 ? offset : std::min(part.seek_to, offset);
         seeks_pending_ = true;
       }
-    }
+    });
     return absl::OkStatus();
   }
 
@@ -232,6 +217,22 @@ class KafkaSource : public core_internal::SubscriptionSource {
     std::int64_t offset;
     std::size_t bytes;
   };
+
+  // Calls f(partition, offset) under mu_ for each token of the current assignment;
+  // tokens of partitions revoked since they were handed out are skipped.
+  template <typename F>
+  void ForEachCurrent(const std::vector<std::string>& tokens, F f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& t : tokens) {
+      std::int32_t p;
+      std::int64_t offset;
+      std::uint64_t epoch;
+      if (!ParseToken(t, &p, &offset, &epoch)) continue;
+      auto it = parts_.find(p);
+      if (it == parts_.end() || !SameEpoch(it->second.epoch, epoch)) continue;
+      f(it->second, offset);
+    }
+  }
 
   void Log(spdlog::level::level_enum level, const std::string& msg) const {
     if (config_.options.logger) config_.options.logger->log(level, "{}", msg);
