@@ -128,7 +128,8 @@ absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& factory,
   so.max_outstanding_messages = std::max<std::size_t>(256, o.max_batch * o.workers * 4);
   auto sub = in.subscriber(o.subscription, so);
   if (!sub.ok()) return sub.status();
-  auto pub = out.publisher(o.predictions_topic, PublisherOptions{.create_topic_if_missing = true});
+  auto pub = out.publisher(o.predictions_topic,
+                           PublisherOptions{.max_batch_delay = o.publish_delay, .create_topic_if_missing = true});
   if (!pub.ok()) return pub.status();
   TypedSubscriber<vision::ImageMessage> typed_in(*sub);
   TypedPublisher<vision::Prediction> typed_out(*pub, TypedOptions{.compress_above = 0});

@@ -27,7 +27,8 @@ absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const
     return absl::InvalidArgumentError(absl::StrCat("--count ", o.count, " is more than the ", images.size(),
                                                    " images available"));
   }
-  auto pub = broker.publisher(o.topic, PublisherOptions{.create_topic_if_missing = true});
+  auto pub =
+      broker.publisher(o.topic, PublisherOptions{.max_batch_delay = o.publish_delay, .create_topic_if_missing = true});
   if (!pub.ok()) return pub.status();
   TypedPublisher<vision::ImageMessage> typed(*pub, TypedOptions{.compress_above = 0});
   const bool bar = o.progress && isatty(STDERR_FILENO);

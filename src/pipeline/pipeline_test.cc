@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -204,6 +205,55 @@ TEST(PipelineTest, NoWarmUpWhenTurnedOff) {
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(stats.ready_workers.load(), 1);
   EXPECT_TRUE(sizes.empty());
+}
+
+// A broker that records the options its publishers are made with.
+class RecordingBroker : public BrokerConnection {
+ public:
+  explicit RecordingBroker(std::shared_ptr<BrokerConnection> inner) : inner_(std::move(inner)) {}
+  Capabilities capabilities() const override { return inner_->capabilities(); }
+  absl::StatusOr<std::shared_ptr<PublisherConnection>> MakePublisher(const std::string& topic,
+                                                                     const PublisherOptions& options) override {
+    delays[topic] = options.max_batch_delay;
+    return inner_->MakePublisher(topic, options);
+  }
+  absl::StatusOr<std::shared_ptr<SubscriberConnection>> MakeSubscriber(const std::string& subscription,
+                                                                       const SubscriberOptions& options) override {
+    return inner_->MakeSubscriber(subscription, options);
+  }
+  std::shared_ptr<AdminConnection> admin() override { return inner_->admin(); }
+  std::string url() const override { return inner_->url(); }
+
+  std::map<std::string, absl::Duration> delays;  // topic -> max_batch_delay
+
+ private:
+  std::shared_ptr<BrokerConnection> inner_;
+};
+
+// The feed and the classifier publish without the library's batching delay by
+// default (each would add it to every image), and pass on what they are told.
+TEST(PipelineTest, StagesPublishWithTheirPublishDelay) {
+  auto mem = Broker::Open("mem://publish-delay");
+  ASSERT_TRUE(mem.ok());
+  auto recording = std::make_shared<RecordingBroker>(mem->connection());
+  Broker broker(recording);
+  int correct = 0;
+  ImageSet images = MakeImages(3, &correct);
+  ASSERT_TRUE(RunFeed(broker, images, FeedOptions{}).ok());
+  EXPECT_EQ(recording->delays["images"], absl::ZeroDuration());
+  ASSERT_TRUE(RunFeed(broker, images, FeedOptions{.topic = "images-slow", .publish_delay = absl::Milliseconds(5)}).ok());
+  EXPECT_EQ(recording->delays["images-slow"], absl::Milliseconds(5));
+
+  for (absl::Duration delay : {absl::ZeroDuration(), absl::Milliseconds(3)}) {
+    ClassifyOptions o;
+    o.workers = 1;
+    o.warm_up = false;
+    o.publish_delay = delay;
+    std::atomic<bool> stop{true};  // the workers return at once; the publisher is made before
+    ClassifyStats stats;
+    ASSERT_TRUE(RunClassifier(broker, broker, StandIn(), o, stop, &stats).ok());
+    EXPECT_EQ(recording->delays["predictions"], delay);
+  }
 }
 
 }  // namespace
