@@ -105,8 +105,8 @@ void WalCheckpointer::Loop() {
       backfilled_.store(copied);
       // SQLite syncs the database only after a checkpoint that copied the whole WAL,
       // which in a stream of commits is the committer's one at the inline limit: it
-      // would then flush everything the thread copied since (measured: 40-55 ms at
-      // 3,500 images/s). Flush it here, off the commit path, so that one stays short.
+      // would then flush every page the thread copied since the last restart. Flush
+      // them here, off the commit path, so that the committer's sync stays short.
       if (copied > 0 && copied < log) SyncDatabaseFile();
     }
     ++checkpoints_;
