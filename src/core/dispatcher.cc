@@ -24,7 +24,7 @@ struct Tracked {
   std::string reason;        // why it was last nacked (for the dead-letter attributes)
   bool dead_lettering = false;
   bool in_handler = false;   // a worker is running the handler on it
-  bool dropped = false;      // its AckHandler was dropped while in_handler
+  std::string dropped;       // why its AckHandler was dropped while in_handler, or empty
 };
 
 constexpr std::size_t kAckBatch = 1000;
@@ -203,7 +203,7 @@ class Core : public std::enable_shared_from_this<Core> {
     auto it = tracked_.find(id);
     if (it == tracked_.end()) return;
     if (it->second.in_handler) {
-      it->second.dropped = true;
+      it->second.dropped = std::move(reason);
       return;
     }
     NackLocked(it->second, id, std::move(reason), /*reject=*/false);
@@ -216,10 +216,10 @@ class Core : public std::enable_shared_from_this<Core> {
     if (it == tracked_.end()) return;
     Tracked& t = it->second;
     t.in_handler = false;
-    if (!t.dropped) return;
-    t.dropped = false;
-    NackLocked(t, id, failure.empty() ? std::string("handler dropped unsettled") : std::move(failure),
-               /*reject=*/false);
+    if (t.dropped.empty()) return;
+    std::string reason = failure.empty() ? std::move(t.dropped) : std::move(failure);
+    t.dropped.clear();
+    NackLocked(t, id, std::move(reason), /*reject=*/false);
   }
 
   void NackLocked(Tracked& t, std::uint64_t id, std::string reason, bool reject) {
