@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <set>
@@ -219,6 +220,49 @@ TEST(DispatcherTest, ExceptionAndDroppedHandlerNack) {
   for (auto& m : rig.dlq->got) reasons.insert(m.attribute(kDeadLetterReason));
   EXPECT_TRUE(reasons.count("handler threw: boom"));
   EXPECT_TRUE(reasons.count("handler dropped unsettled"));
+}
+
+// A source whose Fetch blocks (up to a minute) until Interrupt is called.
+class BlockingSource : public SubscriptionSource {
+ public:
+  absl::StatusOr<std::vector<Delivery>> Fetch(std::size_t, std::size_t, absl::Duration) override {
+    std::unique_lock<std::mutex> lock(mu);
+    fetching = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(60), [&] { return interrupted; });
+    return std::vector<Delivery>{};
+  }
+  absl::Status Ack(const std::vector<std::string>&) override { return absl::OkStatus(); }
+  absl::Status Release(const std::vector<std::string>&) override { return absl::OkStatus(); }
+  absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override { return absl::OkStatus(); }
+  bool needs_lease_extension() const override { return false; }
+  void Interrupt() override {
+    std::lock_guard<std::mutex> lock(mu);
+    interrupted = true;
+    cv.notify_all();
+  }
+  void Close() override {
+    std::lock_guard<std::mutex> lock(mu);
+    closed_after_interrupt = interrupted;
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool fetching = false, interrupted = false, closed_after_interrupt = false;
+};
+
+TEST(DispatcherTest, StopInterruptsABlockedFetchBeforeClosing) {
+  auto source = std::make_shared<BlockingSource>();
+  auto conn = MakeDispatcher(source, DispatcherConfig{"sub-a", "topic-a", FastOptions(), nullptr}, nullptr);
+  auto session = conn->Subscribe([](Message, AckHandler h) { std::move(h).ack(); });
+  {
+    std::unique_lock<std::mutex> lock(source->mu);
+    ASSERT_TRUE(source->cv.wait_for(lock, std::chrono::seconds(10), [&] { return source->fetching; }));
+  }
+  session->Stop();  // would wait out the minute-long Fetch without Interrupt
+  std::lock_guard<std::mutex> lock(source->mu);
+  EXPECT_TRUE(source->interrupted);
+  EXPECT_TRUE(source->closed_after_interrupt) << "the source is closed only after its Fetch was interrupted";
 }
 
 TEST(DispatcherTest, FlowControlBoundsOutstandingMessages) {
