@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "core/sequence_table.h"
 #include "core/thread_name.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
@@ -19,6 +20,7 @@ using Clock = std::chrono::steady_clock;
 
 // One message fetched from the source and not yet settled.
 struct Tracked {
+  Tracked(Delivery d, std::size_t b) : delivery(std::move(d)), bytes(b) {}
   Delivery delivery;
   std::size_t bytes = 0;
   std::string reason;        // why it was last nacked (for the dead-letter attributes)
@@ -34,11 +36,10 @@ class Core : public std::enable_shared_from_this<Core> {
  public:
   Core(std::shared_ptr<SubscriptionSource> source, DispatcherConfig config,
        DeadLetterPublisherFactory dead_letter)
-      : source_(std::move(source)), config_(std::move(config)), dead_letter_(std::move(dead_letter)) {
-    // Room for the flow-control window (and the tombstones settling leaves), so the
-    // hot path does not rehash while messages stream through.
-    tracked_.reserve(std::min<std::size_t>(2 * config_.options.max_outstanding_messages, 1 << 16));
-  }
+      : source_(std::move(source)),
+        config_(std::move(config)),
+        dead_letter_(std::move(dead_letter)),
+        tracked_(std::min<std::size_t>(4 * config_.options.max_outstanding_messages, 1 << 16)) {}
 
   // Starts the fetch and housekeeping threads once. Must hold a shared_ptr to this.
   void StartOnce() {
@@ -102,10 +103,10 @@ class Core : public std::enable_shared_from_this<Core> {
     while (!ready_.empty() && out.size() < max) {
       const std::uint64_t id = ready_.front();
       ready_.pop_front();
-      auto it = tracked_.find(id);
-      if (it == tracked_.end()) continue;
+      Tracked* t = tracked_.Find(id);
+      if (t == nullptr) continue;
       ++stats_.delivered;
-      out.push_back(PulledMessage{it->second.delivery.message, MakeAckHandler(id)});
+      out.push_back(PulledMessage{HandOut(*t), MakeAckHandler(id, *t)});
     }
     return out;
   }
@@ -143,8 +144,8 @@ class Core : public std::enable_shared_from_this<Core> {
     {
       std::lock_guard<std::mutex> lock(mu_);
       acks.swap(acks_);
-      for (auto& [id, t] : tracked_) release.push_back(t.delivery.token);
-      tracked_.clear();
+      tracked_.ForEach([&](std::uint64_t, Tracked& t) { release.push_back(t.delivery.token); });
+      tracked_.Clear();
       ready_.clear();
       keys_.clear();
       backoff_.clear();
@@ -182,39 +183,39 @@ class Core : public std::enable_shared_from_this<Core> {
 
   void Ack(std::uint64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = tracked_.find(id);
-    if (it == tracked_.end()) return;  // already released at shutdown
+    Tracked* t = tracked_.Find(id);
+    if (t == nullptr) return;  // already released at shutdown
     ++stats_.acked;
-    SettleLocked(it);
+    SettleLocked(id, *t);
   }
 
   // `reject`: dead-letter now, whatever the attempt count.
   void Nack(std::uint64_t id, std::string reason, bool reject = false) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = tracked_.find(id);
-    if (it == tracked_.end()) return;
-    NackLocked(it->second, id, std::move(reason), reject);
+    Tracked* t = tracked_.Find(id);
+    if (t == nullptr) return;
+    NackLocked(*t, id, std::move(reason), reject);
   }
 
   // An unsettled AckHandler was destroyed. Inside the handler call this is settled
   // when the call returns, so that an exception's message becomes the reason.
   void Drop(std::uint64_t id, std::string reason) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = tracked_.find(id);
-    if (it == tracked_.end()) return;
-    if (it->second.in_handler) {
-      it->second.dropped = std::move(reason);
+    Tracked* t = tracked_.Find(id);
+    if (t == nullptr) return;
+    if (t->in_handler) {
+      t->dropped = std::move(reason);
       return;
     }
-    NackLocked(it->second, id, std::move(reason), /*reject=*/false);
+    NackLocked(*t, id, std::move(reason), /*reject=*/false);
   }
 
  private:
   // Ends the handler call on `id`; `failure` says why it threw, or is empty.
   void HandlerReturned(std::uint64_t id, std::string failure) {
-    auto it = tracked_.find(id);
-    if (it == tracked_.end()) return;
-    Tracked& t = it->second;
+    Tracked* found = tracked_.Find(id);
+    if (found == nullptr) return;
+    Tracked& t = *found;
     t.in_handler = false;
     if (t.dropped.empty()) return;
     std::string reason = failure.empty() ? std::move(t.dropped) : std::move(failure);
@@ -251,9 +252,16 @@ class Core : public std::enable_shared_from_this<Core> {
     int attempt_;
   };
 
-  AckHandler MakeAckHandler(std::uint64_t id) {
-    return AckHandler(std::make_unique<AckImpl>(shared_from_this(), id,
-                                                tracked_[id].delivery.message.delivery_attempt));
+  AckHandler MakeAckHandler(std::uint64_t id, const Tracked& t) {
+    return AckHandler(std::make_unique<AckImpl>(shared_from_this(), id, t.delivery.message.delivery_attempt));
+  }
+
+  // The copy of a tracked message a handler or Pull caller gets (the original stays
+  // for redelivery and dead-lettering). A source may leave `topic` to us.
+  Message HandOut(const Tracked& t) const {
+    Message m = t.delivery.message;
+    if (m.topic.empty()) m.topic = config_.topic;
+    return m;
   }
 
   int in_handler_snapshot() {
@@ -266,12 +274,12 @@ class Core : public std::enable_shared_from_this<Core> {
   }
 
   // Removes a settled message and hands its key to the key's next message.
-  void SettleLocked(absl::flat_hash_map<std::uint64_t, Tracked>::iterator it) {
-    Tracked& t = it->second;
+  void SettleLocked(std::uint64_t id, Tracked& t) {
     acks_.push_back(std::move(t.delivery.token));
     outstanding_bytes_ -= t.bytes;
     const std::string key = std::move(t.delivery.message.ordering_key);
-    tracked_.erase(it);
+    settled_.push_back(std::move(t.delivery.message));
+    tracked_.Erase(id);
     stats_.outstanding = static_cast<std::int64_t>(tracked_.size());
     if (!key.empty()) {
       auto k = keys_.find(key);
@@ -314,7 +322,13 @@ class Core : public std::enable_shared_from_this<Core> {
       if (stopping_) break;
       const std::size_t room = config_.options.max_outstanding_messages - tracked_.size();
       const std::size_t room_bytes = config_.options.max_outstanding_bytes - outstanding_bytes_;
+      std::vector<Message> settled;
+      settled.swap(settled_);
+      settled_.reserve(settled.size());
       lock.unlock();
+      // Settled messages are freed here, on the thread that fetched (and so
+      // allocated) them: glibc frees from another thread much more slowly.
+      settled.clear();
       auto fetched = source_->Fetch(room, room_bytes, absl::Milliseconds(100));
       lock.lock();
       if (!fetched.ok()) {
@@ -334,20 +348,19 @@ class Core : public std::enable_shared_from_this<Core> {
       retry = absl::Milliseconds(100);
       bool any = false;
       for (auto& d : *fetched) {
-        const std::uint64_t id = next_id_++;
         if (d.message.delivery_attempt < 1) d.message.delivery_attempt = 1;
         const std::size_t bytes = d.message.ByteSize();
         outstanding_bytes_ += bytes;
-        const std::string& key = d.message.ordering_key;
+        std::string key = d.message.ordering_key;
+        const std::uint64_t id = tracked_.Emplace(std::move(d), bytes);
         bool queue_now = true;
         if (!key.empty()) {
-          auto [k, inserted] = keys_.try_emplace(key);
+          auto [k, inserted] = keys_.try_emplace(std::move(key));
           if (!inserted) {
             k->second.push_back(id);
             queue_now = false;
           }
         }
-        tracked_.emplace(id, Tracked{std::move(d), bytes, {}, false});
         if (queue_now) ready_.push_back(id);
         any = true;
       }
@@ -363,11 +376,11 @@ class Core : public std::enable_shared_from_this<Core> {
       if (stopping_) return;
       const std::uint64_t id = ready_.front();
       ready_.pop_front();
-      auto it = tracked_.find(id);
-      if (it == tracked_.end()) continue;
-      Message m = it->second.delivery.message;
-      AckHandler h = MakeAckHandler(id);
-      it->second.in_handler = true;
+      Tracked* t = tracked_.Find(id);
+      if (t == nullptr) continue;
+      Message m = HandOut(*t);
+      AckHandler h = MakeAckHandler(id, *t);
+      t->in_handler = true;
       ++stats_.delivered;
       ++in_handler_;
       lock.unlock();
@@ -408,9 +421,9 @@ class Core : public std::enable_shared_from_this<Core> {
       while (!backoff_.empty() && backoff_.begin()->first <= now) {
         const std::uint64_t id = backoff_.begin()->second;
         backoff_.erase(backoff_.begin());
-        auto it = tracked_.find(id);
-        if (it == tracked_.end()) continue;
-        ++it->second.delivery.message.delivery_attempt;
+        Tracked* t = tracked_.Find(id);
+        if (t == nullptr) continue;
+        ++t->delivery.message.delivery_attempt;
         ready_.push_front(id);  // redelivered before later messages of its key
         woke = true;
       }
@@ -436,7 +449,7 @@ class Core : public std::enable_shared_from_this<Core> {
       } else if (Clock::now() >= next_lease) {
         std::vector<std::string> tokens;
         tokens.reserve(tracked_.size());
-        for (auto& [id, t] : tracked_) tokens.push_back(t.delivery.token);
+        tracked_.ForEach([&](std::uint64_t, Tracked& t) { tokens.push_back(t.delivery.token); });
         lock.unlock();
         if (!tokens.empty()) {
           if (auto s = source_->ExtendLeases(tokens, config_.options.ack_deadline); !s.ok()) {
@@ -466,9 +479,9 @@ class Core : public std::enable_shared_from_this<Core> {
     }
     auto self = shared_from_this();
     for (auto id : ids) {
-      auto it = tracked_.find(id);
-      if (it == tracked_.end()) continue;
-      const Tracked& t = it->second;
+      const Tracked* found = tracked_.Find(id);
+      if (found == nullptr) continue;
+      const Tracked& t = *found;
       Message m;
       m.data = t.delivery.message.data;
       m.attributes = t.delivery.message.attributes;
@@ -488,8 +501,8 @@ class Core : public std::enable_shared_from_this<Core> {
 
   void OnDeadLettered(std::uint64_t id, const absl::Status& status) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = tracked_.find(id);
-    if (it == tracked_.end()) return;
+    Tracked* t = tracked_.Find(id);
+    if (t == nullptr) return;
     if (!status.ok()) {
       Log(spdlog::level::err, "dead-letter publish failed, will retry: " + status.ToString());
       backoff_.emplace(Clock::now() + std::chrono::seconds(1), id);
@@ -497,7 +510,7 @@ class Core : public std::enable_shared_from_this<Core> {
       return;
     }
     ++stats_.dead_lettered;
-    SettleLocked(it);
+    SettleLocked(id, *t);
   }
 
   const std::shared_ptr<SubscriptionSource> source_;
@@ -509,17 +522,17 @@ class Core : public std::enable_shared_from_this<Core> {
   std::condition_variable space_cv_;  // flow-control room freed
   std::condition_variable work_cv_;   // housekeeping has work
   std::condition_variable idle_cv_;   // no handler running
-  absl::flat_hash_map<std::uint64_t, Tracked> tracked_;  // guarded by mu_
+  SequenceTable<Tracked> tracked_;  // guarded by mu_: fetched, not settled, by id
   std::deque<std::uint64_t> ready_;                      // guarded by mu_
   // Ordering keys with a message in progress -> that key's later messages.
   absl::flat_hash_map<std::string, std::deque<std::uint64_t>> keys_;  // guarded by mu_
   std::multimap<Clock::time_point, std::uint64_t> backoff_;          // guarded by mu_
   std::vector<std::uint64_t> dead_letters_;                          // guarded by mu_
   std::vector<std::string> acks_;                                    // guarded by mu_
+  std::vector<Message> settled_;  // guarded by mu_: to free on the fetch thread
   Clock::time_point first_ack_at_;                                   // guarded by mu_: of acks_[0]
   bool fetcher_waiting_ = false;                                     // guarded by mu_
   std::size_t outstanding_bytes_ = 0;                                // guarded by mu_
-  std::uint64_t next_id_ = 1;                                        // guarded by mu_
   SubscriberStats stats_;                                            // guarded by mu_
   absl::Status terminal_;                                            // guarded by mu_
   int in_handler_ = 0;                                               // guarded by mu_

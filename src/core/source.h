@@ -18,7 +18,8 @@ namespace unibus::core_internal {
 // One message as the broker handed it out. `token` identifies the lease for Ack /
 // Release / ExtendLeases (a sqlite sequence number, a Kafka partition+offset index,
 // a Pub/Sub ack id). `message.delivery_attempt` is the broker's count (1 if it does
-// not count); local redeliveries add to it.
+// not count); local redeliveries add to it. `message.topic` may be left empty:
+// the dispatcher sets the subscription's topic on every copy it hands out.
 struct Delivery {
   Message message;
   std::string token;

@@ -51,10 +51,11 @@ bool ParseToken(const std::string& token, std::int32_t* partition, std::int64_t*
 // Epochs compare in the token's 24 bits.
 bool SameEpoch(std::uint64_t a, std::uint64_t b) { return (a & 0xFFFFFF) == (b & 0xFFFFFF); }
 
-Message ToMessage(const rd_kafka_message_t* m, const std::string& topic) {
-  Message out;
-  if (m->payload != nullptr) out.data.assign(static_cast<const char*>(m->payload), m->len);
-  if (m->key != nullptr) out.ordering_key.assign(static_cast<const char*>(m->key), m->key_len);
+// Fills `out` (a fresh Message) from a consumed record. The topic is left to the
+// dispatcher, which sets the subscription's on every copy it hands out.
+void ToMessage(const rd_kafka_message_t* m, Message* out) {
+  if (m->payload != nullptr) out->data.assign(static_cast<const char*>(m->payload), m->len);
+  if (m->key != nullptr) out->ordering_key.assign(static_cast<const char*>(m->key), m->key_len);
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers != nullptr) {
     const char* name;
@@ -62,16 +63,14 @@ Message ToMessage(const rd_kafka_message_t* m, const std::string& topic) {
     size_t size;
     for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
          ++i) {
-      out.attributes[name] = value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size);
+      out->attributes[name] = value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size);
     }
   }
   rd_kafka_timestamp_type_t ts_type;
   const std::int64_t ts = rd_kafka_message_timestamp(m, &ts_type);
-  if (ts >= 0) out.publish_time = absl::FromUnixMillis(ts);
-  out.id = MessageIdOf(m->partition, m->offset);
-  out.topic = topic;
-  out.delivery_attempt = 1;
-  return out;
+  if (ts >= 0) out->publish_time = absl::FromUnixMillis(ts);
+  out->id = MessageIdOf(m->partition, m->offset);
+  out->delivery_attempt = 1;
 }
 
 class KafkaSource : public core_internal::SubscriptionSource {
@@ -80,9 +79,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
       : config_(std::move(config)),
         subscription_(std::move(subscription)),
         topic_(std::move(topic)),
-        options_(std::move(options)),
-        cap_messages_(std::max<std::size_t>(options_.max_outstanding_messages, 1000)),
-        cap_bytes_(std::max<std::size_t>(options_.max_outstanding_bytes, 1)) {}
+        options_(std::move(options)) {}
 
   ~KafkaSource() override { Close(); }
 
@@ -108,37 +105,63 @@ class KafkaSource : public core_internal::SubscriptionSource {
     if (!rk.ok()) return rk.status();
     rk_ = *std::move(rk);
     rd_kafka_poll_set_consumer(rk_.get());
+    queue_.reset(rd_kafka_queue_get_consumer(rk_.get()));
     PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(topics.get(), topic_.c_str(), RD_KAFKA_PARTITION_UA);
     if (auto err = rd_kafka_subscribe(rk_.get(), topics.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return ToStatus(err, absl::StrCat("subscribe '", subscription_, "' to '", topic_, "' on ", config_.url));
     }
-    poller_ = std::thread([this] {
-      core_internal::NameThisThread("ub-kafka-poll");
-      PollLoop();
+    last_fetch_end_ = NowNanos();
+    keeper_ = std::thread([this] {
+      core_internal::NameThisThread("ub-kafka-keep");
+      KeeperLoop();
     });
     return absl::OkStatus();
   }
 
+  // Polls the consumer on the caller's thread: the messages go from librdkafka's
+  // queue to the dispatcher without another thread in between. Only one thread
+  // polls at a time (poll_mu_); the keeper, if it is serving the consumer, is woken
+  // and steps aside.
   absl::StatusOr<std::vector<core_internal::Delivery>> Fetch(std::size_t max_messages, std::size_t max_bytes,
                                                              absl::Duration wait) override {
     std::vector<core_internal::Delivery> out;
-    std::unique_lock<std::mutex> lock(mu_);
-    buffer_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait),
-                        [&] { return closed_ || interrupted_ || !buffer_.empty() || !error_.ok(); });
-    if (buffer_.empty()) {
+    const auto deadline = Clock::now() + absl::ToChronoNanoseconds(wait);
+    fetch_wanted_.fetch_add(1, std::memory_order_acq_rel);
+    std::unique_lock<std::mutex> poll(poll_mu_, std::try_to_lock);
+    if (!poll.owns_lock()) {
+      if (rk_) rd_kafka_queue_yield(queue_.get());
+      poll.lock();
+    }
+    fetch_wanted_.fetch_sub(1, std::memory_order_acq_rel);
+    struct Done {
+      KafkaSource* self;
+      ~Done() { self->last_fetch_end_.store(NowNanos(), std::memory_order_release); }
+    } done{this};
+    if (closed_.load(std::memory_order_acquire)) return out;
+    ResumeIfPaused();
+    if (TakeStash(max_messages, max_bytes, &out)) return out;
+    std::vector<rd_kafka_message_t*> batch;
+    while (!interrupted_.load(std::memory_order_acquire)) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), static_cast<int>(std::max<std::int64_t>(left, 0)));
+      if (m != nullptr) {
+        // The rest of what is queued, in one call (one queue lock, not one per message).
+        const std::size_t n = std::clamp<std::size_t>(max_messages, 1, kBatch);
+        batch.resize(n);
+        batch[0] = m;
+        const ssize_t more = n > 1 ? rd_kafka_consume_batch_queue(queue_.get(), 0, batch.data() + 1, n - 1) : 0;
+        batch.resize(1 + static_cast<std::size_t>(std::max<ssize_t>(more, 0)));
+        Admit(batch, max_bytes, &out);
+        if (!out.empty() || Failed()) break;
+      }
+      // Nothing (or nothing to hand out; or a stale yield woke us early).
+      if (Clock::now() >= deadline) break;
+    }
+    if (out.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
       if (!error_.ok()) return error_;
-      return out;
     }
-    std::size_t bytes = 0;
-    while (!buffer_.empty() && out.size() < max_messages && (out.empty() || bytes < max_bytes)) {
-      Buffered& b = buffer_.front();
-      bytes += b.bytes;
-      buffer_bytes_ -= b.bytes;
-      out.push_back(std::move(b.delivery));
-      buffer_.pop_front();
-    }
-    room_cv_.notify_one();
     return out;
   }
 
@@ -161,11 +184,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   void Interrupt() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      interrupted_ = true;
-    }
-    buffer_cv_.notify_all();
+    interrupted_.store(true, std::memory_order_release);
+    if (rk_) rd_kafka_queue_yield(queue_.get());  // wakes a Fetch blocked in the poll
   }
 
   absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override {
@@ -174,31 +194,22 @@ class KafkaSource : public core_internal::SubscriptionSource {
   bool needs_lease_extension() const override { return false; }
 
   void Close() override {
+    if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+    Interrupt();
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (closed_) return;
-      closed_ = true;
+      std::lock_guard<std::mutex> lock(keeper_mu_);
+      stop_ = true;
     }
-    stop_ = true;
-    buffer_cv_.notify_all();
-    // Wakes the poll thread from rd_kafka_consumer_poll at once.
-    if (rk_) {
-      if (rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(rk_.get())) {
-        rd_kafka_queue_yield(q);
-        rd_kafka_queue_destroy(q);
-      }
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      room_cv_.notify_all();
-    }
-    if (poller_.joinable()) poller_.join();
+    keeper_cv_.notify_all();
+    if (keeper_.joinable()) keeper_.join();
     if (!rk_) return;
+    std::lock_guard<std::mutex> poll(poll_mu_);  // a Fetch still polling finishes first
     Commit(/*sync=*/true);
     // Leaves the group; the revoke callback (on this thread) commits once more.
     if (auto err = rd_kafka_consumer_close(rk_.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       Log(spdlog::level::warn, absl::StrCat("closing consumer of '", subscription_, "': ", rd_kafka_err2str(err)));
     }
+    queue_.reset();
     rk_.reset();
   }
 
@@ -210,6 +221,11 @@ class KafkaSource : public core_internal::SubscriptionSource {
     std::int64_t seek_to = -1;  // released offset to read again from
     std::int64_t committed = -2;
     std::string committed_meta;
+  };
+  struct Position {
+    std::int32_t partition;
+    std::int64_t offset;
+    std::size_t bytes;
   };
   struct Buffered {
     core_internal::Delivery delivery;
@@ -238,55 +254,101 @@ class KafkaSource : public core_internal::SubscriptionSource {
     if (config_.options.logger) config_.options.logger->log(level, "{}", msg);
   }
 
-  void PollLoop() {
-    std::vector<rd_kafka_message_t*> batch;
-    batch.reserve(kBatch);
+  static std::int64_t NowNanos() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  }
+
+  // The keeper: commits what was acked (every 50 ms), applies seeks, and serves
+  // the consumer while the dispatcher is not fetching (it is full, or a Pull caller
+  // is away). After kStall without a Fetch it pauses the assigned partitions and
+  // polls, so rebalances are served and max.poll.interval.ms is kept, without
+  // taking messages: librdkafka drops what it prefetched for a paused partition and
+  // fetches again from the last polled offset on resume. Nothing is buffered beyond
+  // librdkafka's own bounded prefetch.
+  void KeeperLoop() {
     auto last_commit = Clock::now();
-    while (!stop_.load(std::memory_order_acquire)) {
-      FlowControl();
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(keeper_mu_);
+        keeper_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_; });
+        if (stop_) return;
+      }
       ApplySeeks();
       if (Clock::now() - last_commit >= std::chrono::milliseconds(50)) {
         Commit(/*sync=*/false);
         last_commit = Clock::now();
       }
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), Paused() ? 20 : 100);
-      if (m == nullptr) continue;
-      batch.push_back(m);
-      while (batch.size() < kBatch && (m = rd_kafka_consumer_poll(rk_.get(), 0)) != nullptr) batch.push_back(m);
-      Take(batch);
-      batch.clear();
+      if (fetch_wanted_.load(std::memory_order_acquire) > 0) continue;
+      const auto idle = std::chrono::nanoseconds(NowNanos() - last_fetch_end_.load(std::memory_order_acquire));
+      if (idle < kStall) continue;
+      std::unique_lock<std::mutex> poll(poll_mu_, std::try_to_lock);
+      if (!poll.owns_lock() || fetch_wanted_.load(std::memory_order_acquire) > 0) continue;
+      PauseIfRunning();
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100)) {
+        // Fetched before the pause took effect, or from a partition assigned
+        // since: keep it for the next Fetch and pause again.
+        std::vector<rd_kafka_message_t*> batch{m};
+        Admit(batch, 0, nullptr);
+        std::lock_guard<std::mutex> lock(mu_);
+        paused_ = false;
+      }
     }
   }
 
-  // Converts a polled batch and buffers the messages the trackers want handed out.
-  void Take(std::vector<rd_kafka_message_t*>& batch) {
-    std::vector<Buffered> converted;
-    converted.reserve(batch.size());
+  // Converts a polled batch. Messages the trackers want handed out go to `out`
+  // (up to about `max_bytes`) or, past that or when `out` is null, to stash_ for
+  // the next Fetch.
+  void Admit(std::vector<rd_kafka_message_t*>& batch, std::size_t max_bytes,
+             std::vector<core_internal::Delivery>* out) {
+    // Converted straight into place (outside mu_), then filtered in place.
+    std::vector<core_internal::Delivery> local;
+    std::vector<core_internal::Delivery>& dst = out != nullptr ? *out : local;
+    const std::size_t first = dst.size();
+    dst.reserve(first + batch.size());
+    positions_.clear();
     for (rd_kafka_message_t* raw : batch) {
       MessagePtr m(raw);
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         OnConsumeError(m.get());
         continue;
       }
-      Buffered b{{ToMessage(m.get(), topic_), {}}, m->partition, m->offset, 0};
-      b.bytes = b.delivery.message.ByteSize();
-      converted.push_back(std::move(b));
+      Message& message = dst.emplace_back().message;
+      ToMessage(m.get(), &message);
+      positions_.push_back({m->partition, m->offset, message.ByteSize()});
     }
-    if (converted.empty()) return;
-    bool added = false;
+    batch.clear();
+    std::size_t kept = first, bytes = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (auto& b : converted) {
-        auto it = parts_.find(b.partition);
+      for (std::size_t i = first; i < dst.size(); ++i) {
+        const Position& pos = positions_[i - first];
+        auto it = parts_.find(pos.partition);
         if (it == parts_.end()) continue;  // revoked meanwhile
-        if (!it->second.tracker.Deliver(b.offset)) continue;  // re-read after a seek: settled or in flight
-        b.delivery.token = TokenOf(b.partition, b.offset, it->second.epoch);
-        buffer_bytes_ += b.bytes;
-        buffer_.push_back(std::move(b));
-        added = true;
+        if (!it->second.tracker.Deliver(pos.offset)) continue;  // re-read after a seek: settled or in flight
+        dst[i].token = TokenOf(pos.partition, pos.offset, it->second.epoch);
+        if (out != nullptr && stash_.empty() && (kept == first || bytes + pos.bytes <= max_bytes)) {
+          bytes += pos.bytes;
+          if (kept != i) dst[kept] = std::move(dst[i]);
+          ++kept;
+        } else {
+          stash_.push_back(Buffered{std::move(dst[i]), pos.partition, pos.offset, pos.bytes});
+        }
       }
     }
-    if (added) buffer_cv_.notify_all();
+    dst.resize(kept);
+  }
+
+  // Moves stashed messages to `out` (within the limits); true if there were any.
+  bool TakeStash(std::size_t max_messages, std::size_t max_bytes, std::vector<core_internal::Delivery>* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stash_.empty()) return false;
+    std::size_t bytes = 0;
+    while (!stash_.empty() && out->size() < max_messages && (out->empty() || bytes + stash_.front().bytes <= max_bytes)) {
+      bytes += stash_.front().bytes;
+      out->push_back(std::move(stash_.front().delivery));
+      stash_.pop_front();
+    }
+    return true;
   }
 
   void OnConsumeError(const rd_kafka_message_t* m) {
@@ -304,42 +366,31 @@ class KafkaSource : public core_internal::SubscriptionSource {
     } else {
       // Transport and leadership errors: librdkafka recovers by itself.
       Log(spdlog::level::warn, absl::StrCat("consumer of '", subscription_, "': ", what));
-      return;
     }
-    buffer_cv_.notify_all();
   }
 
-  // Flow control. While the buffer is full, first wait (up to 1 s) for the
-  // dispatcher to take messages: librdkafka's own prefetch queue is bounded and
-  // stops fetching by itself. A longer stall pauses the assigned partitions, so the
-  // loop can go on polling (serving rebalances, staying within
-  // max.poll.interval.ms) without taking messages; they resume below half.
-  void FlowControl() {
-    bool pause = false, resume = false;
+  bool Failed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !error_.ok();
+  }
+
+  // Pauses (or resumes) the whole assignment. Called with poll_mu_ held.
+  void PauseIfRunning() { SetPaused(true); }
+  void ResumeIfPaused() { SetPaused(false); }
+  void SetPaused(bool pause) {
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      auto full = [&] { return buffer_.size() >= cap_messages_ || buffer_bytes_ >= cap_bytes_; };
-      if (full() && !paused_) {
-        room_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return !full() || stop_.load(); });
-        if (full()) pause = paused_ = true;
-      }
-      const bool low = buffer_.size() <= cap_messages_ / 2 && buffer_bytes_ <= cap_bytes_ / 2;
-      if (low && paused_) {
-        resume = true;
-        paused_ = false;
-      }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (paused_ == pause) return;
+      paused_ = pause;
     }
-    if (!pause && !resume) return;
     rd_kafka_topic_partition_list_t* assigned = nullptr;
     if (rd_kafka_assignment(rk_.get(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
     PartitionListPtr owned(assigned);
-    if (pause) rd_kafka_pause_partitions(rk_.get(), assigned);
-    if (resume) rd_kafka_resume_partitions(rk_.get(), assigned);
-  }
-
-  bool Paused() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return paused_;
+    if (pause) {
+      rd_kafka_pause_partitions(rk_.get(), assigned);
+    } else {
+      rd_kafka_resume_partitions(rk_.get(), assigned);
+    }
   }
 
   void ApplySeeks() {
@@ -499,7 +550,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
       tp.offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;
       parts_[tp.partition] = std::move(part);
     }
-    paused_ = false;  // a fresh assignment is not paused
+    paused_ = false;  // a fresh assignment is not paused (the keeper pauses it again)
   }
 
   // Commits what was settled on the revoked partitions and stops delivering them:
@@ -518,13 +569,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
         unconfirmed_[p] = std::move(it->second);
         parts_.erase(it);
       }
-      for (auto it = buffer_.begin(); it != buffer_.end();) {
-        if (parts_.count(it->partition)) {
-          ++it;
-        } else {
-          buffer_bytes_ -= it->bytes;
-          it = buffer_.erase(it);
-        }
+      for (auto it = stash_.begin(); it != stash_.end();) {
+        it = parts_.count(it->partition) ? std::next(it) : stash_.erase(it);
       }
     }
     const bool ok = CommitList(commit.get(), /*sync=*/true);
@@ -535,29 +581,36 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   static constexpr std::size_t kBatch = 1000;
+  // How long the dispatcher may go without fetching before the keeper pauses the
+  // partitions and serves the consumer itself.
+  static constexpr std::chrono::seconds kStall{1};
 
   const ClientConfig config_;
   const std::string subscription_;
   const std::string topic_;
   const SubscriberOptions options_;
-  const std::size_t cap_messages_, cap_bytes_;
   ClientOpaque opaque_;
   RdKafkaPtr rk_;
-  std::thread poller_;
-  std::atomic<bool> stop_{false};
+  QueuePtr queue_;  // rk_'s consumer queue
+
+  std::mutex poll_mu_;  // held by whoever polls the consumer: a Fetch or the keeper
+  std::vector<Position> positions_;  // guarded by poll_mu_: Admit's scratch
+  std::atomic<int> fetch_wanted_{0};  // Fetch calls waiting for poll_mu_
+  std::atomic<std::int64_t> last_fetch_end_{0};  // steady-clock ns
+  std::atomic<bool> interrupted_{false}, closed_{false};
+
+  std::thread keeper_;
+  std::mutex keeper_mu_;
+  std::condition_variable keeper_cv_;
+  bool stop_ = false;  // guarded by keeper_mu_
 
   std::mutex mu_;
-  std::condition_variable buffer_cv_;         // buffer_ gained messages, or closed / failed
-  std::condition_variable room_cv_;           // Fetch took messages from buffer_
-  std::deque<Buffered> buffer_;               // guarded by mu_: polled, not yet fetched
-  std::size_t buffer_bytes_ = 0;              // guarded by mu_
+  std::deque<Buffered> stash_;                // guarded by mu_: polled, not yet fetched
   std::map<std::int32_t, Partition> parts_;   // guarded by mu_: the current assignment
   std::map<std::int32_t, Partition> unconfirmed_;  // guarded by mu_: revoked, commit not confirmed
   std::uint64_t next_epoch_ = 0;              // guarded by mu_
   bool paused_ = false;                       // guarded by mu_
   bool seeks_pending_ = false;                // guarded by mu_
-  bool closed_ = false;                       // guarded by mu_
-  bool interrupted_ = false;                  // guarded by mu_: Fetch returns at once
   absl::Status error_;                        // guarded by mu_: a terminal consume error
 };
 

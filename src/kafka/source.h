@@ -18,9 +18,12 @@ namespace unibus::kafka_internal {
 // Offsets are managed by hand (enable.auto.commit=false): each partition's
 // OffsetTracker commits only the contiguous prefix of settled messages, with the
 // acks above it in the commit metadata so a consumer taking the partition over
-// skips them. A background thread of ours polls the consumer (so rebalances are
-// served even while the dispatcher is full) into a bounded buffer, pausing the
-// assigned partitions while the buffer is full. On revoke it commits what was
+// skips them. Fetch polls the consumer on the dispatcher's own thread, so a
+// message goes from librdkafka's queue to the dispatcher with no thread hop. A
+// keeper thread of ours commits every 50 ms and, when nobody has fetched for a
+// second (the dispatcher is full, a Pull caller is away), pauses the assigned
+// partitions and polls, so rebalances are served and max.poll.interval.ms is kept
+// without taking or buffering messages. On revoke it commits what was
 // settled and forgets the revoked partitions' in-flight tokens (their late acks are
 // ignored; the new owner redelivers them). Release() keeps the offset uncommitted
 // and seeks the partition back, so the message is read again soon by this consumer

@@ -349,3 +349,53 @@ TEST_F(KafkaTest, BufferedButUndeliveredMessagesSurviveARestart) {
 
 }  // namespace
 }  // namespace unibus::kafka_internal
+
+namespace unibus::kafka_internal {
+namespace {
+
+// Nobody fetches for longer than max.poll.interval.ms (a Pull caller away, or
+// every handler busy): the source keeps polling with the partitions paused, so
+// the consumer stays in its group. Were it dropped, its partitions would be taken
+// back and the message it still holds delivered a second time.
+TEST_F(KafkaTest, AnIdleCallerLongerThanMaxPollIntervalKeepsItsPartitions) {
+  ASSERT_TRUE(cluster_->CreateTopic("idle", 2).ok());
+  auto b = Broker::Open(absl::StrCat(cluster_->url(),
+                                     "?session.timeout.ms=3000&heartbeat.interval.ms=500&max.poll.interval.ms=3000"));
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto p = b->publisher("idle");
+  ASSERT_TRUE(p.ok());
+  Checker checker;
+  Publish(*p, "idle", 0, 200, checker);
+  SubscriberOptions o = Opts("idle");
+  o.max_outstanding_messages = 1;
+  auto sub = b->subscriber("idlers", o);
+  ASSERT_TRUE(sub.ok());
+  std::vector<PulledMessage> held;
+  const absl::Time end = absl::Now() + absl::Seconds(20);
+  while (held.empty() && absl::Now() < end) {
+    auto r = sub->Pull(1, absl::Milliseconds(200));
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (auto& m : *r) held.push_back(std::move(m));
+  }
+  ASSERT_EQ(held.size(), 1u);
+  checker.Receive(held[0].message.data);
+  // Away for 2.5x max.poll.interval.ms, holding one unsettled message.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5000));
+  std::move(held[0].ack).ack();
+  const absl::Time drain_end = absl::Now() + absl::Seconds(30);
+  while (checker.distinct() < 200 && absl::Now() < drain_end) {
+    auto r = sub->Pull(100, absl::Milliseconds(200));
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (auto& m : *r) {
+      checker.Receive(m.message.data);
+      std::move(m.ack).ack();
+    }
+  }
+  sub->connection()->Shutdown();
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.duplicated, 0) << "the held message came again: the consumer left its group while idle";
+}
+
+}  // namespace
+}  // namespace unibus::kafka_internal
