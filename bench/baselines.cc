@@ -3,10 +3,16 @@
 #include "bench/kafka_baseline.h"
 #endif
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +30,45 @@ double Median(std::vector<double> v) {
 }
 
 double Min(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+
+ThreadCpu ThreadCpuNow() {
+  ThreadCpu cpu;
+  const double ms_per_tick = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;  // the thread ended meanwhile
+    // pid (comm) state ppid ... utime(14) stime(15); comm may hold spaces.
+    const auto open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::stod(field);
+      if (i == 15) stime = std::stod(field);
+    }
+    cpu[line.substr(open + 1, close - open - 1)] += (utime + stime) * ms_per_tick;
+  }
+  return cpu;
+}
+
+double ThisThreadCpuMs() {
+  rusage ru{};
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+ThreadCpu CpuSince(const ThreadCpu& before, const ThreadCpu& after) {
+  ThreadCpu d;
+  for (const auto& [name, ms] : after) {
+    auto it = before.find(name);
+    const double used = ms - (it == before.end() ? 0 : it->second);
+    if (used >= 1) d[name] = used;
+  }
+  return d;
+}
 
 BaselineResult RunQueueBaseline(const BaselineParams& p) {
   std::mutex mu;

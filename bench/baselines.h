@@ -4,6 +4,7 @@
 #ifndef UNIBUS_BENCH_BASELINES_H_
 #define UNIBUS_BENCH_BASELINES_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,23 @@ struct BaselineParams {
   std::string topic;
 };
 
+// CPU milliseconds by thread name (threads of one name are summed).
+using ThreadCpu = std::map<std::string, double>;
+
 struct BaselineResult {
   std::string name;  // e.g. "raw-sqlite"
   double publish_per_s = 0;
   double consume_per_s = 0;
+  ThreadCpu consume_cpu;  // the process's threads during the consume phase, if measured
 };
+
+// CPU time used so far by each live thread of this process, by name (Linux
+// /proc/self/task; empty elsewhere).
+ThreadCpu ThreadCpuNow();
+// CPU time used so far by the calling thread, in ms.
+double ThisThreadCpuMs();
+// after - before, per name, dropping names that used under 1 ms.
+ThreadCpu CpuSince(const ThreadCpu& before, const ThreadCpu& after);
 
 // The median (upper middle) and the minimum of a run's rounds; 0 when empty.
 double Median(std::vector<double> v);

@@ -131,6 +131,7 @@ absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url, c
   rd_kafka_topic_partition_list_destroy(topics);
   // Timed from the first message, so the group join is not counted (unibus's
   // consume is timed after its subscriber has joined and fetched too).
+  const ThreadCpu cpu_before = ThreadCpuNow();
   int got = 0;
   absl::Time first = absl::InfiniteFuture(), last_commit = absl::Now();
   const absl::Time give_up = absl::Now() + absl::Seconds(120);
@@ -152,6 +153,7 @@ absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url, c
   }
   // The final commit and leaving the group are timed too: unibus's consume is
   // timed up to its subscriber's Shutdown, which does the same.
+  r.consume_cpu = CpuSince(cpu_before, ThreadCpuNow());  // up to the last message, as unibus's
   rd_kafka_commit(ck, nullptr, 0);
   rd_kafka_consumer_close(ck);
   const absl::Time done = absl::Now();

@@ -37,6 +37,7 @@ struct BenchOptions {
   bool no_baseline = false;
   bool kafka_mock = false;
   int partitions = 4;
+  bool cpu = false;
 };
 
 // Makes `topic` with `partitions` through Admin, or, where the server has no admin
@@ -53,6 +54,7 @@ absl::Status MakeTopic(Broker& broker, const std::string& topic, int partitions,
 
 struct Round {
   double publish = 0, consume = 0;
+  bench::ThreadCpu consume_cpu;  // by thread, from the first message to the last
 };
 
 absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round, const TopicMaker& fallback) {
@@ -99,8 +101,12 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
   absl::Time first = absl::InfiniteFuture();
   std::vector<std::thread> threads;
   std::atomic<bool> failed{false};
+  std::mutex cpu_mu;
+  double caller_cpu = 0;  // the Pull callers' own CPU (their threads end before the snapshot)
+  const bench::ThreadCpu cpu_before = bench::ThreadCpuNow();
   for (auto& s : subs) {
     threads.emplace_back([&, s]() mutable {
+      const double cpu_start = bench::ThisThreadCpuMs();
       while (received.load() < o.messages && !failed) {
         auto got = s.Pull(1000, absl::Milliseconds(100));
         if (!got.ok()) {
@@ -115,9 +121,13 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
         received += static_cast<int>(got->size());
         if (absl::Now() > deadline) failed = true;
       }
+      std::lock_guard<std::mutex> lock(cpu_mu);
+      caller_cpu += bench::ThisThreadCpuMs() - cpu_start;
     });
   }
   for (auto& t : threads) t.join();
+  r.consume_cpu = bench::CpuSince(cpu_before, bench::ThreadCpuNow());
+  r.consume_cpu["(Pull callers)"] = caller_cpu;
   for (auto& s : subs) s.connection()->Shutdown();  // commits the acks
   if (failed) return absl::DeadlineExceededError("consumers did not receive every message within 120s");
   r.consume = o.messages / absl::ToDoubleSeconds(absl::Now() - first);
@@ -187,6 +197,20 @@ absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOption
   return lat;
 }
 
+// One line of CPU milliseconds by thread name, largest first.
+void PrintCpu(const std::string& what, const bench::ThreadCpu& cpu) {
+  std::vector<std::pair<double, std::string>> by_use;
+  double total = 0;
+  for (const auto& [name, ms] : cpu) {
+    by_use.emplace_back(ms, name);
+    total += ms;
+  }
+  std::sort(by_use.rbegin(), by_use.rend());
+  std::string line = absl::StrFormat("  %s consume CPU %.0f ms:", what, total);
+  for (const auto& [ms, name] : by_use) absl::StrAppend(&line, absl::StrFormat(" %s %.0f", name, ms));
+  std::cout << line << "\n";
+}
+
 int run_bench(const BenchOptions& options) {
   BenchOptions o = options;
   TopicMaker fallback;
@@ -212,7 +236,7 @@ int run_bench(const BenchOptions& options) {
   if (!broker.ok()) return Fail(broker.status());
   std::cout << absl::StrFormat("unibus bench: %s, %d messages x %d bytes, %d consumer(s), %d round(s)\n",
                                broker->url(), o.messages, o.size, o.consumers, o.repeat);
-  std::vector<double> pub, con, base_pub, base_con;
+  std::vector<double> pub, con, base_pub, base_con, pub_ratio, con_ratio;
   std::string base_name;
   auto parsed = core_internal::ParseUrl(*url);
   for (int i = 0; i < o.repeat; ++i) {
@@ -232,7 +256,11 @@ int run_bench(const BenchOptions& options) {
       base_name = b->name;
       base_pub.push_back(b->publish_per_s);
       base_con.push_back(b->consume_per_s);
+      pub_ratio.push_back(r->publish / b->publish_per_s);
+      con_ratio.push_back(r->consume / b->consume_per_s);
+      if (o.cpu) PrintCpu(absl::StrCat("round ", i + 1, " ", b->name), b->consume_cpu);
     }
+    if (o.cpu) PrintCpu(absl::StrCat("round ", i + 1, " unibus"), r->consume_cpu);
   }
   auto row = [](const char* what, const std::vector<double>& v) {
     std::cout << absl::StrFormat("  %-28s min %12.0f  median %12.0f msg/s\n", what, Min(v), Median(v));
@@ -244,6 +272,10 @@ int run_bench(const BenchOptions& options) {
     row(absl::StrCat(base_name, " consume+ack").c_str(), base_con);
     std::cout << absl::StrFormat("  ratio unibus/%s: publish %.2fx, consume+ack %.2fx (medians)\n", base_name,
                                  Median(pub) / Median(base_pub), Median(con) / Median(base_con));
+    // Each round runs unibus and then the baseline, so a round's ratio compares
+    // two runs seconds apart; the machine's drift between rounds cancels out.
+    std::cout << absl::StrFormat("  per-round ratios: publish min %.2fx median %.2fx, consume+ack min %.2fx median %.2fx\n",
+                                 Min(pub_ratio), Median(pub_ratio), Min(con_ratio), Median(con_ratio));
   }
   if (o.latency_messages > 0) {
     const double rate = std::min(Median(pub), Median(con)) / 2;
@@ -269,6 +301,8 @@ void setup_bench(CLI::App& app) {
   cmd->add_option("--latency-messages", opts->latency_messages, "messages in the latency run (0: skip)");
   cmd->add_flag("--no-baseline", opts->no_baseline, "skip the baseline");
   cmd->add_flag("--kafka-mock", opts->kafka_mock, "start librdkafka's mock cluster (1 broker) and bench against it");
+  cmd->add_flag("--cpu", opts->cpu,
+                "print each round's consume-phase CPU time by thread (unibus's and the baseline's)");
   cmd->add_option("--partitions", opts->partitions, "partitions of the bench topic (Kafka)")->check(CLI::PositiveNumber);
   AddBrokerFlags(cmd, &opts->broker);
   cmd->callback([opts] { Exit(run_bench(*opts)); });

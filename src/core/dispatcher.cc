@@ -143,6 +143,7 @@ class Core : public std::enable_shared_from_this<Core> {
     std::vector<std::string> acks, release;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      SettlePendingAcksLocked();  // acked, not yet settled: not to be released
       acks.swap(acks_);
       tracked_.ForEach([&](std::uint64_t, Tracked& t) { release.push_back(t.delivery.token); });
       tracked_.Clear();
@@ -176,17 +177,27 @@ class Core : public std::enable_shared_from_this<Core> {
     return terminal_;
   }
 
-  SubscriberStats stats() const {
+  SubscriberStats stats() {
     std::lock_guard<std::mutex> lock(mu_);
+    SettlePendingAcksLocked();
     return stats_;
   }
 
+  // Acks are queued under their own small lock and settled in batches (by the
+  // housekeeping thread, or whoever needs them settled first): a lock of mu_ per
+  // ack made an acking thread and the fetching thread take turns, each waking the
+  // other with a system call.
   void Ack(std::uint64_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    Tracked* t = tracked_.Find(id);
-    if (t == nullptr) return;  // already released at shutdown
-    ++stats_.acked;
-    SettleLocked(id, *t);
+    bool first;
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      pending_acks_.push_back(id);
+      first = pending_acks_.size() == 1;
+    }
+    if (first) {
+      std::lock_guard<std::mutex> lock(mu_);  // so the notify cannot fall between its check and wait
+      work_cv_.notify_one();
+    }
   }
 
   // `reject`: dead-letter now, whatever the attempt count.
@@ -273,6 +284,27 @@ class Core : public std::enable_shared_from_this<Core> {
     if (config_.logger) config_.logger->log(level, "{}", msg);
   }
 
+  // Settles the queued acks.
+  void SettlePendingAcksLocked() {
+    {
+      std::lock_guard<std::mutex> lock(pending_mu_);
+      if (pending_acks_.empty()) return;
+      pending_acks_.swap(settling_);
+    }
+    for (const std::uint64_t id : settling_) {
+      Tracked* t = tracked_.Find(id);
+      if (t == nullptr) continue;  // already released at shutdown
+      ++stats_.acked;
+      SettleLocked(id, *t);
+    }
+    settling_.clear();
+  }
+
+  bool HasPendingAcks() {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    return !pending_acks_.empty();
+  }
+
   // Removes a settled message and hands its key to the key's next message.
   void SettleLocked(std::uint64_t id, Tracked& t) {
     acks_.push_back(std::move(t.delivery.token));
@@ -299,7 +331,10 @@ class Core : public std::enable_shared_from_this<Core> {
     } else if (acks_.size() == kAckBatch) {
       work_cv_.notify_one();
     }
-    if (fetcher_waiting_ && HasRoomLocked()) space_cv_.notify_one();
+    if (fetcher_waiting_ && HasRoomLocked()) {
+      fetcher_waiting_ = false;  // one wake-up is enough (a notify is a system call)
+      space_cv_.notify_one();
+    }
   }
 
   // Room for a refill: a quarter of the flow-control limits is free (or the whole
@@ -316,19 +351,22 @@ class Core : public std::enable_shared_from_this<Core> {
     absl::Duration retry = absl::Milliseconds(100);
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
-      fetcher_waiting_ = true;
-      space_cv_.wait(lock, [&] { return stopping_ || HasRoomLocked(); });
+      SettlePendingAcksLocked();
+      while (!stopping_ && !HasRoomLocked()) {
+        fetcher_waiting_ = true;
+        space_cv_.wait(lock);
+      }
       fetcher_waiting_ = false;
       if (stopping_) break;
       const std::size_t room = config_.options.max_outstanding_messages - tracked_.size();
       const std::size_t room_bytes = config_.options.max_outstanding_bytes - outstanding_bytes_;
-      std::vector<Message> settled;
-      settled.swap(settled_);
-      settled_.reserve(settled.size());
-      lock.unlock();
       // Settled messages are freed here, on the thread that fetched (and so
-      // allocated) them: glibc frees from another thread much more slowly.
-      settled.clear();
+      // allocated) them: glibc frees from another thread much more slowly. The
+      // two vectors trade places, keeping their capacity: a large allocation per
+      // batch would make glibc consolidate every small free chunk each time.
+      settled_.swap(freeing_);
+      lock.unlock();
+      freeing_.clear();
       auto fetched = source_->Fetch(room, room_bytes, absl::Milliseconds(100));
       lock.lock();
       if (!fetched.ok()) {
@@ -404,6 +442,7 @@ class Core : public std::enable_shared_from_this<Core> {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
       if (stopping_) return;
+      SettlePendingAcksLocked();
       auto wake = next_lease;
       if (!backoff_.empty()) wake = std::min(wake, backoff_.begin()->first);
       // Acks go to the source in batches: when kAckBatch are waiting, or kAckDelay
@@ -411,7 +450,7 @@ class Core : public std::enable_shared_from_this<Core> {
       const bool acks_due = acks_.size() >= kAckBatch ||
                             (!acks_.empty() && Clock::now() >= first_ack_at_ + kAckDelay);
       if (!acks_.empty() && !acks_due) wake = std::min(wake, first_ack_at_ + kAckDelay);
-      if (!acks_due && dead_letters_.empty() && wake > Clock::now()) {
+      if (!acks_due && dead_letters_.empty() && wake > Clock::now() && !HasPendingAcks()) {
         // Any notify (a new ack, an earlier timer) wakes us to look again.
         work_cv_.wait_until(lock, wake);
         continue;
@@ -431,6 +470,7 @@ class Core : public std::enable_shared_from_this<Core> {
       if (acks_due) {
         std::vector<std::string> acks;
         acks.swap(acks_);
+        acks_.reserve(kAckBatch);  // once per batch, not log2(batch) growths
         lock.unlock();
         if (auto s = source_->Ack(acks); !s.ok()) {
           Log(spdlog::level::warn, absl::StrCat("ack of ", acks.size(), " message(s) on '",
@@ -530,6 +570,10 @@ class Core : public std::enable_shared_from_this<Core> {
   std::vector<std::uint64_t> dead_letters_;                          // guarded by mu_
   std::vector<std::string> acks_;                                    // guarded by mu_
   std::vector<Message> settled_;  // guarded by mu_: to free on the fetch thread
+  std::vector<Message> freeing_;  // the fetch thread's own: what it frees outside mu_
+  std::mutex pending_mu_;                      // guards pending_acks_ only; taken after mu_, never before
+  std::vector<std::uint64_t> pending_acks_;    // guarded by pending_mu_: acked, not yet settled
+  std::vector<std::uint64_t> settling_;        // guarded by mu_: SettlePendingAcksLocked's batch
   Clock::time_point first_ack_at_;                                   // guarded by mu_: of acks_[0]
   bool fetcher_waiting_ = false;                                     // guarded by mu_
   std::size_t outstanding_bytes_ = 0;                                // guarded by mu_
