@@ -29,6 +29,7 @@ struct BaselineResult {
   std::string name;  // e.g. "raw-sqlite"
   double publish_per_s = 0;
   double consume_per_s = 0;
+  ThreadCpu publish_cpu;  // the process's threads during the publish phase, if measured
   ThreadCpu consume_cpu;  // the process's threads during the consume phase, if measured
 };
 

@@ -90,6 +90,7 @@ absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url, c
   });
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   const std::string payload(p.size, 'x');
+  const ThreadCpu publish_cpu_before = ThreadCpuNow();
   const absl::Time start = absl::Now();
   for (int i = 0; i < p.messages;) {
     rd_kafka_resp_err_t err = rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -111,6 +112,7 @@ absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url, c
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
   r.publish_per_s = p.messages / absl::ToDoubleSeconds(absl::Now() - start);
+  r.publish_cpu = CpuSince(publish_cpu_before, ThreadCpuNow());
   stop = true;
   poller.join();
   rd_kafka_topic_destroy(rkt);

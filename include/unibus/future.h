@@ -2,6 +2,7 @@
 #ifndef UNIBUS_FUTURE_H_
 #define UNIBUS_FUTURE_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -14,12 +15,22 @@
 namespace unibus {
 
 namespace internal {
-template <typename T>
-struct FutureState {
+
+// A mutex and condition variable shared by every future state whose address maps
+// to it. A publish makes one state per message, and most are read after they are
+// set (or through then()), so states do not carry 88 bytes of their own for the
+// rare waiter. A notify wakes the slot's other waiters too; they check again.
+struct WaitSlot {
   std::mutex mu;
   std::condition_variable cv;
-  std::optional<T> value;                       // guarded by mu
-  std::vector<std::function<void(const T&)>> callbacks;  // guarded by mu
+};
+WaitSlot& WaitSlotFor(const void* state);  // defined once, in the library
+
+template <typename T>
+struct FutureState {
+  std::atomic<bool> ready{false};  // set (release) after `value`
+  std::optional<T> value;          // written once, before `ready`
+  std::vector<std::function<void(const T&)>> callbacks;  // guarded by WaitSlotFor(this).mu
 };
 }  // namespace internal
 
@@ -36,32 +47,35 @@ class Future {
   Future() = default;
 
   bool valid() const { return state_ != nullptr; }
-  bool is_ready() const {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    return state_->value.has_value();
-  }
+  bool is_ready() const { return state_->ready.load(std::memory_order_acquire); }
   // Blocks until the result is set and returns it.
   const T& get() const {
-    std::unique_lock<std::mutex> lock(state_->mu);
-    state_->cv.wait(lock, [&] { return state_->value.has_value(); });
+    if (!is_ready()) {
+      internal::WaitSlot& slot = internal::WaitSlotFor(state_.get());
+      std::unique_lock<std::mutex> lock(slot.mu);
+      slot.cv.wait(lock, [&] { return is_ready(); });
+    }
     return *state_->value;
   }
   // Waits at most `d`; returns true when the result is set.
   template <typename Rep, typename Period>
   bool wait_for(std::chrono::duration<Rep, Period> d) const {
-    std::unique_lock<std::mutex> lock(state_->mu);
-    return state_->cv.wait_for(lock, d, [&] { return state_->value.has_value(); });
+    if (is_ready()) return true;
+    internal::WaitSlot& slot = internal::WaitSlotFor(state_.get());
+    std::unique_lock<std::mutex> lock(slot.mu);
+    return slot.cv.wait_for(lock, d, [&] { return is_ready(); });
   }
   // Runs `cb(result)` when the result is set. `cb` must not block for long: it may
   // run on a library thread.
   void then(std::function<void(const T&)> cb) const {
-    std::unique_lock<std::mutex> lock(state_->mu);
-    if (state_->value.has_value()) {
-      lock.unlock();
-      cb(*state_->value);
-      return;
+    if (!is_ready()) {
+      std::unique_lock<std::mutex> lock(internal::WaitSlotFor(state_.get()).mu);
+      if (!is_ready()) {
+        state_->callbacks.push_back(std::move(cb));
+        return;
+      }
     }
-    state_->callbacks.push_back(std::move(cb));
+    cb(*state_->value);
   }
 
  private:
@@ -83,14 +97,16 @@ class Promise {
   Future<T> get_future() const { return Future<T>(state_); }
 
   void set_value(T v) {
+    internal::WaitSlot& slot = internal::WaitSlotFor(state_.get());
     std::vector<std::function<void(const T&)>> cbs;
     {
-      std::lock_guard<std::mutex> lock(state_->mu);
-      if (state_->value.has_value()) return;
+      std::lock_guard<std::mutex> lock(slot.mu);
+      if (state_->ready.load(std::memory_order_relaxed)) return;
       state_->value.emplace(std::move(v));
+      state_->ready.store(true, std::memory_order_release);
       cbs.swap(state_->callbacks);
     }
-    state_->cv.notify_all();
+    slot.cv.notify_all();
     for (auto& cb : cbs) cb(*state_->value);
   }
 

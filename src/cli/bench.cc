@@ -54,6 +54,7 @@ absl::Status MakeTopic(Broker& broker, const std::string& topic, int partitions,
 
 struct Round {
   double publish = 0, consume = 0;
+  bench::ThreadCpu publish_cpu;  // by thread, from the first Publish to Flush's return
   bench::ThreadCpu consume_cpu;  // by thread, from the first message to the last
 };
 
@@ -82,10 +83,12 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
   {
     std::vector<PublishFuture> fs;
     fs.reserve(o.messages);
+    const bench::ThreadCpu cpu_before = bench::ThreadCpuNow();
     const absl::Time start = absl::Now();
     for (int i = 0; i < o.messages; ++i) fs.push_back(pub->Publish(Message{.data = payload}));
     if (auto s = pub->Flush(); !s.ok()) return s;
     r.publish = o.messages / absl::ToDoubleSeconds(absl::Now() - start);
+    r.publish_cpu = bench::CpuSince(cpu_before, bench::ThreadCpuNow());
   }
   std::vector<Subscriber> subs;
   for (int i = 0; i < o.consumers; ++i) {
@@ -197,7 +200,7 @@ absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOption
   return lat;
 }
 
-// One line of CPU milliseconds by thread name, largest first.
+// One line of CPU milliseconds by thread name, largest first. Ticks are 10 ms.
 void PrintCpu(const std::string& what, const bench::ThreadCpu& cpu) {
   std::vector<std::pair<double, std::string>> by_use;
   double total = 0;
@@ -206,7 +209,7 @@ void PrintCpu(const std::string& what, const bench::ThreadCpu& cpu) {
     total += ms;
   }
   std::sort(by_use.rbegin(), by_use.rend());
-  std::string line = absl::StrFormat("  %s consume CPU %.0f ms:", what, total);
+  std::string line = absl::StrFormat("  %s CPU %.0f ms:", what, total);
   for (const auto& [ms, name] : by_use) absl::StrAppend(&line, absl::StrFormat(" %s %.0f", name, ms));
   std::cout << line << "\n";
 }
@@ -258,9 +261,15 @@ int run_bench(const BenchOptions& options) {
       base_con.push_back(b->consume_per_s);
       pub_ratio.push_back(r->publish / b->publish_per_s);
       con_ratio.push_back(r->consume / b->consume_per_s);
-      if (o.cpu) PrintCpu(absl::StrCat("round ", i + 1, " ", b->name), b->consume_cpu);
+      if (o.cpu) {
+        PrintCpu(absl::StrCat("round ", i + 1, " ", b->name, " publish"), b->publish_cpu);
+        PrintCpu(absl::StrCat("round ", i + 1, " ", b->name, " consume"), b->consume_cpu);
+      }
     }
-    if (o.cpu) PrintCpu(absl::StrCat("round ", i + 1, " unibus"), r->consume_cpu);
+    if (o.cpu) {
+      PrintCpu(absl::StrCat("round ", i + 1, " unibus publish"), r->publish_cpu);
+      PrintCpu(absl::StrCat("round ", i + 1, " unibus consume"), r->consume_cpu);
+    }
   }
   auto row = [](const char* what, const std::vector<double>& v) {
     std::cout << absl::StrFormat("  %-28s min %12.0f  median %12.0f msg/s\n", what, Min(v), Median(v));

@@ -100,6 +100,7 @@ class Core : public std::enable_shared_from_this<Core> {
       return absl::FailedPreconditionError(
           absl::StrCat("subscriber for '", config_.subscription, "' is shut down"));
     }
+    out.reserve(std::min(max, ready_.size()));
     while (!ready_.empty() && out.size() < max) {
       const std::uint64_t id = ready_.front();
       ready_.pop_front();

@@ -204,6 +204,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
     if (keeper_.joinable()) keeper_.join();
     if (!rk_) return;
     std::lock_guard<std::mutex> poll(poll_mu_);  // a Fetch still polling finishes first
+    DestroyDoomed();  // librdkafka's handle outlives none of its messages
     Commit(/*sync=*/true);
     // Leaves the group; the revoke callback (on this thread) commits once more.
     if (auto err = rd_kafka_consumer_close(rk_.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -270,9 +271,11 @@ class KafkaSource : public core_internal::SubscriptionSource {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(keeper_mu_);
-        keeper_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_; });
+        keeper_cv_.wait_until(lock, last_commit + std::chrono::milliseconds(50),
+                              [&] { return stop_ || !doomed_.empty(); });
         if (stop_) return;
       }
+      DestroyDoomed();
       ApplySeeks();
       if (Clock::now() - last_commit >= std::chrono::milliseconds(50)) {
         Commit(/*sync=*/false);
@@ -306,17 +309,16 @@ class KafkaSource : public core_internal::SubscriptionSource {
     const std::size_t first = dst.size();
     dst.reserve(first + batch.size());
     positions_.clear();
-    for (rd_kafka_message_t* raw : batch) {
-      MessagePtr m(raw);
+    for (const rd_kafka_message_t* m : batch) {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        OnConsumeError(m.get());
+        OnConsumeError(m);
         continue;
       }
       Message& message = dst.emplace_back().message;
-      ToMessage(m.get(), &message);
+      ToMessage(m, &message);
       positions_.push_back({m->partition, m->offset, message.ByteSize()});
     }
-    batch.clear();
+    Discard(batch);
     std::size_t kept = first, bytes = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -336,6 +338,28 @@ class KafkaSource : public core_internal::SubscriptionSource {
       }
     }
     dst.resize(kept);
+  }
+
+  // Hands converted librdkafka messages to the keeper to destroy. Destroying one
+  // costs about as much as polling it (it frees what librdkafka's broker thread
+  // allocated); off the fetching thread, it overlaps the dispatcher's work.
+  void Discard(std::vector<rd_kafka_message_t*>& batch) {
+    if (batch.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(keeper_mu_);
+      doomed_.insert(doomed_.end(), batch.begin(), batch.end());
+    }
+    keeper_cv_.notify_one();
+    batch.clear();
+  }
+
+  void DestroyDoomed() {
+    std::vector<rd_kafka_message_t*> doomed;
+    {
+      std::lock_guard<std::mutex> lock(keeper_mu_);
+      doomed.swap(doomed_);
+    }
+    for (rd_kafka_message_t* m : doomed) rd_kafka_message_destroy(m);
   }
 
   // Moves stashed messages to `out` (within the limits); true if there were any.
@@ -603,6 +627,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
   std::mutex keeper_mu_;
   std::condition_variable keeper_cv_;
   bool stop_ = false;  // guarded by keeper_mu_
+  std::vector<rd_kafka_message_t*> doomed_;  // guarded by keeper_mu_: converted, to destroy
 
   std::mutex mu_;
   std::deque<Buffered> stash_;                // guarded by mu_: polled, not yet fetched
