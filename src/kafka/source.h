@@ -20,7 +20,9 @@ namespace unibus::kafka_internal {
 // acks above it in the commit metadata so a consumer taking the partition over
 // skips them. Fetch polls the consumer on the dispatcher's own thread, so a
 // message goes from librdkafka's queue to the dispatcher with no thread hop. A
-// keeper thread of ours commits every 50 ms and, when nobody has fetched for a
+// keeper thread of ours destroys the librdkafka messages Fetch has converted (as
+// costly as polling them; off the fetching thread it overlaps the dispatcher's
+// work), commits every 50 ms and, when nobody has fetched for a
 // second (the dispatcher is full, a Pull caller is away), pauses the assigned
 // partitions and polls, so rebalances are served and max.poll.interval.ms is kept
 // without taking or buffering messages. On revoke it commits what was
