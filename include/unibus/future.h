@@ -89,6 +89,9 @@ template <typename T>
 class Promise {
  public:
   Promise() : state_(std::make_shared<internal::FutureState<T>>()) {}
+  // Keeps `state` (for a backend that allocates the state together with its own
+  // per-call data, in one allocation).
+  explicit Promise(std::shared_ptr<internal::FutureState<T>> state) : state_(std::move(state)) {}
   Promise(Promise&&) noexcept = default;
   Promise& operator=(Promise&&) noexcept = default;
   Promise(const Promise&) = delete;

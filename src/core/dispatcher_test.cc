@@ -313,6 +313,36 @@ TEST(DispatcherTest, ShutdownReleasesUnsettledAndKeepsAcks) {
   EXPECT_EQ(rig.source->acked.size(), 4u);
 }
 
+// Acks are queued and settled in batches; stats() and flow control see them at once.
+TEST(DispatcherTest, StatsCountAnAckAsSoonAsItIsMade) {
+  SubscriberOptions o = FastOptions();
+  o.max_outstanding_messages = 5;
+  Rig rig(o);
+  for (int i = 0; i < 10; ++i) rig.source->Add(MessageBuilder{}.data("x").build());
+  std::vector<PulledMessage> got;
+  while (got.size() < 5) {
+    auto r = rig.conn->Pull(5, absl::Seconds(1));
+    ASSERT_TRUE(r.ok());
+    for (auto& p : *r) got.push_back(std::move(p));
+  }
+  for (auto& p : got) std::move(p.ack).ack();
+  const SubscriberStats stats = rig.conn->stats();
+  EXPECT_EQ(stats.acked, 5);
+  EXPECT_EQ(stats.outstanding, 0);
+  // The window is free again: the other five come.
+  int more = 0;
+  while (more < 5) {
+    auto r = rig.conn->Pull(5, absl::Seconds(1));
+    ASSERT_TRUE(r.ok());
+    ASSERT_FALSE(r->empty()) << "acked messages still held the flow-control window";
+    for (auto& p : *r) std::move(p.ack).ack();
+    more += static_cast<int>(r->size());
+  }
+  rig.conn->Shutdown();
+  EXPECT_EQ(rig.source->acked.size(), 10u);
+  EXPECT_TRUE(rig.source->released.empty());
+}
+
 TEST(DispatcherTest, PullAndSubscribeAreExclusive) {
   Rig rig;
   ASSERT_TRUE(rig.conn->Pull(1, absl::Milliseconds(1)).ok());

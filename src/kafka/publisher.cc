@@ -14,12 +14,13 @@ namespace {
 
 class KafkaPublisher;
 
-// One message between produce() and its delivery report. Owns the payload, which
-// librdkafka reads in place (no copy).
-struct InFlight {
-  Promise<absl::StatusOr<MessageId>> promise;
+// One message between produce() and its delivery report: the future's state and,
+// in the same allocation, the payload (which librdkafka reads in place, no copy).
+// It keeps itself alive (`self`) until the delivery report.
+struct InFlight : internal::FutureState<absl::StatusOr<MessageId>> {
   std::string data;
-  KafkaPublisher* publisher;
+  KafkaPublisher* publisher = nullptr;
+  std::shared_ptr<InFlight> self;
 };
 
 class KafkaPublisher : public PublisherConnection {
@@ -68,8 +69,12 @@ class KafkaPublisher : public PublisherConnection {
       return MakeReadyFuture<absl::StatusOr<MessageId>>(
           absl::FailedPreconditionError(absl::StrCat("publisher for '", topic_, "' is shut down")));
     }
-    auto* op = new InFlight{{}, std::move(m.data), this};
-    PublishFuture f = op->promise.get_future();
+    auto state = std::make_shared<InFlight>();
+    InFlight* op = state.get();
+    op->data = std::move(m.data);
+    op->publisher = this;
+    PublishFuture f = Promise<absl::StatusOr<MessageId>>(state).get_future();
+    op->self = std::move(state);
     rd_kafka_headers_t* headers = nullptr;
     if (!m.attributes.empty()) {
       headers = rd_kafka_headers_new(m.attributes.size());
@@ -174,8 +179,9 @@ class KafkaPublisher : public PublisherConnection {
       std::lock_guard<std::mutex> lock(mu_);
       if (first_error_.ok()) first_error_ = result.status();
     }
-    std::unique_ptr<InFlight> owned(op);
-    owned->promise.set_value(std::move(result));
+    std::shared_ptr<InFlight> owned = std::move(op->self);
+    owned->data = std::string();  // librdkafka is done with it
+    Promise<absl::StatusOr<MessageId>>(owned).set_value(std::move(result));
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1 || room_waiters_.load() > 0) {
       std::lock_guard<std::mutex> lock(mu_);
       delivered_cv_.notify_all();
