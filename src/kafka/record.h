@@ -1,0 +1,34 @@
+// How a consumed Kafka record becomes a unibus delivery: its Message, and the
+// token the dispatcher hands back to ack it.
+#ifndef UNIBUS_KAFKA_RECORD_H_
+#define UNIBUS_KAFKA_RECORD_H_
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <string>
+
+#include "unibus/message.h"
+
+namespace unibus::kafka_internal {
+
+// A delivery token: partition (4 bytes), offset (8) and the assignment epoch (low
+// 3 bytes; it tells a token from an earlier assignment of the partition), packed
+// into 15 bytes so that it fits std::string's inline buffer: no allocation and no
+// text parsing per message.
+std::string TokenOf(std::int32_t partition, std::int64_t offset, std::uint64_t epoch);
+
+// Reads a TokenOf token; false for anything else. `epoch` gets the low 24 bits.
+bool ParseToken(const std::string& token, std::int32_t* partition, std::int64_t* offset, std::uint64_t* epoch);
+
+// Epochs compare in the token's 24 bits.
+inline bool SameEpoch(std::uint64_t a, std::uint64_t b) { return (a & 0xFFFFFF) == (b & 0xFFFFFF); }
+
+// Fills `out` (a fresh Message) from a consumed record: payload, key as ordering
+// key, headers as attributes, timestamp, "partition-offset" id. The topic is left
+// to the dispatcher, which sets the subscription's on every copy it hands out.
+void ToMessage(const rd_kafka_message_t* m, Message* out);
+
+}  // namespace unibus::kafka_internal
+
+#endif  // UNIBUS_KAFKA_RECORD_H_
