@@ -29,7 +29,9 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-double Min(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+double Min(const std::vector<double>& v) {
+  return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
+}
 
 ThreadCpu ThreadCpuNow() {
   ThreadCpu cpu;
@@ -57,7 +59,8 @@ ThreadCpu ThreadCpuNow() {
 double ThisThreadCpuMs() {
   rusage ru{};
   if (getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 ThreadCpu CpuSince(const ThreadCpu& before, const ThreadCpu& after) {
@@ -100,7 +103,8 @@ BaselineResult RunQueueBaseline(const BaselineParams& p) {
   return r;
 }
 
-absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url, const BaselineParams& params) {
+absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url,
+                                           const BaselineParams& params) {
   if (url.scheme == "mem") return RunQueueBaseline(params);
   if (url.scheme == "sqlite") return RunSqliteBaseline(SqliteBaselinePath(url), params);
 #ifdef UNIBUS_HAVE_KAFKA_BASELINE

@@ -46,7 +46,8 @@ double Median(std::vector<double> v);
 double Min(const std::vector<double>& v);
 
 // Runs the baseline for `url`'s backend. Unimplemented when there is none.
-absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url, const BaselineParams& params);
+absl::StatusOr<BaselineResult> RunBaseline(const core_internal::Url& url,
+                                           const BaselineParams& params);
 
 // The in-process baseline: one producer thread pushing `messages` strings of `size`
 // bytes through a mutex-guarded deque in batches, one consumer thread popping them.

@@ -18,8 +18,8 @@ using namespace unibus;
 
 class NullSink : public core_internal::BatchSink {
  public:
-  absl::StatusOr<std::vector<absl::StatusOr<MessageId>>> PublishBatch(const std::string&,
-                                                                     std::vector<Message>& batch) override {
+  absl::StatusOr<std::vector<absl::StatusOr<MessageId>>> PublishBatch(
+      const std::string&, std::vector<Message>& batch) override {
     return std::vector<absl::StatusOr<MessageId>>(batch.size(), MessageId("1"));
   }
 };
@@ -38,7 +38,8 @@ void BM_BaselineMutexDequePush(benchmark::State& state) {
 BENCHMARK(BM_BaselineMutexDequePush);
 
 void BM_BatchingPublisherPublish(benchmark::State& state) {
-  auto pub = core_internal::MakeBatchingPublisher(std::make_shared<NullSink>(), "topic", PublisherOptions{}, 1 << 20);
+  auto pub = core_internal::MakeBatchingPublisher(std::make_shared<NullSink>(), "topic",
+                                                  PublisherOptions{}, 1 << 20);
   const std::string payload(100, 'x');
   for (auto _ : state) {
     benchmark::DoNotOptimize(pub->Publish(Message{.data = payload}));
@@ -51,7 +52,8 @@ BENCHMARK(BM_BatchingPublisherPublish);
 void BM_MemPublishAndPullAck(benchmark::State& state) {
   auto broker = Broker::Open(absl::StrCat("mem://bench-", state.range(0)));
   (void)broker->admin().CreateTopic("bench-topic");
-  auto sub = broker->subscriber("bench-sub", {.topic = "bench-topic", .max_outstanding_messages = 5000});
+  auto sub =
+      broker->subscriber("bench-sub", {.topic = "bench-topic", .max_outstanding_messages = 5000});
   auto pub = broker->publisher("bench-topic");
   const std::string payload(100, 'x');
   const int batch = static_cast<int>(state.range(0));
@@ -92,7 +94,9 @@ class EndlessSource : public core_internal::SubscriptionSource {
     return absl::OkStatus();
   }
   absl::Status Release(const std::vector<std::string>&) override { return absl::OkStatus(); }
-  absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override { return absl::OkStatus(); }
+  absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override {
+    return absl::OkStatus();
+  }
   bool needs_lease_extension() const override { return false; }
   void Close() override {}
 
@@ -105,9 +109,9 @@ class EndlessSource : public core_internal::SubscriptionSource {
 void BM_DispatcherPullAck(benchmark::State& state) {
   SubscriberOptions o;
   o.max_outstanding_messages = 5000;
-  auto conn = core_internal::MakeDispatcher(std::make_shared<EndlessSource>(),
-                                            {.subscription = "bench-sub", .topic = "bench-topic", .options = o},
-                                            nullptr);
+  auto conn = core_internal::MakeDispatcher(
+      std::make_shared<EndlessSource>(),
+      {.subscription = "bench-sub", .topic = "bench-topic", .options = o}, nullptr);
   const std::size_t batch = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
     auto r = conn->Pull(batch, absl::Seconds(1));
@@ -129,7 +133,9 @@ void BM_BaselineDequePullAck(benchmark::State& state) {
     {
       std::lock_guard<std::mutex> lock(mu);
       for (std::size_t i = 0; i < batch; ++i, ++next) {
-        q.push_back(Message{.data = payload, .id = absl::StrCat("0:", next), .topic = "bench-topic-with-a-long-name"});
+        q.push_back(Message{.data = payload,
+                            .id = absl::StrCat("0:", next),
+                            .topic = "bench-topic-with-a-long-name"});
       }
     }
     std::vector<Message> out;

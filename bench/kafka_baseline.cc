@@ -19,7 +19,8 @@ using Handle = std::unique_ptr<rd_kafka_t, Destroy>;
 
 absl::StatusOr<Handle> Make(rd_kafka_type_t type, const core_internal::Url& url,
                             const std::map<std::string, std::string>& settings,
-                            void (*dr)(rd_kafka_t*, const rd_kafka_message_t*, void*), void* opaque) {
+                            void (*dr)(rd_kafka_t*, const rd_kafka_message_t*, void*),
+                            void* opaque) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   std::map<std::string, std::string> all = settings;
@@ -55,12 +56,13 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
 
 }  // namespace
 
-absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url, const BaselineParams& p,
+absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url,
+                                                const BaselineParams& p,
                                                 const std::string& existing_topic) {
   BaselineResult r{.name = "raw-librdkafka"};
-  const std::string topic = existing_topic.empty()
-                                ? absl::StrCat("baseline-", getpid(), "-", absl::ToUnixMicros(absl::Now()))
-                                : existing_topic;
+  const std::string topic = existing_topic.empty() ? absl::StrCat("baseline-", getpid(), "-",
+                                                                  absl::ToUnixMicros(absl::Now()))
+                                                   : existing_topic;
   ProduceState state;
   auto producer = Make(RD_KAFKA_PRODUCER, url,
                        {{"enable.idempotence", "true"},
@@ -93,9 +95,9 @@ absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url, c
   const ThreadCpu publish_cpu_before = ThreadCpuNow();
   const absl::Time start = absl::Now();
   for (int i = 0; i < p.messages;) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
-                                                RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
       continue;
@@ -116,7 +118,8 @@ absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url, c
   stop = true;
   poller.join();
   rd_kafka_topic_destroy(rkt);
-  if (state.failed.load() > 0) return absl::InternalError(absl::StrCat("baseline: ", state.failed.load(), " failed"));
+  if (state.failed.load() > 0)
+    return absl::InternalError(absl::StrCat("baseline: ", state.failed.load(), " failed"));
 
   auto consumer = Make(RD_KAFKA_CONSUMER, url,
                        {{"group.id", topic + ".baseline"},
@@ -159,7 +162,8 @@ absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url, c
   rd_kafka_commit(ck, nullptr, 0);
   rd_kafka_consumer_close(ck);
   const absl::Time done = absl::Now();
-  if (got < p.messages) return absl::DeadlineExceededError("baseline consumer did not get every message in 120s");
+  if (got < p.messages)
+    return absl::DeadlineExceededError("baseline consumer did not get every message in 120s");
   r.consume_per_s = p.messages / absl::ToDoubleSeconds(done - first);
   if (bytes != static_cast<std::size_t>(p.messages) * p.size) r.consume_per_s = 0;
   return r;

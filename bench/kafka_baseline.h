@@ -19,7 +19,8 @@ namespace unibus::bench {
 // cluster). `url`'s query parameters pass through to librdkafka, as for kafka://.
 // A non-empty `topic` names an existing topic to use instead (so unibus and the
 // baseline can run on topics of the same shape).
-absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url, const BaselineParams& params,
+absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url,
+                                                const BaselineParams& params,
                                                 const std::string& topic = "");
 
 }  // namespace unibus::bench

@@ -1,5 +1,5 @@
-// kafka_bench [--messages N] [--size B] [--repeat R] [--brokers K] [--partitions P] [--url kafka://...]
-// unibus's kafka:// publish and consume+ack throughput against raw librdkafka
+// kafka_bench [--messages N] [--size B] [--repeat R] [--brokers K] [--partitions P] [--url
+// kafka://...] unibus's kafka:// publish and consume+ack throughput against raw librdkafka
 // (bench/kafka_baseline.h), measured in the same run on a mock cluster it starts
 // (or on --url). Prints min and median over the rounds and the unibus/raw ratios.
 #include <algorithm>
@@ -32,7 +32,8 @@ absl::Status MakeTopic(unibus::Broker& broker, unibus::kafka_internal::MockClust
   return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
 }
 
-absl::StatusOr<Round> RunUnibus(unibus::Broker& broker, const std::string& topic, const BaselineParams& p) {
+absl::StatusOr<Round> RunUnibus(unibus::Broker& broker, const std::string& topic,
+                                const BaselineParams& p) {
   auto pub = broker.publisher(
       topic, unibus::PublisherOptions{.max_batch_messages = static_cast<std::size_t>(p.batch)});
   if (!pub.ok()) return pub.status();
@@ -42,7 +43,8 @@ absl::StatusOr<Round> RunUnibus(unibus::Broker& broker, const std::string& topic
     std::vector<unibus::PublishFuture> fs;
     fs.reserve(p.messages);
     const absl::Time start = absl::Now();
-    for (int i = 0; i < p.messages; ++i) fs.push_back(pub->Publish(unibus::Message{.data = payload}));
+    for (int i = 0; i < p.messages; ++i)
+      fs.push_back(pub->Publish(unibus::Message{.data = payload}));
     if (auto s = pub->Flush(); !s.ok()) return s;
     r.publish = p.messages / absl::ToDoubleSeconds(absl::Now() - start);
   }
@@ -67,7 +69,8 @@ absl::StatusOr<Round> RunUnibus(unibus::Broker& broker, const std::string& topic
   }
   const absl::Time done = absl::Now();
   sub->connection()->Shutdown();
-  if (got < p.messages) return absl::DeadlineExceededError("unibus consumer did not get every message in 120s");
+  if (got < p.messages)
+    return absl::DeadlineExceededError("unibus consumer did not get every message in 120s");
   r.consume = p.messages / absl::ToDoubleSeconds(done - first);
   return r;
 }
@@ -86,14 +89,22 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const char* v = argv[i + 1];
-    if (flag == "--messages") p.messages = std::atoi(v);
-    else if (flag == "--size") p.size = std::atoi(v);
-    else if (flag == "--repeat") repeat = std::atoi(v);
-    else if (flag == "--brokers") brokers = std::atoi(v);
-    else if (flag == "--batch") p.batch = std::atoi(v);
-    else if (flag == "--partitions") partitions = std::atoi(v);
-    else if (flag == "--url") url = v;
-    else return Fail(absl::InvalidArgumentError(absl::StrCat("unknown flag ", flag)));
+    if (flag == "--messages")
+      p.messages = std::atoi(v);
+    else if (flag == "--size")
+      p.size = std::atoi(v);
+    else if (flag == "--repeat")
+      repeat = std::atoi(v);
+    else if (flag == "--brokers")
+      brokers = std::atoi(v);
+    else if (flag == "--batch")
+      p.batch = std::atoi(v);
+    else if (flag == "--partitions")
+      partitions = std::atoi(v);
+    else if (flag == "--url")
+      url = v;
+    else
+      return Fail(absl::InvalidArgumentError(absl::StrCat("unknown flag ", flag)));
   }
   std::unique_ptr<unibus::kafka_internal::MockCluster> cluster;
   if (url.empty()) {
@@ -106,8 +117,8 @@ int main(int argc, char** argv) {
   if (!broker.ok()) return Fail(broker.status());
   auto parsed = unibus::core_internal::ParseUrl(url);
   if (!parsed.ok()) return Fail(parsed.status());
-  std::printf("kafka_bench: %s, %d messages x %d bytes, %d partition(s), %d round(s)%s\n", broker->url().c_str(),
-              p.messages, p.size, partitions, repeat,
+  std::printf("kafka_bench: %s, %d messages x %d bytes, %d partition(s), %d round(s)%s\n",
+              broker->url().c_str(), p.messages, p.size, partitions, repeat,
               cluster ? absl::StrCat(", mock cluster of ", brokers, " broker(s)").c_str() : "");
   std::vector<double> pub, con, raw_pub, raw_con;
   for (int i = 0; i < repeat; ++i) {

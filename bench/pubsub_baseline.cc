@@ -48,7 +48,9 @@ absl::StatusOr<ProcessResult> Run(const std::vector<std::string>& argv, const st
                                   const std::vector<std::pair<std::string, std::string>>& env) {
   char err_path[] = "/tmp/unibus-pubsub-baseline-XXXXXX";
   const int err_fd = mkstemp(err_path);
-  if (err_fd < 0) return absl::InternalError(absl::StrCat("cannot create a scratch file: ", std::strerror(errno)));
+  if (err_fd < 0)
+    return absl::InternalError(
+        absl::StrCat("cannot create a scratch file: ", std::strerror(errno)));
   int out_pipe[2];
   if (pipe(out_pipe) != 0) {
     close(err_fd);
@@ -120,13 +122,15 @@ absl::StatusOr<PubsubBaselineConfig> PubsubBaselineConfigFor(const core_internal
   c.project = url.body;
   if (auto it = url.query.find("emulator"); it != url.query.end()) {
     c.emulator = it->second;
-  } else if (const char* env = std::getenv("PUBSUB_EMULATOR_HOST"); env != nullptr && *env != '\0') {
+  } else if (const char* env = std::getenv("PUBSUB_EMULATOR_HOST");
+             env != nullptr && *env != '\0') {
     c.emulator = env;
   } else {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the Node.js baseline for ", url.original,
-        " runs against the Pub/Sub emulator only: add ?emulator=HOST:PORT or set PUBSUB_EMULATOR_HOST, "
-        "or pass --no-baseline"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the Node.js baseline for ", url.original,
+                     " runs against the Pub/Sub emulator only: add ?emulator=HOST:PORT or set "
+                     "PUBSUB_EMULATOR_HOST, "
+                     "or pass --no-baseline"));
   }
   if (auto it = url.query.find("ordering"); it != url.query.end()) {
     c.ordered = !(it->second == "off" || it->second == "false" || it->second == "0");
@@ -142,27 +146,32 @@ absl::StatusOr<BaselineResult> ParsePubsubBaselineOutput(const std::string& out)
     if (!absl::StripAsciiWhitespace(l).empty()) line = l;
   }
   auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("publish_per_s") || !j.contains("consume_per_s") ||
-      !j["publish_per_s"].is_number() || !j["consume_per_s"].is_number()) {
-    return absl::InternalError(absl::StrCat(
-        "bench/pubsub-node/bench.js printed no {\"publish_per_s\": X, \"consume_per_s\": Y} line; its output was: '",
-        std::string(absl::StripAsciiWhitespace(out)), "'"));
+  if (j.is_discarded() || !j.is_object() || !j.contains("publish_per_s") ||
+      !j.contains("consume_per_s") || !j["publish_per_s"].is_number() ||
+      !j["consume_per_s"].is_number()) {
+    return absl::InternalError(
+        absl::StrCat("bench/pubsub-node/bench.js printed no {\"publish_per_s\": X, "
+                     "\"consume_per_s\": Y} line; its output was: '",
+                     std::string(absl::StripAsciiWhitespace(out)), "'"));
   }
   BaselineResult r{.name = "node-@google-cloud/pubsub"};
   r.publish_per_s = j["publish_per_s"].get<double>();
   r.consume_per_s = j["consume_per_s"].get<double>();
   if (!(r.publish_per_s > 0) || !(r.consume_per_s > 0)) {
-    return absl::InternalError(absl::StrCat("bench/pubsub-node/bench.js reported non-positive rates: ", line));
+    return absl::InternalError(
+        absl::StrCat("bench/pubsub-node/bench.js reported non-positive rates: ", line));
   }
   return r;
 }
 
-absl::StatusOr<BaselineResult> RunPubsubBaseline(const PubsubBaselineConfig& c, const BaselineParams& p) {
+absl::StatusOr<BaselineResult> RunPubsubBaseline(const PubsubBaselineConfig& c,
+                                                 const BaselineParams& p) {
   const std::string dir = NodeDir(c);
   if (!IsDir(dir)) {
-    return absl::FailedPreconditionError(absl::StrCat("the Node.js baseline's directory ", dir,
-                                                      " does not exist; set UNIBUS_PUBSUB_NODE_DIR to the "
-                                                      "checkout's bench/pubsub-node, or pass --no-baseline"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the Node.js baseline's directory ", dir,
+                     " does not exist; set UNIBUS_PUBSUB_NODE_DIR to the "
+                     "checkout's bench/pubsub-node, or pass --no-baseline"));
   }
   if (!IsDir(dir + "/node_modules")) {
     // package-lock.json pins the client; npm ci installs exactly that.
@@ -170,11 +179,13 @@ absl::StatusOr<BaselineResult> RunPubsubBaseline(const PubsubBaselineConfig& c, 
     if (!npm.ok()) return npm.status();
     if (npm->exit_code == kExecFailed) {
       return absl::FailedPreconditionError(
-          "npm is not installed (the Pub/Sub baseline needs Node.js and npm: apt-get install nodejs npm), "
+          "npm is not installed (the Pub/Sub baseline needs Node.js and npm: apt-get install "
+          "nodejs npm), "
           "or pass --no-baseline");
     }
     if (npm->exit_code != 0) {
-      return absl::InternalError(absl::StrCat("npm ci in ", dir, " failed (exit ", npm->exit_code, "): ", npm->err));
+      return absl::InternalError(
+          absl::StrCat("npm ci in ", dir, " failed (exit ", npm->exit_code, "): ", npm->err));
     }
   }
   const std::vector<std::string> argv = {"node",
@@ -188,11 +199,13 @@ absl::StatusOr<BaselineResult> RunPubsubBaseline(const PubsubBaselineConfig& c, 
   if (!run.ok()) return run.status();
   if (run->exit_code == kExecFailed) {
     return absl::FailedPreconditionError(
-        "node is not installed (the Pub/Sub baseline needs Node.js: apt-get install nodejs), or pass --no-baseline");
+        "node is not installed (the Pub/Sub baseline needs Node.js: apt-get install nodejs), or "
+        "pass --no-baseline");
   }
   if (run->exit_code != 0) {
-    return absl::InternalError(absl::StrCat("`", absl::StrJoin(argv, " "), "` in ", dir, " against the emulator at ",
-                                            c.emulator, " failed (exit ", run->exit_code, "): ", run->err));
+    return absl::InternalError(absl::StrCat("`", absl::StrJoin(argv, " "), "` in ", dir,
+                                            " against the emulator at ", c.emulator,
+                                            " failed (exit ", run->exit_code, "): ", run->err));
   }
   return ParsePubsubBaselineOutput(run->out);
 }

@@ -37,7 +37,8 @@ absl::StatusOr<BaselineResult> ParsePubsubBaselineOutput(const std::string& out)
 // after `npm ci` when node_modules is missing. FailedPrecondition naming what to
 // install when node or npm is missing; Internal with the script's stderr when it
 // fails.
-absl::StatusOr<BaselineResult> RunPubsubBaseline(const PubsubBaselineConfig& config, const BaselineParams& params);
+absl::StatusOr<BaselineResult> RunPubsubBaseline(const PubsubBaselineConfig& config,
+                                                 const BaselineParams& params);
 
 }  // namespace unibus::bench
 

@@ -36,12 +36,16 @@ absl::StatusOr<StmtPtr> Prepare(sqlite3* db, const std::string& path, const char
 absl::StatusOr<BaselineResult> Run(sqlite3* db, const std::string& path, const BaselineParams& p) {
   const char* setup =
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8192;"
-      "CREATE TABLE messages(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL, publish_us INTEGER NOT NULL,"
-      " ordering_key TEXT, attributes BLOB, data BLOB NOT NULL, PRIMARY KEY(topic_id, seq)) WITHOUT ROWID;";
-  if (sqlite3_exec(db, setup, nullptr, nullptr, nullptr) != SQLITE_OK) return Fail(db, path, "creating the table");
-  auto insert = Prepare(db, path,
-                        "INSERT INTO messages(topic_id, seq, publish_us, ordering_key, attributes, data) "
-                        "VALUES(1, ?1, ?2, NULL, NULL, ?3)");
+      "CREATE TABLE messages(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL, publish_us INTEGER "
+      "NOT NULL,"
+      " ordering_key TEXT, attributes BLOB, data BLOB NOT NULL, PRIMARY KEY(topic_id, seq)) "
+      "WITHOUT ROWID;";
+  if (sqlite3_exec(db, setup, nullptr, nullptr, nullptr) != SQLITE_OK)
+    return Fail(db, path, "creating the table");
+  auto insert =
+      Prepare(db, path,
+              "INSERT INTO messages(topic_id, seq, publish_us, ordering_key, attributes, data) "
+              "VALUES(1, ?1, ?2, NULL, NULL, ?3)");
   auto read = Prepare(db, path,
                       "SELECT seq, publish_us, ordering_key, attributes, data FROM messages "
                       "WHERE topic_id = 1 AND seq >= ?1 ORDER BY seq LIMIT ?2");
@@ -119,7 +123,8 @@ std::string SqliteBaselinePath(const core_internal::Url& url) {
   return (db.parent_path() / absl::StrCat(".unibus-raw-baseline-", getpid(), ".db")).string();
 }
 
-absl::StatusOr<BaselineResult> RunSqliteBaseline(const std::string& path, const BaselineParams& params) {
+absl::StatusOr<BaselineResult> RunSqliteBaseline(const std::string& path,
+                                                 const BaselineParams& params) {
   auto remove = [&] {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   };
@@ -127,7 +132,8 @@ absl::StatusOr<BaselineResult> RunSqliteBaseline(const std::string& path, const 
   absl::StatusOr<BaselineResult> r;
   {
     sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     DbPtr db(raw);
     r = rc == SQLITE_OK ? Run(raw, path, params) : Fail(raw, path, "opening");
   }

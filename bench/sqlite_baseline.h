@@ -20,7 +20,8 @@ std::string SqliteBaselinePath(const core_internal::Url& url);
 
 // Runs the baseline on a new database at `path` (which must not exist) and removes
 // it after. Returns publish and consume+ack rates in messages per second.
-absl::StatusOr<BaselineResult> RunSqliteBaseline(const std::string& path, const BaselineParams& params);
+absl::StatusOr<BaselineResult> RunSqliteBaseline(const std::string& path,
+                                                 const BaselineParams& params);
 
 }  // namespace unibus::bench
 

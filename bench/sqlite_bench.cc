@@ -21,7 +21,8 @@ constexpr int kSize = 100;
 constexpr int kBatch = 1000;
 
 std::string TempPath(const char* what) {
-  return (std::filesystem::temp_directory_path() / absl::StrCat("unibus-sqlite-bench-", what, "-", getpid(), ".db"))
+  return (std::filesystem::temp_directory_path() /
+          absl::StrCat("unibus-sqlite-bench-", what, "-", getpid(), ".db"))
       .string();
 }
 
@@ -129,7 +130,8 @@ void BM_SqliteSinkBatch(benchmark::State& state) {
   auto broker = Broker::Open("sqlite://" + path);
   if (!broker.ok()) return state.SkipWithError(broker.status().ToString().c_str());
   (void)broker->admin().CreateTopic("bench-topic");
-  auto db = sqlite_internal::Db::Open(sqlite_internal::DbConfig{.path = path, .url = "sqlite://" + path});
+  auto db =
+      sqlite_internal::Db::Open(sqlite_internal::DbConfig{.path = path, .url = "sqlite://" + path});
   if (!db.ok()) return state.SkipWithError(db.status().ToString().c_str());
   sqlite_internal::SqliteSink sink(*std::move(db));
   std::vector<Message> batch(kBatch, Message{.data = std::string(kSize, 'x')});

@@ -28,7 +28,10 @@ int main(int argc, char** argv) {
   bool demo = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--demo") demo = true; else url = a;
+    if (a == "--demo")
+      demo = true;
+    else
+      url = a;
   }
   auto broker = unibus::Broker::Open(url);
   if (!broker.ok()) {
@@ -42,8 +45,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  auto requests = broker->subscriber("sum-workers", {.topic = "requests", .start = unibus::StartPosition::kEarliest});
-  auto replies = broker->subscriber("sum-client", {.topic = "replies", .start = unibus::StartPosition::kEarliest});
+  auto requests = broker->subscriber(
+      "sum-workers", {.topic = "requests", .start = unibus::StartPosition::kEarliest});
+  auto replies = broker->subscriber(
+      "sum-client", {.topic = "replies", .start = unibus::StartPosition::kEarliest});
   auto reply_pub = broker->publisher("replies");
   if (!requests.ok() || !replies.ok() || !reply_pub.ok()) return 1;
 
@@ -54,10 +59,14 @@ int main(int argc, char** argv) {
                      .attribute("correlation-id", m.attribute("correlation-id"))
                      .attribute("content-type", "application/json")
                      .build();
-    reply_pub->Publish(std::move(reply)).then([a = std::make_shared<unibus::AckHandler>(std::move(ack))](
-                                                  const absl::StatusOr<unibus::MessageId>& r) {
-      if (r.ok()) std::move(*a).ack(); else std::move(*a).nack(std::string(r.status().message()));
-    });
+    reply_pub->Publish(std::move(reply))
+        .then([a = std::make_shared<unibus::AckHandler>(std::move(ack))](
+                  const absl::StatusOr<unibus::MessageId>& r) {
+          if (r.ok())
+            std::move(*a).ack();
+          else
+            std::move(*a).nack(std::string(r.status().message()));
+        });
   });
   if (!session.ok()) return 1;
   if (!demo) {
@@ -68,12 +77,18 @@ int main(int argc, char** argv) {
   // The client side of the demo: three requests, three replies.
   auto client = broker->publisher("requests");
   if (!client.ok()) return 1;
-  const char* reqs[] = {R"({"op":"sum","a":2,"b":40})", R"({"op":"sum","a":1.5,"b":1})", R"({"op":"mul"})"};
+  const char* reqs[] = {R"({"op":"sum","a":2,"b":40})", R"({"op":"sum","a":1.5,"b":1})",
+                        R"({"op":"mul"})"};
   for (int i = 0; i < 3; ++i) {
-    (void)client->Publish(unibus::MessageBuilder{}.data(reqs[i]).attribute("correlation-id", std::to_string(i)).build());
+    (void)client->Publish(unibus::MessageBuilder{}
+                              .data(reqs[i])
+                              .attribute("correlation-id", std::to_string(i))
+                              .build());
   }
   const std::map<std::string, std::string> want = {
-      {"0", R"({"result":42.0})"}, {"1", R"({"result":2.5})"}, {"2", R"({"error":"unknown op; supported: sum"})"}};
+      {"0", R"({"result":42.0})"},
+      {"1", R"({"result":2.5})"},
+      {"2", R"({"error":"unknown op; supported: sum"})"}};
   int answered = 0, wrong = 0;
   while (answered < 3) {
     auto got = replies->Pull(10, absl::Seconds(10));

@@ -50,7 +50,8 @@ TEST_P(PipelineE2E, EveryImageOneRowAndAccuracyMatchesTheModel) {
     if (name == GetParam()) env = factory();
   }
   ASSERT_TRUE(env);
-  if (auto s = env->Start(); !s.ok()) GTEST_SKIP() << GetParam() << " backend not available here: " << s;
+  if (auto s = env->Start(); !s.ok())
+    GTEST_SKIP() << GetParam() << " backend not available here: " << s;
   auto factory = cli::CnnModelFactory(std::string(UNIBUS_SOURCE_DIR) + "/" + cli::kDefaultModel);
   ASSERT_TRUE(factory.ok()) << factory.status();
   const int offline = OfflineCorrect(*factory);
@@ -87,7 +88,9 @@ std::vector<std::string> Backends() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PipelineE2E, ::testing::ValuesIn(Backends()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace
 }  // namespace unibus

@@ -26,8 +26,10 @@ TEST(SqliteCrashTest, KilledConsumerLosesNothing) {
   ASSERT_TRUE(broker.ok()) << broker.status();
   ASSERT_TRUE(broker->admin().CreateTopic("crash-topic").ok());
   ASSERT_TRUE(broker->admin()
-                  .CreateSubscription({.name = "crash-sub", .topic = "crash-topic",
-                                       .start = StartPosition::kEarliest, .ack_deadline = absl::Seconds(2)})
+                  .CreateSubscription({.name = "crash-sub",
+                                       .topic = "crash-topic",
+                                       .start = StartPosition::kEarliest,
+                                       .ack_deadline = absl::Seconds(2)})
                   .ok());
   const int n = 20000;
   conformance::Checker checker;
@@ -49,8 +51,9 @@ TEST(SqliteCrashTest, KilledConsumerLosesNothing) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
-  std::vector<std::string> args = {UNIBUS_CLI_PATH, "consume", "--url", url, "-s", "crash-sub",
-                                   "--format", "json", "--ack-deadline", "2s"};
+  std::vector<std::string> args = {
+      UNIBUS_CLI_PATH, "consume", "--url",          url, "-s", "crash-sub",
+      "--format",      "json",    "--ack-deadline", "2s"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -93,8 +96,8 @@ TEST(SqliteCrashTest, KilledConsumerLosesNothing) {
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0) << "of " << n << "; the killed consumer printed " << child_printed;
   EXPECT_EQ(r.unexpected, 0);
-  std::cout << "killed consumer printed " << child_printed << ", second consumer finished; lost " << r.lost
-            << ", duplicated " << r.duplicated << "\n";
+  std::cout << "killed consumer printed " << child_printed << ", second consumer finished; lost "
+            << r.lost << ", duplicated " << r.duplicated << "\n";
   sub->connection()->Shutdown();
   std::filesystem::remove(path);
 }

@@ -18,12 +18,12 @@ namespace unibus {
 
 struct TopicConfig {
   std::string name;
-  int partitions = 1;          // Kafka only; other backends ignore it
-  int replication_factor = -1; // Kafka only; -1 = the broker's default
+  int partitions = 1;           // Kafka only; other backends ignore it
+  int replication_factor = -1;  // Kafka only; -1 = the broker's default
   // Retention, where the backend has it (sqlite, Kafka, Pub/Sub). Zero = the
   // backend's default (sqlite: 7 days, unlimited count).
   absl::Duration retention = absl::ZeroDuration();
-  std::int64_t retention_messages = 0;  // sqlite: keep at most this many; 0 = no limit
+  std::int64_t retention_messages = 0;         // sqlite: keep at most this many; 0 = no limit
   std::map<std::string, std::string> configs;  // backend-specific topic configs
 };
 
@@ -57,8 +57,8 @@ struct SubscriptionConfig {
 struct SubscriptionInfo {
   std::string name;
   std::string topic;
-  std::int64_t backlog = -1;   // messages not yet acked; -1 if unknown
-  std::int64_t in_flight = -1; // leased to a consumer right now; -1 if unknown
+  std::int64_t backlog = -1;    // messages not yet acked; -1 if unknown
+  std::int64_t in_flight = -1;  // leased to a consumer right now; -1 if unknown
   absl::Duration ack_deadline = absl::ZeroDuration();
   std::string dead_letter_topic;
 };
@@ -87,16 +87,30 @@ class Admin {
  public:
   explicit Admin(std::shared_ptr<AdminConnection> conn) : conn_(std::move(conn)) {}
 
-  [[nodiscard]] absl::Status CreateTopic(const TopicConfig& config) { return conn_->CreateTopic(config); }
-  [[nodiscard]] absl::Status CreateTopic(const std::string& name) { return conn_->CreateTopic(TopicConfig{.name = name}); }
-  [[nodiscard]] absl::Status DeleteTopic(const std::string& name) { return conn_->DeleteTopic(name); }
-  [[nodiscard]] absl::StatusOr<std::vector<std::string>> ListTopics() { return conn_->ListTopics(); }
-  [[nodiscard]] absl::StatusOr<TopicInfo> DescribeTopic(const std::string& name) { return conn_->DescribeTopic(name); }
+  [[nodiscard]] absl::Status CreateTopic(const TopicConfig& config) {
+    return conn_->CreateTopic(config);
+  }
+  [[nodiscard]] absl::Status CreateTopic(const std::string& name) {
+    return conn_->CreateTopic(TopicConfig{.name = name});
+  }
+  [[nodiscard]] absl::Status DeleteTopic(const std::string& name) {
+    return conn_->DeleteTopic(name);
+  }
+  [[nodiscard]] absl::StatusOr<std::vector<std::string>> ListTopics() {
+    return conn_->ListTopics();
+  }
+  [[nodiscard]] absl::StatusOr<TopicInfo> DescribeTopic(const std::string& name) {
+    return conn_->DescribeTopic(name);
+  }
   [[nodiscard]] absl::Status CreateSubscription(const SubscriptionConfig& config) {
     return conn_->CreateSubscription(config);
   }
-  [[nodiscard]] absl::Status DeleteSubscription(const std::string& name) { return conn_->DeleteSubscription(name); }
-  [[nodiscard]] absl::StatusOr<std::vector<std::string>> ListSubscriptions() { return conn_->ListSubscriptions(); }
+  [[nodiscard]] absl::Status DeleteSubscription(const std::string& name) {
+    return conn_->DeleteSubscription(name);
+  }
+  [[nodiscard]] absl::StatusOr<std::vector<std::string>> ListSubscriptions() {
+    return conn_->ListSubscriptions();
+  }
   [[nodiscard]] absl::StatusOr<SubscriptionInfo> DescribeSubscription(const std::string& name) {
     return conn_->DescribeSubscription(name);
   }

@@ -28,8 +28,8 @@ WaitSlot& WaitSlotFor(const void* state);  // defined once, in the library
 
 template <typename T>
 struct FutureState {
-  std::atomic<bool> ready{false};  // set (release) after `value`
-  std::optional<T> value;          // written once, before `ready`
+  std::atomic<bool> ready{false};                        // set (release) after `value`
+  std::optional<T> value;                                // written once, before `ready`
   std::vector<std::function<void(const T&)>> callbacks;  // guarded by WaitSlotFor(this).mu
 };
 }  // namespace internal

@@ -37,8 +37,14 @@ struct Message {
 //   MessageBuilder{}.data("hello").attribute("k", "v").ordering_key("img-7").build()
 class MessageBuilder {
  public:
-  MessageBuilder& data(std::string d) & { m_.data = std::move(d); return *this; }
-  MessageBuilder&& data(std::string d) && { m_.data = std::move(d); return std::move(*this); }
+  MessageBuilder& data(std::string d) & {
+    m_.data = std::move(d);
+    return *this;
+  }
+  MessageBuilder&& data(std::string d) && {
+    m_.data = std::move(d);
+    return std::move(*this);
+  }
   MessageBuilder& attribute(std::string k, std::string v) & {
     m_.attributes[std::move(k)] = std::move(v);
     return *this;
@@ -47,7 +53,10 @@ class MessageBuilder {
     m_.attributes[std::move(k)] = std::move(v);
     return std::move(*this);
   }
-  MessageBuilder& ordering_key(std::string k) & { m_.ordering_key = std::move(k); return *this; }
+  MessageBuilder& ordering_key(std::string k) & {
+    m_.ordering_key = std::move(k);
+    return *this;
+  }
   MessageBuilder&& ordering_key(std::string k) && {
     m_.ordering_key = std::move(k);
     return std::move(*this);

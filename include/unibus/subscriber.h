@@ -26,11 +26,11 @@ struct PulledMessage {
 
 // Counters of a subscriber since it started.
 struct SubscriberStats {
-  std::int64_t delivered = 0;      // handed to a handler or returned by Pull
+  std::int64_t delivered = 0;  // handed to a handler or returned by Pull
   std::int64_t acked = 0;
   std::int64_t nacked = 0;
   std::int64_t dead_lettered = 0;
-  std::int64_t outstanding = 0;    // delivered, not yet settled
+  std::int64_t outstanding = 0;  // delivered, not yet settled
 };
 
 // What runs behind a Session. Mockable.

@@ -29,15 +29,15 @@ inline constexpr char kTraceparentAttribute[] = "traceparent";
 inline constexpr char kProducedAtAttribute[] = "unibus-produced-at";
 
 struct TypedOptions {
-  bool json = false;                   // encode as JSON instead of binary protobuf
-  std::size_t compress_above = 4096;   // zstd-compress payloads larger than this; 0 = never
+  bool json = false;                  // encode as JSON instead of binary protobuf
+  std::size_t compress_above = 4096;  // zstd-compress payloads larger than this; 0 = never
   int zstd_level = 1;
 };
 
 // Encodes `value` into a Message with the typed attributes. `attributes` are added
 // (a "traceparent" there is kept; otherwise a new one is made).
-absl::StatusOr<Message> EncodeTyped(const google::protobuf::Message& value, const TypedOptions& options,
-                                    std::string ordering_key = {},
+absl::StatusOr<Message> EncodeTyped(const google::protobuf::Message& value,
+                                    const TypedOptions& options, std::string ordering_key = {},
                                     std::map<std::string, std::string> attributes = {});
 
 // Decodes `m` into `out`: checks unibus-type matches out's type (a message without
@@ -48,7 +48,8 @@ absl::Status DecodeTyped(const Message& m, google::protobuf::Message* out);
 template <typename T>
 class TypedPublisher {
  public:
-  explicit TypedPublisher(Publisher p, TypedOptions options = {}) : p_(std::move(p)), options_(options) {}
+  explicit TypedPublisher(Publisher p, TypedOptions options = {})
+      : p_(std::move(p)), options_(options) {}
 
   PublishFuture Publish(const T& value, std::string ordering_key = {},
                         std::map<std::string, std::string> attributes = {}) {
@@ -94,7 +95,8 @@ class TypedSubscriber {
   }
 
   // Like Subscriber::Pull; undecodable messages are rejected and not returned.
-  [[nodiscard]] absl::StatusOr<std::vector<Typed<T>>> Pull(std::size_t max, absl::Duration timeout) {
+  [[nodiscard]] absl::StatusOr<std::vector<Typed<T>>> Pull(std::size_t max,
+                                                           absl::Duration timeout) {
     auto got = s_.Pull(max, timeout);
     if (!got.ok()) return got.status();
     std::vector<Typed<T>> out;

@@ -44,10 +44,12 @@ struct BenchOptions {
 // API (librdkafka's mock cluster), through `create_fallback`.
 using TopicMaker = std::function<absl::Status(const std::string& topic, int partitions)>;
 
-absl::Status MakeTopic(Broker& broker, const std::string& topic, int partitions, const TopicMaker& fallback) {
+absl::Status MakeTopic(Broker& broker, const std::string& topic, int partitions,
+                       const TopicMaker& fallback) {
   auto s = broker.admin().CreateTopic(TopicConfig{.name = topic, .partitions = partitions});
   if (absl::IsUnimplemented(s) && fallback) s = fallback(topic, partitions);
-  if (absl::IsUnimplemented(s)) return absl::OkStatus();  // the broker auto-creates on first publish
+  if (absl::IsUnimplemented(s))
+    return absl::OkStatus();  // the broker auto-creates on first publish
   if (absl::IsAlreadyExists(s)) return absl::OkStatus();
   return s;
 }
@@ -58,16 +60,19 @@ struct Round {
   bench::ThreadCpu consume_cpu;  // by thread, from the first message to the last
 };
 
-absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round, const TopicMaker& fallback) {
-  const std::string topic = absl::StrCat("bench-", getpid(), "-", round, "-", absl::ToUnixMillis(absl::Now()));
+absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
+                               const TopicMaker& fallback) {
+  const std::string topic =
+      absl::StrCat("bench-", getpid(), "-", round, "-", absl::ToUnixMillis(absl::Now()));
   auto admin = broker.admin();
-  if (auto s = MakeTopic(broker, topic, std::max(o.partitions, o.consumers), fallback); !s.ok()) return s;
+  if (auto s = MakeTopic(broker, topic, std::max(o.partitions, o.consumers), fallback); !s.ok())
+    return s;
   // The subscription exists before the first publish (Pub/Sub delivers only what is
   // published after it), but its consumers start after the publish phase, so the two
   // phases do not compete for the cores.
   const std::string subscription = topic + ".bench";
-  if (auto s = admin.CreateSubscription(
-          SubscriptionConfig{.name = subscription, .topic = topic, .start = StartPosition::kEarliest});
+  if (auto s = admin.CreateSubscription(SubscriptionConfig{
+          .name = subscription, .topic = topic, .start = StartPosition::kEarliest});
       !s.ok() && !absl::IsAlreadyExists(s) && !absl::IsUnimplemented(s)) {
     return s;
   }
@@ -75,8 +80,9 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
   so.topic = topic;
   so.start = StartPosition::kEarliest;
   so.max_outstanding_messages = 5000;
-  auto pub = broker.publisher(topic, PublisherOptions{.max_batch_messages = static_cast<std::size_t>(o.batch),
-                                                      .create_topic_if_missing = true});
+  auto pub = broker.publisher(
+      topic, PublisherOptions{.max_batch_messages = static_cast<std::size_t>(o.batch),
+                              .create_topic_if_missing = true});
   if (!pub.ok()) return pub.status();
   const std::string payload(o.size, 'x');
   Round r;
@@ -132,7 +138,8 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
   r.consume_cpu = bench::CpuSince(cpu_before, bench::ThreadCpuNow());
   r.consume_cpu["(Pull callers)"] = caller_cpu;
   for (auto& s : subs) s.connection()->Shutdown();  // commits the acks
-  if (failed) return absl::DeadlineExceededError("consumers did not receive every message within 120s");
+  if (failed)
+    return absl::DeadlineExceededError("consumers did not receive every message within 120s");
   r.consume = o.messages / absl::ToDoubleSeconds(absl::Now() - first);
   pub->connection()->Shutdown();
   (void)admin.DeleteTopic(topic);
@@ -142,7 +149,8 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
 // Publishes at `rate`/s while one subscriber receives; returns latencies in ms.
 absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOptions& o, double rate,
                                                const TopicMaker& fallback) {
-  const std::string topic = absl::StrCat("bench-latency-", getpid(), "-", absl::ToUnixMillis(absl::Now()));
+  const std::string topic =
+      absl::StrCat("bench-latency-", getpid(), "-", absl::ToUnixMillis(absl::Now()));
   if (auto s = MakeTopic(broker, topic, 1, fallback); !s.ok()) return s;
   SubscriberOptions so;
   so.topic = topic;
@@ -170,18 +178,25 @@ absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOption
   // Warm up: the subscriber is receiving (group joined, stream open) before timing.
   const absl::Time warm_deadline = absl::Now() + absl::Seconds(60);
   for (;;) {
-    (void)pub->Publish(MessageBuilder{}.data("warm-up").attribute("sent-ns", absl::StrCat(absl::GetCurrentTimeNanos())).build());
+    (void)pub->Publish(MessageBuilder{}
+                           .data("warm-up")
+                           .attribute("sent-ns", absl::StrCat(absl::GetCurrentTimeNanos()))
+                           .build());
     (void)pub->Flush();
     absl::SleepFor(absl::Milliseconds(200));
     if (warmed) break;
-    if (absl::Now() > warm_deadline) return absl::DeadlineExceededError("latency run: subscriber received nothing in 60s");
+    if (absl::Now() > warm_deadline)
+      return absl::DeadlineExceededError("latency run: subscriber received nothing in 60s");
   }
   const std::string payload(o.size, 'x');
   const absl::Time start = absl::Now();
   for (int i = 0; i < o.latency_messages; ++i) {
     const absl::Time due = start + absl::Seconds(i / rate);
     if (absl::Now() < due) absl::SleepFor(due - absl::Now());
-    pub->Publish(MessageBuilder{}.data(payload).attribute("sent-ns", absl::StrCat(absl::GetCurrentTimeNanos())).build());
+    pub->Publish(MessageBuilder{}
+                     .data(payload)
+                     .attribute("sent-ns", absl::StrCat(absl::GetCurrentTimeNanos()))
+                     .build());
   }
   (void)pub->Flush();
   const absl::Time end = absl::Now() + absl::Seconds(30);
@@ -190,7 +205,8 @@ absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOption
       std::lock_guard<std::mutex> lock(mu);
       if (static_cast<int>(lat.size()) >= o.latency_messages) break;
     }
-    if (absl::Now() > end) return absl::DeadlineExceededError("latency run: messages missing after 30s");
+    if (absl::Now() > end)
+      return absl::DeadlineExceededError("latency run: messages missing after 30s");
     absl::SleepFor(absl::Milliseconds(10));
   }
   session->Stop();
@@ -210,7 +226,8 @@ void PrintCpu(const std::string& what, const bench::ThreadCpu& cpu) {
   }
   std::sort(by_use.rbegin(), by_use.rend());
   std::string line = absl::StrFormat("  %s CPU %.0f ms:", what, total);
-  for (const auto& [ms, name] : by_use) absl::StrAppend(&line, absl::StrFormat(" %s %.0f", name, ms));
+  for (const auto& [ms, name] : by_use)
+    absl::StrAppend(&line, absl::StrFormat(" %s %.0f", name, ms));
   std::cout << line << "\n";
 }
 
@@ -229,16 +246,20 @@ int run_bench(const BenchOptions& options) {
     // keyless messages go to partitions unevenly, so plan for 2 MiB each.
     const double bytes = static_cast<double>(o.messages) * (o.size + 70);
     o.partitions = std::max(o.partitions, static_cast<int>(std::ceil(bytes / (2 << 20))));
-    fallback = [&mock](const std::string& topic, int partitions) { return mock->CreateTopic(topic, partitions); };
+    fallback = [&mock](const std::string& topic, int partitions) {
+      return mock->CreateTopic(topic, partitions);
+    };
   }
 #else
-  if (o.kafka_mock) return Fail(absl::UnimplementedError("this build has no Kafka backend (--kafka-mock)"));
+  if (o.kafka_mock)
+    return Fail(absl::UnimplementedError("this build has no Kafka backend (--kafka-mock)"));
 #endif
   if (!url.ok()) return Fail(url.status());
   auto broker = Broker::Open(*url);
   if (!broker.ok()) return Fail(broker.status());
-  std::cout << absl::StrFormat("unibus bench: %s, %d messages x %d bytes, %d consumer(s), %d round(s)\n",
-                               broker->url(), o.messages, o.size, o.consumers, o.repeat);
+  std::cout << absl::StrFormat(
+      "unibus bench: %s, %d messages x %d bytes, %d consumer(s), %d round(s)\n", broker->url(),
+      o.messages, o.size, o.consumers, o.repeat);
   std::vector<double> pub, con, base_pub, base_con, pub_ratio, con_ratio;
   std::string base_name;
   auto parsed = core_internal::ParseUrl(*url);
@@ -251,8 +272,10 @@ int run_bench(const BenchOptions& options) {
       bench::BaselineParams params{o.messages, o.size, o.batch};
       if (fallback) {
         // The same partitions as unibus's topic (auto-creation would pick its own).
-        params.topic = absl::StrCat("baseline-", getpid(), "-", i, "-", absl::ToUnixMillis(absl::Now()));
-        if (auto s = fallback(params.topic, std::max(o.partitions, o.consumers)); !s.ok()) return Fail(s);
+        params.topic =
+            absl::StrCat("baseline-", getpid(), "-", i, "-", absl::ToUnixMillis(absl::Now()));
+        if (auto s = fallback(params.topic, std::max(o.partitions, o.consumers)); !s.ok())
+          return Fail(s);
       }
       auto b = bench::RunBaseline(*parsed, params);
       if (!b.ok()) return Fail(b.status());
@@ -272,27 +295,33 @@ int run_bench(const BenchOptions& options) {
     }
   }
   auto row = [](const char* what, const std::vector<double>& v) {
-    std::cout << absl::StrFormat("  %-28s min %12.0f  median %12.0f msg/s\n", what, Min(v), Median(v));
+    std::cout << absl::StrFormat("  %-28s min %12.0f  median %12.0f msg/s\n", what, Min(v),
+                                 Median(v));
   };
   row("unibus publish", pub);
   row("unibus consume+ack", con);
   if (!base_name.empty()) {
     row(absl::StrCat(base_name, " publish").c_str(), base_pub);
     row(absl::StrCat(base_name, " consume+ack").c_str(), base_con);
-    std::cout << absl::StrFormat("  ratio unibus/%s: publish %.2fx, consume+ack %.2fx (medians)\n", base_name,
-                                 Median(pub) / Median(base_pub), Median(con) / Median(base_con));
+    std::cout << absl::StrFormat("  ratio unibus/%s: publish %.2fx, consume+ack %.2fx (medians)\n",
+                                 base_name, Median(pub) / Median(base_pub),
+                                 Median(con) / Median(base_con));
     // Each round runs unibus and then the baseline, so a round's ratio compares
     // two runs seconds apart; the machine's drift between rounds cancels out.
-    std::cout << absl::StrFormat("  per-round ratios: publish min %.2fx median %.2fx, consume+ack min %.2fx median %.2fx\n",
-                                 Min(pub_ratio), Median(pub_ratio), Min(con_ratio), Median(con_ratio));
+    std::cout << absl::StrFormat(
+        "  per-round ratios: publish min %.2fx median %.2fx, consume+ack min %.2fx median %.2fx\n",
+        Min(pub_ratio), Median(pub_ratio), Min(con_ratio), Median(con_ratio));
   }
   if (o.latency_messages > 0) {
     const double rate = std::min(Median(pub), Median(con)) / 2;
     auto lat = RunLatency(*broker, o, rate, fallback);
     if (!lat.ok()) return Fail(lat.status());
-    auto pct = [&](double p) { return (*lat)[std::min(lat->size() - 1, static_cast<std::size_t>(p * lat->size()))]; };
-    std::cout << absl::StrFormat("  end-to-end latency at %.0f msg/s (half the max): p50 %.2f ms, p99 %.2f ms\n",
-                                 rate, pct(0.50), pct(0.99));
+    auto pct = [&](double p) {
+      return (*lat)[std::min(lat->size() - 1, static_cast<std::size_t>(p * lat->size()))];
+    };
+    std::cout << absl::StrFormat(
+        "  end-to-end latency at %.0f msg/s (half the max): p50 %.2f ms, p99 %.2f ms\n", rate,
+        pct(0.50), pct(0.99));
   }
   return 0;
 }
@@ -301,18 +330,27 @@ int run_bench(const BenchOptions& options) {
 
 void setup_bench(CLI::App& app) {
   auto opts = std::make_shared<BenchOptions>();
-  auto* cmd = app.add_subcommand("bench", "measure throughput and latency against a same-run baseline");
-  cmd->add_option("--messages,-n", opts->messages, "messages per round")->check(CLI::PositiveNumber);
+  auto* cmd =
+      app.add_subcommand("bench", "measure throughput and latency against a same-run baseline");
+  cmd->add_option("--messages,-n", opts->messages, "messages per round")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--size,-s", opts->size, "payload bytes")->check(CLI::PositiveNumber);
-  cmd->add_option("--consumers,-c", opts->consumers, "competing consumers")->check(CLI::PositiveNumber);
-  cmd->add_option("--repeat,-r", opts->repeat, "rounds (min and median are reported)")->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", opts->batch, "publisher batch size (messages)")->check(CLI::PositiveNumber);
-  cmd->add_option("--latency-messages", opts->latency_messages, "messages in the latency run (0: skip)");
+  cmd->add_option("--consumers,-c", opts->consumers, "competing consumers")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--repeat,-r", opts->repeat, "rounds (min and median are reported)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", opts->batch, "publisher batch size (messages)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--latency-messages", opts->latency_messages,
+                  "messages in the latency run (0: skip)");
   cmd->add_flag("--no-baseline", opts->no_baseline, "skip the baseline");
-  cmd->add_flag("--kafka-mock", opts->kafka_mock, "start librdkafka's mock cluster (1 broker) and bench against it");
-  cmd->add_flag("--cpu", opts->cpu,
-                "print each round's consume-phase CPU time by thread (unibus's and the baseline's)");
-  cmd->add_option("--partitions", opts->partitions, "partitions of the bench topic (Kafka)")->check(CLI::PositiveNumber);
+  cmd->add_flag("--kafka-mock", opts->kafka_mock,
+                "start librdkafka's mock cluster (1 broker) and bench against it");
+  cmd->add_flag(
+      "--cpu", opts->cpu,
+      "print each round's consume-phase CPU time by thread (unibus's and the baseline's)");
+  cmd->add_option("--partitions", opts->partitions, "partitions of the bench topic (Kafka)")
+      ->check(CLI::PositiveNumber);
   AddBrokerFlags(cmd, &opts->broker);
   cmd->callback([opts] { Exit(run_bench(*opts)); });
 }

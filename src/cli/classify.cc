@@ -57,16 +57,21 @@ int run_classify(const ClassifyCliOptions& o) {
 void setup_classify(CLI::App& app) {
   auto opts = std::make_shared<ClassifyCliOptions>();
   opts->classify.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto* cmd = app.add_subcommand("classify", "classify images in micro-batches and publish predictions");
+  auto* cmd =
+      app.add_subcommand("classify", "classify images in micro-batches and publish predictions");
   cmd->add_option("--subscription,-s", opts->classify.subscription, "images subscription");
   cmd->add_option("--topic,-t", opts->classify.images_topic, "images topic");
   cmd->add_option("--predictions-topic", opts->classify.predictions_topic, "predictions topic");
   cmd->add_option("--out-url", opts->out_url, "broker for predictions (default: the input broker)");
-  cmd->add_option("--max-batch", opts->classify.max_batch, "images per model call")->check(CLI::PositiveNumber);
-  cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--workers", opts->classify.workers, "worker threads, one model each")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-batch", opts->classify.max_batch, "images per model call")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--workers", opts->classify.workers, "worker threads, one model each")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--model", opts->model, "model file");
-  cmd->add_option("--ack-deadline", opts->ack_deadline, "if this process dies, its images go to others after this");
+  cmd->add_option("--ack-deadline", opts->ack_deadline,
+                  "if this process dies, its images go to others after this");
   AddBrokerFlags(cmd, &opts->broker);
   cmd->callback([opts] { Exit(run_classify(*opts)); });
 }

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 #include "yaml-cpp/yaml.h"
 
 namespace unibus::cli {
@@ -34,15 +34,18 @@ absl::StatusOr<ConfigFile> LoadConfig(const std::string& path) {
   try {
     YAML::Node root = YAML::LoadFile(path);
     if (!root.IsMap()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": expected a mapping with 'brokers:' and 'topics:'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": expected a mapping with 'brokers:' and 'topics:'"));
     }
     if (root["default"]) cfg.default_broker = root["default"].as<std::string>();
     if (auto b = root["brokers"]) {
-      if (!b.IsMap()) return absl::InvalidArgumentError(absl::StrCat(path, ": 'brokers' must map names to URLs"));
+      if (!b.IsMap())
+        return absl::InvalidArgumentError(absl::StrCat(path, ": 'brokers' must map names to URLs"));
       for (auto it : b) cfg.brokers[it.first.as<std::string>()] = it.second.as<std::string>();
     }
     if (auto t = root["topics"]) {
-      if (!t.IsSequence()) return absl::InvalidArgumentError(absl::StrCat(path, ": 'topics' must be a list"));
+      if (!t.IsSequence())
+        return absl::InvalidArgumentError(absl::StrCat(path, ": 'topics' must be a list"));
       for (auto it : t) cfg.topics.push_back(it.as<std::string>());
     }
   } catch (const YAML::BadFile&) {
@@ -51,8 +54,8 @@ absl::StatusOr<ConfigFile> LoadConfig(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
   }
   if (!cfg.default_broker.empty() && !cfg.brokers.count(cfg.default_broker)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": default broker '", cfg.default_broker, "' is not listed under 'brokers'"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": default broker '", cfg.default_broker,
+                                                   "' is not listed under 'brokers'"));
   }
   return cfg;
 }
@@ -67,16 +70,18 @@ absl::StatusOr<std::string> ResolveUrl(const BrokerFlags& flags) {
   }
   if (!flags.broker.empty()) {
     if (!cfg) {
-      return absl::InvalidArgumentError(absl::StrCat("--broker ", flags.broker, " needs a config file; '",
-                                                     flags.config, "' does not exist"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--broker ", flags.broker, " needs a config file; '", flags.config, "' does not exist"));
     }
     auto it = cfg->brokers.find(flags.broker);
     if (it == cfg->brokers.end()) {
-      return absl::NotFoundError(absl::StrCat("broker '", flags.broker, "' is not listed in ", flags.config));
+      return absl::NotFoundError(
+          absl::StrCat("broker '", flags.broker, "' is not listed in ", flags.config));
     }
     return it->second;
   }
-  if (const char* env = std::getenv("UNIBUS_URL"); env != nullptr && *env != '\0') return std::string(env);
+  if (const char* env = std::getenv("UNIBUS_URL"); env != nullptr && *env != '\0')
+    return std::string(env);
   if (cfg && !cfg->default_broker.empty()) return cfg->brokers.at(cfg->default_broker);
   return DefaultUrl();
 }
@@ -90,14 +95,20 @@ absl::StatusOr<Broker> OpenBroker(const BrokerFlags& flags) {
 int Fail(const absl::Status& s) {
   std::cerr << "unibus: " << absl::StatusCodeToString(s.code()) << ": " << s.message() << std::endl;
   switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument: return 2;
-    case absl::StatusCode::kNotFound: return 3;
-    case absl::StatusCode::kAlreadyExists: return 4;
+    case absl::StatusCode::kInvalidArgument:
+      return 2;
+    case absl::StatusCode::kNotFound:
+      return 3;
+    case absl::StatusCode::kAlreadyExists:
+      return 4;
     case absl::StatusCode::kUnavailable:
-    case absl::StatusCode::kDeadlineExceeded: return 5;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 5;
     case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated: return 6;
-    default: return 1;
+    case absl::StatusCode::kUnauthenticated:
+      return 6;
+    default:
+      return 1;
   }
 }
 
@@ -109,7 +120,8 @@ absl::StatusOr<absl::Duration> ParseDuration(const std::string& text) {
   absl::Duration d;
   if (absl::EndsWith(text, "d")) {
     int64_t days;
-    if (absl::SimpleAtoi(text.substr(0, text.size() - 1), &days) && days >= 0) return absl::Hours(24 * days);
+    if (absl::SimpleAtoi(text.substr(0, text.size() - 1), &days) && days >= 0)
+      return absl::Hours(24 * days);
   } else if (absl::ParseDuration(text, &d) && d >= absl::ZeroDuration()) {
     return d;
   } else {

@@ -41,7 +41,8 @@ std::string Format(const Message& m, const std::string& format) {
   if (!m.ordering_key.empty() || !m.attributes.empty()) {
     std::string meta;
     if (!m.ordering_key.empty()) absl::StrAppend(&meta, "key=", m.ordering_key);
-    for (const auto& [k, v] : m.attributes) absl::StrAppend(&meta, meta.empty() ? "" : " ", k, "=", v);
+    for (const auto& [k, v] : m.attributes)
+      absl::StrAppend(&meta, meta.empty() ? "" : " ", k, "=", v);
     line = absl::StrCat(line, "\t[", meta, "]");
   }
   return line;
@@ -49,7 +50,8 @@ std::string Format(const Message& m, const std::string& format) {
 
 int run_consume(const ConsumeOptions& o) {
   if (o.format != "text" && o.format != "json") {
-    return Fail(absl::InvalidArgumentError(absl::StrCat("--format must be text or json, not '", o.format, "'")));
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--format must be text or json, not '", o.format, "'")));
   }
   absl::Duration idle = absl::InfiniteDuration();
   if (!o.timeout.empty()) {
@@ -65,14 +67,16 @@ int run_consume(const ConsumeOptions& o) {
   so.ack_deadline = *deadline;
   so.topic = o.topic;
   so.start = o.from_beginning ? StartPosition::kEarliest : StartPosition::kLatest;
-  if (o.max > 0) so.max_outstanding_messages = static_cast<std::size_t>(std::min<std::int64_t>(o.max, 1000));
+  if (o.max > 0)
+    so.max_outstanding_messages = static_cast<std::size_t>(std::min<std::int64_t>(o.max, 1000));
   auto sub = broker->subscriber(o.subscription, so);
   if (!sub.ok()) return Fail(sub.status());
   InstallStopHandler();
   std::int64_t printed = 0;
   absl::Time last = absl::Now();
   while (!StopRequested() && (o.max == 0 || printed < o.max)) {
-    const std::size_t want = o.max == 0 ? 100 : static_cast<std::size_t>(std::min<std::int64_t>(100, o.max - printed));
+    const std::size_t want =
+        o.max == 0 ? 100 : static_cast<std::size_t>(std::min<std::int64_t>(100, o.max - printed));
     auto got = sub->Pull(want, absl::Milliseconds(200));
     if (!got.ok()) {
       sub->connection()->Shutdown();
@@ -87,7 +91,8 @@ int run_consume(const ConsumeOptions& o) {
       std::string line = Format(m.message, o.format);
       line.push_back('\n');
       // Written and flushed before the ack, so nothing acked goes unprinted.
-      if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0) {
+      if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() ||
+          std::fflush(stdout) != 0) {
         sub->connection()->Shutdown();
         return Fail(absl::UnavailableError("cannot write to stdout; the message was not acked"));
       }
@@ -103,15 +108,19 @@ int run_consume(const ConsumeOptions& o) {
 
 void setup_consume(CLI::App& app) {
   auto opts = std::make_shared<ConsumeOptions>();
-  auto* cmd = app.add_subcommand("consume", "print messages of a subscription, acking each once printed");
-  cmd->add_option("--subscription,-s", opts->subscription, "subscription (Kafka: consumer group)")->required();
+  auto* cmd =
+      app.add_subcommand("consume", "print messages of a subscription, acking each once printed");
+  cmd->add_option("--subscription,-s", opts->subscription, "subscription (Kafka: consumer group)")
+      ->required();
   cmd->add_option("--topic,-t", opts->topic, "topic; creates the subscription on it when missing");
-  cmd->add_flag("--from-beginning", opts->from_beginning, "a new subscription starts at the earliest message");
+  cmd->add_flag("--from-beginning", opts->from_beginning,
+                "a new subscription starts at the earliest message");
   cmd->add_option("--max,-n", opts->max, "stop after N messages")->check(CLI::NonNegativeNumber);
   cmd->add_option("--timeout", opts->timeout, "stop after this long without a message, e.g. 5s");
   cmd->add_option("--format", opts->format, "text or json");
-  cmd->add_option("--ack-deadline", opts->ack_deadline,
-                  "lease per message: if this process dies, its unacked messages go to others after it");
+  cmd->add_option(
+      "--ack-deadline", opts->ack_deadline,
+      "lease per message: if this process dies, its unacked messages go to others after it");
   AddBrokerFlags(cmd, &opts->broker);
   cmd->callback([opts] { Exit(run_consume(*opts)); });
 }

@@ -52,10 +52,11 @@ class Forwarder {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(listen_fd_, 64) != 0) {
+    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        listen(listen_fd_, 64) != 0) {
       close(listen_fd_);
-      return absl::UnavailableError(absl::StrCat("cannot listen on 127.0.0.1:", port, ": ", std::strerror(errno),
-                                                 "; pick another --port"));
+      return absl::UnavailableError(absl::StrCat("cannot listen on 127.0.0.1:", port, ": ",
+                                                 std::strerror(errno), "; pick another --port"));
     }
     thread_ = std::thread([this] { Accept(); });
     return absl::OkStatus();
@@ -142,12 +143,13 @@ int run_kafka_mock(const KafkaMockOptions& o) {
     bootstrap = absl::StrCat("127.0.0.1:", o.port);
   }
   InstallStopHandler();
-  std::cout << "kafka mock cluster: " << o.brokers << " broker(s), bootstrap " << bootstrap << "\n"
-            << "  url: kafka://" << bootstrap << "?session.timeout.ms=6000\n"
-            << "  (the mock makes a consumer group wait session.timeout.ms before a member rejoins;\n"
-            << "   librdkafka's default is 45s, so keep it short in the URL)\n"
-            << "  topics are auto-created on first produce; Ctrl-C stops it (all data is lost)\n"
-            << std::flush;
+  std::cout
+      << "kafka mock cluster: " << o.brokers << " broker(s), bootstrap " << bootstrap << "\n"
+      << "  url: kafka://" << bootstrap << "?session.timeout.ms=6000\n"
+      << "  (the mock makes a consumer group wait session.timeout.ms before a member rejoins;\n"
+      << "   librdkafka's default is 45s, so keep it short in the URL)\n"
+      << "  topics are auto-created on first produce; Ctrl-C stops it (all data is lost)\n"
+      << std::flush;
   while (!StopRequested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::cout << "kafka mock cluster stopped\n";
   return 0;
@@ -157,10 +159,12 @@ int run_kafka_mock(const KafkaMockOptions& o) {
 
 void setup_kafka_mock(CLI::App& app) {
   auto opts = std::make_shared<KafkaMockOptions>();
-  auto* cmd = app.add_subcommand("kafka-mock", "run librdkafka's mock Kafka cluster in the foreground");
+  auto* cmd =
+      app.add_subcommand("kafka-mock", "run librdkafka's mock Kafka cluster in the foreground");
   cmd->add_option("--brokers", opts->brokers, "number of brokers")->check(CLI::Range(1, 16));
   cmd->add_option("--topic", opts->topics, "topic to create, NAME:PARTITIONS (repeatable)");
-  cmd->add_option("--port", opts->port, "also accept bootstrap connections on this fixed loopback port")
+  cmd->add_option("--port", opts->port,
+                  "also accept bootstrap connections on this fixed loopback port")
       ->check(CLI::Range(1, 65535));
   cmd->callback([opts] { Exit(run_kafka_mock(*opts)); });
 }

@@ -4,8 +4,8 @@
 
 #include "CLI/CLI.hpp"
 #include "cli/subcommands.h"
-#include "spdlog/spdlog.h"
 #include "spdlog/cfg/helpers.h"
+#include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
   // The CLI configures logging (the library never does): level from UNIBUS_LOG_LEVEL.

@@ -1,5 +1,7 @@
 // unibus pipeline [--in URL] [--out URL] [--db DB] [--count N] [--rate R] [--report FILE]
 // feed + classify + sink together; prints the report and writes it as JSON.
+#include "pipeline/pipeline.h"
+
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -7,7 +9,6 @@
 #include "cli/common.h"
 #include "cli/subcommands.h"
 #include "cli/vision_glue.h"
-#include "pipeline/pipeline.h"
 #include "vision/threads.h"
 
 namespace unibus::cli {
@@ -57,15 +58,19 @@ int run_pipeline(const PipelineCliOptions& o) {
 void setup_pipeline(CLI::App& app) {
   auto opts = std::make_shared<PipelineCliOptions>();
   opts->p.classify.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto* cmd = app.add_subcommand("pipeline", "feed, classify and store Fashion-MNIST test images; report");
-  cmd->add_option("--in", opts->in, "broker for images (default: --url / UNIBUS_URL / sqlite://unibus.db)");
+  auto* cmd =
+      app.add_subcommand("pipeline", "feed, classify and store Fashion-MNIST test images; report");
+  cmd->add_option("--in", opts->in,
+                  "broker for images (default: --url / UNIBUS_URL / sqlite://unibus.db)");
   cmd->add_option("--out", opts->out, "broker for predictions (default: the same)");
   cmd->add_option("--db", opts->p.db, "sqlite:PATH or postgresql://...");
   cmd->add_option("--count,-n", opts->p.feed.count, "images (default: all 10,000)");
   cmd->add_option("--rate", opts->p.feed.rate, "images per second (default: as fast as possible)");
-  cmd->add_option("--max-batch", opts->p.classify.max_batch, "images per model call")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-batch", opts->p.classify.max_batch, "images per model call")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch");
-  cmd->add_option("--workers", opts->p.classify.workers, "classifier threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--workers", opts->p.classify.workers, "classifier threads")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--model", opts->model, "model file");
   cmd->add_option("--data", opts->data, "directory of the gzip'd IDX files");
   cmd->add_option("--report", opts->report, "write the JSON report here ('' to skip)");

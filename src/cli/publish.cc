@@ -25,14 +25,16 @@ int run_publish(const PublishOptions& o) {
   for (const auto& a : o.attrs) {
     auto eq = a.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat("--attr '", a, "' must look like key=value")));
+      return Fail(
+          absl::InvalidArgumentError(absl::StrCat("--attr '", a, "' must look like key=value")));
     }
     attributes[a.substr(0, eq)] = a.substr(eq + 1);
   }
   if (o.json) attributes["content-type"] = "application/json";
   auto broker = OpenBroker(o.broker);
   if (!broker.ok()) return Fail(broker.status());
-  auto publisher = broker->publisher(o.topic, PublisherOptions{.create_topic_if_missing = o.create_topic});
+  auto publisher =
+      broker->publisher(o.topic, PublisherOptions{.create_topic_if_missing = o.create_topic});
   if (!publisher.ok()) return Fail(publisher.status());
 
   // Validate every message before sending any, so bad input publishes nothing.
@@ -45,9 +47,9 @@ int run_publish(const PublishOptions& o) {
   if (o.json) {
     for (std::size_t i = 0; i < lines.size(); ++i) {
       if (!nlohmann::json::accept(lines[i])) {
-        return Fail(absl::InvalidArgumentError(absl::StrCat(
-            "message ", i + 1, " is not valid JSON (--json): ", lines[i].substr(0, 80),
-            "; nothing was published")));
+        return Fail(absl::InvalidArgumentError(
+            absl::StrCat("message ", i + 1, " is not valid JSON (--json): ", lines[i].substr(0, 80),
+                         "; nothing was published")));
       }
     }
   }
@@ -73,8 +75,9 @@ int run_publish(const PublishOptions& o) {
   }
   publisher->connection()->Shutdown();
   if (failed > 0) {
-    return Fail(absl::Status(first.code(), absl::StrCat(failed, " of ", futures.size(),
-                                                        " message(s) not published: ", first.message())));
+    return Fail(
+        absl::Status(first.code(), absl::StrCat(failed, " of ", futures.size(),
+                                                " message(s) not published: ", first.message())));
   }
   return 0;
 }
@@ -83,12 +86,14 @@ int run_publish(const PublishOptions& o) {
 
 void setup_publish(CLI::App& app) {
   auto opts = std::make_shared<PublishOptions>();
-  auto* cmd = app.add_subcommand("publish", "publish messages from arguments or stdin (one per line)");
+  auto* cmd =
+      app.add_subcommand("publish", "publish messages from arguments or stdin (one per line)");
   cmd->add_option("--topic,-t", opts->topic, "topic")->required();
   cmd->add_option("--key,-k", opts->key, "ordering key (Kafka message key)");
   cmd->add_option("--attr,-a", opts->attrs, "attribute key=value (repeatable)")
       ->allow_extra_args(false);
-  cmd->add_flag("--json", opts->json, "messages are JSON: validated, content-type application/json");
+  cmd->add_flag("--json", opts->json,
+                "messages are JSON: validated, content-type application/json");
   cmd->add_flag("--create-topic", opts->create_topic, "create the topic if it does not exist");
   cmd->add_option("messages", opts->messages, "messages (default: read stdin, one per line)");
   AddBrokerFlags(cmd, &opts->broker);

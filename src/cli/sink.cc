@@ -38,7 +38,8 @@ int run_sink(const SinkCliOptions& o) {
 
 void setup_sink(CLI::App& app) {
   auto opts = std::make_shared<SinkCliOptions>();
-  auto* cmd = app.add_subcommand("sink", "store predictions in a SQL table keyed by image id (upsert)");
+  auto* cmd =
+      app.add_subcommand("sink", "store predictions in a SQL table keyed by image id (upsert)");
   cmd->add_option("--db", opts->db, "sqlite:PATH or postgresql://USER@HOST:PORT/DB");
   cmd->add_option("--subscription,-s", opts->sink.subscription, "predictions subscription");
   cmd->add_option("--topic,-t", opts->sink.predictions_topic, "predictions topic");

@@ -24,10 +24,13 @@ int run_subscriptions(const std::string& action, const SubscriptionsOptions& o) 
   if (action == "create") {
     auto deadline = ParseDuration(o.ack_deadline);
     if (!deadline.ok()) return Fail(deadline.status());
-    SubscriptionConfig c{.name = o.name, .topic = o.topic,
-                         .start = o.from_beginning ? StartPosition::kEarliest : StartPosition::kLatest,
-                         .ack_deadline = *deadline, .dead_letter_topic = o.dead_letter_topic,
-                         .max_delivery_attempts = o.max_delivery_attempts};
+    SubscriptionConfig c{
+        .name = o.name,
+        .topic = o.topic,
+        .start = o.from_beginning ? StartPosition::kEarliest : StartPosition::kLatest,
+        .ack_deadline = *deadline,
+        .dead_letter_topic = o.dead_letter_topic,
+        .max_delivery_attempts = o.max_delivery_attempts};
     if (auto s = admin.CreateSubscription(c); !s.ok()) return Fail(s);
     std::cout << "created subscription " << o.name << " on topic " << o.topic << "\n";
   } else if (action == "delete") {
@@ -40,10 +43,11 @@ int run_subscriptions(const std::string& action, const SubscriptionsOptions& o) 
   } else {
     auto info = admin.DescribeSubscription(o.name);
     if (!info.ok()) return Fail(info.status());
-    std::cout << "subscription: " << info->name << "\ntopic: " << info->topic << "\nbacklog: " << info->backlog
-              << "\nin_flight: " << info->in_flight
+    std::cout << "subscription: " << info->name << "\ntopic: " << info->topic
+              << "\nbacklog: " << info->backlog << "\nin_flight: " << info->in_flight
               << "\nack_deadline: " << absl::FormatDuration(info->ack_deadline) << "\n";
-    if (!info->dead_letter_topic.empty()) std::cout << "dead_letter_topic: " << info->dead_letter_topic << "\n";
+    if (!info->dead_letter_topic.empty())
+      std::cout << "dead_letter_topic: " << info->dead_letter_topic << "\n";
   }
   return 0;
 }
@@ -52,15 +56,19 @@ int run_subscriptions(const std::string& action, const SubscriptionsOptions& o) 
 
 void setup_subscriptions(CLI::App& app) {
   auto opts = std::make_shared<SubscriptionsOptions>();
-  auto* subs = app.add_subcommand("subscriptions", "create, delete, list and describe subscriptions");
+  auto* subs =
+      app.add_subcommand("subscriptions", "create, delete, list and describe subscriptions");
   subs->require_subcommand(1);
   auto* create = subs->add_subcommand("create", "create a subscription on a topic");
   create->add_option("name", opts->name, "subscription name")->required();
   create->add_option("--topic", opts->topic, "topic to read")->required();
-  create->add_flag("--from-beginning", opts->from_beginning, "start at the earliest retained message");
+  create->add_flag("--from-beginning", opts->from_beginning,
+                   "start at the earliest retained message");
   create->add_option("--ack-deadline", opts->ack_deadline, "lease per delivery, e.g. 30s");
-  create->add_option("--dead-letter-topic", opts->dead_letter_topic, "native dead-letter topic (Pub/Sub)");
-  create->add_option("--max-delivery-attempts", opts->max_delivery_attempts, "before dead-lettering");
+  create->add_option("--dead-letter-topic", opts->dead_letter_topic,
+                     "native dead-letter topic (Pub/Sub)");
+  create->add_option("--max-delivery-attempts", opts->max_delivery_attempts,
+                     "before dead-lettering");
   auto* del = subs->add_subcommand("delete", "delete a subscription");
   del->add_option("name", opts->name, "subscription name")->required();
   auto* list = subs->add_subcommand("list", "list subscriptions");

@@ -23,7 +23,9 @@ int run_topics(const std::string& action, const TopicsOptions& o) {
   if (!broker.ok()) return Fail(broker.status());
   Admin admin = broker->admin();
   if (action == "create") {
-    TopicConfig c{.name = o.name, .partitions = o.partitions, .replication_factor = o.replication,
+    TopicConfig c{.name = o.name,
+                  .partitions = o.partitions,
+                  .replication_factor = o.replication,
                   .retention_messages = o.retention_messages};
     if (!o.retention.empty()) {
       auto d = ParseDuration(o.retention);
@@ -45,11 +47,13 @@ int run_topics(const std::string& action, const TopicsOptions& o) {
     auto info = admin.DescribeTopic(o.name);
     if (!info.ok()) return Fail(info.status());
     std::cout << "topic: " << info->name << "\npartitions: " << info->partitions
-              << "\nreplication: " << info->replication_factor << "\nmessages: " << info->messages << "\n";
+              << "\nreplication: " << info->replication_factor << "\nmessages: " << info->messages
+              << "\n";
     if (info->retention > absl::ZeroDuration()) {
       std::cout << "retention: " << absl::FormatDuration(info->retention) << "\n";
     }
-    if (info->retention_messages > 0) std::cout << "retention_messages: " << info->retention_messages << "\n";
+    if (info->retention_messages > 0)
+      std::cout << "retention_messages: " << info->retention_messages << "\n";
     for (const auto& p : info->partition_info) {
       std::cout << "partition " << p.id << ": leader=" << p.leader << " low=" << p.low_offset
                 << " high=" << p.high_offset << "\n";
@@ -66,10 +70,12 @@ void setup_topics(CLI::App& app) {
   topics->require_subcommand(1);
   auto* create = topics->add_subcommand("create", "create a topic");
   create->add_option("name", opts->name, "topic name")->required();
-  create->add_option("--partitions", opts->partitions, "partitions (Kafka)")->check(CLI::PositiveNumber);
+  create->add_option("--partitions", opts->partitions, "partitions (Kafka)")
+      ->check(CLI::PositiveNumber);
   create->add_option("--replication", opts->replication, "replication factor (Kafka)");
   create->add_option("--retention", opts->retention, "keep messages this long, e.g. 7d, 12h");
-  create->add_option("--retention-messages", opts->retention_messages, "keep at most this many (sqlite)");
+  create->add_option("--retention-messages", opts->retention_messages,
+                     "keep at most this many (sqlite)");
   create->add_flag("--if-not-exists", opts->if_not_exists, "succeed when it already exists");
   auto* del = topics->add_subcommand("delete", "delete a topic");
   del->add_option("name", opts->name, "topic name")->required();

@@ -11,7 +11,8 @@ namespace {
 class CnnModel : public pipeline::Model {
  public:
   explicit CnnModel(vision::Classifier c) : c_(std::move(c)) {}
-  absl::StatusOr<std::vector<pipeline::ModelOutput>> Classify(const std::uint8_t* images, std::size_t n) override {
+  absl::StatusOr<std::vector<pipeline::ModelOutput>> Classify(const std::uint8_t* images,
+                                                              std::size_t n) override {
     auto r = c_.Classify(images, n);
     if (!r.ok()) return r.status();
     std::vector<pipeline::ModelOutput> out(r->size());

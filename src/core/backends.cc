@@ -1,19 +1,27 @@
 // Registers the backends compiled into this build. Each backend exposes one
 // function, Register<Name>Backend(), declared here to keep their headers private.
-#include "core/registry.h"
-
 #include <mutex>
 
+#include "core/registry.h"
+
 namespace unibus {
-namespace mem_internal { void RegisterMemBackend(); }
+namespace mem_internal {
+void RegisterMemBackend();
+}
 #ifdef UNIBUS_HAVE_SQLITE
-namespace sqlite_internal { void RegisterSqliteBackend(); }
+namespace sqlite_internal {
+void RegisterSqliteBackend();
+}
 #endif
 #ifdef UNIBUS_HAVE_KAFKA
-namespace kafka_internal { void RegisterKafkaBackend(); }
+namespace kafka_internal {
+void RegisterKafkaBackend();
+}
 #endif
 #ifdef UNIBUS_HAVE_PUBSUB
-namespace pubsub_internal { void RegisterPubsubBackend(); }
+namespace pubsub_internal {
+void RegisterPubsubBackend();
+}
 #endif
 
 namespace core_internal {

@@ -34,14 +34,16 @@ class BatchingPublisher : public PublisherConnection {
   PublishFuture Publish(Message m) override {
     const std::size_t size = m.ByteSize();
     if (size > max_message_bytes_) {
-      return MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(absl::StrCat(
-          "message of ", size, " bytes for topic '", topic_, "' exceeds the limit of ",
-          max_message_bytes_, " bytes (BrokerOptions::max_message_bytes); split it or raise the limit")));
+      return MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(
+          absl::StrCat("message of ", size, " bytes for topic '", topic_, "' exceeds the limit of ",
+                       max_message_bytes_,
+                       " bytes (BrokerOptions::max_message_bytes); split it or raise the limit")));
     }
     Promise<absl::StatusOr<MessageId>> promise;
     auto future = promise.get_future();
     std::unique_lock<std::mutex> lock(mu_);
-    space_cv_.wait(lock, [&] { return shutdown_ || queue_.size() < options_.max_pending_messages; });
+    space_cv_.wait(lock,
+                   [&] { return shutdown_ || queue_.size() < options_.max_pending_messages; });
     if (shutdown_) {
       lock.unlock();
       promise.set_value(absl::FailedPreconditionError(
@@ -90,8 +92,9 @@ class BatchingPublisher : public PublisherConnection {
   };
 
   bool BatchReady() const {
-    return queue_.size() >= options_.max_batch_messages || queued_bytes_ >= options_.max_batch_bytes ||
-           shutdown_ || flush_requested_ || Clock::now() - oldest_ >= max_delay_;
+    return queue_.size() >= options_.max_batch_messages ||
+           queued_bytes_ >= options_.max_batch_bytes || shutdown_ || flush_requested_ ||
+           Clock::now() - oldest_ >= max_delay_;
   }
 
   void SendLoop() {
@@ -122,10 +125,10 @@ class BatchingPublisher : public PublisherConnection {
       absl::Status first_error;
       for (std::size_t i = 0; i < promises.size(); ++i) {
         absl::StatusOr<MessageId> r =
-            !results.ok() ? absl::StatusOr<MessageId>(results.status())
-            : i < results->size()
-                ? std::move((*results)[i])
-                : absl::StatusOr<MessageId>(absl::InternalError("backend returned too few results"));
+            !results.ok()         ? absl::StatusOr<MessageId>(results.status())
+            : i < results->size() ? std::move((*results)[i])
+                                  : absl::StatusOr<MessageId>(
+                                        absl::InternalError("backend returned too few results"));
         if (!r.ok() && first_error.ok()) first_error = r.status();
         promises[i].set_value(std::move(r));
       }

@@ -27,9 +27,10 @@ class BatchSink {
 // `sink` from one background thread (so batches of one publisher, and so the
 // messages of an ordering key, stay in publish order). Validates size against
 // `max_message_bytes` before queueing.
-std::shared_ptr<PublisherConnection> MakeBatchingPublisher(
-    std::shared_ptr<BatchSink> sink, std::string topic, PublisherOptions options,
-    std::size_t max_message_bytes);
+std::shared_ptr<PublisherConnection> MakeBatchingPublisher(std::shared_ptr<BatchSink> sink,
+                                                           std::string topic,
+                                                           PublisherOptions options,
+                                                           std::size_t max_message_bytes);
 
 }  // namespace unibus::core_internal
 

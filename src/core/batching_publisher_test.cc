@@ -41,7 +41,8 @@ TEST(BatchingPublisherTest, KeepsOrderAndResolvesEveryFuture) {
   o.max_batch_messages = 10;
   auto pub = MakeBatchingPublisher(sink, "topic-a", o, 1 << 20);
   std::vector<PublishFuture> fs;
-  for (int i = 0; i < 1000; ++i) fs.push_back(pub->Publish(MessageBuilder{}.data(absl::StrCat(i)).build()));
+  for (int i = 0; i < 1000; ++i)
+    fs.push_back(pub->Publish(MessageBuilder{}.data(absl::StrCat(i)).build()));
   ASSERT_TRUE(pub->Flush().ok());
   for (int i = 0; i < 1000; ++i) {
     ASSERT_TRUE(fs[i].is_ready());

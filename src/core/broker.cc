@@ -25,8 +25,9 @@ absl::StatusOr<Broker> Broker::Open(const std::string& url, BrokerOptions option
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown URL scheme '", parsed->scheme, "' in '", core_internal::RedactUrl(url),
         "'; this build supports: ",
-        absl::StrJoin(core_internal::RegisteredSchemes(), ", ",
-                      [](std::string* out, const std::string& s) { absl::StrAppend(out, s, "://"); })));
+        absl::StrJoin(
+            core_internal::RegisteredSchemes(), ", ",
+            [](std::string* out, const std::string& s) { absl::StrAppend(out, s, "://"); })));
   }
   auto conn = (*factory)(*parsed, options);
   if (!conn.ok()) return conn.status();
@@ -50,10 +51,12 @@ absl::StatusOr<Subscriber> Broker::subscriber(const std::string& subscription,
     if (auto s = core_internal::ValidateName("topic", options.topic); !s.ok()) return s;
   }
   if (options.max_outstanding_messages == 0) {
-    return absl::InvalidArgumentError("SubscriberOptions::max_outstanding_messages must be at least 1");
+    return absl::InvalidArgumentError(
+        "SubscriberOptions::max_outstanding_messages must be at least 1");
   }
   if (options.max_delivery_attempts < 1) {
-    return absl::InvalidArgumentError("SubscriberOptions::max_delivery_attempts must be at least 1");
+    return absl::InvalidArgumentError(
+        "SubscriberOptions::max_delivery_attempts must be at least 1");
   }
   if (options.concurrency < 1) {
     return absl::InvalidArgumentError("SubscriberOptions::concurrency must be at least 1");
@@ -66,7 +69,8 @@ absl::StatusOr<Subscriber> Broker::subscriber(const std::string& subscription,
         "SubscriberOptions backoff must satisfy 0 < min_backoff <= max_backoff");
   }
   if (options.dead_letter_topic.empty()) options.dead_letter_topic = subscription + ".dead-letter";
-  if (auto s = core_internal::ValidateName("dead-letter topic", options.dead_letter_topic); !s.ok()) {
+  if (auto s = core_internal::ValidateName("dead-letter topic", options.dead_letter_topic);
+      !s.ok()) {
     return s;
   }
   auto conn = conn_->MakeSubscriber(subscription, options);

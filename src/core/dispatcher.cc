@@ -8,9 +8,9 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "core/sequence_table.h"
 #include "core/thread_name.h"
-#include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
 namespace unibus::core_internal {
@@ -23,10 +23,10 @@ struct Tracked {
   Tracked(Delivery d, std::size_t b) : delivery(std::move(d)), bytes(b) {}
   Delivery delivery;
   std::size_t bytes = 0;
-  std::string reason;        // why it was last nacked (for the dead-letter attributes)
+  std::string reason;  // why it was last nacked (for the dead-letter attributes)
   bool dead_lettering = false;
-  bool in_handler = false;   // a worker is running the handler on it
-  std::string dropped;       // why its AckHandler was dropped while in_handler, or empty
+  bool in_handler = false;  // a worker is running the handler on it
+  std::string dropped;      // why its AckHandler was dropped while in_handler, or empty
 };
 
 constexpr std::size_t kAckBatch = 1000;
@@ -60,8 +60,9 @@ class Core : public std::enable_shared_from_this<Core> {
   absl::Status StartWorkers(MessageHandler handler) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return absl::FailedPreconditionError(
-          absl::StrCat("subscriber for '", config_.subscription, "' is shut down"));
+      if (stopping_)
+        return absl::FailedPreconditionError(
+            absl::StrCat("subscriber for '", config_.subscription, "' is shut down"));
       if (!workers_.empty() || pull_mode_) {
         return absl::FailedPreconditionError(absl::StrCat(
             "subscriber for '", config_.subscription,
@@ -135,7 +136,10 @@ class Core : public std::enable_shared_from_this<Core> {
     for (auto& w : workers) {
       // A handler stuck past the deadline holds only shared state; let it go.
       if (w.joinable()) {
-        if (in_handler_snapshot() == 0) w.join(); else w.detach();
+        if (in_handler_snapshot() == 0)
+          w.join();
+        else
+          w.detach();
       }
     }
     if (fetcher_.joinable()) fetcher_.join();
@@ -154,7 +158,8 @@ class Core : public std::enable_shared_from_this<Core> {
       stats_.outstanding = 0;
     }
     if (!acks.empty()) {
-      if (auto s = source_->Ack(acks); !s.ok()) Log(spdlog::level::warn, "final ack failed: " + s.ToString());
+      if (auto s = source_->Ack(acks); !s.ok())
+        Log(spdlog::level::warn, "final ack failed: " + s.ToString());
     }
     if (!release.empty()) {
       if (auto s = source_->Release(release); !s.ok()) {
@@ -196,7 +201,8 @@ class Core : public std::enable_shared_from_this<Core> {
       first = pending_acks_.size() == 1;
     }
     if (first) {
-      std::lock_guard<std::mutex> lock(mu_);  // so the notify cannot fall between its check and wait
+      std::lock_guard<std::mutex> lock(
+          mu_);  // so the notify cannot fall between its check and wait
       work_cv_.notify_one();
     }
   }
@@ -243,7 +249,8 @@ class Core : public std::enable_shared_from_this<Core> {
       dead_letters_.push_back(id);
     } else {
       const int next = t.delivery.message.delivery_attempt + 1;
-      backoff_.emplace(Clock::now() + absl::ToChronoNanoseconds(Backoff(config_.options, next)), id);
+      backoff_.emplace(Clock::now() + absl::ToChronoNanoseconds(Backoff(config_.options, next)),
+                       id);
     }
     work_cv_.notify_one();
   }
@@ -254,7 +261,9 @@ class Core : public std::enable_shared_from_this<Core> {
         : core_(std::move(core)), id_(id), attempt_(attempt) {}
     void ack() override { core_->Ack(id_); }
     void nack(std::string reason) override { core_->Nack(id_, std::move(reason)); }
-    void reject(std::string reason) override { core_->Nack(id_, std::move(reason), /*reject=*/true); }
+    void reject(std::string reason) override {
+      core_->Nack(id_, std::move(reason), /*reject=*/true);
+    }
     void dropped(std::string reason) override { core_->Drop(id_, std::move(reason)); }
     int delivery_attempt() const override { return attempt_; }
 
@@ -265,7 +274,8 @@ class Core : public std::enable_shared_from_this<Core> {
   };
 
   AckHandler MakeAckHandler(std::uint64_t id, const Tracked& t) {
-    return AckHandler(std::make_unique<AckImpl>(shared_from_this(), id, t.delivery.message.delivery_attempt));
+    return AckHandler(
+        std::make_unique<AckImpl>(shared_from_this(), id, t.delivery.message.delivery_attempt));
   }
 
   // The copy of a tracked message a handler or Pull caller gets (the original stays
@@ -373,8 +383,9 @@ class Core : public std::enable_shared_from_this<Core> {
       if (!fetched.ok()) {
         if (absl::IsUnavailable(fetched.status()) || absl::IsDeadlineExceeded(fetched.status()) ||
             absl::IsResourceExhausted(fetched.status()) || absl::IsAborted(fetched.status())) {
-          Log(spdlog::level::warn, absl::StrCat("fetch from '", config_.subscription, "' failed, retrying in ",
-                                                absl::FormatDuration(retry), ": ", fetched.status().ToString()));
+          Log(spdlog::level::warn,
+              absl::StrCat("fetch from '", config_.subscription, "' failed, retrying in ",
+                           absl::FormatDuration(retry), ": ", fetched.status().ToString()));
           space_cv_.wait_for(lock, absl::ToChronoNanoseconds(retry), [&] { return stopping_; });
           retry = std::min(retry * 2, absl::Seconds(5));
           continue;
@@ -474,9 +485,9 @@ class Core : public std::enable_shared_from_this<Core> {
         acks_.reserve(kAckBatch);  // once per batch, not log2(batch) growths
         lock.unlock();
         if (auto s = source_->Ack(acks); !s.ok()) {
-          Log(spdlog::level::warn, absl::StrCat("ack of ", acks.size(), " message(s) on '",
-                                                config_.subscription, "' failed: ", s.ToString(),
-                                                "; they will be redelivered"));
+          Log(spdlog::level::warn,
+              absl::StrCat("ack of ", acks.size(), " message(s) on '", config_.subscription,
+                           "' failed: ", s.ToString(), "; they will be redelivered"));
         }
         lock.lock();
       }
@@ -511,8 +522,9 @@ class Core : public std::enable_shared_from_this<Core> {
       auto p = dead_letter_(config_.options.dead_letter_topic);
       lock.lock();
       if (!p.ok()) {
-        Log(spdlog::level::err, absl::StrCat("cannot open dead-letter topic '", config_.options.dead_letter_topic,
-                                             "': ", p.status().ToString(), "; will retry"));
+        Log(spdlog::level::err,
+            absl::StrCat("cannot open dead-letter topic '", config_.options.dead_letter_topic,
+                         "': ", p.status().ToString(), "; will retry"));
         for (auto id : ids) backoff_.emplace(Clock::now() + std::chrono::seconds(1), id);
         return;
       }
@@ -563,28 +575,28 @@ class Core : public std::enable_shared_from_this<Core> {
   std::condition_variable space_cv_;  // flow-control room freed
   std::condition_variable work_cv_;   // housekeeping has work
   std::condition_variable idle_cv_;   // no handler running
-  SequenceTable<Tracked> tracked_;  // guarded by mu_: fetched, not settled, by id
-  std::deque<std::uint64_t> ready_;                      // guarded by mu_
+  SequenceTable<Tracked> tracked_;    // guarded by mu_: fetched, not settled, by id
+  std::deque<std::uint64_t> ready_;   // guarded by mu_
   // Ordering keys with a message in progress -> that key's later messages.
   absl::flat_hash_map<std::string, std::deque<std::uint64_t>> keys_;  // guarded by mu_
-  std::multimap<Clock::time_point, std::uint64_t> backoff_;          // guarded by mu_
-  std::vector<std::uint64_t> dead_letters_;                          // guarded by mu_
-  std::vector<std::string> acks_;                                    // guarded by mu_
+  std::multimap<Clock::time_point, std::uint64_t> backoff_;           // guarded by mu_
+  std::vector<std::uint64_t> dead_letters_;                           // guarded by mu_
+  std::vector<std::string> acks_;                                     // guarded by mu_
   std::vector<Message> settled_;  // guarded by mu_: to free on the fetch thread
   std::vector<Message> freeing_;  // the fetch thread's own: what it frees outside mu_
-  std::mutex pending_mu_;                      // guards pending_acks_ only; taken after mu_, never before
-  std::vector<std::uint64_t> pending_acks_;    // guarded by pending_mu_: acked, not yet settled
-  std::vector<std::uint64_t> settling_;        // guarded by mu_: SettlePendingAcksLocked's batch
-  Clock::time_point first_ack_at_;                                   // guarded by mu_: of acks_[0]
-  bool fetcher_waiting_ = false;                                     // guarded by mu_
-  std::size_t outstanding_bytes_ = 0;                                // guarded by mu_
-  SubscriberStats stats_;                                            // guarded by mu_
-  absl::Status terminal_;                                            // guarded by mu_
-  int in_handler_ = 0;                                               // guarded by mu_
+  std::mutex pending_mu_;         // guards pending_acks_ only; taken after mu_, never before
+  std::vector<std::uint64_t> pending_acks_;  // guarded by pending_mu_: acked, not yet settled
+  std::vector<std::uint64_t> settling_;      // guarded by mu_: SettlePendingAcksLocked's batch
+  Clock::time_point first_ack_at_;           // guarded by mu_: of acks_[0]
+  bool fetcher_waiting_ = false;             // guarded by mu_
+  std::size_t outstanding_bytes_ = 0;        // guarded by mu_
+  SubscriberStats stats_;                    // guarded by mu_
+  absl::Status terminal_;                    // guarded by mu_
+  int in_handler_ = 0;                       // guarded by mu_
   bool started_ = false, stopping_ = false, stopped_ = false, pull_mode_ = false;  // guarded by mu_
   MessageHandler handler_;
-  std::shared_ptr<PublisherConnection> dead_letter_publisher_;       // guarded by mu_
-  std::vector<std::thread> workers_;                                 // guarded by mu_
+  std::shared_ptr<PublisherConnection> dead_letter_publisher_;  // guarded by mu_
+  std::vector<std::thread> workers_;                            // guarded by mu_
   std::thread fetcher_, housekeeper_;
 };
 
@@ -608,7 +620,8 @@ class Dispatcher : public SubscriberConnection {
     if (auto s = core_->StartWorkers(std::move(handler)); !s.ok()) return s;
     return Session(std::make_unique<DispatchSession>(core_));
   }
-  absl::StatusOr<std::vector<PulledMessage>> Pull(std::size_t max, absl::Duration timeout) override {
+  absl::StatusOr<std::vector<PulledMessage>> Pull(std::size_t max,
+                                                  absl::Duration timeout) override {
     return core_->Pull(max, timeout);
   }
   SubscriberStats stats() const override { return core_->stats(); }
@@ -635,13 +648,14 @@ std::shared_ptr<SubscriberConnection> MakeDispatcher(std::shared_ptr<Subscriptio
 
 DeadLetterPublisherFactory DeadLetterThrough(std::weak_ptr<BrokerConnection> broker,
                                              std::size_t /*max_message_bytes*/) {
-  return [broker](const std::string& topic) -> absl::StatusOr<std::shared_ptr<PublisherConnection>> {
-    auto b = broker.lock();
-    if (!b) return absl::FailedPreconditionError("broker closed before dead-lettering");
-    PublisherOptions o;
-    o.create_topic_if_missing = true;
-    return b->MakePublisher(topic, o);
-  };
+  return
+      [broker](const std::string& topic) -> absl::StatusOr<std::shared_ptr<PublisherConnection>> {
+        auto b = broker.lock();
+        if (!b) return absl::FailedPreconditionError("broker closed before dead-lettering");
+        PublisherOptions o;
+        o.create_topic_if_missing = true;
+        return b->MakePublisher(topic, o);
+      };
 }
 
 }  // namespace unibus::core_internal

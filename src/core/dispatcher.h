@@ -36,9 +36,9 @@ struct DispatcherConfig {
 // redelivers nacked messages after exponential backoff (the message keeps its
 // key's place), dead-letters after max_delivery_attempts with the reason
 // attributes and then acks the source, extends leases, and shuts down in order.
-std::shared_ptr<SubscriberConnection> MakeDispatcher(
-    std::shared_ptr<SubscriptionSource> source, DispatcherConfig config,
-    DeadLetterPublisherFactory dead_letter);
+std::shared_ptr<SubscriberConnection> MakeDispatcher(std::shared_ptr<SubscriptionSource> source,
+                                                     DispatcherConfig config,
+                                                     DeadLetterPublisherFactory dead_letter);
 
 // The usual DeadLetterPublisherFactory: publishes through `broker` itself, creating
 // the dead-letter topic when it is missing. Holds `broker` weakly (a backend calls

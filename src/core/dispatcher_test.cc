@@ -22,7 +22,8 @@ class FakeSource : public SubscriptionSource {
     std::lock_guard<std::mutex> lock(mu);
     pending.push_back(Delivery{std::move(m), absl::StrCat(next_token++)});
   }
-  absl::StatusOr<std::vector<Delivery>> Fetch(std::size_t max, std::size_t, absl::Duration wait) override {
+  absl::StatusOr<std::vector<Delivery>> Fetch(std::size_t max, std::size_t,
+                                              absl::Duration wait) override {
     std::vector<Delivery> out;
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -34,7 +35,8 @@ class FakeSource : public SubscriptionSource {
       leased += static_cast<int>(out.size());
       max_leased = std::max(max_leased, leased);
     }
-    if (out.empty()) std::this_thread::sleep_for(absl::ToChronoNanoseconds(std::min(wait, absl::Milliseconds(5))));
+    if (out.empty())
+      std::this_thread::sleep_for(absl::ToChronoNanoseconds(std::min(wait, absl::Milliseconds(5))));
     return out;
   }
   absl::Status Ack(const std::vector<std::string>& tokens) override {
@@ -48,7 +50,9 @@ class FakeSource : public SubscriptionSource {
     for (auto& t : tokens) released.insert(t);
     return absl::OkStatus();
   }
-  absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override { return absl::OkStatus(); }
+  absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override {
+    return absl::OkStatus();
+  }
   bool needs_lease_extension() const override { return false; }
   void Close() override { closed = true; }
 
@@ -89,11 +93,12 @@ struct Rig {
     source = std::make_shared<FakeSource>();
     dlq = std::make_shared<FakeDlq>();
     auto d = dlq;
-    conn = MakeDispatcher(source, DispatcherConfig{"sub-a", "topic-a", o, nullptr},
-                          [d](const std::string& topic) -> absl::StatusOr<std::shared_ptr<PublisherConnection>> {
-                            EXPECT_EQ(topic, "sub-a.dead-letter");
-                            return d;
-                          });
+    conn = MakeDispatcher(
+        source, DispatcherConfig{"sub-a", "topic-a", o, nullptr},
+        [d](const std::string& topic) -> absl::StatusOr<std::shared_ptr<PublisherConnection>> {
+          EXPECT_EQ(topic, "sub-a.dead-letter");
+          return d;
+        });
   }
   std::shared_ptr<FakeSource> source;
   std::shared_ptr<FakeDlq> dlq;
@@ -119,7 +124,8 @@ TEST(BackoffTest, DoublesFromMinToMax) {
 
 TEST(DispatcherTest, SameKeyIsSerialAndANackedMessageKeepsItsPlace) {
   Rig rig;
-  for (int i = 0; i < 20; ++i) rig.source->Add(MessageBuilder{}.data(absl::StrCat(i)).ordering_key("k").build());
+  for (int i = 0; i < 20; ++i)
+    rig.source->Add(MessageBuilder{}.data(absl::StrCat(i)).ordering_key("k").build());
   std::mutex mu;
   std::vector<std::string> seen;
   std::atomic<int> concurrent{0}, max_concurrent{0};
@@ -135,10 +141,16 @@ TEST(DispatcherTest, SameKeyIsSerialAndANackedMessageKeepsItsPlace) {
       if (m.data == "5" && !nacked_once) nack = nacked_once = true;
     }
     --concurrent;
-    if (nack) std::move(h).nack("try again"); else std::move(h).ack();
+    if (nack)
+      std::move(h).nack("try again");
+    else
+      std::move(h).ack();
   });
   ASSERT_TRUE(session.ok());
-  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(rig.source->mu); return rig.source->acked.size() == 20; }));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> l(rig.source->mu);
+    return rig.source->acked.size() == 20;
+  }));
   session->Stop();
   EXPECT_EQ(max_concurrent.load(), 1);
   std::vector<std::string> want;
@@ -153,7 +165,8 @@ TEST(DispatcherTest, DifferentKeysRunInParallel) {
   SubscriberOptions o = FastOptions();
   o.concurrency = 4;
   Rig rig(o);
-  for (int i = 0; i < 8; ++i) rig.source->Add(MessageBuilder{}.data("x").ordering_key(absl::StrCat("k", i)).build());
+  for (int i = 0; i < 8; ++i)
+    rig.source->Add(MessageBuilder{}.data("x").ordering_key(absl::StrCat("k", i)).build());
   std::atomic<int> concurrent{0}, max_concurrent{0};
   auto session = rig.conn->Subscribe([&](Message, AckHandler h) {
     int c = ++concurrent;
@@ -162,7 +175,10 @@ TEST(DispatcherTest, DifferentKeysRunInParallel) {
     --concurrent;
     std::move(h).ack();
   });
-  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(rig.source->mu); return rig.source->acked.size() == 8; }));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> l(rig.source->mu);
+    return rig.source->acked.size() == 8;
+  }));
   session->Stop();
   EXPECT_GT(max_concurrent.load(), 1);
 }
@@ -176,7 +192,10 @@ TEST(DispatcherTest, DeadLettersAfterMaxAttemptsWithReasonAttributes) {
     ++calls;
     std::move(h).nack("cannot parse");
   });
-  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(rig.source->mu); return rig.source->acked.size() == 1; }));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> l(rig.source->mu);
+    return rig.source->acked.size() == 1;
+  }));
   session->Stop();
   EXPECT_EQ(calls.load(), 3);
   ASSERT_EQ(rig.dlq->got.size(), 1u);
@@ -197,7 +216,10 @@ TEST(DispatcherTest, RejectDeadLettersAtOnce) {
     ++calls;
     std::move(h).reject("wrong type");
   });
-  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(rig.source->mu); return rig.source->acked.size() == 1; }));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> l(rig.source->mu);
+    return rig.source->acked.size() == 1;
+  }));
   session->Stop();
   EXPECT_EQ(calls.load(), 1);
   ASSERT_EQ(rig.dlq->got.size(), 1u);
@@ -214,7 +236,10 @@ TEST(DispatcherTest, ExceptionAndDroppedHandlerNack) {
     if (m.data == "throws") throw std::runtime_error("boom");
     // "drops": h goes out of scope unsettled.
   });
-  ASSERT_TRUE(WaitFor([&] { std::lock_guard<std::mutex> l(rig.dlq->mu); return rig.dlq->got.size() == 2; }));
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard<std::mutex> l(rig.dlq->mu);
+    return rig.dlq->got.size() == 2;
+  }));
   session->Stop();
   std::set<std::string> reasons;
   for (auto& m : rig.dlq->got) reasons.insert(m.attribute(kDeadLetterReason));
@@ -234,7 +259,9 @@ class BlockingSource : public SubscriptionSource {
   }
   absl::Status Ack(const std::vector<std::string>&) override { return absl::OkStatus(); }
   absl::Status Release(const std::vector<std::string>&) override { return absl::OkStatus(); }
-  absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override { return absl::OkStatus(); }
+  absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override {
+    return absl::OkStatus();
+  }
   bool needs_lease_extension() const override { return false; }
   void Interrupt() override {
     std::lock_guard<std::mutex> lock(mu);
@@ -253,16 +280,19 @@ class BlockingSource : public SubscriptionSource {
 
 TEST(DispatcherTest, StopInterruptsABlockedFetchBeforeClosing) {
   auto source = std::make_shared<BlockingSource>();
-  auto conn = MakeDispatcher(source, DispatcherConfig{"sub-a", "topic-a", FastOptions(), nullptr}, nullptr);
+  auto conn =
+      MakeDispatcher(source, DispatcherConfig{"sub-a", "topic-a", FastOptions(), nullptr}, nullptr);
   auto session = conn->Subscribe([](Message, AckHandler h) { std::move(h).ack(); });
   {
     std::unique_lock<std::mutex> lock(source->mu);
-    ASSERT_TRUE(source->cv.wait_for(lock, std::chrono::seconds(10), [&] { return source->fetching; }));
+    ASSERT_TRUE(
+        source->cv.wait_for(lock, std::chrono::seconds(10), [&] { return source->fetching; }));
   }
   session->Stop();  // would wait out the minute-long Fetch without Interrupt
   std::lock_guard<std::mutex> lock(source->mu);
   EXPECT_TRUE(source->interrupted);
-  EXPECT_TRUE(source->closed_after_interrupt) << "the source is closed only after its Fetch was interrupted";
+  EXPECT_TRUE(source->closed_after_interrupt)
+      << "the source is closed only after its Fetch was interrupted";
 }
 
 TEST(DispatcherTest, FlowControlBoundsOutstandingMessages) {

@@ -15,13 +15,15 @@ absl::Status ValidateName(absl::string_view kind, absl::string_view name) {
   };
   if (name.size() < 3) return bad("too short");
   if (name.size() > 249) return bad("too long");
-  if (!absl::ascii_isalpha(static_cast<unsigned char>(name[0]))) return bad("must start with a letter");
+  if (!absl::ascii_isalpha(static_cast<unsigned char>(name[0])))
+    return bad("must start with a letter");
   for (char c : name) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
       return bad(absl::StrCat("character '", absl::string_view(&c, 1), "' is not allowed"));
     }
   }
-  if (absl::StartsWithIgnoreCase(name, "goog")) return bad("names starting with 'goog' are reserved");
+  if (absl::StartsWithIgnoreCase(name, "goog"))
+    return bad("names starting with 'goog' are reserved");
   return absl::OkStatus();
 }
 

@@ -2,9 +2,8 @@
 #ifndef UNIBUS_CORE_NAMES_H_
 #define UNIBUS_CORE_NAMES_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace unibus::core_internal {
 

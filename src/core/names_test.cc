@@ -13,7 +13,8 @@ TEST(NamesTest, AcceptsPortableNames) {
 }
 
 TEST(NamesTest, RejectsWithTheRule) {
-  for (const char* bad : {"", "ab", "1abc", "-abc", "has space", "a/b", "a:b", "google-x", "é-topic"}) {
+  for (const char* bad :
+       {"", "ab", "1abc", "-abc", "has space", "a/b", "a:b", "google-x", "é-topic"}) {
     auto s = ValidateName("topic", bad);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(s.message().find("invalid topic name"), std::string::npos);

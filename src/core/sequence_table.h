@@ -131,9 +131,9 @@ class SequenceTable {
   const std::size_t max_span_;
   std::vector<std::optional<T>> ring_;  // size a power of two (or 0)
   std::uint64_t mask_ = 0;
-  std::uint64_t base_ = 1;   // the oldest id in the ring
-  std::size_t count_ = 0;    // ids base_ .. base_ + count_ - 1 are in the ring
-  std::size_t size_ = 0;     // values held, in the ring and aside
+  std::uint64_t base_ = 1;                       // the oldest id in the ring
+  std::size_t count_ = 0;                        // ids base_ .. base_ + count_ - 1 are in the ring
+  std::size_t size_ = 0;                         // values held, in the ring and aside
   absl::flat_hash_map<std::uint64_t, T> aside_;  // values moved out of the ring
 };
 

@@ -2,12 +2,11 @@
 
 #include <cctype>
 
-#include "absl/strings/string_view.h"
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 
 namespace unibus::core_internal {
 namespace {
@@ -67,8 +66,8 @@ absl::StatusOr<Url> ParseUrl(const std::string& url) {
   }
   for (char c : u.scheme) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
-      return absl::InvalidArgumentError(absl::StrCat("malformed URL '", RedactUrl(url),
-                                                     "': invalid character in scheme"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("malformed URL '", RedactUrl(url), "': invalid character in scheme"));
     }
   }
   std::string rest = url.substr(sep + 3);

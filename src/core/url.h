@@ -10,8 +10,8 @@
 namespace unibus::core_internal {
 
 struct Url {
-  std::string scheme;  // "sqlite", "kafka", ...
-  std::string body;    // everything between "://" and "?", percent-decoded
+  std::string scheme;                        // "sqlite", "kafka", ...
+  std::string body;                          // everything between "://" and "?", percent-decoded
   std::map<std::string, std::string> query;  // decoded query parameters
   std::string original;
 };

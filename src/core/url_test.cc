@@ -22,8 +22,8 @@ TEST(UrlTest, SchemeIsCaseInsensitiveAndBodyMayBeEmpty) {
 }
 
 TEST(UrlTest, RejectsMalformedUrlsWithAHint) {
-  for (const char* bad : {"unibus.db", "://x", "sq lite://x", "kafka://h?novalue", "kafka://h?=v",
-                          "sqlite://a%zz"}) {
+  for (const char* bad :
+       {"unibus.db", "://x", "sq lite://x", "kafka://h?novalue", "kafka://h?=v", "sqlite://a%zz"}) {
     auto u = ParseUrl(bad);
     EXPECT_EQ(u.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }

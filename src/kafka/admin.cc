@@ -20,7 +20,8 @@ struct MetadataDeleter {
 using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, MetadataDeleter>;
 
 bool IsUnsupported(rd_kafka_resp_err_t err) {
-  return err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE || err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION;
+  return err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
+         err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION;
 }
 
 }  // namespace
@@ -49,16 +50,18 @@ void KafkaAdmin::OnError(rd_kafka_t*, int err, const char* reason, void* opaque)
 }
 
 int KafkaAdmin::TimeoutMs() const {
-  return static_cast<int>(std::max<std::int64_t>(1, absl::ToInt64Milliseconds(config_.options.connect_timeout)));
+  return static_cast<int>(
+      std::max<std::int64_t>(1, absl::ToInt64Milliseconds(config_.options.connect_timeout)));
 }
 
 absl::Status KafkaAdmin::WaitForBroker() {
   const absl::Time deadline = absl::Now() + config_.options.connect_timeout;
   for (;;) {
     const rd_kafka_metadata_t* md = nullptr;
-    const absl::Duration slice = std::min(absl::Milliseconds(250), std::max(deadline - absl::Now(), absl::Milliseconds(1)));
-    rd_kafka_resp_err_t err =
-        rd_kafka_metadata(rk_.get(), 0, nullptr, &md, static_cast<int>(absl::ToInt64Milliseconds(slice)));
+    const absl::Duration slice =
+        std::min(absl::Milliseconds(250), std::max(deadline - absl::Now(), absl::Milliseconds(1)));
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 0, nullptr, &md,
+                                                static_cast<int>(absl::ToInt64Milliseconds(slice)));
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_metadata_destroy(md);
       return absl::OkStatus();
@@ -73,19 +76,22 @@ absl::Status KafkaAdmin::WaitForBroker() {
     }
     const absl::StatusCode code = CodeOf(last);
     if (code == absl::StatusCode::kUnauthenticated || code == absl::StatusCode::kPermissionDenied) {
-      return absl::Status(code, absl::StatusCode::kUnauthenticated == code
-                                    ? absl::StrCat(config_.url, ": authentication failed: ", text,
-                                                   "; check security.protocol, sasl.mechanisms, sasl.username "
-                                                   "and sasl.password (or the SSL settings)")
-                                    : absl::StrCat(config_.url, ": permission denied: ", text));
+      return absl::Status(
+          code, absl::StatusCode::kUnauthenticated == code
+                    ? absl::StrCat(config_.url, ": authentication failed: ", text,
+                                   "; check security.protocol, sasl.mechanisms, sasl.username "
+                                   "and sasl.password (or the SSL settings)")
+                    : absl::StrCat(config_.url, ": permission denied: ", text));
     }
     if (absl::Now() >= deadline) {
-      return absl::UnavailableError(absl::StrCat(
-          config_.url, ": no broker answered within ", absl::FormatDuration(config_.options.connect_timeout),
-          text.empty() ? "" : absl::StrCat(" (last error: ", text, ")"), "; is Kafka running at ",
-          config_.bootstrap,
-          " and reachable from here? Check the host:port and, for secured clusters, security.protocol "
-          "and the sasl.* / ssl.* properties"));
+      return absl::UnavailableError(
+          absl::StrCat(config_.url, ": no broker answered within ",
+                       absl::FormatDuration(config_.options.connect_timeout),
+                       text.empty() ? "" : absl::StrCat(" (last error: ", text, ")"),
+                       "; is Kafka running at ", config_.bootstrap,
+                       " and reachable from here? Check the host:port and, for secured clusters, "
+                       "security.protocol "
+                       "and the sasl.* / ssl.* properties"));
     }
   }
 }
@@ -103,24 +109,28 @@ absl::StatusOr<EventPtr> KafkaAdmin::Request(
   send(o.get(), q.get());
   EventPtr ev(rd_kafka_queue_poll(q.get(), TimeoutMs() + 5000));
   if (!ev) {
-    return absl::DeadlineExceededError(absl::StrCat(op, " on ", config_.url, ": no answer within ",
-                                                    absl::FormatDuration(config_.options.connect_timeout)));
+    return absl::DeadlineExceededError(
+        absl::StrCat(op, " on ", config_.url, ": no answer within ",
+                     absl::FormatDuration(config_.options.connect_timeout)));
   }
   rd_kafka_resp_err_t e = rd_kafka_event_error(ev.get());
   if (IsUnsupported(e)) return Unsupported(op);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::Status(CodeOf(e), absl::StrCat(op, " on ", config_.url, ": ", rd_kafka_event_error_string(ev.get())));
+    return absl::Status(CodeOf(e), absl::StrCat(op, " on ", config_.url, ": ",
+                                                rd_kafka_event_error_string(ev.get())));
   }
   return ev;
 }
 
-absl::Status KafkaAdmin::TopicResult(const rd_kafka_topic_result_t** results, size_t cnt, const std::string& op,
-                                     const std::string& what, const std::string& topic) {
+absl::Status KafkaAdmin::TopicResult(const rd_kafka_topic_result_t** results, size_t cnt,
+                                     const std::string& op, const std::string& what,
+                                     const std::string& topic) {
   if (cnt != 1) return absl::InternalError(absl::StrCat(op, " returned no result"));
   const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[0]);
   if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
   if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-    return absl::AlreadyExistsError(absl::StrCat("topic '", topic, "' already exists on ", config_.url));
+    return absl::AlreadyExistsError(
+        absl::StrCat("topic '", topic, "' already exists on ", config_.url));
   }
   if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
     return absl::NotFoundError(absl::StrCat("topic '", topic, "' does not exist on ", config_.url));
@@ -134,10 +144,10 @@ absl::Status KafkaAdmin::Unsupported(const std::string& op) const {
   return absl::UnimplementedError(absl::StrCat(
       "the Kafka server at ", config_.url, " does not support ", op,
       " (librdkafka's mock cluster, e.g. `unibus kafka-mock`, lacks it)",
-      absl::StrContains(op, "CreateTopics")
-          ? "; create topics with `unibus kafka-mock --topic NAME:PARTITIONS` or rely on the broker's "
-            "auto-create"
-          : ""));
+      absl::StrContains(op, "CreateTopics") ? "; create topics with `unibus kafka-mock --topic "
+                                              "NAME:PARTITIONS` or rely on the broker's "
+                                              "auto-create"
+                                            : ""));
 }
 
 bool KafkaAdmin::SupportsTopicAdmin() {
@@ -156,7 +166,8 @@ bool KafkaAdmin::SupportsTopicAdmin() {
       }
     }
     char err[256];
-    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new("unibus-capability-probe", 1, -1, err, sizeof(err));
+    rd_kafka_NewTopic_t* nt =
+        rd_kafka_NewTopic_new("unibus-capability-probe", 1, -1, err, sizeof(err));
     if (nt == nullptr) return;
     AdminOptionsPtr o(rd_kafka_AdminOptions_new(rk_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
     const int timeout = std::min(TimeoutMs(), 3000);
@@ -178,8 +189,8 @@ bool KafkaAdmin::SupportsTopicAdmin() {
         if (cnt == 1) e = rd_kafka_topic_result_error(results[0]);
       }
       const char* text = rd_kafka_event_error_string(ev.get());
-      if (IsUnsupported(e) ||
-          (e == RD_KAFKA_RESP_ERR__TIMED_OUT && text != nullptr && absl::StrContains(text, "controller"))) {
+      if (IsUnsupported(e) || (e == RD_KAFKA_RESP_ERR__TIMED_OUT && text != nullptr &&
+                               absl::StrContains(text, "controller"))) {
         supported = false;
       }
     }
@@ -194,19 +205,20 @@ absl::Status KafkaAdmin::CreateTopic(const TopicConfig& config) {
   if (auto s = core_internal::ValidateName("topic", config.name); !s.ok()) return s;
   if (!SupportsTopicAdmin()) return Unsupported("CreateTopics");
   char err[512];
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(config.name.c_str(), std::max(1, config.partitions),
-                                                  config.replication_factor, err, sizeof(err));
+  rd_kafka_NewTopic_t* nt =
+      rd_kafka_NewTopic_new(config.name.c_str(), std::max(1, config.partitions),
+                            config.replication_factor, err, sizeof(err));
   if (nt == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("create topic '", config.name, "' on ", config_.url, ": ", err));
+    return absl::InvalidArgumentError(
+        absl::StrCat("create topic '", config.name, "' on ", config_.url, ": ", err));
   }
   std::map<std::string, std::string> configs = config.configs;
   if (config.retention > absl::ZeroDuration() && !configs.count("retention.ms")) {
     configs["retention.ms"] = absl::StrCat(absl::ToInt64Milliseconds(config.retention));
   }
   for (const auto& [k, v] : configs) rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
-  auto ev = Request(RD_KAFKA_ADMIN_OP_CREATETOPICS, "CreateTopics", [&](auto* o, auto* q) {
-    rd_kafka_CreateTopics(rk_.get(), &nt, 1, o, q);
-  });
+  auto ev = Request(RD_KAFKA_ADMIN_OP_CREATETOPICS, "CreateTopics",
+                    [&](auto* o, auto* q) { rd_kafka_CreateTopics(rk_.get(), &nt, 1, o, q); });
   rd_kafka_NewTopic_destroy(nt);
   if (!ev.ok()) return ev.status();
   size_t cnt = 0;
@@ -218,9 +230,8 @@ absl::Status KafkaAdmin::CreateTopic(const TopicConfig& config) {
 absl::Status KafkaAdmin::DeleteTopic(const std::string& name) {
   if (!SupportsTopicAdmin()) return Unsupported("DeleteTopics");
   rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(name.c_str());
-  auto ev = Request(RD_KAFKA_ADMIN_OP_DELETETOPICS, "DeleteTopics", [&](auto* o, auto* q) {
-    rd_kafka_DeleteTopics(rk_.get(), &dt, 1, o, q);
-  });
+  auto ev = Request(RD_KAFKA_ADMIN_OP_DELETETOPICS, "DeleteTopics",
+                    [&](auto* o, auto* q) { rd_kafka_DeleteTopics(rk_.get(), &dt, 1, o, q); });
   rd_kafka_DeleteTopic_destroy(dt);
   if (!ev.ok()) return ev.status();
   size_t cnt = 0;
@@ -232,12 +243,14 @@ absl::Status KafkaAdmin::DeleteTopic(const std::string& name) {
 absl::StatusOr<std::vector<std::string>> KafkaAdmin::ListTopics() {
   const rd_kafka_metadata_t* raw = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &raw, TimeoutMs());
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ToStatus(err, absl::StrCat("list topics on ", config_.url));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return ToStatus(err, absl::StrCat("list topics on ", config_.url));
   MetadataPtr md(raw);
   std::vector<std::string> out;
   for (int i = 0; i < md->topic_cnt; ++i) {
     const auto& t = md->topics[i];
-    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR || absl::StartsWith(t.topic, "__")) continue;  // internal
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR || absl::StartsWith(t.topic, "__"))
+      continue;  // internal
     out.emplace_back(t.topic);
   }
   std::sort(out.begin(), out.end());
@@ -265,7 +278,8 @@ absl::StatusOr<KafkaAdmin::TopicMeta> KafkaAdmin::Metadata(const std::string& to
       m.replication = std::max(m.replication, t.partitions[p].replica_cnt);
       m.info.push_back(PartitionInfo{t.partitions[p].id, t.partitions[p].leader, -1, -1});
     }
-    std::sort(m.info.begin(), m.info.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    std::sort(m.info.begin(), m.info.end(),
+              [](const auto& a, const auto& b) { return a.id < b.id; });
     return m;
   }
   return absl::NotFoundError(absl::StrCat("topic '", topic, "' does not exist on ", config_.url,
@@ -283,8 +297,8 @@ absl::StatusOr<TopicInfo> KafkaAdmin::DescribeTopic(const std::string& name) {
   info.replication_factor = m->replication;
   info.messages = 0;
   for (PartitionInfo& p : m->info) {
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_.get(), name.c_str(), p.id, &p.low_offset,
-                                                               &p.high_offset, TimeoutMs());
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        rk_.get(), name.c_str(), p.id, &p.low_offset, &p.high_offset, TimeoutMs());
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       info.messages = -1;
     } else if (info.messages >= 0) {
@@ -293,22 +307,23 @@ absl::StatusOr<TopicInfo> KafkaAdmin::DescribeTopic(const std::string& name) {
   }
   info.partition_info = m->info;
   // Retention from the topic's configs, where the server can describe them.
-  rd_kafka_ConfigResource_t* res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str());
-  auto ev = Request(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, "DescribeConfigs", [&](auto* o, auto* q) {
-    rd_kafka_DescribeConfigs(rk_.get(), &res, 1, o, q);
-  });
+  rd_kafka_ConfigResource_t* res =
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name.c_str());
+  auto ev = Request(RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, "DescribeConfigs",
+                    [&](auto* o, auto* q) { rd_kafka_DescribeConfigs(rk_.get(), &res, 1, o, q); });
   rd_kafka_ConfigResource_destroy(res);
   if (ev.ok()) {
     size_t cnt = 0;
-    const rd_kafka_ConfigResource_t** rs =
-        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev->get()), &cnt);
+    const rd_kafka_ConfigResource_t** rs = rd_kafka_DescribeConfigs_result_resources(
+        rd_kafka_event_DescribeConfigs_result(ev->get()), &cnt);
     for (size_t i = 0; i < cnt; ++i) {
       size_t n = 0;
       const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &n);
       for (size_t j = 0; j < n; ++j) {
         const char* value = rd_kafka_ConfigEntry_value(entries[j]);
         std::int64_t ms = 0;
-        if (value != nullptr && std::string_view(rd_kafka_ConfigEntry_name(entries[j])) == "retention.ms" &&
+        if (value != nullptr &&
+            std::string_view(rd_kafka_ConfigEntry_name(entries[j])) == "retention.ms" &&
             absl::SimpleAtoi(value, &ms) && ms > 0) {
           info.retention = absl::Milliseconds(ms);
         }
@@ -319,25 +334,29 @@ absl::StatusOr<TopicInfo> KafkaAdmin::DescribeTopic(const std::string& name) {
 }
 
 absl::StatusOr<std::vector<KafkaAdmin::GroupOffset>> KafkaAdmin::GroupOffsets(
-    const std::string& group, const rd_kafka_topic_partition_list_t* partitions, const std::string& what) {
-  rd_kafka_ListConsumerGroupOffsets_t* req = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), partitions);
-  auto ev = Request(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, "OffsetFetch", [&](auto* o, auto* q) {
-    rd_kafka_ListConsumerGroupOffsets(rk_.get(), &req, 1, o, q);
-  });
+    const std::string& group, const rd_kafka_topic_partition_list_t* partitions,
+    const std::string& what) {
+  rd_kafka_ListConsumerGroupOffsets_t* req =
+      rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), partitions);
+  auto ev = Request(
+      RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS, "OffsetFetch",
+      [&](auto* o, auto* q) { rd_kafka_ListConsumerGroupOffsets(rk_.get(), &req, 1, o, q); });
   rd_kafka_ListConsumerGroupOffsets_destroy(req);
   if (!ev.ok()) return ev.status();
   size_t cnt = 0;
-  const rd_kafka_group_result_t** groups =
-      rd_kafka_ListConsumerGroupOffsets_result_groups(rd_kafka_event_ListConsumerGroupOffsets_result(ev->get()), &cnt);
+  const rd_kafka_group_result_t** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
+      rd_kafka_event_ListConsumerGroupOffsets_result(ev->get()), &cnt);
   std::vector<GroupOffset> out;
   for (size_t i = 0; i < cnt; ++i) {
     if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
-      return ToStatus(rd_kafka_error_code(e), absl::StrCat(what, " '", group, "' on ", config_.url));
+      return ToStatus(rd_kafka_error_code(e),
+                      absl::StrCat(what, " '", group, "' on ", config_.url));
     }
     const rd_kafka_topic_partition_list_t* l = rd_kafka_group_result_partitions(groups[i]);
     for (int j = 0; l != nullptr && j < l->cnt; ++j) {
       const rd_kafka_topic_partition_t& tp = l->elems[j];
-      if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset >= 0) out.push_back({tp.topic, tp.partition, tp.offset});
+      if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset >= 0)
+        out.push_back({tp.topic, tp.partition, tp.offset});
     }
   }
   return out;
@@ -346,7 +365,8 @@ absl::StatusOr<std::vector<KafkaAdmin::GroupOffset>> KafkaAdmin::GroupOffsets(
 absl::StatusOr<std::vector<std::pair<std::int32_t, std::int64_t>>> KafkaAdmin::CommittedOffsets(
     const std::string& group, const std::string& topic, int partitions) {
   PartitionListPtr parts(rd_kafka_topic_partition_list_new(partitions));
-  for (int p = 0; p < partitions; ++p) rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p);
+  for (int p = 0; p < partitions; ++p)
+    rd_kafka_topic_partition_list_add(parts.get(), topic.c_str(), p);
   auto offsets = GroupOffsets(group, parts.get(), "read offsets of group");
   if (!offsets.ok()) return offsets.status();
   std::vector<std::pair<std::int32_t, std::int64_t>> out;
@@ -354,11 +374,12 @@ absl::StatusOr<std::vector<std::pair<std::int32_t, std::int64_t>>> KafkaAdmin::C
   return out;
 }
 
-void KafkaAdmin::EnsureGroupPosition(const std::string& group, const std::string& topic, StartPosition start) {
+void KafkaAdmin::EnsureGroupPosition(const std::string& group, const std::string& topic,
+                                     StartPosition start) {
   auto s = CreateSubscription(SubscriptionConfig{.name = group, .topic = topic, .start = start});
   if (!s.ok() && !absl::IsAlreadyExists(s) && config_.options.logger) {
-    config_.options.logger->warn("could not fix the start position of new subscription '{}': {}", group,
-                                 s.ToString());
+    config_.options.logger->warn("could not fix the start position of new subscription '{}': {}",
+                                 group, s.ToString());
   }
 }
 
@@ -370,25 +391,26 @@ absl::Status KafkaAdmin::CreateSubscription(const SubscriptionConfig& config) {
   if (!committed.ok()) return committed.status();
   if (!committed->empty()) {
     return absl::AlreadyExistsError(absl::StrCat("subscription (consumer group) '", config.name,
-                                                 "' already has a position on topic '", config.topic, "' on ",
-                                                 config_.url));
+                                                 "' already has a position on topic '",
+                                                 config.topic, "' on ", config_.url));
   }
   PartitionListPtr offsets(rd_kafka_topic_partition_list_new(m->partitions));
   for (const PartitionInfo& p : m->info) {
     std::int64_t low = 0, high = 0;
-    rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(rk_.get(), config.topic.c_str(), p.id, &low, &high, TimeoutMs());
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_.get(), config.topic.c_str(),
+                                                               p.id, &low, &high, TimeoutMs());
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return ToStatus(err, absl::StrCat("read offsets of topic '", config.topic, "' on ", config_.url));
+      return ToStatus(err,
+                      absl::StrCat("read offsets of topic '", config.topic, "' on ", config_.url));
     }
     rd_kafka_topic_partition_list_add(offsets.get(), config.topic.c_str(), p.id)->offset =
         config.start == StartPosition::kEarliest ? low : high;
   }
   rd_kafka_AlterConsumerGroupOffsets_t* req =
       rd_kafka_AlterConsumerGroupOffsets_new(config.name.c_str(), offsets.get());
-  auto ev = Request(RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, "OffsetCommit", [&](auto* o, auto* q) {
-    rd_kafka_AlterConsumerGroupOffsets(rk_.get(), &req, 1, o, q);
-  });
+  auto ev = Request(
+      RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS, "OffsetCommit",
+      [&](auto* o, auto* q) { rd_kafka_AlterConsumerGroupOffsets(rk_.get(), &req, 1, o, q); });
   rd_kafka_AlterConsumerGroupOffsets_destroy(req);
   if (!ev.ok()) return ev.status();
   size_t cnt = 0;
@@ -396,14 +418,14 @@ absl::Status KafkaAdmin::CreateSubscription(const SubscriptionConfig& config) {
       rd_kafka_event_AlterConsumerGroupOffsets_result(ev->get()), &cnt);
   for (size_t i = 0; i < cnt; ++i) {
     if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
-      return ToStatus(rd_kafka_error_code(e), absl::StrCat("create subscription '", config.name, "' on ", config_.url));
+      return ToStatus(rd_kafka_error_code(e),
+                      absl::StrCat("create subscription '", config.name, "' on ", config_.url));
     }
     const rd_kafka_topic_partition_list_t* l = rd_kafka_group_result_partitions(groups[i]);
     for (int j = 0; l != nullptr && j < l->cnt; ++j) {
       if (l->elems[j].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        return ToStatus(l->elems[j].err,
-                        absl::StrCat("create subscription '", config.name, "' on ", config_.url,
-                                     " (commit its start offsets)"));
+        return ToStatus(l->elems[j].err, absl::StrCat("create subscription '", config.name, "' on ",
+                                                      config_.url, " (commit its start offsets)"));
       }
     }
   }
@@ -416,9 +438,8 @@ absl::Status KafkaAdmin::DeleteSubscription(const std::string& name) {
   // assertion), so do not send it there.
   if (!SupportsTopicAdmin()) return Unsupported("DeleteGroups");
   rd_kafka_DeleteGroup_t* dg = rd_kafka_DeleteGroup_new(name.c_str());
-  auto ev = Request(RD_KAFKA_ADMIN_OP_DELETEGROUPS, "DeleteGroups", [&](auto* o, auto* q) {
-    rd_kafka_DeleteGroups(rk_.get(), &dg, 1, o, q);
-  });
+  auto ev = Request(RD_KAFKA_ADMIN_OP_DELETEGROUPS, "DeleteGroups",
+                    [&](auto* o, auto* q) { rd_kafka_DeleteGroups(rk_.get(), &dg, 1, o, q); });
   rd_kafka_DeleteGroup_destroy(dg);
   if (!ev.ok()) return ev.status();
   size_t cnt = 0;
@@ -429,12 +450,12 @@ absl::Status KafkaAdmin::DeleteSubscription(const std::string& name) {
     if (e == nullptr) continue;
     const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
     if (code == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) {
-      return absl::NotFoundError(absl::StrCat("subscription (consumer group) '", name, "' does not exist on ",
-                                              config_.url));
+      return absl::NotFoundError(absl::StrCat("subscription (consumer group) '", name,
+                                              "' does not exist on ", config_.url));
     }
     if (code == RD_KAFKA_RESP_ERR_NON_EMPTY_GROUP) {
-      return absl::FailedPreconditionError(absl::StrCat("subscription '", name, "' on ", config_.url,
-                                                        " still has consumers; stop them first"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "subscription '", name, "' on ", config_.url, " still has consumers; stop them first"));
     }
     if (IsUnsupported(code)) return Unsupported("DeleteGroups");
     return ToStatus(code, absl::StrCat("delete subscription '", name, "' on ", config_.url));
@@ -447,19 +468,23 @@ absl::StatusOr<std::vector<std::string>> KafkaAdmin::ListSubscriptions() {
   auto ev = Request(RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, "ListGroups",
                     [&](auto* o, auto* q) { rd_kafka_ListConsumerGroups(rk_.get(), o, q); });
   if (!ev.ok()) return ev.status();
-  const rd_kafka_ListConsumerGroups_result_t* res = rd_kafka_event_ListConsumerGroups_result(ev->get());
+  const rd_kafka_ListConsumerGroups_result_t* res =
+      rd_kafka_event_ListConsumerGroups_result(ev->get());
   size_t errs = 0;
   const rd_kafka_error_t** errors = rd_kafka_ListConsumerGroups_result_errors(res, &errs);
   for (size_t i = 0; i < errs; ++i) {
     if (IsUnsupported(rd_kafka_error_code(errors[i]))) return Unsupported("ListGroups");
   }
   size_t cnt = 0;
-  const rd_kafka_ConsumerGroupListing_t** groups = rd_kafka_ListConsumerGroups_result_valid(res, &cnt);
+  const rd_kafka_ConsumerGroupListing_t** groups =
+      rd_kafka_ListConsumerGroups_result_valid(res, &cnt);
   std::vector<std::string> out;
-  for (size_t i = 0; i < cnt; ++i) out.emplace_back(rd_kafka_ConsumerGroupListing_group_id(groups[i]));
+  for (size_t i = 0; i < cnt; ++i)
+    out.emplace_back(rd_kafka_ConsumerGroupListing_group_id(groups[i]));
   std::sort(out.begin(), out.end());
   if (out.empty() && errs > 0) {
-    return ToStatus(rd_kafka_error_code(errors[0]), absl::StrCat("list subscriptions on ", config_.url));
+    return ToStatus(rd_kafka_error_code(errors[0]),
+                    absl::StrCat("list subscriptions on ", config_.url));
   }
   return out;
 }
@@ -474,17 +499,19 @@ absl::StatusOr<SubscriptionInfo> KafkaAdmin::DescribeSubscription(const std::str
     if (info.topic.empty()) info.topic = g.topic;
     if (info.topic != g.topic) continue;
     std::int64_t low = 0, high = 0;
-    if (backlog >= 0 && rd_kafka_query_watermark_offsets(rk_.get(), g.topic.c_str(), g.partition, &low, &high,
-                                                         TimeoutMs()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (backlog >= 0 &&
+        rd_kafka_query_watermark_offsets(rk_.get(), g.topic.c_str(), g.partition, &low, &high,
+                                         TimeoutMs()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       backlog += std::max<std::int64_t>(0, high - g.offset);
     } else {
       backlog = -1;
     }
   }
   if (info.topic.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "subscription (consumer group) '", name, "' has no committed offsets on ", config_.url,
-        "; create it (unibus subscriptions create ", name, " --topic TOPIC) or set SubscriberOptions::topic"));
+    return absl::NotFoundError(absl::StrCat("subscription (consumer group) '", name,
+                                            "' has no committed offsets on ", config_.url,
+                                            "; create it (unibus subscriptions create ", name,
+                                            " --topic TOPIC) or set SubscriberOptions::topic"));
   }
   info.backlog = backlog;
   return info;

@@ -64,11 +64,13 @@ class KafkaAdmin : public AdminConnection {
   absl::Status WaitForBroker();
   // Sends one admin request: `send(options, queue)` calls the rd_kafka_<Op>
   // function; returns its result event, or the request's error (named `op`).
-  absl::StatusOr<EventPtr> Request(rd_kafka_admin_op_t type, const std::string& op,
-                                   const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& send);
+  absl::StatusOr<EventPtr> Request(
+      rd_kafka_admin_op_t type, const std::string& op,
+      const std::function<void(rd_kafka_AdminOptions_t*, rd_kafka_queue_t*)>& send);
   // The error of the single topic in a CreateTopics / DeleteTopics result.
-  absl::Status TopicResult(const rd_kafka_topic_result_t** results, size_t cnt, const std::string& op,
-                           const std::string& what, const std::string& topic);
+  absl::Status TopicResult(const rd_kafka_topic_result_t** results, size_t cnt,
+                           const std::string& op, const std::string& what,
+                           const std::string& topic);
   absl::Status Unsupported(const std::string& op) const;
   // The committed offsets of `group` (on `partitions`, or all when null), as
   // (topic, partition, offset) for those with a committed offset.
@@ -77,9 +79,9 @@ class KafkaAdmin : public AdminConnection {
     std::int32_t partition;
     std::int64_t offset;
   };
-  absl::StatusOr<std::vector<GroupOffset>> GroupOffsets(const std::string& group,
-                                                        const rd_kafka_topic_partition_list_t* partitions,
-                                                        const std::string& what);
+  absl::StatusOr<std::vector<GroupOffset>> GroupOffsets(
+      const std::string& group, const rd_kafka_topic_partition_list_t* partitions,
+      const std::string& what);
   absl::StatusOr<std::vector<std::pair<std::int32_t, std::int64_t>>> CommittedOffsets(
       const std::string& group, const std::string& topic, int partitions);
   struct TopicMeta {
@@ -97,7 +99,7 @@ class KafkaAdmin : public AdminConnection {
   RdKafkaPtr rk_;
   std::mutex mu_;
   rd_kafka_resp_err_t last_error_ = RD_KAFKA_RESP_ERR_NO_ERROR;  // guarded by mu_
-  std::string last_error_text_;                                   // guarded by mu_
+  std::string last_error_text_;                                  // guarded by mu_
   std::once_flag probe_once_;
   std::atomic<bool> topic_admin_{true};
 };

@@ -33,8 +33,8 @@ class KafkaBroker : public BrokerConnection, public std::enable_shared_from_this
     return c;
   }
 
-  absl::StatusOr<std::shared_ptr<PublisherConnection>> MakePublisher(const std::string& topic,
-                                                                     const PublisherOptions& options) override {
+  absl::StatusOr<std::shared_ptr<PublisherConnection>> MakePublisher(
+      const std::string& topic, const PublisherOptions& options) override {
     absl::Status exists = admin_->CheckTopic(topic);
     if (absl::IsNotFound(exists) && options.create_topic_if_missing) {
       exists = admin_->CreateTopic(TopicConfig{.name = topic});
@@ -45,8 +45,8 @@ class KafkaBroker : public BrokerConnection, public std::enable_shared_from_this
     return MakeKafkaPublisher(config_, topic, options);
   }
 
-  absl::StatusOr<std::shared_ptr<SubscriberConnection>> MakeSubscriber(const std::string& subscription,
-                                                                       const SubscriberOptions& options) override {
+  absl::StatusOr<std::shared_ptr<SubscriberConnection>> MakeSubscriber(
+      const std::string& subscription, const SubscriberOptions& options) override {
     std::string topic = options.topic;
     if (topic.empty()) {
       // A consumer group names no topic; one created by Admin::CreateSubscription
@@ -56,7 +56,8 @@ class KafkaBroker : public BrokerConnection, public std::enable_shared_from_this
         return absl::NotFoundError(absl::StrCat(
             "subscription '", subscription, "' is unknown on ", config_.url,
             ": on Kafka a subscription is a consumer group, which names no topic by itself; set "
-            "SubscriberOptions::topic (or --topic), or create it with `unibus subscriptions create ",
+            "SubscriberOptions::topic (or --topic), or create it with `unibus subscriptions "
+            "create ",
             subscription, " --topic TOPIC`"));
       }
       topic = info->topic;
@@ -84,8 +85,9 @@ class KafkaBroker : public BrokerConnection, public std::enable_shared_from_this
 
 void RegisterKafkaBackend() {
   core_internal::RegisterBackend(
-      "kafka", [](const core_internal::Url& url,
-                  const BrokerOptions& options) -> absl::StatusOr<std::shared_ptr<BrokerConnection>> {
+      "kafka",
+      [](const core_internal::Url& url,
+         const BrokerOptions& options) -> absl::StatusOr<std::shared_ptr<BrokerConnection>> {
         auto config = ResolveConfig(url, options);
         if (!config.ok()) return config.status();
         auto admin = KafkaAdmin::Connect(*config);

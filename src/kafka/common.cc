@@ -23,7 +23,8 @@ void LogToSpdlog(const rd_kafka_t* rk, int level, const char* fac, const char* b
 
 }  // namespace
 
-absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url, const BrokerOptions& options) {
+absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url,
+                                           const BrokerOptions& options) {
   ClientConfig c;
   c.options = options;
   c.bootstrap = url.body;
@@ -32,7 +33,8 @@ absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url, const 
   std::map<std::string, std::string> merged;
   std::string config_file;
   if (auto it = url.query.find("config_file"); it != url.query.end()) config_file = it->second;
-  if (auto it = options.properties.find("config_file"); it != options.properties.end()) config_file = it->second;
+  if (auto it = options.properties.find("config_file"); it != options.properties.end())
+    config_file = it->second;
   if (!config_file.empty()) {
     auto props = LoadPropertiesFile(config_file, ProcessEnv());
     if (!props.ok()) return props.status();
@@ -50,9 +52,10 @@ absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url, const 
     merged.erase(it);
   }
   if (c.bootstrap.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kafka URL '", core_internal::RedactUrl(url.original),
-        "' names no broker; use kafka://HOST:PORT[,HOST:PORT...] or set bootstrap.servers in config_file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka URL '", core_internal::RedactUrl(url.original),
+                     "' names no broker; use kafka://HOST:PORT[,HOST:PORT...] or set "
+                     "bootstrap.servers in config_file"));
   }
   c.properties = std::move(merged);
   return c;
@@ -60,7 +63,8 @@ absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url, const 
 
 absl::StatusOr<ConfPtr> MakeConf(const ClientConfig& config,
                                  const std::map<std::string, std::string>& defaults,
-                                 const std::map<std::string, std::string>& forced, ClientOpaque* opaque) {
+                                 const std::map<std::string, std::string>& forced,
+                                 ClientOpaque* opaque) {
   ConfPtr conf(rd_kafka_conf_new());
   char err[512];
   auto set = [&](const std::string& k, const std::string& v) -> absl::Status {
@@ -68,7 +72,8 @@ absl::StatusOr<ConfPtr> MakeConf(const ClientConfig& config,
       const bool secret = absl::StrContains(absl::AsciiStrToLower(k), "password") ||
                           absl::StrContains(absl::AsciiStrToLower(k), "secret");
       return absl::InvalidArgumentError(absl::StrCat("Kafka property ", k, "=", secret ? "***" : v,
-                                                     " for ", config.url, " rejected by librdkafka: ", err));
+                                                     " for ", config.url,
+                                                     " rejected by librdkafka: ", err));
     }
     return absl::OkStatus();
   };
@@ -90,11 +95,13 @@ absl::StatusOr<ConfPtr> MakeConf(const ClientConfig& config,
   return conf;
 }
 
-absl::StatusOr<RdKafkaPtr> MakeClient(rd_kafka_type_t type, ConfPtr conf, const ClientConfig& config) {
+absl::StatusOr<RdKafkaPtr> MakeClient(rd_kafka_type_t type, ConfPtr conf,
+                                      const ClientConfig& config) {
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof(err));
   if (rk == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot create a Kafka client for ", config.url, ": ", err));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot create a Kafka client for ", config.url, ": ", err));
   }
   conf.release();  // rd_kafka_new took it
   return RdKafkaPtr(rk);
@@ -163,8 +170,8 @@ absl::StatusCode CodeOf(rd_kafka_resp_err_t err) {
 
 absl::Status ToStatus(rd_kafka_resp_err_t err, absl::string_view context) {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
-  return absl::Status(CodeOf(err),
-                      absl::StrCat(context, ": ", rd_kafka_err2str(err), " (", rd_kafka_err2name(err), ")"));
+  return absl::Status(CodeOf(err), absl::StrCat(context, ": ", rd_kafka_err2str(err), " (",
+                                                rd_kafka_err2name(err), ")"));
 }
 
 std::string MessageIdOf(std::int32_t partition, std::int64_t offset) {

@@ -29,7 +29,9 @@ struct ConfDeleter {
   void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
 };
 struct PartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
 };
 struct TopicDeleter {
   void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
@@ -76,7 +78,8 @@ struct ClientConfig {
 // Resolves `url` (kafka://HOST:PORT[,HOST:PORT...]?k=v&config_file=PATH) and
 // `options`. InvalidArgument for an empty host list or a malformed properties file
 // (with its line number), NotFound for a config_file that cannot be read.
-absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url, const BrokerOptions& options);
+absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url,
+                                           const BrokerOptions& options);
 
 // Builds a librdkafka configuration: `defaults`, then the user's properties, then
 // `forced` (settings the backend's correctness depends on). librdkafka's own log
@@ -85,10 +88,12 @@ absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url, const 
 // `opaque` (may be null) becomes the client's rd_kafka_opaque.
 absl::StatusOr<ConfPtr> MakeConf(const ClientConfig& config,
                                  const std::map<std::string, std::string>& defaults,
-                                 const std::map<std::string, std::string>& forced, ClientOpaque* opaque);
+                                 const std::map<std::string, std::string>& forced,
+                                 ClientOpaque* opaque);
 
 // Creates a client of `type` from `conf` (which it takes).
-absl::StatusOr<RdKafkaPtr> MakeClient(rd_kafka_type_t type, ConfPtr conf, const ClientConfig& config);
+absl::StatusOr<RdKafkaPtr> MakeClient(rd_kafka_type_t type, ConfPtr conf,
+                                      const ClientConfig& config);
 
 // The absl::StatusCode that means the same as `err` on every backend.
 absl::StatusCode CodeOf(rd_kafka_resp_err_t err);

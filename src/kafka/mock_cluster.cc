@@ -30,29 +30,35 @@ absl::StatusOr<std::unique_ptr<MockCluster>> MockCluster::Start(int brokers) {
   // Quiet: the mock logs through its client, and nobody polls it.
   rd_kafka_conf_set_log_cb(conf.get(), [](const rd_kafka_t*, int, const char*, const char*) {});
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof(err));
-  if (rk == nullptr) return absl::InternalError(absl::StrCat("cannot start the Kafka mock cluster: ", err));
+  if (rk == nullptr)
+    return absl::InternalError(absl::StrCat("cannot start the Kafka mock cluster: ", err));
   conf.release();
   impl->rk.reset(rk);
   impl->cluster = rd_kafka_mock_cluster_new(rk, brokers);
   if (impl->cluster == nullptr) {
-    return absl::InternalError("cannot start the Kafka mock cluster (rd_kafka_mock_cluster_new failed)");
+    return absl::InternalError(
+        "cannot start the Kafka mock cluster (rd_kafka_mock_cluster_new failed)");
   }
   return std::unique_ptr<MockCluster>(new MockCluster(std::move(impl), brokers));
 }
 
-MockCluster::MockCluster(std::unique_ptr<Impl> impl, int brokers) : impl_(std::move(impl)), brokers_(brokers) {}
+MockCluster::MockCluster(std::unique_ptr<Impl> impl, int brokers)
+    : impl_(std::move(impl)), brokers_(brokers) {}
 MockCluster::~MockCluster() = default;
 
-std::string MockCluster::bootstrap() const { return rd_kafka_mock_cluster_bootstraps(impl_->cluster); }
+std::string MockCluster::bootstrap() const {
+  return rd_kafka_mock_cluster_bootstraps(impl_->cluster);
+}
 std::string MockCluster::url() const { return absl::StrCat("kafka://", bootstrap()); }
 
 absl::Status MockCluster::CreateTopic(const std::string& topic, int partitions) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (!impl_->topics.insert(topic).second) {
-    return absl::AlreadyExistsError(absl::StrCat("topic '", topic, "' already exists on the mock cluster"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("topic '", topic, "' already exists on the mock cluster"));
   }
-  rd_kafka_resp_err_t e =
-      rd_kafka_mock_topic_create(impl_->cluster, topic.c_str(), std::max(1, partitions), std::min(3, brokers_));
+  rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(
+      impl_->cluster, topic.c_str(), std::max(1, partitions), std::min(3, brokers_));
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     impl_->topics.erase(topic);
     return ToStatus(e, absl::StrCat("create topic '", topic, "' on the mock cluster"));
@@ -61,11 +67,13 @@ absl::Status MockCluster::CreateTopic(const std::string& topic, int partitions) 
 }
 
 absl::Status MockCluster::SetBrokerDown(int id) {
-  return ToStatus(rd_kafka_mock_broker_set_down(impl_->cluster, id), absl::StrCat("take mock broker ", id, " down"));
+  return ToStatus(rd_kafka_mock_broker_set_down(impl_->cluster, id),
+                  absl::StrCat("take mock broker ", id, " down"));
 }
 
 absl::Status MockCluster::SetBrokerUp(int id) {
-  return ToStatus(rd_kafka_mock_broker_set_up(impl_->cluster, id), absl::StrCat("bring mock broker ", id, " up"));
+  return ToStatus(rd_kafka_mock_broker_set_up(impl_->cluster, id),
+                  absl::StrCat("bring mock broker ", id, " up"));
 }
 
 absl::Status MockCluster::PushRequestErrors(std::int16_t api_key, const std::vector<int>& errors) {

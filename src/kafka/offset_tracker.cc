@@ -116,16 +116,18 @@ std::string OffsetTracker::EncodeAcked(std::size_t max_bytes) const {
   return first ? "" : out;
 }
 
-std::set<std::int64_t> OffsetTracker::DecodeAcked(const std::string& metadata, std::int64_t committed) {
+std::set<std::int64_t> OffsetTracker::DecodeAcked(const std::string& metadata,
+                                                  std::int64_t committed) {
   std::set<std::int64_t> out;
   if (committed < 0 || !absl::StartsWith(metadata, kPrefix)) return out;
-  for (absl::string_view part :
-       absl::StrSplit(absl::string_view(metadata).substr(sizeof(kPrefix) - 1), ',', absl::SkipEmpty())) {
+  for (absl::string_view part : absl::StrSplit(
+           absl::string_view(metadata).substr(sizeof(kPrefix) - 1), ',', absl::SkipEmpty())) {
     std::vector<absl::string_view> ends = absl::StrSplit(part, '-');
     std::int64_t lo = 0, hi = 0;
     if (ends.size() == 1 && absl::SimpleAtoi(ends[0], &lo)) {
       hi = lo;
-    } else if (ends.size() != 2 || !absl::SimpleAtoi(ends[0], &lo) || !absl::SimpleAtoi(ends[1], &hi)) {
+    } else if (ends.size() != 2 || !absl::SimpleAtoi(ends[0], &lo) ||
+               !absl::SimpleAtoi(ends[1], &hi)) {
       return {};
     }
     if (lo <= 0 || hi < lo || hi - lo > 1000000) return {};

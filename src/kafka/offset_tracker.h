@@ -71,8 +71,8 @@ class OffsetTracker {
   Entry* Find(std::int64_t offset);
   void Prune();
 
-  std::int64_t base_;              // committed position; -1 = unknown
-  std::int64_t next_;              // one past the highest offset seen; -1 = none
+  std::int64_t base_;  // committed position; -1 = unknown
+  std::int64_t next_;  // one past the highest offset seen; -1 = none
   // Delivered offsets from the lowest unsettled one up, in increasing order; the
   // front is never acked. No allocation per message (unlike a node-based map).
   std::deque<Entry> window_;

@@ -59,8 +59,8 @@ EnvLookup ProcessEnv() {
 }
 
 absl::StatusOr<std::map<std::string, std::string>> ParseProperties(absl::string_view text,
-                                                                    absl::string_view source,
-                                                                    const EnvLookup& env) {
+                                                                   absl::string_view source,
+                                                                   const EnvLookup& env) {
   std::map<std::string, std::string> out;
   std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -74,13 +74,14 @@ absl::StatusOr<std::map<std::string, std::string>> ParseProperties(absl::string_
     }
     const std::size_t sep = logical.find_first_of("=:");
     if (sep == std::string::npos) {
-      return LineError(source, number,
-                       absl::StrCat("expected 'key=value', got '", logical, "'"));
+      return LineError(source, number, absl::StrCat("expected 'key=value', got '", logical, "'"));
     }
     std::string key(absl::StripAsciiWhitespace(absl::string_view(logical).substr(0, sep)));
-    if (key.empty()) return LineError(source, number, absl::StrCat("missing key before '", std::string(1, logical[sep]), "'"));
-    auto value = Expand(absl::StripAsciiWhitespace(absl::string_view(logical).substr(sep + 1)), source,
-                        number, env);
+    if (key.empty())
+      return LineError(source, number,
+                       absl::StrCat("missing key before '", std::string(1, logical[sep]), "'"));
+    auto value = Expand(absl::StripAsciiWhitespace(absl::string_view(logical).substr(sep + 1)),
+                        source, number, env);
     if (!value.ok()) return value.status();
     out[std::move(key)] = *std::move(value);
   }
@@ -88,11 +89,11 @@ absl::StatusOr<std::map<std::string, std::string>> ParseProperties(absl::string_
 }
 
 absl::StatusOr<std::map<std::string, std::string>> LoadPropertiesFile(const std::string& path,
-                                                                       const EnvLookup& env) {
+                                                                      const EnvLookup& env) {
   std::ifstream in(path);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read Kafka properties file '", path,
-                                            "'; check the config_file path"));
+    return absl::NotFoundError(
+        absl::StrCat("cannot read Kafka properties file '", path, "'; check the config_file path"));
   }
   std::stringstream buf;
   buf << in.rdbuf();

@@ -28,12 +28,12 @@ EnvLookup ProcessEnv();
 // InvalidArgument naming `source` and the line number for a line with no key, an
 // unterminated `${`, or a `${NAME}` that is not set.
 absl::StatusOr<std::map<std::string, std::string>> ParseProperties(absl::string_view text,
-                                                                    absl::string_view source,
-                                                                    const EnvLookup& env);
+                                                                   absl::string_view source,
+                                                                   const EnvLookup& env);
 
 // Reads and parses the file at `path`. NotFound when it cannot be read.
 absl::StatusOr<std::map<std::string, std::string>> LoadPropertiesFile(const std::string& path,
-                                                                       const EnvLookup& env);
+                                                                      const EnvLookup& env);
 
 }  // namespace unibus::kafka_internal
 

@@ -43,7 +43,8 @@ TEST(PropertiesTest, ContinuationLinesAndLiteralDollar) {
 }
 
 TEST(PropertiesTest, MalformedLineReportsLineNumber) {
-  auto p = ParseProperties("a=1\n# fine\nthis line has no separator\n", "client.properties", FakeEnv());
+  auto p =
+      ParseProperties("a=1\n# fine\nthis line has no separator\n", "client.properties", FakeEnv());
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(p.status().message().find("client.properties:3"), std::string::npos) << p.status();

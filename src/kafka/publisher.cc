@@ -25,15 +25,18 @@ struct InFlight : internal::FutureState<absl::StatusOr<MessageId>> {
 
 class KafkaPublisher : public PublisherConnection {
  public:
-  KafkaPublisher(ClientConfig config, std::string topic) : config_(std::move(config)), topic_(std::move(topic)) {}
+  KafkaPublisher(ClientConfig config, std::string topic)
+      : config_(std::move(config)), topic_(std::move(topic)) {}
   ~KafkaPublisher() override { Shutdown(); }
 
   absl::Status Start(const PublisherOptions& options) {
     std::map<std::string, std::string> defaults = {
-        {"linger.ms", absl::StrCat(std::max<std::int64_t>(0, absl::ToInt64Milliseconds(options.max_batch_delay)))},
-        {"batch.num.messages", absl::StrCat(std::min<std::size_t>(options.max_batch_messages, 1000000))},
-        {"batch.size", absl::StrCat(std::min<std::size_t>(std::max<std::size_t>(options.max_batch_bytes, 1),
-                                                          2147483647))},
+        {"linger.ms", absl::StrCat(std::max<std::int64_t>(
+                          0, absl::ToInt64Milliseconds(options.max_batch_delay)))},
+        {"batch.num.messages",
+         absl::StrCat(std::min<std::size_t>(options.max_batch_messages, 1000000))},
+        {"batch.size", absl::StrCat(std::min<std::size_t>(
+                           std::max<std::size_t>(options.max_batch_bytes, 1), 2147483647))},
         {"queue.buffering.max.messages",
          absl::StrCat(std::clamp<std::size_t>(options.max_pending_messages, 1, 2147483647))},
         {"enable.idempotence", "true"},
@@ -50,7 +53,9 @@ class KafkaPublisher : public PublisherConnection {
     if (!rk.ok()) return rk.status();
     rk_ = *std::move(rk);
     rkt_.reset(rd_kafka_topic_new(rk_.get(), topic_.c_str(), nullptr));
-    if (!rkt_) return ToStatus(rd_kafka_last_error(), absl::StrCat("open topic '", topic_, "' on ", config_.url));
+    if (!rkt_)
+      return ToStatus(rd_kafka_last_error(),
+                      absl::StrCat("open topic '", topic_, "' on ", config_.url));
     poller_ = std::thread([this] {
       core_internal::NameThisThread("ub-kafka-dr");
       PollLoop();
@@ -61,9 +66,10 @@ class KafkaPublisher : public PublisherConnection {
   PublishFuture Publish(Message m) override {
     const std::size_t size = m.ByteSize();
     if (size > config_.options.max_message_bytes) {
-      return MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(absl::StrCat(
-          "message of ", size, " bytes exceeds the publisher's limit of ", config_.options.max_message_bytes,
-          " bytes (BrokerOptions::max_message_bytes) for topic '", topic_, "'")));
+      return MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(
+          absl::StrCat("message of ", size, " bytes exceeds the publisher's limit of ",
+                       config_.options.max_message_bytes,
+                       " bytes (BrokerOptions::max_message_bytes) for topic '", topic_, "'")));
     }
     if (shutdown_.load(std::memory_order_acquire)) {
       return MakeReadyFuture<absl::StatusOr<MessageId>>(
@@ -85,11 +91,12 @@ class KafkaPublisher : public PublisherConnection {
     }
     pending_.fetch_add(1, std::memory_order_relaxed);
     for (;;) {
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_RKT(rkt_.get()), RD_KAFKA_V_MSGFLAGS(0),
-          RD_KAFKA_V_VALUE(op->data.data(), op->data.size()),
-          RD_KAFKA_V_KEY(m.ordering_key.empty() ? nullptr : m.ordering_key.data(), m.ordering_key.size()),
-          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
+      rd_kafka_resp_err_t err =
+          rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(rkt_.get()), RD_KAFKA_V_MSGFLAGS(0),
+                            RD_KAFKA_V_VALUE(op->data.data(), op->data.size()),
+                            RD_KAFKA_V_KEY(m.ordering_key.empty() ? nullptr : m.ordering_key.data(),
+                                           m.ordering_key.size()),
+                            RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return f;
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !shutdown_.load(std::memory_order_acquire)) {
         // Backpressure: max_pending_messages are unsent; wait for delivery reports.
@@ -148,9 +155,10 @@ class KafkaPublisher : public PublisherConnection {
       case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
         if (local) {
           return absl::InvalidArgumentError(absl::StrCat(
-              context, ": a message of about ", bytes, " bytes exceeds librdkafka's message.max.bytes (",
-              Property("message.max.bytes"),
-              "); raise it (URL ?message.max.bytes=N) together with the broker's limit, or send smaller "
+              context, ": a message of about ", bytes,
+              " bytes exceeds librdkafka's message.max.bytes (", Property("message.max.bytes"),
+              "); raise it (URL ?message.max.bytes=N) together with the broker's limit, or send "
+              "smaller "
               "messages"));
         }
         return absl::InvalidArgumentError(absl::StrCat(
@@ -159,8 +167,9 @@ class KafkaPublisher : public PublisherConnection {
             "send smaller messages or raise those limits"));
       case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
       case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-        return absl::NotFoundError(absl::StrCat("topic '", topic_, "' does not exist on ", config_.url,
-                                                "; create it first (unibus topics create ", topic_, ")"));
+        return absl::NotFoundError(
+            absl::StrCat("topic '", topic_, "' does not exist on ", config_.url,
+                         "; create it first (unibus topics create ", topic_, ")"));
       default:
         return ToStatus(err, context);
     }
@@ -201,7 +210,8 @@ class KafkaPublisher : public PublisherConnection {
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void*) {
     auto* opaque = static_cast<ClientOpaque*>(rd_kafka_opaque(rk));
     if (opaque != nullptr && opaque->logger != nullptr) {
-      opaque->logger->warn("kafka producer: {} ({})", reason, rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
+      opaque->logger->warn("kafka producer: {} ({})", reason,
+                           rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
     }
   }
 
@@ -221,9 +231,8 @@ class KafkaPublisher : public PublisherConnection {
 
 }  // namespace
 
-absl::StatusOr<std::shared_ptr<PublisherConnection>> MakeKafkaPublisher(const ClientConfig& config,
-                                                                        const std::string& topic,
-                                                                        const PublisherOptions& options) {
+absl::StatusOr<std::shared_ptr<PublisherConnection>> MakeKafkaPublisher(
+    const ClientConfig& config, const std::string& topic, const PublisherOptions& options) {
   auto p = std::make_shared<KafkaPublisher>(config, topic);
   if (auto s = p->Start(options); !s.ok()) return s;
   return p;

@@ -19,9 +19,8 @@ namespace unibus::kafka_internal {
 // headers, the ordering key as the message key (which also picks the partition, so
 // a key's messages stay in order). PublisherOptions map to linger.ms,
 // batch.num.messages, batch.size and queue.buffering.max.messages.
-absl::StatusOr<std::shared_ptr<PublisherConnection>> MakeKafkaPublisher(const ClientConfig& config,
-                                                                        const std::string& topic,
-                                                                        const PublisherOptions& options);
+absl::StatusOr<std::shared_ptr<PublisherConnection>> MakeKafkaPublisher(
+    const ClientConfig& config, const std::string& topic, const PublisherOptions& options);
 
 }  // namespace unibus::kafka_internal
 

@@ -18,7 +18,8 @@ std::string TokenOf(std::int32_t partition, std::int64_t offset, std::uint64_t e
   return std::string(buf, kTokenSize);
 }
 
-bool ParseToken(const std::string& token, std::int32_t* partition, std::int64_t* offset, std::uint64_t* epoch) {
+bool ParseToken(const std::string& token, std::int32_t* partition, std::int64_t* offset,
+                std::uint64_t* epoch) {
   if (token.size() != kTokenSize) return false;
   std::uint32_t e = 0;
   std::memcpy(partition, token.data(), 4);
@@ -36,9 +37,11 @@ void ToMessage(const rd_kafka_message_t* m, Message* out) {
     const char* name;
     const void* value;
     size_t size;
-    for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
          ++i) {
-      out->attributes[name] = value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size);
+      out->attributes[name] =
+          value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size);
     }
   }
   rd_kafka_timestamp_type_t ts_type;

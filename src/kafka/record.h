@@ -19,7 +19,8 @@ namespace unibus::kafka_internal {
 std::string TokenOf(std::int32_t partition, std::int64_t offset, std::uint64_t epoch);
 
 // Reads a TokenOf token; false for anything else. `epoch` gets the low 24 bits.
-bool ParseToken(const std::string& token, std::int32_t* partition, std::int64_t* offset, std::uint64_t* epoch);
+bool ParseToken(const std::string& token, std::int32_t* partition, std::int64_t* offset,
+                std::uint64_t* epoch);
 
 // Epochs compare in the token's 24 bits.
 inline bool SameEpoch(std::uint64_t a, std::uint64_t b) { return (a & 0xFFFFFF) == (b & 0xFFFFFF); }

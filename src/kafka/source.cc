@@ -24,7 +24,8 @@ using Clock = std::chrono::steady_clock;
 
 class KafkaSource : public core_internal::SubscriptionSource {
  public:
-  KafkaSource(ClientConfig config, std::string subscription, std::string topic, SubscriberOptions options)
+  KafkaSource(ClientConfig config, std::string subscription, std::string topic,
+              SubscriberOptions options)
       : config_(std::move(config)),
         subscription_(std::move(subscription)),
         topic_(std::move(topic)),
@@ -58,7 +59,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
     PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(topics.get(), topic_.c_str(), RD_KAFKA_PARTITION_UA);
     if (auto err = rd_kafka_subscribe(rk_.get(), topics.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return ToStatus(err, absl::StrCat("subscribe '", subscription_, "' to '", topic_, "' on ", config_.url));
+      return ToStatus(
+          err, absl::StrCat("subscribe '", subscription_, "' to '", topic_, "' on ", config_.url));
     }
     last_fetch_end_ = NowNanos();
     keeper_ = std::thread([this] {
@@ -72,7 +74,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
   // queue to the dispatcher without another thread in between. Only one thread
   // polls at a time (poll_mu_); the keeper, if it is serving the consumer, is woken
   // and steps aside.
-  absl::StatusOr<std::vector<core_internal::Delivery>> Fetch(std::size_t max_messages, std::size_t max_bytes,
+  absl::StatusOr<std::vector<core_internal::Delivery>> Fetch(std::size_t max_messages,
+                                                             std::size_t max_bytes,
                                                              absl::Duration wait) override {
     std::vector<core_internal::Delivery> out;
     const auto deadline = Clock::now() + absl::ToChronoNanoseconds(wait);
@@ -92,14 +95,17 @@ class KafkaSource : public core_internal::SubscriptionSource {
     if (TakeStash(max_messages, max_bytes, &out)) return out;
     std::vector<rd_kafka_message_t*> batch;
     while (!interrupted_.load(std::memory_order_acquire)) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), static_cast<int>(std::max<std::int64_t>(left, 0)));
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      rd_kafka_message_t* m =
+          rd_kafka_consumer_poll(rk_.get(), static_cast<int>(std::max<std::int64_t>(left, 0)));
       if (m != nullptr) {
         // The rest of what is queued, in one call (one queue lock, not one per message).
         const std::size_t n = std::clamp<std::size_t>(max_messages, 1, kBatch);
         batch.resize(n);
         batch[0] = m;
-        const ssize_t more = n > 1 ? rd_kafka_consume_batch_queue(queue_.get(), 0, batch.data() + 1, n - 1) : 0;
+        const ssize_t more =
+            n > 1 ? rd_kafka_consume_batch_queue(queue_.get(), 0, batch.data() + 1, n - 1) : 0;
         batch.resize(1 + static_cast<std::size_t>(std::max<ssize_t>(more, 0)));
         Admit(batch, max_bytes, &out);
         if (!out.empty() || Failed()) break;
@@ -157,7 +163,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
     Commit(/*sync=*/true);
     // Leaves the group; the revoke callback (on this thread) commits once more.
     if (auto err = rd_kafka_consumer_close(rk_.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Log(spdlog::level::warn, absl::StrCat("closing consumer of '", subscription_, "': ", rd_kafka_err2str(err)));
+      Log(spdlog::level::warn,
+          absl::StrCat("closing consumer of '", subscription_, "': ", rd_kafka_err2str(err)));
     }
     queue_.reset();
     rk_.reset();
@@ -205,7 +212,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   static std::int64_t NowNanos() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+        .count();
   }
 
   // The keeper: commits what was acked (every 50 ms), applies seeks, and serves
@@ -231,7 +239,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
         last_commit = Clock::now();
       }
       if (fetch_wanted_.load(std::memory_order_acquire) > 0) continue;
-      const auto idle = std::chrono::nanoseconds(NowNanos() - last_fetch_end_.load(std::memory_order_acquire));
+      const auto idle =
+          std::chrono::nanoseconds(NowNanos() - last_fetch_end_.load(std::memory_order_acquire));
       if (idle < kStall) continue;
       std::unique_lock<std::mutex> poll(poll_mu_, std::try_to_lock);
       if (!poll.owns_lock() || fetch_wanted_.load(std::memory_order_acquire) > 0) continue;
@@ -275,7 +284,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
         const Position& pos = positions_[i - first];
         auto it = parts_.find(pos.partition);
         if (it == parts_.end()) continue;  // revoked meanwhile
-        if (!it->second.tracker.Deliver(pos.offset)) continue;  // re-read after a seek: settled or in flight
+        if (!it->second.tracker.Deliver(pos.offset))
+          continue;  // re-read after a seek: settled or in flight
         dst[i].token = TokenOf(pos.partition, pos.offset, it->second.epoch);
         if (out != nullptr && stash_.empty() && (kept == first || bytes + pos.bytes <= max_bytes)) {
           bytes += pos.bytes;
@@ -312,11 +322,13 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   // Moves stashed messages to `out` (within the limits); true if there were any.
-  bool TakeStash(std::size_t max_messages, std::size_t max_bytes, std::vector<core_internal::Delivery>* out) {
+  bool TakeStash(std::size_t max_messages, std::size_t max_bytes,
+                 std::vector<core_internal::Delivery>* out) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stash_.empty()) return false;
     std::size_t bytes = 0;
-    while (!stash_.empty() && out->size() < max_messages && (out->empty() || bytes + stash_.front().bytes <= max_bytes)) {
+    while (!stash_.empty() && out->size() < max_messages &&
+           (out->empty() || bytes + stash_.front().bytes <= max_bytes)) {
       bytes += stash_.front().bytes;
       out->push_back(std::move(stash_.front().delivery));
       stash_.pop_front();
@@ -330,12 +342,15 @@ class KafkaSource : public core_internal::SubscriptionSource {
     const std::string what = rd_kafka_message_errstr(m);
     if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
       std::lock_guard<std::mutex> lock(mu_);
-      error_ = absl::NotFoundError(absl::StrCat("topic '", topic_, "' of subscription '", subscription_,
-                                                "' does not exist on ", config_.url, ": ", what));
-    } else if (err == RD_KAFKA_RESP_ERR__FATAL || CodeOf(err) == absl::StatusCode::kUnauthenticated ||
+      error_ =
+          absl::NotFoundError(absl::StrCat("topic '", topic_, "' of subscription '", subscription_,
+                                           "' does not exist on ", config_.url, ": ", what));
+    } else if (err == RD_KAFKA_RESP_ERR__FATAL ||
+               CodeOf(err) == absl::StatusCode::kUnauthenticated ||
                CodeOf(err) == absl::StatusCode::kPermissionDenied) {
       std::lock_guard<std::mutex> lock(mu_);
-      error_ = ToStatus(err, absl::StrCat("consume '", subscription_, "' from ", config_.url, " (", what, ")"));
+      error_ = ToStatus(
+          err, absl::StrCat("consume '", subscription_, "' from ", config_.url, " (", what, ")"));
     } else {
       // Transport and leadership errors: librdkafka recovers by itself.
       Log(spdlog::level::warn, absl::StrCat("consumer of '", subscription_, "': ", what));
@@ -391,7 +406,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
   // when it changed since the last commit, or always when `force` (an async commit
   // may have failed, e.g. during a rebalance, so the final ones must not trust the
   // record of what was sent). Requires mu_.
-  void AddCommitLocked(rd_kafka_topic_partition_list_t* list, std::int32_t p, Partition& part, bool force) {
+  void AddCommitLocked(rd_kafka_topic_partition_list_t* list, std::int32_t p, Partition& part,
+                       bool force) {
     part.dirty = false;
     const std::int64_t offset = part.tracker.committable();
     if (offset < 0) return;
@@ -426,21 +442,23 @@ class KafkaSource : public core_internal::SubscriptionSource {
     if (list->cnt == 0) return true;
     rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list, sync ? 0 : 1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-      Log(spdlog::level::warn, absl::StrCat("commit for '", subscription_, "' failed: ", rd_kafka_err2str(err),
-                                            "; settled messages past the last commit may be redelivered"));
+      Log(spdlog::level::warn,
+          absl::StrCat("commit for '", subscription_, "' failed: ", rd_kafka_err2str(err),
+                       "; settled messages past the last commit may be redelivered"));
       return false;
     }
     return true;
   }
 
   // A failed async commit (e.g. during a rebalance) is sent again by the next one.
-  static void OnCommitted(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
-                          void* opaque) {
+  static void OnCommitted(rd_kafka_t*, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* offsets, void* opaque) {
     auto* self = static_cast<KafkaSource*>(static_cast<ClientOpaque*>(opaque)->owner);
     if (offsets == nullptr) return;
     std::lock_guard<std::mutex> lock(self->mu_);
     for (int i = 0; i < offsets->cnt; ++i) {
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR && offsets->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR && offsets->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        continue;
       auto it = self->parts_.find(offsets->elems[i].partition);
       if (it == self->parts_.end()) continue;
       it->second.committed = -2;
@@ -448,8 +466,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
     }
   }
 
-  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
-                          void* opaque) {
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
     auto* self = static_cast<KafkaSource*>(static_cast<ClientOpaque*>(opaque)->owner);
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -480,11 +498,13 @@ class KafkaSource : public core_internal::SubscriptionSource {
   // consumer's own record instead, so what it acked is not delivered again.
   void OnAssign(rd_kafka_topic_partition_list_t* partitions) {
     PartitionListPtr committed(rd_kafka_topic_partition_list_copy(partitions));
-    const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(config_.options.connect_timeout));
+    const int timeout_ms =
+        static_cast<int>(absl::ToInt64Milliseconds(config_.options.connect_timeout));
     rd_kafka_resp_err_t err = rd_kafka_committed(rk_.get(), committed.get(), timeout_ms);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Log(spdlog::level::warn, absl::StrCat("reading committed offsets of '", subscription_,
-                                            "' failed: ", rd_kafka_err2str(err), "; using the group's defaults"));
+      Log(spdlog::level::warn,
+          absl::StrCat("reading committed offsets of '", subscription_,
+                       "' failed: ", rd_kafka_err2str(err), "; using the group's defaults"));
     }
     std::lock_guard<std::mutex> lock(mu_);
     for (int i = 0; i < partitions->cnt; ++i) {
@@ -503,16 +523,17 @@ class KafkaSource : public core_internal::SubscriptionSource {
       }
       Partition part;
       auto own = unconfirmed_.find(tp.partition);
-      const std::int64_t own_position = own == unconfirmed_.end() ? -1 : own->second.tracker.committable();
+      const std::int64_t own_position =
+          own == unconfirmed_.end() ? -1 : own->second.tracker.committable();
       if (own_position >= 0 && offset <= own_position) {
         part = std::move(own->second);
         part.tracker.ReleaseAll();  // in flight under the old assignment: hand out again
         part.dirty = true;          // commit our position under this assignment
         part.seek_to = -1;
         Log(spdlog::level::info,
-            absl::StrCat("partition ", tp.partition, " of '", topic_, "' came back to '", subscription_,
-                         "' before its commit was confirmed; continuing at offset ", own_position,
-                         " (the group had ", offset, ")"));
+            absl::StrCat("partition ", tp.partition, " of '", topic_, "' came back to '",
+                         subscription_, "' before its commit was confirmed; continuing at offset ",
+                         own_position, " (the group had ", offset, ")"));
       } else {
         part.tracker = OffsetTracker(offset, std::move(acked));
       }
@@ -549,7 +570,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
     const bool ok = CommitList(commit.get(), /*sync=*/true);
     std::lock_guard<std::mutex> lock(mu_);
     for (int i = 0; ok && i < commit->cnt; ++i) {
-      if (commit->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) unconfirmed_.erase(commit->elems[i].partition);
+      if (commit->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        unconfirmed_.erase(commit->elems[i].partition);
     }
   }
 
@@ -566,8 +588,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
   RdKafkaPtr rk_;
   QueuePtr queue_;  // rk_'s consumer queue
 
-  std::mutex poll_mu_;  // held by whoever polls the consumer: a Fetch or the keeper
-  std::vector<Position> positions_;  // guarded by poll_mu_: Admit's scratch
+  std::mutex poll_mu_;                // held by whoever polls the consumer: a Fetch or the keeper
+  std::vector<Position> positions_;   // guarded by poll_mu_: Admit's scratch
   std::atomic<int> fetch_wanted_{0};  // Fetch calls waiting for poll_mu_
   std::atomic<std::int64_t> last_fetch_end_{0};  // steady-clock ns
   std::atomic<bool> interrupted_{false}, closed_{false};
@@ -575,17 +597,17 @@ class KafkaSource : public core_internal::SubscriptionSource {
   std::thread keeper_;
   std::mutex keeper_mu_;
   std::condition_variable keeper_cv_;
-  bool stop_ = false;  // guarded by keeper_mu_
+  bool stop_ = false;                        // guarded by keeper_mu_
   std::vector<rd_kafka_message_t*> doomed_;  // guarded by keeper_mu_: converted, to destroy
 
   std::mutex mu_;
-  std::deque<Buffered> stash_;                // guarded by mu_: polled, not yet fetched
-  std::map<std::int32_t, Partition> parts_;   // guarded by mu_: the current assignment
+  std::deque<Buffered> stash_;                     // guarded by mu_: polled, not yet fetched
+  std::map<std::int32_t, Partition> parts_;        // guarded by mu_: the current assignment
   std::map<std::int32_t, Partition> unconfirmed_;  // guarded by mu_: revoked, commit not confirmed
-  std::uint64_t next_epoch_ = 0;              // guarded by mu_
-  bool paused_ = false;                       // guarded by mu_
-  bool seeks_pending_ = false;                // guarded by mu_
-  absl::Status error_;                        // guarded by mu_: a terminal consume error
+  std::uint64_t next_epoch_ = 0;                   // guarded by mu_
+  bool paused_ = false;                            // guarded by mu_
+  bool seeks_pending_ = false;                     // guarded by mu_
+  absl::Status error_;                             // guarded by mu_: a terminal consume error
 };
 
 }  // namespace

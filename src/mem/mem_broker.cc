@@ -24,7 +24,7 @@ struct Stored {
 };
 
 struct Topic {
-  std::int64_t base = 0;      // sequence number of log.front()
+  std::int64_t base = 0;  // sequence number of log.front()
   std::deque<Stored> log;
   std::int64_t end() const { return base + static_cast<std::int64_t>(log.size()); }
 };
@@ -36,7 +36,7 @@ struct Lease {
 
 struct Subscription {
   std::string topic;
-  std::int64_t cursor = 0;             // next sequence number never handed out
+  std::int64_t cursor = 0;               // next sequence number never handed out
   std::map<std::int64_t, Lease> leased;  // handed out, unacked
   std::map<std::int64_t, int> released;  // to hand out again -> attempts so far
   absl::Duration ack_deadline = absl::Seconds(30);
@@ -46,9 +46,9 @@ struct Subscription {
 // One named in-process broker, shared by every Broker opened with its URL.
 struct State {
   std::mutex mu;
-  std::condition_variable cv;  // a topic grew or a lease was released
-  std::map<std::string, Topic> topics;          // guarded by mu
-  std::map<std::string, Subscription> subs;     // guarded by mu
+  std::condition_variable cv;                // a topic grew or a lease was released
+  std::map<std::string, Topic> topics;       // guarded by mu
+  std::map<std::string, Subscription> subs;  // guarded by mu
   std::string url;
 };
 
@@ -67,7 +67,8 @@ absl::Status CreateSubscriptionLocked(State& s, const SubscriptionConfig& c) {
   auto t = s.topics.find(c.topic);
   if (t == s.topics.end()) return TopicNotFound(s, c.topic);
   if (s.subs.count(c.name)) {
-    return absl::AlreadyExistsError(absl::StrCat("subscription '", c.name, "' already exists in ", s.url));
+    return absl::AlreadyExistsError(
+        absl::StrCat("subscription '", c.name, "' already exists in ", s.url));
   }
   Subscription sub;
   sub.topic = c.topic;
@@ -144,7 +145,8 @@ class MemSource : public core_internal::SubscriptionSource {
         sub.leased[seq] = Lease{deadline, attempts + 1};
         out.push_back(std::move(d));
       };
-      for (auto r = sub.released.begin(); r != sub.released.end() && out.size() < max && bytes < max_bytes;) {
+      for (auto r = sub.released.begin();
+           r != sub.released.end() && out.size() < max && bytes < max_bytes;) {
         if (r->first >= topic.base) take(r->first, r->second);
         r = sub.released.erase(r);
       }
@@ -220,7 +222,8 @@ class MemAdmin : public AdminConnection {
     if (auto st = core_internal::ValidateName("topic", c.name); !st.ok()) return st;
     std::lock_guard<std::mutex> lock(s_->mu);
     if (!s_->topics.emplace(c.name, Topic{}).second) {
-      return absl::AlreadyExistsError(absl::StrCat("topic '", c.name, "' already exists in ", s_->url));
+      return absl::AlreadyExistsError(
+          absl::StrCat("topic '", c.name, "' already exists in ", s_->url));
     }
     return absl::OkStatus();
   }
@@ -275,7 +278,8 @@ class MemAdmin : public AdminConnection {
     auto t = s_->topics.find(sub.topic);
     const std::int64_t end = t == s_->topics.end() ? sub.cursor : t->second.end();
     info.in_flight = static_cast<std::int64_t>(sub.leased.size());
-    info.backlog = end - sub.cursor + info.in_flight + static_cast<std::int64_t>(sub.released.size());
+    info.backlog =
+        end - sub.cursor + info.in_flight + static_cast<std::int64_t>(sub.released.size());
     info.ack_deadline = sub.ack_deadline;
     info.dead_letter_topic = sub.dead_letter_topic;
     return info;
@@ -320,14 +324,16 @@ class MemBroker : public BrokerConnection, public std::enable_shared_from_this<M
       auto it = s_->subs.find(subscription);
       if (it == s_->subs.end()) {
         if (options.topic.empty()) return SubNotFound(*s_, subscription);
-        SubscriptionConfig c{.name = subscription, .topic = options.topic, .start = options.start,
+        SubscriptionConfig c{.name = subscription,
+                             .topic = options.topic,
+                             .start = options.start,
                              .ack_deadline = options.ack_deadline};
         if (auto st = CreateSubscriptionLocked(*s_, c); !st.ok()) return st;
         it = s_->subs.find(subscription);
       } else if (!options.topic.empty() && it->second.topic != options.topic) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "subscription '", subscription, "' reads topic '", it->second.topic, "', not '",
-            options.topic, "'"));
+        return absl::InvalidArgumentError(absl::StrCat("subscription '", subscription,
+                                                       "' reads topic '", it->second.topic,
+                                                       "', not '", options.topic, "'"));
       }
       it->second.ack_deadline = options.ack_deadline;
       topic = it->second.topic;
@@ -351,8 +357,9 @@ class MemBroker : public BrokerConnection, public std::enable_shared_from_this<M
 
 void RegisterMemBackend() {
   core_internal::RegisterBackend(
-      "mem", [](const core_internal::Url& url, const BrokerOptions& options)
-                 -> absl::StatusOr<std::shared_ptr<BrokerConnection>> {
+      "mem",
+      [](const core_internal::Url& url,
+         const BrokerOptions& options) -> absl::StatusOr<std::shared_ptr<BrokerConnection>> {
         // Brokers of one name share their state while any of them is open.
         static std::mutex mu;
         static auto* brokers = new std::map<std::string, std::weak_ptr<State>>;

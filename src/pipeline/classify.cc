@@ -11,13 +11,16 @@ namespace unibus::pipeline {
 
 absl::Status ValidateImage(const vision::ImageMessage& image) {
   if (image.image_id().empty()) return absl::InvalidArgumentError("image has no image_id");
-  if (image.pixels().empty()) return absl::InvalidArgumentError(absl::StrCat("image ", image.image_id(), " is empty"));
+  if (image.pixels().empty())
+    return absl::InvalidArgumentError(absl::StrCat("image ", image.image_id(), " is empty"));
   if (image.width() != kImageSide || image.height() != kImageSide) {
-    return absl::InvalidArgumentError(absl::StrCat("image ", image.image_id(), " is ", image.width(), "x",
-                                                   image.height(), "; the model takes 28x28"));
+    return absl::InvalidArgumentError(absl::StrCat("image ", image.image_id(), " is ",
+                                                   image.width(), "x", image.height(),
+                                                   "; the model takes 28x28"));
   }
   if (image.pixels().size() != static_cast<std::size_t>(kImageBytes)) {
-    return absl::InvalidArgumentError(absl::StrCat("image ", image.image_id(), " has ", image.pixels().size(),
+    return absl::InvalidArgumentError(absl::StrCat("image ", image.image_id(), " has ",
+                                                   image.pixels().size(),
                                                    " pixel bytes; 28x28 needs 784"));
   }
   return absl::OkStatus();
@@ -42,8 +45,9 @@ void WarmUp(Model& model, std::size_t max_batch) {
 }
 
 // One worker: pull a micro-batch, classify, publish predictions, ack on publish.
-absl::Status Work(TypedSubscriber<vision::ImageMessage>& in, TypedPublisher<vision::Prediction>& out, Model& model,
-                  const ClassifyOptions& o, const std::atomic<bool>& stop, ClassifyStats* stats) {
+absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
+                  TypedPublisher<vision::Prediction>& out, Model& model, const ClassifyOptions& o,
+                  const std::atomic<bool>& stop, ClassifyStats* stats) {
   std::vector<Typed<vision::ImageMessage>> batch;
   std::vector<std::uint8_t> pixels;
   if (o.warm_up) WarmUp(model, o.max_batch);
@@ -53,8 +57,9 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in, TypedPublisher<visi
     // Fill the batch: wait for a first image, then up to max_wait for more.
     absl::Time deadline = absl::InfiniteFuture();
     while (batch.size() < o.max_batch && !stop.load()) {
-      const absl::Duration wait =
-          batch.empty() ? absl::Milliseconds(100) : std::max(absl::ZeroDuration(), deadline - absl::Now());
+      const absl::Duration wait = batch.empty()
+                                      ? absl::Milliseconds(100)
+                                      : std::max(absl::ZeroDuration(), deadline - absl::Now());
       auto got = in.Pull(o.max_batch - batch.size(), wait);
       if (!got.ok()) return got.status();
       for (auto& t : *got) {
@@ -99,7 +104,10 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in, TypedPublisher<visi
       p.set_batch_size(static_cast<int>(batch.size()));
       auto ack = std::make_shared<AckHandler>(std::move(batch[i].ack));
       out.Publish(p, img.image_id()).then([ack](const absl::StatusOr<MessageId>& r) {
-        if (r.ok()) std::move(*ack).ack(); else std::move(*ack).nack(absl::StrCat("prediction not published: ", r.status().message()));
+        if (r.ok())
+          std::move(*ack).ack();
+        else
+          std::move(*ack).nack(absl::StrCat("prediction not published: ", r.status().message()));
       });
     }
     stats->classified += static_cast<std::int64_t>(batch.size());
@@ -110,8 +118,9 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in, TypedPublisher<visi
 
 }  // namespace
 
-absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& factory, const ClassifyOptions& o,
-                           const std::atomic<bool>& stop, ClassifyStats* stats) {
+absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& factory,
+                           const ClassifyOptions& o, const std::atomic<bool>& stop,
+                           ClassifyStats* stats) {
   if (o.workers < 1) return absl::InvalidArgumentError("--workers must be at least 1");
   if (o.max_batch < 1) return absl::InvalidArgumentError("--max-batch must be at least 1");
   // Load every model first: a missing or incompatible model is an error at start.
@@ -128,19 +137,20 @@ absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& factory,
   so.max_outstanding_messages = std::max<std::size_t>(256, o.max_batch * o.workers * 4);
   auto sub = in.subscriber(o.subscription, so);
   if (!sub.ok()) return sub.status();
-  auto pub = out.publisher(o.predictions_topic,
-                           PublisherOptions{.max_batch_delay = o.publish_delay, .create_topic_if_missing = true});
+  auto pub = out.publisher(o.predictions_topic, PublisherOptions{.max_batch_delay = o.publish_delay,
+                                                                 .create_topic_if_missing = true});
   if (!pub.ok()) return pub.status();
   TypedSubscriber<vision::ImageMessage> typed_in(*sub);
   TypedPublisher<vision::Prediction> typed_out(*pub, TypedOptions{.compress_above = 0});
   std::vector<std::thread> threads;
   std::vector<absl::Status> results(o.workers);
   for (int i = 0; i < o.workers; ++i) {
-    threads.emplace_back([&, i] { results[i] = Work(typed_in, typed_out, *models[i], o, stop, stats); });
+    threads.emplace_back(
+        [&, i] { results[i] = Work(typed_in, typed_out, *models[i], o, stop, stats); });
   }
   for (auto& t : threads) t.join();
-  (void)typed_out.Flush();          // every prediction out, so its image gets acked
-  sub->connection()->Shutdown();    // then commit the acks
+  (void)typed_out.Flush();        // every prediction out, so its image gets acked
+  sub->connection()->Shutdown();  // then commit the acks
   pub->connection()->Shutdown();
   for (auto& r : results) {
     if (!r.ok()) return r;

@@ -1,5 +1,6 @@
-#include <cstdio>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -24,11 +25,11 @@ absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const
                                    const std::atomic<bool>* stop) {
   const std::size_t n = o.count == 0 ? images.size() : std::min(o.count, images.size());
   if (o.count > images.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("--count ", o.count, " is more than the ", images.size(),
-                                                   " images available"));
+    return absl::InvalidArgumentError(absl::StrCat("--count ", o.count, " is more than the ",
+                                                   images.size(), " images available"));
   }
-  auto pub =
-      broker.publisher(o.topic, PublisherOptions{.max_batch_delay = o.publish_delay, .create_topic_if_missing = true});
+  auto pub = broker.publisher(o.topic, PublisherOptions{.max_batch_delay = o.publish_delay,
+                                                        .create_topic_if_missing = true});
   if (!pub.ok()) return pub.status();
   TypedPublisher<vision::ImageMessage> typed(*pub, TypedOptions{.compress_above = 0});
   const bool bar = o.progress && isatty(STDERR_FILENO);
@@ -47,7 +48,10 @@ absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const
     img.set_width(kImageSide);
     img.set_height(kImageSide);
     img.set_pixels(images.pixels.data() + i * kImageBytes, kImageBytes);
-    if (images.labels[i] >= 0) img.set_label(images.labels[i]); else img.clear_label();
+    if (images.labels[i] >= 0)
+      img.set_label(images.labels[i]);
+    else
+      img.clear_label();
     img.set_produced_at_us(absl::ToUnixMicros(absl::Now()));
     futures.push_back(typed.Publish(img, img.image_id()));
     if (bar && (i % 256 == 0)) DrawProgress(i, n, start);

@@ -34,7 +34,8 @@ absl::Status FreshSubscription(Broker& b, const std::string& sub, const std::str
   auto admin = b.admin();
   auto s = admin.DeleteSubscription(sub);
   if (!s.ok() && !absl::IsNotFound(s) && !absl::IsUnimplemented(s)) return s;
-  s = admin.CreateSubscription(SubscriptionConfig{.name = sub, .topic = topic, .start = StartPosition::kEarliest});
+  s = admin.CreateSubscription(
+      SubscriptionConfig{.name = sub, .topic = topic, .start = StartPosition::kEarliest});
   if (!s.ok() && !absl::IsAlreadyExists(s) && !absl::IsUnimplemented(s)) return s;
   return absl::OkStatus();
 }
@@ -42,11 +43,21 @@ absl::Status FreshSubscription(Broker& b, const std::string& sub, const std::str
 }  // namespace
 
 std::string PipelineReport::ToJson() const {
-  nlohmann::json j = {{"in", in_url}, {"out", out_url}, {"db", db}, {"model_version", model_version},
-                      {"images_sent", sent}, {"predictions_stored", stored}, {"lost", lost},
-                      {"duplicate_rows", duplicate_rows}, {"redelivered_predictions", redelivered},
-                      {"rejected", rejected}, {"labelled", labelled}, {"correct", correct},
-                      {"accuracy", accuracy}, {"seconds", seconds}, {"throughput_images_per_s", throughput},
+  nlohmann::json j = {{"in", in_url},
+                      {"out", out_url},
+                      {"db", db},
+                      {"model_version", model_version},
+                      {"images_sent", sent},
+                      {"predictions_stored", stored},
+                      {"lost", lost},
+                      {"duplicate_rows", duplicate_rows},
+                      {"redelivered_predictions", redelivered},
+                      {"rejected", rejected},
+                      {"labelled", labelled},
+                      {"correct", correct},
+                      {"accuracy", accuracy},
+                      {"seconds", seconds},
+                      {"throughput_images_per_s", throughput},
                       {"latency_ms", {{"p50", p50_ms}, {"p95", p95_ms}, {"p99", p99_ms}}},
                       {"stage_latency_ms",
                        {{"queue", {{"p50", queue.p50_ms}, {"p99", queue.p99_ms}}},
@@ -65,10 +76,11 @@ std::string PipelineReport::ToText() const {
       "  accuracy (from db)   %.2f%%  (%d / %d, model %s)\n"
       "  throughput           %.0f images/s  (%.2f s)\n"
       "  latency produce->stored  p50 %.1f ms  p95 %.1f ms  p99 %.1f ms\n"
-      "    by stage (p50/p99)     queue %.1f/%.1f ms  inference %.1f/%.1f ms  classified->stored %.1f/%.1f ms\n",
-      in_url, out_url, db, sent, stored, lost, duplicate_rows, redelivered, 100.0 * accuracy, correct, labelled,
-      model_version, throughput, seconds, p50_ms, p95_ms, p99_ms, queue.p50_ms, queue.p99_ms, inference.p50_ms,
-      inference.p99_ms, delivery.p50_ms, delivery.p99_ms);
+      "    by stage (p50/p99)     queue %.1f/%.1f ms  inference %.1f/%.1f ms  classified->stored "
+      "%.1f/%.1f ms\n",
+      in_url, out_url, db, sent, stored, lost, duplicate_rows, redelivered, 100.0 * accuracy,
+      correct, labelled, model_version, throughput, seconds, p50_ms, p95_ms, p99_ms, queue.p50_ms,
+      queue.p99_ms, inference.p50_ms, inference.p99_ms, delivery.p50_ms, delivery.p99_ms);
 }
 
 absl::StatusOr<PipelineReport> RunPipeline(const ImageSet& images, const ModelFactory& model,
@@ -80,11 +92,13 @@ absl::StatusOr<PipelineReport> RunPipeline(const ImageSet& images, const ModelFa
   auto store = PredictionStore::Open(o.db);
   if (!store.ok()) return store.status();
   if (auto s = (*store)->Clear(); !s.ok()) return s;
-  for (auto [b, topic] : {std::pair{&*in, o.feed.topic}, std::pair{&*out, o.classify.predictions_topic}}) {
+  for (auto [b, topic] :
+       {std::pair{&*in, o.feed.topic}, std::pair{&*out, o.classify.predictions_topic}}) {
     if (auto s = FreshTopic(*b, topic); !s.ok()) return s;
   }
   if (auto s = FreshSubscription(*in, o.classify.subscription, o.feed.topic); !s.ok()) return s;
-  if (auto s = FreshSubscription(*out, o.sink.subscription, o.classify.predictions_topic); !s.ok()) return s;
+  if (auto s = FreshSubscription(*out, o.sink.subscription, o.classify.predictions_topic); !s.ok())
+    return s;
   // Probe the model once here so a bad model file fails before anything starts.
   std::string version;
   {
@@ -105,7 +119,8 @@ absl::StatusOr<PipelineReport> RunPipeline(const ImageSet& images, const ModelFa
   // The clock starts when every worker has its model loaded and warmed up: the
   // report is about the pipeline running, not about loading LibTorch.
   const absl::Time ready_by = absl::Now() + o.stall_timeout;
-  while (cstats.ready_workers.load() < o.classify.workers && !classify_returned.load() && absl::Now() < ready_by) {
+  while (cstats.ready_workers.load() < o.classify.workers && !classify_returned.load() &&
+         absl::Now() < ready_by) {
     absl::SleepFor(absl::Milliseconds(1));
   }
 

@@ -23,9 +23,9 @@ struct PipelineReport {
   std::string in_url, out_url, db, model_version;
   std::int64_t sent = 0, stored = 0, lost = 0, duplicate_rows = 0, redelivered = 0, rejected = 0;
   std::int64_t labelled = 0, correct = 0;
-  double accuracy = 0;         // correct / labelled, read from the database
-  double seconds = 0;          // first image fed -> last prediction stored
-  double throughput = 0;       // stored / seconds
+  double accuracy = 0;                        // correct / labelled, read from the database
+  double seconds = 0;                         // first image fed -> last prediction stored
+  double throughput = 0;                      // stored / seconds
   double p50_ms = 0, p95_ms = 0, p99_ms = 0;  // produced -> stored
   // The same split by stage (see StoreSummary): where a slow image lost its time.
   struct Stage {

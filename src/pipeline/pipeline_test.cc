@@ -21,7 +21,8 @@ namespace {
 // "Predicts" pixel[0] % 10: right exactly when the feed made pixel[0] == label.
 class StandInModel : public Model {
  public:
-  absl::StatusOr<std::vector<ModelOutput>> Classify(const std::uint8_t* images, std::size_t n) override {
+  absl::StatusOr<std::vector<ModelOutput>> Classify(const std::uint8_t* images,
+                                                    std::size_t n) override {
     std::vector<ModelOutput> out(n);
     for (std::size_t i = 0; i < n; ++i) out[i] = {images[i * kImageBytes] % 10, 0.5f};
     return out;
@@ -34,7 +35,8 @@ class StandInModel : public Model {
 class RecordingModel : public StandInModel {
  public:
   explicit RecordingModel(std::vector<std::size_t>* sizes) : sizes_(sizes) {}
-  absl::StatusOr<std::vector<ModelOutput>> Classify(const std::uint8_t* images, std::size_t n) override {
+  absl::StatusOr<std::vector<ModelOutput>> Classify(const std::uint8_t* images,
+                                                    std::size_t n) override {
     sizes_->push_back(n);
     return StandInModel::Classify(images, n);
   }
@@ -58,7 +60,8 @@ ImageSet MakeImages(int n, int* expected_correct) {
 }
 
 ModelFactory StandIn() {
-  return []() -> absl::StatusOr<std::unique_ptr<Model>> { return std::make_unique<StandInModel>(); };
+  return
+      []() -> absl::StatusOr<std::unique_ptr<Model>> { return std::make_unique<StandInModel>(); };
 }
 
 TEST(PipelineTest, EveryImageExactlyOneRowAndAccuracyFromTheDatabase) {
@@ -91,9 +94,12 @@ TEST(PipelineTest, BadModelFailsAtStart) {
   PipelineOptions o;
   o.in_url = o.out_url = "mem://pipeline-bad-model";
   o.db = absl::StrCat("sqlite:", testing::TempDir(), "/pipeline-bad-", getpid(), ".db");
-  auto r = RunPipeline(images, []() -> absl::StatusOr<std::unique_ptr<Model>> {
-    return absl::FailedPreconditionError("model file models/x.pt is missing");
-  }, o);
+  auto r = RunPipeline(
+      images,
+      []() -> absl::StatusOr<std::unique_ptr<Model>> {
+        return absl::FailedPreconditionError("model file models/x.pt is missing");
+      },
+      o);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -102,7 +108,8 @@ TEST(PipelineTest, BadImagesAreDeadLetteredWithAReasonAndTheWorkerGoesOn) {
   ASSERT_TRUE(broker.ok());
   ASSERT_TRUE(broker->admin().CreateTopic("images").ok());
   ASSERT_TRUE(broker->admin().CreateTopic("classifier.dead-letter").ok());
-  auto dlq = broker->subscriber("dlq-reader", {.topic = "classifier.dead-letter", .start = StartPosition::kEarliest});
+  auto dlq = broker->subscriber(
+      "dlq-reader", {.topic = "classifier.dead-letter", .start = StartPosition::kEarliest});
   ASSERT_TRUE(dlq.ok());
   auto pub = broker->publisher("images");
   ASSERT_TRUE(pub.ok());
@@ -129,7 +136,9 @@ TEST(PipelineTest, BadImagesAreDeadLetteredWithAReasonAndTheWorkerGoesOn) {
   std::atomic<bool> stop{false};
   ClassifyStats stats;
   absl::Status status;
-  std::thread worker([&] { status = RunClassifier(*broker, *broker, StandIn(), ClassifyOptions{}, stop, &stats); });
+  std::thread worker([&] {
+    status = RunClassifier(*broker, *broker, StandIn(), ClassifyOptions{}, stop, &stats);
+  });
   std::vector<std::string> reasons;
   for (int i = 0; i < 100 && reasons.size() < 3; ++i) {
     auto got = dlq->Pull(10, absl::Milliseconds(100));
@@ -139,7 +148,8 @@ TEST(PipelineTest, BadImagesAreDeadLetteredWithAReasonAndTheWorkerGoesOn) {
       std::move(p.ack).ack();
     }
   }
-  for (int i = 0; i < 100 && stats.classified.load() < 1; ++i) absl::SleepFor(absl::Milliseconds(20));
+  for (int i = 0; i < 100 && stats.classified.load() < 1; ++i)
+    absl::SleepFor(absl::Milliseconds(20));
   stop = true;
   worker.join();
   ASSERT_TRUE(status.ok()) << status;
@@ -170,7 +180,8 @@ TEST(PipelineTest, WorkersWarmUpEveryBatchSizeBeforeTakingImages) {
     ClassifyStats stats;
     absl::Status status;
     std::thread worker([&] { status = RunClassifier(*broker, *broker, factory, o, stop, &stats); });
-    for (int i = 0; i < 500 && stats.ready_workers.load() < 2; ++i) absl::SleepFor(absl::Milliseconds(10));
+    for (int i = 0; i < 500 && stats.ready_workers.load() < 2; ++i)
+      absl::SleepFor(absl::Milliseconds(10));
     EXPECT_EQ(stats.ready_workers.load(), 2);
     stop = true;
     worker.join();
@@ -199,7 +210,8 @@ TEST(PipelineTest, NoWarmUpWhenTurnedOff) {
   ClassifyStats stats;
   absl::Status status;
   std::thread worker([&] { status = RunClassifier(*broker, *broker, factory, o, stop, &stats); });
-  for (int i = 0; i < 500 && stats.ready_workers.load() < 1; ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 500 && stats.ready_workers.load() < 1; ++i)
+    absl::SleepFor(absl::Milliseconds(10));
   stop = true;
   worker.join();
   ASSERT_TRUE(status.ok()) << status;
@@ -212,13 +224,13 @@ class RecordingBroker : public BrokerConnection {
  public:
   explicit RecordingBroker(std::shared_ptr<BrokerConnection> inner) : inner_(std::move(inner)) {}
   Capabilities capabilities() const override { return inner_->capabilities(); }
-  absl::StatusOr<std::shared_ptr<PublisherConnection>> MakePublisher(const std::string& topic,
-                                                                     const PublisherOptions& options) override {
+  absl::StatusOr<std::shared_ptr<PublisherConnection>> MakePublisher(
+      const std::string& topic, const PublisherOptions& options) override {
     delays[topic] = options.max_batch_delay;
     return inner_->MakePublisher(topic, options);
   }
-  absl::StatusOr<std::shared_ptr<SubscriberConnection>> MakeSubscriber(const std::string& subscription,
-                                                                       const SubscriberOptions& options) override {
+  absl::StatusOr<std::shared_ptr<SubscriberConnection>> MakeSubscriber(
+      const std::string& subscription, const SubscriberOptions& options) override {
     return inner_->MakeSubscriber(subscription, options);
   }
   std::shared_ptr<AdminConnection> admin() override { return inner_->admin(); }
@@ -241,7 +253,9 @@ TEST(PipelineTest, StagesPublishWithTheirPublishDelay) {
   ImageSet images = MakeImages(3, &correct);
   ASSERT_TRUE(RunFeed(broker, images, FeedOptions{}).ok());
   EXPECT_EQ(recording->delays["images"], absl::ZeroDuration());
-  ASSERT_TRUE(RunFeed(broker, images, FeedOptions{.topic = "images-slow", .publish_delay = absl::Milliseconds(5)}).ok());
+  ASSERT_TRUE(RunFeed(broker, images,
+                      FeedOptions{.topic = "images-slow", .publish_delay = absl::Milliseconds(5)})
+                  .ok());
   EXPECT_EQ(recording->delays["images-slow"], absl::Milliseconds(5));
 
   for (absl::Duration delay : {absl::ZeroDuration(), absl::Milliseconds(3)}) {

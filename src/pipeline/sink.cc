@@ -4,8 +4,8 @@
 
 namespace unibus::pipeline {
 
-absl::Status RunSink(Broker& broker, PredictionStore& store, const SinkOptions& o, const std::atomic<bool>& stop,
-                     std::atomic<std::int64_t>* stored) {
+absl::Status RunSink(Broker& broker, PredictionStore& store, const SinkOptions& o,
+                     const std::atomic<bool>& stop, std::atomic<std::int64_t>* stored) {
   SubscriberOptions so;
   so.topic = o.predictions_topic;
   so.start = StartPosition::kEarliest;

@@ -38,7 +38,8 @@ class Model {
  public:
   virtual ~Model() = default;
   // `n` images of 28x28 bytes, contiguous. Returns n outputs.
-  virtual absl::StatusOr<std::vector<ModelOutput>> Classify(const std::uint8_t* images, std::size_t n) = 0;
+  virtual absl::StatusOr<std::vector<ModelOutput>> Classify(const std::uint8_t* images,
+                                                            std::size_t n) = 0;
   virtual std::string version() const = 0;
   virtual std::string class_name(int index) const = 0;
 };
@@ -62,7 +63,8 @@ struct FeedResult {
 };
 // Publishes images as ImageMessage (ordering key = image id). Blocks until every
 // publish has its result; the first failure is returned.
-absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const FeedOptions& options,
+absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images,
+                                   const FeedOptions& options,
                                    const std::atomic<bool>* stop = nullptr);
 
 // ---- classify ----
@@ -70,7 +72,7 @@ struct ClassifyOptions {
   std::string subscription = "classifier";
   std::string images_topic = "images";
   std::string predictions_topic = "predictions";
-  int workers = 2;              // one model (one intra-op thread) per worker
+  int workers = 2;  // one model (one intra-op thread) per worker
   std::size_t max_batch = 16;
   absl::Duration max_wait = absl::Milliseconds(2);
   // If this worker dies, its unacked images go to another after this long.
@@ -93,8 +95,9 @@ struct ClassifyStats {
 // classifies them, publishes a Prediction per image to `out` and acks each image only
 // once its prediction was published. Bad images are rejected to the dead-letter topic
 // with the reason. Runs until *stop; returns the first fatal error.
-absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& model, const ClassifyOptions& options,
-                           const std::atomic<bool>& stop, ClassifyStats* stats);
+absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& model,
+                           const ClassifyOptions& options, const std::atomic<bool>& stop,
+                           ClassifyStats* stats);
 
 // Checks an ImageMessage; InvalidArgument with the reason when it cannot be classified.
 absl::Status ValidateImage(const vision::ImageMessage& image);

@@ -1,7 +1,7 @@
 #include "pipeline/store.h"
 
-#include <sqlite3.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 
@@ -48,7 +48,8 @@ constexpr char kLatencies[] =
     "(stored_at_us - classified_at_us) / 1000.0 FROM predictions";
 
 void SortLatencies(StoreSummary* s) {
-  for (auto* v : {&s->latencies_ms, &s->queue_ms, &s->inference_ms, &s->delivery_ms}) std::sort(v->begin(), v->end());
+  for (auto* v : {&s->latencies_ms, &s->queue_ms, &s->inference_ms, &s->delivery_ms})
+    std::sort(v->begin(), v->end());
 }
 
 struct SqliteCloser {
@@ -62,7 +63,9 @@ class SqliteStore : public PredictionStore {
  public:
   static absl::StatusOr<std::unique_ptr<PredictionStore>> Open(const std::string& path) {
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     std::unique_ptr<sqlite3, SqliteCloser> db(raw);
     if (rc != SQLITE_OK) {
       return absl::UnavailableError(absl::StrCat("cannot open predictions database '", path, "': ",
@@ -75,13 +78,16 @@ class SqliteStore : public PredictionStore {
     }
     // Checkpoints (and their fsyncs) on a thread of their own, not in the sink's
     // commits; if it cannot start, SQLite's automatic checkpoint stays.
-    if (auto c = sqlite_internal::WalCheckpointer::Start(path, /*synchronous_full=*/false); c.ok()) {
+    if (auto c = sqlite_internal::WalCheckpointer::Start(path, /*synchronous_full=*/false);
+        c.ok()) {
       store->checkpointer_ = *std::move(c);
       store->checkpointer_->Attach(store->db_.get());
     }
     const std::string insert = absl::StrCat(
-        "INSERT INTO predictions (image_id, class_index, class_name, confidence, model_version, true_label, "
-        "produced_at_us, classified_at_us, stored_at_us, queue_ms, inference_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO predictions (image_id, class_index, class_name, confidence, model_version, "
+        "true_label, "
+        "produced_at_us, classified_at_us, stored_at_us, queue_ms, inference_ms) VALUES "
+        "(?,?,?,?,?,?,?,?,?,?,?)",
         kUpsertTail);
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(store->db_.get(), insert.c_str(), -1, &st, nullptr) != SQLITE_OK) {
@@ -97,12 +103,18 @@ class SqliteStore : public PredictionStore {
     for (const auto& p : batch) {
       sqlite3_stmt* st = upsert_.get();
       sqlite3_reset(st);
-      sqlite3_bind_text(st, 1, p.image_id().data(), static_cast<int>(p.image_id().size()), SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 1, p.image_id().data(), static_cast<int>(p.image_id().size()),
+                        SQLITE_TRANSIENT);
       sqlite3_bind_int(st, 2, p.class_index());
-      sqlite3_bind_text(st, 3, p.class_name().data(), static_cast<int>(p.class_name().size()), SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 3, p.class_name().data(), static_cast<int>(p.class_name().size()),
+                        SQLITE_TRANSIENT);
       sqlite3_bind_double(st, 4, p.confidence());
-      sqlite3_bind_text(st, 5, p.model_version().data(), static_cast<int>(p.model_version().size()), SQLITE_TRANSIENT);
-      if (p.has_true_label()) sqlite3_bind_int(st, 6, p.true_label()); else sqlite3_bind_null(st, 6);
+      sqlite3_bind_text(st, 5, p.model_version().data(), static_cast<int>(p.model_version().size()),
+                        SQLITE_TRANSIENT);
+      if (p.has_true_label())
+        sqlite3_bind_int(st, 6, p.true_label());
+      else
+        sqlite3_bind_null(st, 6);
       sqlite3_bind_int64(st, 7, p.produced_at_us());
       sqlite3_bind_int64(st, 8, p.classified_at_us());
       sqlite3_bind_int64(st, 9, now);
@@ -120,7 +132,8 @@ class SqliteStore : public PredictionStore {
   absl::StatusOr<StoreSummary> Summarize() override {
     StoreSummary out;
     sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db_.get(), kSummary, -1, &raw, nullptr) != SQLITE_OK) return Error("summary");
+    if (sqlite3_prepare_v2(db_.get(), kSummary, -1, &raw, nullptr) != SQLITE_OK)
+      return Error("summary");
     std::unique_ptr<sqlite3_stmt, StmtCloser> st(raw);
     if (sqlite3_step(st.get()) != SQLITE_ROW) return Error("summary");
     out.rows = sqlite3_column_int64(st.get(), 0);
@@ -128,7 +141,8 @@ class SqliteStore : public PredictionStore {
     out.labelled = sqlite3_column_int64(st.get(), 2);
     out.correct = sqlite3_column_int64(st.get(), 3);
     out.redeliveries = sqlite3_column_int64(st.get(), 4);
-    if (sqlite3_prepare_v2(db_.get(), kLatencies, -1, &raw, nullptr) != SQLITE_OK) return Error("latencies");
+    if (sqlite3_prepare_v2(db_.get(), kLatencies, -1, &raw, nullptr) != SQLITE_OK)
+      return Error("latencies");
     st.reset(raw);
     while (sqlite3_step(st.get()) == SQLITE_ROW) {
       out.latencies_ms.push_back(sqlite3_column_double(st.get(), 0));
@@ -156,7 +170,8 @@ class SqliteStore : public PredictionStore {
     return absl::OkStatus();
   }
   absl::Status Error(const std::string& what) {
-    return absl::UnavailableError(absl::StrCat("predictions database '", path_, "': ", what, ": ", sqlite3_errmsg(db_.get())));
+    return absl::UnavailableError(absl::StrCat("predictions database '", path_, "': ", what, ": ",
+                                               sqlite3_errmsg(db_.get())));
   }
 
   // Declared first: it must outlive the connection that calls it.
@@ -179,13 +194,15 @@ class PostgresStore : public PredictionStore {
   static absl::StatusOr<std::unique_ptr<PredictionStore>> Open(const std::string& url) {
     std::unique_ptr<PGconn, PgCloser> conn(PQconnectdb(url.c_str()));
     if (PQstatus(conn.get()) != CONNECTION_OK) {
-      return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL at '", Redact(url), "': ",
-                                                 PQerrorMessage(conn.get()), " (is the server running?)"));
+      return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL at '", Redact(url),
+                                                 "': ", PQerrorMessage(conn.get()),
+                                                 " (is the server running?)"));
     }
     auto store = std::unique_ptr<PostgresStore>(new PostgresStore(std::move(conn), Redact(url)));
     if (auto s = store->Exec(kCreateTable); !s.ok()) return s;
     const std::string insert = absl::StrCat(
-        "INSERT INTO predictions (image_id, class_index, class_name, confidence, model_version, true_label, "
+        "INSERT INTO predictions (image_id, class_index, class_name, confidence, model_version, "
+        "true_label, "
         "produced_at_us, classified_at_us, stored_at_us, queue_ms, inference_ms) "
         "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
         kUpsertTail);
@@ -198,11 +215,17 @@ class PostgresStore : public PredictionStore {
     if (auto s = Exec("BEGIN"); !s.ok()) return s;
     const std::string now = absl::StrCat(absl::ToUnixMicros(absl::Now()));
     for (const auto& p : batch) {
-      std::string v[11] = {p.image_id(), absl::StrCat(p.class_index()), p.class_name(),
-                           absl::StrCat(p.confidence()), p.model_version(),
+      std::string v[11] = {p.image_id(),
+                           absl::StrCat(p.class_index()),
+                           p.class_name(),
+                           absl::StrCat(p.confidence()),
+                           p.model_version(),
                            p.has_true_label() ? absl::StrCat(p.true_label()) : "",
-                           absl::StrCat(p.produced_at_us()), absl::StrCat(p.classified_at_us()), now,
-                           absl::StrCat(p.queue_ms()), absl::StrCat(p.inference_ms())};
+                           absl::StrCat(p.produced_at_us()),
+                           absl::StrCat(p.classified_at_us()),
+                           now,
+                           absl::StrCat(p.queue_ms()),
+                           absl::StrCat(p.inference_ms())};
       const char* values[11];
       for (int i = 0; i < 11; ++i) values[i] = v[i].c_str();
       if (!p.has_true_label()) values[5] = nullptr;
@@ -240,7 +263,8 @@ class PostgresStore : public PredictionStore {
   absl::Status Clear() override { return Exec("DELETE FROM predictions"); }
 
  private:
-  PostgresStore(std::unique_ptr<PGconn, PgCloser> conn, std::string url) : conn_(std::move(conn)), url_(std::move(url)) {}
+  PostgresStore(std::unique_ptr<PGconn, PgCloser> conn, std::string url)
+      : conn_(std::move(conn)), url_(std::move(url)) {}
 
   static std::string Redact(const std::string& url) {
     // postgresql://user:password@host -> postgresql://user:***@host
@@ -258,7 +282,8 @@ class PostgresStore : public PredictionStore {
     return absl::OkStatus();
   }
   absl::Status Error(const std::string& what) {
-    return absl::UnavailableError(absl::StrCat("PostgreSQL '", url_, "': ", what, ": ", PQerrorMessage(conn_.get())));
+    return absl::UnavailableError(
+        absl::StrCat("PostgreSQL '", url_, "': ", what, ": ", PQerrorMessage(conn_.get())));
   }
 
   std::unique_ptr<PGconn, PgCloser> conn_;
@@ -278,8 +303,8 @@ absl::StatusOr<std::unique_ptr<PredictionStore>> PredictionStore::Open(const std
     return SqliteStore::Open(path);
   }
   if (db.find("://") != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("unsupported database '", db,
-                                                   "'; use sqlite:PATH or postgresql://USER@HOST:PORT/DB"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unsupported database '", db, "'; use sqlite:PATH or postgresql://USER@HOST:PORT/DB"));
   }
   return SqliteStore::Open(db);
 }

@@ -13,12 +13,12 @@
 namespace unibus::pipeline {
 
 struct StoreSummary {
-  std::int64_t rows = 0;            // predictions stored (one per image id)
-  std::int64_t distinct_images = 0; // equals rows: the key makes a second row impossible
-  std::int64_t labelled = 0;        // rows whose true label is known
-  std::int64_t correct = 0;         // labelled rows predicted right
-  std::int64_t redeliveries = 0;    // upserts that hit an existing row (a redelivered prediction)
-  std::vector<double> latencies_ms; // produced -> stored, per row, sorted
+  std::int64_t rows = 0;             // predictions stored (one per image id)
+  std::int64_t distinct_images = 0;  // equals rows: the key makes a second row impossible
+  std::int64_t labelled = 0;         // rows whose true label is known
+  std::int64_t correct = 0;          // labelled rows predicted right
+  std::int64_t redeliveries = 0;     // upserts that hit an existing row (a redelivered prediction)
+  std::vector<double> latencies_ms;  // produced -> stored, per row, sorted
   // Where that time went, per row, each sorted on its own:
   std::vector<double> queue_ms;      // produced -> picked by a classifier worker
   std::vector<double> inference_ms;  // the model call on the row's batch

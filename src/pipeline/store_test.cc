@@ -75,7 +75,8 @@ class PostgresServer {
   absl::Status Start() {
     const std::string bin = "/usr/lib/postgresql/15/bin";
     if (!std::filesystem::exists(bin + "/initdb")) {
-      return absl::UnavailableError("PostgreSQL 15 server binaries not installed (apt-get install postgresql)");
+      return absl::UnavailableError(
+          "PostgreSQL 15 server binaries not installed (apt-get install postgresql)");
     }
     dir_ = absl::StrCat("/tmp/unibus-pg-", getpid());
     port_ = 20000 + getpid() % 10000;
@@ -102,7 +103,9 @@ class PostgresServer {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-  std::string Url() const { return absl::StrCat("postgresql://unibus@127.0.0.1:", port_, "/postgres"); }
+  std::string Url() const {
+    return absl::StrCat("postgresql://unibus@127.0.0.1:", port_, "/postgres");
+  }
 
  private:
   static int Run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }

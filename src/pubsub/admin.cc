@@ -26,15 +26,17 @@ absl::Status WithHint(absl::Status s, absl::string_view hint) {
 absl::Status PubsubAdmin::CreateTopic(const TopicConfig& c) {
   if (auto s = core_internal::ValidateName("topic", c.name); !s.ok()) return s;
   if (!c.configs.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("topic '", c.name, "': pubsub:// takes no backend topic configs (got '",
-                                                   c.configs.begin()->first, "'); use TopicConfig::retention"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("topic '", c.name, "': pubsub:// takes no backend topic configs (got '",
+                     c.configs.begin()->first, "'); use TopicConfig::retention"));
   }
   v1::Topic topic;
   topic.set_name(TopicPath(conn_->endpoint().project, c.name));
   if (c.retention > absl::ZeroDuration()) {
     if (c.retention < absl::Minutes(10) || c.retention > absl::Hours(24 * 31)) {
-      return absl::InvalidArgumentError(absl::StrCat("topic '", c.name, "': retention ", absl::FormatDuration(c.retention),
-                                                     " is outside Pub/Sub's range of 10 minutes to 31 days"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("topic '", c.name, "': retention ", absl::FormatDuration(c.retention),
+                       " is outside Pub/Sub's range of 10 minutes to 31 days"));
     }
     topic.mutable_message_retention_duration()->set_seconds(absl::ToInt64Seconds(c.retention));
   }
@@ -82,7 +84,8 @@ absl::StatusOr<TopicInfo> PubsubAdmin::DescribeTopic(const std::string& name) {
   auto s = conn_->publisher_stub().GetTopic(&ctx, req, &t);
   if (!s.ok()) {
     return WithHint(ToStatus(s, conn_->endpoint(), absl::StrCat("describing topic '", name, "'")),
-                    absl::StrCat("create it with `unibus topics create ", name, " --url ", conn_->endpoint().url, "`"));
+                    absl::StrCat("create it with `unibus topics create ", name, " --url ",
+                                 conn_->endpoint().url, "`"));
   }
   TopicInfo info;
   info.name = name;
@@ -99,14 +102,18 @@ absl::Status PubsubAdmin::CreateSubscription(const SubscriptionConfig& c) {
   v1::Subscription sub;
   sub.set_name(SubscriptionPath(project, c.name));
   sub.set_topic(TopicPath(project, c.topic));
-  sub.set_ack_deadline_seconds(static_cast<int>(std::clamp<std::int64_t>(absl::ToInt64Seconds(c.ack_deadline), 10, 600)));
+  sub.set_ack_deadline_seconds(
+      static_cast<int>(std::clamp<std::int64_t>(absl::ToInt64Seconds(c.ack_deadline), 10, 600)));
   // The URL's ordering=off holds for every subscription this broker creates,
   // including through Admin (capabilities().ordering is false then).
   sub.set_enable_message_ordering(c.message_ordering && conn_->endpoint().ordering);
   if (!c.dead_letter_topic.empty()) {
-    if (auto s = core_internal::ValidateName("dead-letter topic", c.dead_letter_topic); !s.ok()) return s;
-    sub.mutable_dead_letter_policy()->set_dead_letter_topic(TopicPath(project, c.dead_letter_topic));
-    sub.mutable_dead_letter_policy()->set_max_delivery_attempts(std::clamp(c.max_delivery_attempts, 5, 100));
+    if (auto s = core_internal::ValidateName("dead-letter topic", c.dead_letter_topic); !s.ok())
+      return s;
+    sub.mutable_dead_letter_policy()->set_dead_letter_topic(
+        TopicPath(project, c.dead_letter_topic));
+    sub.mutable_dead_letter_policy()->set_max_delivery_attempts(
+        std::clamp(c.max_delivery_attempts, 5, 100));
   }
   // The topic's retention decides what "earliest" can reach.
   auto topic = DescribeTopic(c.topic);
@@ -118,10 +125,13 @@ absl::Status PubsubAdmin::CreateSubscription(const SubscriptionConfig& c) {
     v1::Subscription out;
     auto s = conn_->subscriber_stub().CreateSubscription(&ctx, sub, &out);
     if (!s.ok()) {
-      return ToStatus(s, conn_->endpoint(), absl::StrCat("creating subscription '", c.name, "' on topic '", c.topic, "'"));
+      return ToStatus(
+          s, conn_->endpoint(),
+          absl::StrCat("creating subscription '", c.name, "' on topic '", c.topic, "'"));
     }
   }
-  if (topic->retention <= absl::ZeroDuration()) return absl::OkStatus();  // nothing retained to skip or replay
+  if (topic->retention <= absl::ZeroDuration())
+    return absl::OkStatus();  // nothing retained to skip or replay
   v1::SeekRequest seek;
   seek.set_subscription(sub.name());
   const absl::Time to = c.start == StartPosition::kEarliest ? created - topic->retention : created;
@@ -134,7 +144,8 @@ absl::Status PubsubAdmin::CreateSubscription(const SubscriptionConfig& c) {
     // The emulator cannot seek, but gives new subscriptions the retained backlog.
     return c.start == StartPosition::kLatest ? SkipRetained(sub.name(), created) : absl::OkStatus();
   }
-  return ToStatus(s, conn_->endpoint(), absl::StrCat("seeking new subscription '", c.name, "' to its start position"));
+  return ToStatus(s, conn_->endpoint(),
+                  absl::StrCat("seeking new subscription '", c.name, "' to its start position"));
 }
 
 absl::Status PubsubAdmin::SkipRetained(const std::string& sub_path, absl::Time created) {
@@ -148,7 +159,8 @@ absl::Status PubsubAdmin::SkipRetained(const std::string& sub_path, absl::Time c
     Connection::SetTimeout(ctx, conn_->options().connect_timeout);
     v1::PullResponse resp;
     auto s = conn_->subscriber_stub().Pull(&ctx, req, &resp);
-    if (!s.ok()) return ToStatus(s, conn_->endpoint(), "skipping the retained backlog of a new subscription");
+    if (!s.ok())
+      return ToStatus(s, conn_->endpoint(), "skipping the retained backlog of a new subscription");
     if (resp.received_messages().empty()) return absl::OkStatus();
     v1::AcknowledgeRequest old;
     v1::ModifyAckDeadlineRequest fresh;
@@ -202,14 +214,16 @@ absl::StatusOr<std::vector<std::string>> PubsubAdmin::ListSubscriptions() {
   return out;
 }
 
-absl::StatusOr<google::pubsub::v1::Subscription> PubsubAdmin::GetSubscription(const std::string& name) {
+absl::StatusOr<google::pubsub::v1::Subscription> PubsubAdmin::GetSubscription(
+    const std::string& name) {
   v1::GetSubscriptionRequest req;
   req.set_subscription(SubscriptionPath(conn_->endpoint().project, name));
   grpc::ClientContext ctx;
   Connection::SetTimeout(ctx, conn_->options().connect_timeout);
   v1::Subscription sub;
   auto s = conn_->subscriber_stub().GetSubscription(&ctx, req, &sub);
-  if (!s.ok()) return ToStatus(s, conn_->endpoint(), absl::StrCat("looking up subscription '", name, "'"));
+  if (!s.ok())
+    return ToStatus(s, conn_->endpoint(), absl::StrCat("looking up subscription '", name, "'"));
   return sub;
 }
 
@@ -220,7 +234,8 @@ absl::StatusOr<SubscriptionInfo> PubsubAdmin::DescribeSubscription(const std::st
   info.name = name;
   info.topic = ShortName(sub->topic());
   info.ack_deadline = absl::Seconds(sub->ack_deadline_seconds());
-  if (sub->has_dead_letter_policy()) info.dead_letter_topic = ShortName(sub->dead_letter_policy().dead_letter_topic());
+  if (sub->has_dead_letter_policy())
+    info.dead_letter_topic = ShortName(sub->dead_letter_policy().dead_letter_topic());
   return info;
 }
 

@@ -15,7 +15,8 @@ bool Contains(const absl::Status& s, const std::string& part) {
 
 TEST(PubsubBadInput, NoEmulatorAnsweringNamesTheAddressAndWhatToDo) {
   // Nothing listens on port 1.
-  auto b = Broker::Open("pubsub://unibus-test?emulator=127.0.0.1:1", BrokerOptions{.connect_timeout = absl::Seconds(1)});
+  auto b = Broker::Open("pubsub://unibus-test?emulator=127.0.0.1:1",
+                        BrokerOptions{.connect_timeout = absl::Seconds(1)});
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), absl::StatusCode::kUnavailable) << b.status();
   EXPECT_TRUE(Contains(b.status(), "127.0.0.1:1")) << b.status();
@@ -43,7 +44,10 @@ TEST(PubsubBadInput, MissingCredentialsOutsideTheEmulator) {
   setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/unibus-test-key.json", 1);
   auto b = Broker::Open("pubsub://unibus-test", BrokerOptions{.connect_timeout = absl::Seconds(2)});
   if (saved_emu) setenv("PUBSUB_EMULATOR_HOST", emu.c_str(), 1);
-  if (saved_creds) setenv("GOOGLE_APPLICATION_CREDENTIALS", creds.c_str(), 1); else unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+  if (saved_creds)
+    setenv("GOOGLE_APPLICATION_CREDENTIALS", creds.c_str(), 1);
+  else
+    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), absl::StatusCode::kPermissionDenied) << b.status();
   EXPECT_TRUE(Contains(b.status(), "GOOGLE_APPLICATION_CREDENTIALS")) << b.status();
@@ -79,13 +83,16 @@ TEST(PubsubBadInput, OversizedAndEmptyMessagesFailAloneWithoutHarmingTheirBatch)
   auto ok1 = p->Publish(MessageBuilder{}.data("before").build());
   auto huge = p->Publish(MessageBuilder{}.data(std::string(10 * 1000 * 1000 + 1, 'x')).build());
   auto empty = p->Publish(Message{});
-  auto bad_attr = p->Publish(MessageBuilder{}.data("x").attribute(std::string(300, 'k'), "v").build());
+  auto bad_attr =
+      p->Publish(MessageBuilder{}.data("x").attribute(std::string(300, 'k'), "v").build());
   auto ok2 = p->Publish(MessageBuilder{}.data("after").build());
   ASSERT_TRUE(p->Flush().ok());
   EXPECT_EQ(huge.get().status().code(), absl::StatusCode::kInvalidArgument) << huge.get().status();
   EXPECT_TRUE(Contains(huge.get().status(), "10 MB")) << huge.get().status();
-  EXPECT_EQ(empty.get().status().code(), absl::StatusCode::kInvalidArgument) << empty.get().status();
-  EXPECT_EQ(bad_attr.get().status().code(), absl::StatusCode::kInvalidArgument) << bad_attr.get().status();
+  EXPECT_EQ(empty.get().status().code(), absl::StatusCode::kInvalidArgument)
+      << empty.get().status();
+  EXPECT_EQ(bad_attr.get().status().code(), absl::StatusCode::kInvalidArgument)
+      << bad_attr.get().status();
   EXPECT_TRUE(ok1.get().ok()) << ok1.get().status();
   EXPECT_TRUE(ok2.get().ok()) << ok2.get().status();
   // A message just under the limit goes through and comes back whole.
@@ -99,7 +106,10 @@ TEST(PubsubBadInput, OversizedAndEmptyMessagesFailAloneWithoutHarmingTheirBatch)
     auto r = sub->Pull(10, absl::Milliseconds(200));
     ASSERT_TRUE(r.ok()) << r.status();
     for (auto& m : *r) {
-      if (m.message.data.size() == nine_mb.size()) big_ok = m.message.data == nine_mb; else got.insert(m.message.data);
+      if (m.message.data.size() == nine_mb.size())
+        big_ok = m.message.data == nine_mb;
+      else
+        got.insert(m.message.data);
       std::move(m.ack).ack();
     }
   }

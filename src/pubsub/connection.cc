@@ -27,8 +27,10 @@ grpc::ChannelArguments ChannelArgs() {
 
 std::string WhatToDo(const Endpoint& e) {
   if (e.emulator) {
-    return absl::StrCat("is the Pub/Sub emulator running there? start it (gcloud beta emulators pubsub start "
-                        "--host-port=", e.address, ") or point PUBSUB_EMULATOR_HOST at the one you run");
+    return absl::StrCat(
+        "is the Pub/Sub emulator running there? start it (gcloud beta emulators pubsub start "
+        "--host-port=",
+        e.address, ") or point PUBSUB_EMULATOR_HOST at the one you run");
   }
   return absl::StrCat("check network access to ", e.address,
                       ", or set PUBSUB_EMULATOR_HOST=HOST:PORT to use the Pub/Sub emulator");
@@ -65,14 +67,16 @@ absl::Status ValidateProject(absl::string_view project) {
         "use the ID, not the project's display name or number)"));
   };
   absl::string_view id = project;
-  if (auto colon = project.rfind(':'); colon != absl::string_view::npos) id = project.substr(colon + 1);
+  if (auto colon = project.rfind(':'); colon != absl::string_view::npos)
+    id = project.substr(colon + 1);
   if (project.empty()) return bad("it is empty");
   if (id.size() < 6 || id.size() > 30) return bad("wrong length");
-  if (!absl::ascii_islower(static_cast<unsigned char>(id[0]))) return bad("must start with a lowercase letter");
+  if (!absl::ascii_islower(static_cast<unsigned char>(id[0])))
+    return bad("must start with a lowercase letter");
   if (id.back() == '-') return bad("must not end with '-'");
   for (char c : id) {
-    if (!absl::ascii_islower(static_cast<unsigned char>(c)) && !absl::ascii_isdigit(static_cast<unsigned char>(c)) &&
-        c != '-') {
+    if (!absl::ascii_islower(static_cast<unsigned char>(c)) &&
+        !absl::ascii_isdigit(static_cast<unsigned char>(c)) && c != '-') {
       return bad(absl::StrCat("character '", absl::string_view(&c, 1), "' is not allowed"));
     }
   }
@@ -93,8 +97,9 @@ absl::StatusOr<Endpoint> ParseEndpoint(const core_internal::Url& url) {
     } else if (k == "streams") {
       int n = 0;
       if (!absl::SimpleAtoi(v, &n) || n < 1 || n > 64) {
-        return absl::InvalidArgumentError(absl::StrCat("streams='", v, "' in ", url.original,
-                                                       " must be a number of StreamingPull streams from 1 to 64"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("streams='", v, "' in ", url.original,
+                         " must be a number of StreamingPull streams from 1 to 64"));
       }
       e.streams = static_cast<std::size_t>(n);
     } else if (k == "ordering") {
@@ -103,12 +108,14 @@ absl::StatusOr<Endpoint> ParseEndpoint(const core_internal::Url& url) {
       } else if (v == "off" || v == "false" || v == "0") {
         e.ordering = false;
       } else {
-        return absl::InvalidArgumentError(absl::StrCat("ordering='", v, "' in ", url.original, " must be on or off"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("ordering='", v, "' in ", url.original, " must be on or off"));
       }
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown parameter '", k, "' in ", url.original,
-          "; pubsub:// takes emulator=HOST:PORT, endpoint=HOST:PORT, streams=N or ordering=on|off"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown parameter '", k, "' in ", url.original,
+                       "; pubsub:// takes emulator=HOST:PORT, endpoint=HOST:PORT, streams=N or "
+                       "ordering=on|off"));
     }
   }
   if (e.address.empty()) {
@@ -121,8 +128,9 @@ absl::StatusOr<Endpoint> ParseEndpoint(const core_internal::Url& url) {
     }
   }
   if (e.address.find(':') == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("address '", e.address, "' for ", e.url,
-                                                   " has no port; write HOST:PORT, e.g. 127.0.0.1:8085"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("address '", e.address, "' for ", e.url,
+                     " has no port; write HOST:PORT, e.g. 127.0.0.1:8085"));
   }
   return e;
 }
@@ -160,23 +168,28 @@ absl::Status ToStatus(const grpc::Status& status, const Endpoint& e, absl::strin
   const std::string head = absl::StrCat(e.url, " (", e.address, "): ", what, " failed: ");
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
-      return absl::UnavailableError(absl::StrCat(head, "nothing answers (", detail, "); ", WhatToDo(e)));
+      return absl::UnavailableError(
+          absl::StrCat(head, "nothing answers (", detail, "); ", WhatToDo(e)));
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return absl::DeadlineExceededError(absl::StrCat(head, "no answer in time (", detail, "); ", WhatToDo(e)));
+      return absl::DeadlineExceededError(
+          absl::StrCat(head, "no answer in time (", detail, "); ", WhatToDo(e)));
     case grpc::StatusCode::UNAUTHENTICATED:
-      return absl::PermissionDeniedError(absl::StrCat(
-          head, "credentials were rejected (", detail,
-          "); run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS to a "
-          "service-account key file"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(head, "credentials were rejected (", detail,
+                       "); run `gcloud auth application-default login` or set "
+                       "GOOGLE_APPLICATION_CREDENTIALS to a "
+                       "service-account key file"));
     case grpc::StatusCode::PERMISSION_DENIED:
-      return absl::PermissionDeniedError(absl::StrCat(
-          head, "permission denied (", detail, "); grant the caller a Pub/Sub role on project ", e.project));
+      return absl::PermissionDeniedError(
+          absl::StrCat(head, "permission denied (", detail,
+                       "); grant the caller a Pub/Sub role on project ", e.project));
     case grpc::StatusCode::NOT_FOUND:
       return absl::NotFoundError(absl::StrCat(head, "not found (", detail, ")"));
     case grpc::StatusCode::ALREADY_EXISTS:
       return absl::AlreadyExistsError(absl::StrCat(head, "already exists (", detail, ")"));
     default:
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()), absl::StrCat(head, detail));
+      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                          absl::StrCat(head, detail));
   }
 }
 
@@ -184,7 +197,8 @@ void Connection::SetTimeout(grpc::ClientContext& ctx, absl::Duration timeout) {
   ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
 }
 
-Connection::Connection(Endpoint endpoint, BrokerOptions options, std::shared_ptr<grpc::ChannelCredentials> creds)
+Connection::Connection(Endpoint endpoint, BrokerOptions options,
+                       std::shared_ptr<grpc::ChannelCredentials> creds)
     : endpoint_(std::move(endpoint)), options_(std::move(options)), creds_(std::move(creds)) {
   channel_ = NewChannel();
   publisher_ = google::pubsub::v1::Publisher::NewStub(channel_);
@@ -195,7 +209,8 @@ std::shared_ptr<grpc::Channel> Connection::NewChannel() const {
   return grpc::CreateCustomChannel(endpoint_.address, creds_, ChannelArgs());
 }
 
-absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(Endpoint endpoint, BrokerOptions options) {
+absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(Endpoint endpoint,
+                                                             BrokerOptions options) {
   KeepCallbackQueueAlive();
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (endpoint.emulator) {
@@ -203,19 +218,22 @@ absl::StatusOr<std::shared_ptr<Connection>> Connection::Open(Endpoint endpoint, 
   } else {
     creds = grpc::GoogleDefaultCredentials();
     if (creds == nullptr) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          endpoint.url, ": no Google credentials found for ", endpoint.address,
-          "; set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, run "
-          "`gcloud auth application-default login`, or set PUBSUB_EMULATOR_HOST=HOST:PORT to use the emulator"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(endpoint.url, ": no Google credentials found for ", endpoint.address,
+                       "; set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, run "
+                       "`gcloud auth application-default login`, or set "
+                       "PUBSUB_EMULATOR_HOST=HOST:PORT to use the emulator"));
     }
   }
-  std::shared_ptr<Connection> c(new Connection(std::move(endpoint), std::move(options), std::move(creds)));
-  const auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(c->options_.connect_timeout);
+  std::shared_ptr<Connection> c(
+      new Connection(std::move(endpoint), std::move(options), std::move(creds)));
+  const auto deadline =
+      std::chrono::system_clock::now() + absl::ToChronoMilliseconds(c->options_.connect_timeout);
   if (!c->channel_->WaitForConnected(deadline)) {
-    return absl::UnavailableError(absl::StrCat(c->endpoint_.url, ": nothing answers at ", c->endpoint_.address,
-                                               c->endpoint_.emulator ? " (the emulator address)" : "", " within ",
-                                               absl::FormatDuration(c->options_.connect_timeout), "; ",
-                                               WhatToDo(c->endpoint_)));
+    return absl::UnavailableError(absl::StrCat(
+        c->endpoint_.url, ": nothing answers at ", c->endpoint_.address,
+        c->endpoint_.emulator ? " (the emulator address)" : "", " within ",
+        absl::FormatDuration(c->options_.connect_timeout), "; ", WhatToDo(c->endpoint_)));
   }
   return c;
 }

@@ -29,9 +29,9 @@ namespace unibus::pubsub_internal {
 //                                          capabilities().ordering is then false)
 struct Endpoint {
   std::string project;
-  std::string address;    // host:port
-  bool emulator = false;  // insecure channel, no credentials
-  std::string url;        // for messages: "pubsub://PROJECT"
+  std::string address;      // host:port
+  bool emulator = false;    // insecure channel, no credentials
+  std::string url;          // for messages: "pubsub://PROJECT"
   std::size_t streams = 0;  // 0: StreamCount's default
   bool ordering = true;     // subscriptions created here enable message ordering
 };
@@ -83,7 +83,8 @@ class Connection {
   static void SetTimeout(grpc::ClientContext& ctx, absl::Duration timeout);
 
  private:
-  Connection(Endpoint endpoint, BrokerOptions options, std::shared_ptr<grpc::ChannelCredentials> creds);
+  Connection(Endpoint endpoint, BrokerOptions options,
+             std::shared_ptr<grpc::ChannelCredentials> creds);
 
   const Endpoint endpoint_;
   const BrokerOptions options_;

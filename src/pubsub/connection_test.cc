@@ -31,11 +31,13 @@ TEST(PubsubConnection, Endpoints) {
   auto noport = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=localhost"));
   EXPECT_EQ(noport.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(e->streams, 0u);
-  auto streams = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1&streams=3"));
+  auto streams =
+      ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1&streams=3"));
   ASSERT_TRUE(streams.ok()) << streams.status();
   EXPECT_EQ(streams->streams, 3u);
   for (const char* bad : {"0", "65", "x", "-1"}) {
-    auto b = ParseEndpoint(*core_internal::ParseUrl(absl::StrCat("pubsub://my-project?emulator=127.0.0.1:1&streams=", bad)));
+    auto b = ParseEndpoint(*core_internal::ParseUrl(
+        absl::StrCat("pubsub://my-project?emulator=127.0.0.1:1&streams=", bad)));
     EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(b.status().message().find("streams"), std::string::npos) << bad;
   }
@@ -45,10 +47,12 @@ TEST(PubsubConnection, OrderingParameter) {
   auto on = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1"));
   ASSERT_TRUE(on.ok());
   EXPECT_TRUE(on->ordering);
-  auto off = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1&ordering=off"));
+  auto off = ParseEndpoint(
+      *core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1&ordering=off"));
   ASSERT_TRUE(off.ok()) << off.status();
   EXPECT_FALSE(off->ordering);
-  auto bad = ParseEndpoint(*core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1&ordering=maybe"));
+  auto bad = ParseEndpoint(
+      *core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:1&ordering=maybe"));
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -66,14 +70,19 @@ TEST(PubsubConnection, NamesAndStatuses) {
   EXPECT_EQ(SubscriptionPath("p", "s"), "projects/p/subscriptions/s");
   EXPECT_EQ(ShortName("projects/p/topics/t"), "t");
   EXPECT_EQ(ShortName("_deleted-topic_"), "_deleted-topic_");
-  Endpoint e{.project = "proj-one", .address = "127.0.0.1:9", .emulator = true, .url = "pubsub://proj-one"};
-  auto s = ToStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused"), e, "publishing");
+  Endpoint e{.project = "proj-one",
+             .address = "127.0.0.1:9",
+             .emulator = true,
+             .url = "pubsub://proj-one"};
+  auto s =
+      ToStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused"), e, "publishing");
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(s.message().find("127.0.0.1:9"), std::string::npos);
   EXPECT_NE(s.message().find("PUBSUB_EMULATOR_HOST"), std::string::npos);
   EXPECT_EQ(ToStatus(grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "x"), e, "y").code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(ToStatus(grpc::Status(grpc::StatusCode::NOT_FOUND, "x"), e, "y").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ToStatus(grpc::Status(grpc::StatusCode::NOT_FOUND, "x"), e, "y").code(),
+            absl::StatusCode::kNotFound);
   EXPECT_TRUE(IsRetryable(grpc::StatusCode::UNAVAILABLE));
   EXPECT_FALSE(IsRetryable(grpc::StatusCode::NOT_FOUND));
 }
@@ -82,10 +91,18 @@ TEST(PubsubPublisherValidation, RejectsWhatPubsubWouldRefuse) {
   EXPECT_TRUE(ValidateForPubsub(MessageBuilder{}.data("x").build(), 10 << 20, "t").ok());
   EXPECT_TRUE(ValidateForPubsub(MessageBuilder{}.attribute("k", "v").build(), 10 << 20, "t").ok());
   EXPECT_FALSE(ValidateForPubsub(Message{}, 10 << 20, "t").ok());
-  EXPECT_FALSE(ValidateForPubsub(MessageBuilder{}.data(std::string(10'000'001, 'x')).build(), 10 << 20, "t").ok());
+  EXPECT_FALSE(
+      ValidateForPubsub(MessageBuilder{}.data(std::string(10'000'001, 'x')).build(), 10 << 20, "t")
+          .ok());
   EXPECT_FALSE(ValidateForPubsub(MessageBuilder{}.data("x").build(), 0, "t").ok());
-  EXPECT_FALSE(ValidateForPubsub(MessageBuilder{}.data("x").attribute("k", std::string(1025, 'v')).build(), 10 << 20, "t").ok());
-  EXPECT_FALSE(ValidateForPubsub(MessageBuilder{}.data("x").ordering_key(std::string(1025, 'k')).build(), 10 << 20, "t").ok());
+  EXPECT_FALSE(
+      ValidateForPubsub(MessageBuilder{}.data("x").attribute("k", std::string(1025, 'v')).build(),
+                        10 << 20, "t")
+          .ok());
+  EXPECT_FALSE(
+      ValidateForPubsub(MessageBuilder{}.data("x").ordering_key(std::string(1025, 'k')).build(),
+                        10 << 20, "t")
+          .ok());
 }
 
 }  // namespace

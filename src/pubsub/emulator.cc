@@ -20,9 +20,12 @@
 namespace unibus::pubsub_internal {
 namespace {
 
-constexpr char kDefaultBinary[] = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator";
+constexpr char kDefaultBinary[] =
+    "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator";
 
-bool Executable(const std::string& path) { return !path.empty() && access(path.c_str(), X_OK) == 0; }
+bool Executable(const std::string& path) {
+  return !path.empty() && access(path.c_str(), X_OK) == 0;
+}
 
 bool OnPath(const std::string& name) {
   const char* path = std::getenv("PATH");
@@ -81,18 +84,22 @@ absl::StatusOr<std::unique_ptr<Emulator>> Emulator::Start(absl::Duration startup
   const char* env = std::getenv("UNIBUS_PUBSUB_EMULATOR");
   std::string binary = env != nullptr && *env != '\0' ? env : kDefaultBinary;
   if (!Executable(binary)) {
-    return absl::NotFoundError(absl::StrCat("Pub/Sub emulator not installed: no executable ", binary,
-                                            "; install the google-cloud-cli-pubsub-emulator package or set "
-                                            "UNIBUS_PUBSUB_EMULATOR to the cloud-pubsub-emulator script"));
+    return absl::NotFoundError(
+        absl::StrCat("Pub/Sub emulator not installed: no executable ", binary,
+                     "; install the google-cloud-cli-pubsub-emulator package or set "
+                     "UNIBUS_PUBSUB_EMULATOR to the cloud-pubsub-emulator script"));
   }
   const char* java_home = std::getenv("JAVA_HOME");
-  if (!OnPath("java") && !(java_home != nullptr && Executable(std::string(java_home) + "/bin/java"))) {
-    return absl::NotFoundError("Pub/Sub emulator cannot run: no `java` on PATH (install a Java runtime, e.g. "
-                               "default-jre-headless)");
+  if (!OnPath("java") &&
+      !(java_home != nullptr && Executable(std::string(java_home) + "/bin/java"))) {
+    return absl::NotFoundError(
+        "Pub/Sub emulator cannot run: no `java` on PATH (install a Java runtime, e.g. "
+        "default-jre-headless)");
   }
   const int port = FreePort();
   if (port <= 0) return absl::UnavailableError("no free loopback port for the Pub/Sub emulator");
-  std::string log = absl::StrCat(TempDir(), "/unibus-pubsub-emulator-", getpid(), "-", port, ".log");
+  std::string log =
+      absl::StrCat(TempDir(), "/unibus-pubsub-emulator-", getpid(), "-", port, ".log");
   std::unique_ptr<Emulator> e(new Emulator(binary, port, log));
   if (auto s = e->Launch(startup_timeout); !s.ok()) return s;
   return e;
@@ -117,7 +124,8 @@ absl::Status Emulator::Launch(absl::Duration startup_timeout) {
       dup2(fd, 2);
       close(fd);
     }
-    execl(binary_.c_str(), binary_.c_str(), host.c_str(), port.c_str(), static_cast<char*>(nullptr));
+    execl(binary_.c_str(), binary_.c_str(), host.c_str(), port.c_str(),
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   pid_ = pid;
@@ -126,16 +134,17 @@ absl::Status Emulator::Launch(absl::Duration startup_timeout) {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return absl::UnavailableError(absl::StrCat("the Pub/Sub emulator exited while starting; its log (", log_,
-                                                 ") ends with:\n", Tail(log_)));
+      return absl::UnavailableError(
+          absl::StrCat("the Pub/Sub emulator exited while starting; its log (", log_,
+                       ") ends with:\n", Tail(log_)));
     }
     if (Answers(port_)) return absl::OkStatus();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   Kill();
-  return absl::UnavailableError(absl::StrCat("the Pub/Sub emulator did not answer on ", host_port(), " within ",
-                                             absl::FormatDuration(startup_timeout), "; its log (", log_,
-                                             ") ends with:\n", Tail(log_)));
+  return absl::UnavailableError(absl::StrCat("the Pub/Sub emulator did not answer on ", host_port(),
+                                             " within ", absl::FormatDuration(startup_timeout),
+                                             "; its log (", log_, ") ends with:\n", Tail(log_)));
 }
 
 Emulator::~Emulator() {

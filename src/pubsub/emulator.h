@@ -21,7 +21,8 @@ class Emulator {
   // Starts the emulator and waits until it accepts connections (up to
   // `startup_timeout`). NotFound, saying what to install, when the emulator or
   // Java is missing; Unavailable with the log's tail when it does not come up.
-  static absl::StatusOr<std::unique_ptr<Emulator>> Start(absl::Duration startup_timeout = absl::Seconds(60));
+  static absl::StatusOr<std::unique_ptr<Emulator>> Start(
+      absl::Duration startup_timeout = absl::Seconds(60));
 
   // Stops the emulator (SIGTERM, then SIGKILL after 5 s) and waits for it.
   ~Emulator();

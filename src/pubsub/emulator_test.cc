@@ -118,10 +118,13 @@ TEST(PubsubEmulator, AdminKeepsSubscriptionSettings) {
   auto t = admin.DescribeTopic("events");
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->retention, absl::Hours(1));
-  ASSERT_TRUE(admin.CreateSubscription(SubscriptionConfig{.name = "events-sub", .topic = "events",
-                                                          .ack_deadline = absl::Seconds(42),
-                                                          .dead_letter_topic = "events-dlq",
-                                                          .max_delivery_attempts = 7}).ok());
+  ASSERT_TRUE(admin
+                  .CreateSubscription(SubscriptionConfig{.name = "events-sub",
+                                                         .topic = "events",
+                                                         .ack_deadline = absl::Seconds(42),
+                                                         .dead_letter_topic = "events-dlq",
+                                                         .max_delivery_attempts = 7})
+                  .ok());
   auto s = admin.DescribeSubscription("events-sub");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->topic, "events");

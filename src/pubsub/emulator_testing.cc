@@ -18,7 +18,10 @@ Shared& Get() {
   if (started == nullptr) {
     started = new Shared;
     auto e = Emulator::Start();
-    if (e.ok()) started->emulator = *std::move(e); else started->status = e.status();
+    if (e.ok())
+      started->emulator = *std::move(e);
+    else
+      started->status = e.status();
   }
   return *started;
 }

@@ -19,9 +19,10 @@ Emulator* SharedEmulator(absl::Status* why);
 // A project name unique within the run.
 std::string FreshProject();
 
-#define UNIBUS_NEED_EMULATOR(var)                                                    \
-  absl::Status var##_why;                                                            \
-  ::unibus::pubsub_internal::Emulator* var = ::unibus::pubsub_internal::SharedEmulator(&var##_why); \
+#define UNIBUS_NEED_EMULATOR(var)                            \
+  absl::Status var##_why;                                    \
+  ::unibus::pubsub_internal::Emulator* var =                 \
+      ::unibus::pubsub_internal::SharedEmulator(&var##_why); \
   if (var == nullptr) GTEST_SKIP() << "Pub/Sub emulator not available, test skipped: " << var##_why
 
 }  // namespace unibus::pubsub_internal

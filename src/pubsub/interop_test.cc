@@ -43,8 +43,9 @@ TEST(PubsubInterop, RestPublishedMessagesReachUnibus) {
                                 {"attributes", {{"source", "curl"}, {"i", absl::StrCat(i)}}},
                                 {"orderingKey", "rest"}});
   }
-  auto r = Curl(absl::StrCat("-X POST -H 'content-type: application/json' -d '", body.dump(), "' http://",
-                             emu->host_port(), "/v1/projects/", project, "/topics/rest-in:publish"));
+  auto r = Curl(absl::StrCat("-X POST -H 'content-type: application/json' -d '", body.dump(),
+                             "' http://", emu->host_port(), "/v1/projects/", project,
+                             "/topics/rest-in:publish"));
   ASSERT_TRUE(r.ok()) << r.status();
   auto ids = nlohmann::json::parse(*r)["messageIds"];
   ASSERT_EQ(ids.size(), 3u) << *r;
@@ -75,17 +76,27 @@ TEST(PubsubInterop, UnibusPublishedMessagesReachRestPull) {
   auto b = Broker::Open(emu->Url(project));
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_TRUE(b->admin().CreateTopic("rest-out").ok());
-  ASSERT_TRUE(b->admin().CreateSubscription(SubscriptionConfig{.name = "rest-out-sub", .topic = "rest-out"}).ok());
+  ASSERT_TRUE(
+      b->admin()
+          .CreateSubscription(SubscriptionConfig{.name = "rest-out-sub", .topic = "rest-out"})
+          .ok());
   auto p = b->publisher("rest-out");
   ASSERT_TRUE(p.ok());
-  auto id = p->Publish(MessageBuilder{}.data(std::string("bytes \0\xff ok", 10)).attribute("k", "v").ordering_key("o").build()).get();
+  auto id = p->Publish(MessageBuilder{}
+                           .data(std::string("bytes \0\xff ok", 10))
+                           .attribute("k", "v")
+                           .ordering_key("o")
+                           .build())
+                .get();
   ASSERT_TRUE(id.ok()) << id.status();
 
-  const std::string base = absl::StrCat("http://", emu->host_port(), "/v1/projects/", project, "/subscriptions/rest-out-sub");
+  const std::string base = absl::StrCat("http://", emu->host_port(), "/v1/projects/", project,
+                                        "/subscriptions/rest-out-sub");
   nlohmann::json msgs = nlohmann::json::array();
   const absl::Time end = absl::Now() + absl::Seconds(20);
   while (msgs.empty() && absl::Now() < end) {
-    auto r = Curl(absl::StrCat("-X POST -H 'content-type: application/json' -d '{\"maxMessages\":10}' ", base, ":pull"));
+    auto r = Curl(absl::StrCat(
+        "-X POST -H 'content-type: application/json' -d '{\"maxMessages\":10}' ", base, ":pull"));
     ASSERT_TRUE(r.ok()) << r.status();
     auto j = nlohmann::json::parse(*r);
     if (j.contains("receivedMessages")) msgs = j["receivedMessages"];
@@ -99,8 +110,9 @@ TEST(PubsubInterop, UnibusPublishedMessagesReachRestPull) {
   EXPECT_EQ(m["orderingKey"], "o");
   EXPECT_EQ(m["messageId"], *id);
   nlohmann::json ack = {{"ackIds", {msgs[0]["ackId"]}}};
-  ASSERT_TRUE(Curl(absl::StrCat("-X POST -H 'content-type: application/json' -d '", ack.dump(), "' ", base,
-                                ":acknowledge")).ok());
+  ASSERT_TRUE(Curl(absl::StrCat("-X POST -H 'content-type: application/json' -d '", ack.dump(),
+                                "' ", base, ":acknowledge"))
+                  .ok());
 }
 
 }  // namespace

@@ -34,39 +34,46 @@ struct PubsubPublisher::KeyState {
   absl::Status paused;       // keyed only: why the key is paused
 };
 
-absl::Status ValidateForPubsub(const Message& m, std::size_t max_message_bytes, const std::string& topic) {
+absl::Status ValidateForPubsub(const Message& m, std::size_t max_message_bytes,
+                               const std::string& topic) {
   auto bad = [&](const std::string& why) {
-    return absl::InvalidArgumentError(absl::StrCat("message for Pub/Sub topic '", topic, "' rejected: ", why));
+    return absl::InvalidArgumentError(
+        absl::StrCat("message for Pub/Sub topic '", topic, "' rejected: ", why));
   };
   const std::size_t limit = std::min(max_message_bytes, kMaxRequestBytes);
   if (m.ByteSize() > limit) {
-    return bad(absl::StrCat("its ", m.ByteSize(), " bytes exceed the limit of ", limit,
-                            " bytes (Pub/Sub takes at most 10 MB per message); split it or store the payload "
-                            "elsewhere and publish a reference"));
+    return bad(absl::StrCat(
+        "its ", m.ByteSize(), " bytes exceed the limit of ", limit,
+        " bytes (Pub/Sub takes at most 10 MB per message); split it or store the payload "
+        "elsewhere and publish a reference"));
   }
   if (m.data.empty() && m.attributes.empty()) {
-    return bad("it has no data and no attributes, which Pub/Sub does not accept; add data or an attribute");
+    return bad(
+        "it has no data and no attributes, which Pub/Sub does not accept; add data or an "
+        "attribute");
   }
   if (m.attributes.size() > kMaxAttributes) {
     return bad(absl::StrCat(m.attributes.size(), " attributes, Pub/Sub allows ", kMaxAttributes));
   }
   for (const auto& [k, v] : m.attributes) {
     if (k.empty() || k.size() > kMaxAttributeKeyBytes) {
-      return bad(absl::StrCat("attribute name '", k.substr(0, 40), "' must be 1-", kMaxAttributeKeyBytes, " bytes"));
+      return bad(absl::StrCat("attribute name '", k.substr(0, 40), "' must be 1-",
+                              kMaxAttributeKeyBytes, " bytes"));
     }
     if (v.size() > kMaxAttributeValueBytes) {
-      return bad(absl::StrCat("attribute '", k, "' has a ", v.size(), "-byte value, Pub/Sub allows ",
-                              kMaxAttributeValueBytes));
+      return bad(absl::StrCat("attribute '", k, "' has a ", v.size(),
+                              "-byte value, Pub/Sub allows ", kMaxAttributeValueBytes));
     }
   }
   if (m.ordering_key.size() > kMaxOrderingKeyBytes) {
-    return bad(absl::StrCat("ordering key of ", m.ordering_key.size(), " bytes, Pub/Sub allows ", kMaxOrderingKeyBytes));
+    return bad(absl::StrCat("ordering key of ", m.ordering_key.size(), " bytes, Pub/Sub allows ",
+                            kMaxOrderingKeyBytes));
   }
   return absl::OkStatus();
 }
 
-PubsubPublisher::PubsubPublisher(std::shared_ptr<Connection> conn, std::string topic, PublisherOptions options,
-                                 PubsubPublisherSettings settings)
+PubsubPublisher::PubsubPublisher(std::shared_ptr<Connection> conn, std::string topic,
+                                 PublisherOptions options, PubsubPublisherSettings settings)
     : conn_(std::move(conn)),
       topic_(std::move(topic)),
       topic_path_(TopicPath(conn_->endpoint().project, topic_)),
@@ -74,7 +81,8 @@ PubsubPublisher::PubsubPublisher(std::shared_ptr<Connection> conn, std::string t
       settings_(settings),
       // Leave room for the request's framing under Pub/Sub's 10 MB request limit.
       batch_bytes_(std::min(options.max_batch_bytes, kMaxRequestBytes - 64 * 1024)),
-      batch_messages_(std::clamp<std::size_t>(options.max_batch_messages, 1, kMaxMessagesPerRequest)),
+      batch_messages_(
+          std::clamp<std::size_t>(options.max_batch_messages, 1, kMaxMessagesPerRequest)),
       stub_(v1::Publisher::NewStub(conn_->NewChannel())) {
   flusher_ = std::thread([this] { FlushLoop(); });
 }
@@ -97,14 +105,16 @@ PublishFuture PubsubPublisher::Publish(Message m) {
   space_cv_.wait(lock, [&] { return shutdown_ || pending_ < options_.max_pending_messages; });
   if (shutdown_) {
     lock.unlock();
-    p.promise.set_value(absl::FailedPreconditionError(absl::StrCat("publisher for topic '", topic_, "' is shut down")));
+    p.promise.set_value(absl::FailedPreconditionError(
+        absl::StrCat("publisher for topic '", topic_, "' is shut down")));
     return future;
   }
   KeyState& ks = keys_[m.ordering_key];
   if (!ks.paused.ok()) {
-    absl::Status s = absl::FailedPreconditionError(absl::StrCat(
-        "ordering key '", m.ordering_key, "' on topic '", topic_, "' is paused after a failed publish (",
-        ks.paused.message(), "); call Flush() to see the error and resume the key"));
+    absl::Status s = absl::FailedPreconditionError(
+        absl::StrCat("ordering key '", m.ordering_key, "' on topic '", topic_,
+                     "' is paused after a failed publish (", ks.paused.message(),
+                     "); call Flush() to see the error and resume the key"));
     if (first_error_.ok()) first_error_ = s;
     lock.unlock();
     p.promise.set_value(s);
@@ -133,11 +143,13 @@ bool PubsubPublisher::AllowedLocked(const std::string& key, const KeyState& ks) 
   return key.empty() ? unkeyed_in_flight_ < settings_.max_in_flight_batches : !ks.in_flight;
 }
 
-void PubsubPublisher::MaybeSendLocked(const std::string& key, KeyState& ks, bool force, Batches* out) {
+void PubsubPublisher::MaybeSendLocked(const std::string& key, KeyState& ks, bool force,
+                                      Batches* out) {
   while (!ks.queue.empty()) {
     if (!AllowedLocked(key, ks)) return;
     const bool full = ks.queue.size() >= batch_messages_ || ks.bytes >= batch_bytes_;
-    const bool due = Clock::now() - ks.oldest >= absl::ToChronoNanoseconds(options_.max_batch_delay);
+    const bool due =
+        Clock::now() - ks.oldest >= absl::ToChronoNanoseconds(options_.max_batch_delay);
     if (!full && !due && !force && flushing_ == 0 && !shutdown_) return;
     auto batch = std::make_shared<Batch>();
     batch->key = key;
@@ -158,7 +170,10 @@ void PubsubPublisher::MaybeSendLocked(const std::string& key, KeyState& ks, bool
     } else {
       ks.oldest = Clock::now();
     }
-    if (key.empty()) ++unkeyed_in_flight_; else ks.in_flight = true;
+    if (key.empty())
+      ++unkeyed_in_flight_;
+    else
+      ks.in_flight = true;
     ++in_flight_;
     batch->first_attempt = Clock::now();
     space_cv_.notify_all();
@@ -172,8 +187,9 @@ void PubsubPublisher::Send(std::shared_ptr<Batch> batch) {
   Connection::SetTimeout(*batch->ctx, settings_.rpc_timeout);
   batch->response.Clear();
   auto* raw = batch.get();
-  stub_->async()->Publish(raw->ctx.get(), &raw->request, &raw->response,
-                          [this, batch = std::move(batch)](grpc::Status s) mutable { OnDone(std::move(batch), s); });
+  stub_->async()->Publish(
+      raw->ctx.get(), &raw->request, &raw->response,
+      [this, batch = std::move(batch)](grpc::Status s) mutable { OnDone(std::move(batch), s); });
 }
 
 void PubsubPublisher::OnDone(std::shared_ptr<Batch> batch, grpc::Status status) {
@@ -199,10 +215,12 @@ void PubsubPublisher::OnDone(std::shared_ptr<Batch> batch, grpc::Status status) 
       return;
     }
     if (!status.ok()) {
-      error = ToStatus(status, conn_->endpoint(), absl::StrCat("publishing ", n, " message(s) to topic '", topic_, "'"));
+      error = ToStatus(status, conn_->endpoint(),
+                       absl::StrCat("publishing ", n, " message(s) to topic '", topic_, "'"));
     } else if (static_cast<std::size_t>(batch->response.message_ids_size()) != n) {
-      error = absl::InternalError(absl::StrCat("Pub/Sub returned ", batch->response.message_ids_size(), " ids for ",
-                                               n, " messages published to topic '", topic_, "'"));
+      error = absl::InternalError(absl::StrCat("Pub/Sub returned ",
+                                               batch->response.message_ids_size(), " ids for ", n,
+                                               " messages published to topic '", topic_, "'"));
     }
     KeyState& ks = keys_[batch->key];
     if (batch->key.empty()) {
@@ -228,11 +246,13 @@ void PubsubPublisher::OnDone(std::shared_ptr<Batch> batch, grpc::Status status) 
   work_cv_.notify_one();
   space_cv_.notify_all();
   if (error.ok()) {
-    for (std::size_t i = 0; i < n; ++i) batch->promises[i].set_value(MessageId(batch->response.message_ids(static_cast<int>(i))));
+    for (std::size_t i = 0; i < n; ++i)
+      batch->promises[i].set_value(MessageId(batch->response.message_ids(static_cast<int>(i))));
   } else {
     for (auto& p : batch->promises) p.set_value(error);
-    const absl::Status behind = absl::FailedPreconditionError(absl::StrCat(
-        "not published: an earlier message with ordering key '", batch->key, "' failed (", error.message(), ")"));
+    const absl::Status behind = absl::FailedPreconditionError(
+        absl::StrCat("not published: an earlier message with ordering key '", batch->key,
+                     "' failed (", error.message(), ")"));
     for (auto& p : failed_behind) p.set_value(behind);
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -257,7 +277,8 @@ void PubsubPublisher::FlushLoop() {
       MaybeSendLocked(key, it->second, /*force=*/false, &ready);
       // A key that may not send now is woken by its batch's completion instead.
       if (!it->second.queue.empty() && AllowedLocked(key, it->second)) {
-        wake = std::min(wake, it->second.oldest + absl::ToChronoNanoseconds(options_.max_batch_delay));
+        wake =
+            std::min(wake, it->second.oldest + absl::ToChronoNanoseconds(options_.max_batch_delay));
       }
     }
     if (!ready.empty()) {

@@ -34,7 +34,8 @@ struct PubsubPublisherSettings {
 
 // Returns InvalidArgument when Pub/Sub would refuse `m` (too large, no data and no
 // attributes, attribute or ordering key over Pub/Sub's limits), naming the limit.
-absl::Status ValidateForPubsub(const Message& m, std::size_t max_message_bytes, const std::string& topic);
+absl::Status ValidateForPubsub(const Message& m, std::size_t max_message_bytes,
+                               const std::string& topic);
 
 // A PublisherConnection over the Publish RPC (asynchronous, gRPC callback API).
 //
@@ -91,21 +92,22 @@ class PubsubPublisher : public PublisherConnection {
   std::unique_ptr<google::pubsub::v1::Publisher::Stub> stub_;
 
   std::mutex mu_;
-  std::condition_variable work_cv_;   // the flush thread has something to do
-  std::condition_variable space_cv_;  // Publish may queue again
-  std::condition_variable done_cv_;   // batches completed
-  absl::flat_hash_map<std::string, KeyState> keys_;   // guarded by mu_; "" = no key
-  absl::flat_hash_set<std::string> queued_keys_;      // guarded by mu_: keys with queued messages
-  std::multimap<std::chrono::steady_clock::time_point, std::shared_ptr<Batch>> retries_;  // guarded by mu_
-  std::size_t pending_ = 0;          // guarded by mu_: queued, not yet sent
-  int in_flight_ = 0;                // guarded by mu_: batches sent or awaiting retry
-  int unkeyed_in_flight_ = 0;        // guarded by mu_
-  int callbacks_running_ = 0;        // guarded by mu_: OnDone calls not yet finished
-  std::uint64_t enqueued_ = 0;       // guarded by mu_
-  std::uint64_t completed_ = 0;      // guarded by mu_
-  int flushing_ = 0;                 // guarded by mu_: Flush calls waiting
-  absl::Status first_error_;         // guarded by mu_: since the last Flush
-  bool shutdown_ = false;            // guarded by mu_
+  std::condition_variable work_cv_;                  // the flush thread has something to do
+  std::condition_variable space_cv_;                 // Publish may queue again
+  std::condition_variable done_cv_;                  // batches completed
+  absl::flat_hash_map<std::string, KeyState> keys_;  // guarded by mu_; "" = no key
+  absl::flat_hash_set<std::string> queued_keys_;     // guarded by mu_: keys with queued messages
+  std::multimap<std::chrono::steady_clock::time_point, std::shared_ptr<Batch>>
+      retries_;                  // guarded by mu_
+  std::size_t pending_ = 0;      // guarded by mu_: queued, not yet sent
+  int in_flight_ = 0;            // guarded by mu_: batches sent or awaiting retry
+  int unkeyed_in_flight_ = 0;    // guarded by mu_
+  int callbacks_running_ = 0;    // guarded by mu_: OnDone calls not yet finished
+  std::uint64_t enqueued_ = 0;   // guarded by mu_
+  std::uint64_t completed_ = 0;  // guarded by mu_
+  int flushing_ = 0;             // guarded by mu_: Flush calls waiting
+  absl::Status first_error_;     // guarded by mu_: since the last Flush
+  bool shutdown_ = false;        // guarded by mu_
   std::thread flusher_;
 };
 

@@ -17,7 +17,8 @@ std::string RandomClientId() {
 }
 
 int ClampSeconds(absl::Duration d) {
-  return static_cast<int>(std::clamp<std::int64_t>(absl::ToInt64Seconds(d + absl::Milliseconds(999)), 10, 600));
+  return static_cast<int>(
+      std::clamp<std::int64_t>(absl::ToInt64Seconds(d + absl::Milliseconds(999)), 10, 600));
 }
 
 std::int64_t Share(std::size_t total, std::size_t parts) {
@@ -31,8 +32,9 @@ std::size_t StreamCount(std::size_t requested, std::size_t max_outstanding_messa
   return std::clamp<std::size_t>((max_outstanding_messages + 99) / 100, 1, 16);
 }
 
-StreamingPullSource::StreamingPullSource(std::shared_ptr<Connection> conn, std::string subscription, std::string topic,
-                                         const SubscriberOptions& options, std::size_t streams)
+StreamingPullSource::StreamingPullSource(std::shared_ptr<Connection> conn, std::string subscription,
+                                         std::string topic, const SubscriberOptions& options,
+                                         std::size_t streams)
     : conn_(std::move(conn)),
       subscription_(std::move(subscription)),
       subscription_path_(SubscriptionPath(conn_->endpoint().project, subscription_)),
@@ -42,13 +44,15 @@ StreamingPullSource::StreamingPullSource(std::shared_ptr<Connection> conn, std::
       client_id_(RandomClientId()),
       stub_(v1::Subscriber::NewStub(conn_->NewChannel())),
       streams_(StreamCount(streams, options.max_outstanding_messages)) {
-  for (std::size_t i = 0; i < streams_.size(); ++i) readers_.emplace_back([this, i] { ReadLoop(i); });
+  for (std::size_t i = 0; i < streams_.size(); ++i)
+    readers_.emplace_back([this, i] { ReadLoop(i); });
 }
 
 StreamingPullSource::~StreamingPullSource() { Close(); }
 
 bool StreamingPullSource::AnyStreamOpenLocked() const {
-  return std::any_of(streams_.begin(), streams_.end(), [](const Stream& s) { return s.ctx != nullptr; });
+  return std::any_of(streams_.begin(), streams_.end(),
+                     [](const Stream& s) { return s.ctx != nullptr; });
 }
 
 grpc::Status StreamingPullSource::RunStream(std::size_t index, bool* got_messages) {
@@ -84,8 +88,10 @@ grpc::Status StreamingPullSource::RunStream(std::size_t index, bool* got_message
         for (auto& [k, v] : *pm->mutable_attributes()) m.attributes.emplace(k, std::move(v));
         m.ordering_key = std::move(*pm->mutable_ordering_key());
         m.id = std::move(*pm->mutable_message_id());
-        m.publish_time = absl::FromUnixNanos(google::protobuf::util::TimeUtil::TimestampToNanoseconds(pm->publish_time()));
-        m.delivery_attempt = rm.delivery_attempt();  // 0 unless the subscription counts (dead-letter policy)
+        m.publish_time = absl::FromUnixNanos(
+            google::protobuf::util::TimeUtil::TimestampToNanoseconds(pm->publish_time()));
+        m.delivery_attempt =
+            rm.delivery_attempt();  // 0 unless the subscription counts (dead-letter policy)
         m.topic = topic_;
         b.delivery.token = std::move(*rm.mutable_ack_id());
         b.bytes = m.ByteSize();
@@ -131,14 +137,17 @@ void StreamingPullSource::ReadLoop(std::size_t index) {
     if (got) backoff = absl::Milliseconds(100);
     if (!IsRetryable(s.error_code()) && s.error_code() != grpc::StatusCode::OK &&
         s.error_code() != grpc::StatusCode::CANCELLED) {
-      absl::Status err = ToStatus(s, conn_->endpoint(), absl::StrCat("receiving from subscription '", subscription_, "'"));
+      absl::Status err = ToStatus(
+          s, conn_->endpoint(), absl::StrCat("receiving from subscription '", subscription_, "'"));
       if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
-        err = absl::NotFoundError(absl::StrCat(
-            err.message(), "; the subscription no longer exists",
-            conn_->endpoint().emulator && ever_connected
-                ? " (the emulator keeps nothing across a restart: its unacked messages are lost; recreate the "
-                  "topic and subscription)"
-                : "; create it (unibus subscriptions create NAME --topic TOPIC) or set SubscriberOptions::topic"));
+        err = absl::NotFoundError(
+            absl::StrCat(err.message(), "; the subscription no longer exists",
+                         conn_->endpoint().emulator && ever_connected
+                             ? " (the emulator keeps nothing across a restart: its unacked "
+                               "messages are lost; recreate the "
+                               "topic and subscription)"
+                             : "; create it (unibus subscriptions create NAME --topic TOPIC) or "
+                               "set SubscriberOptions::topic"));
       }
       terminal_ = err;
       data_cv_.notify_all();
@@ -147,22 +156,24 @@ void StreamingPullSource::ReadLoop(std::size_t index) {
     // Pub/Sub ends streams now and then (OK, UNAVAILABLE) to rebalance; the emulator
     // ends them when it stops. Reopen after a backoff.
     if (!s.ok()) {
-      transient_ = ToStatus(s, conn_->endpoint(), absl::StrCat("receiving from subscription '", subscription_, "'"));
+      transient_ = ToStatus(s, conn_->endpoint(),
+                            absl::StrCat("receiving from subscription '", subscription_, "'"));
       data_cv_.notify_all();
     }
-    space_cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff), [&] { return closed_ || !terminal_.ok(); });
+    space_cv_.wait_for(lock, absl::ToChronoNanoseconds(backoff),
+                       [&] { return closed_ || !terminal_.ok(); });
     if (closed_ || !terminal_.ok()) return;
     if (!s.ok()) backoff = std::min(backoff * 2, absl::Seconds(10));
   }
 }
 
-absl::StatusOr<std::vector<core_internal::Delivery>> StreamingPullSource::Fetch(std::size_t max_messages,
-                                                                                std::size_t max_bytes,
-                                                                                absl::Duration wait) {
+absl::StatusOr<std::vector<core_internal::Delivery>> StreamingPullSource::Fetch(
+    std::size_t max_messages, std::size_t max_bytes, absl::Duration wait) {
   std::vector<core_internal::Delivery> out;
   std::unique_lock<std::mutex> lock(mu_);
-  data_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait),
-                    [&] { return closed_ || !buffer_.empty() || !terminal_.ok() || !transient_.ok(); });
+  data_cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [&] {
+    return closed_ || !buffer_.empty() || !terminal_.ok() || !transient_.ok();
+  });
   if (buffer_.empty()) {
     if (!terminal_.ok()) return terminal_;
     if (!transient_.ok()) {
@@ -173,7 +184,8 @@ absl::StatusOr<std::vector<core_internal::Delivery>> StreamingPullSource::Fetch(
     return out;
   }
   std::size_t bytes = 0;
-  while (!buffer_.empty() && out.size() < max_messages && (out.empty() || bytes + buffer_.front().bytes <= max_bytes)) {
+  while (!buffer_.empty() && out.size() < max_messages &&
+         (out.empty() || bytes + buffer_.front().bytes <= max_bytes)) {
     bytes += buffer_.front().bytes;
     buffered_bytes_ -= buffer_.front().bytes;
     out.push_back(std::move(buffer_.front().delivery));
@@ -188,13 +200,15 @@ absl::Status StreamingPullSource::Ack(const std::vector<std::string>& tokens) {
   for (std::size_t i = 0; i < tokens.size(); i += kMaxAckIdsPerRequest) {
     v1::AcknowledgeRequest req;
     req.set_subscription(subscription_path_);
-    for (std::size_t j = i; j < std::min(tokens.size(), i + kMaxAckIdsPerRequest); ++j) req.add_ack_ids(tokens[j]);
+    for (std::size_t j = i; j < std::min(tokens.size(), i + kMaxAckIdsPerRequest); ++j)
+      req.add_ack_ids(tokens[j]);
     grpc::ClientContext ctx;
     Connection::SetTimeout(ctx, absl::Seconds(30));
     google::protobuf::Empty e;
     if (auto s = stub_->Acknowledge(&ctx, req, &e); !s.ok()) {
-      return ToStatus(s, conn_->endpoint(), absl::StrCat("acknowledging ", req.ack_ids_size(),
-                                                         " message(s) on subscription '", subscription_, "'"));
+      return ToStatus(s, conn_->endpoint(),
+                      absl::StrCat("acknowledging ", req.ack_ids_size(),
+                                   " message(s) on subscription '", subscription_, "'"));
     }
   }
   return absl::OkStatus();
@@ -206,13 +220,15 @@ absl::Status StreamingPullSource::ModifyDeadline(const std::vector<std::string>&
     v1::ModifyAckDeadlineRequest req;
     req.set_subscription(subscription_path_);
     req.set_ack_deadline_seconds(seconds);
-    for (std::size_t j = i; j < std::min(ids.size(), i + kMaxAckIdsPerRequest); ++j) req.add_ack_ids(ids[j]);
+    for (std::size_t j = i; j < std::min(ids.size(), i + kMaxAckIdsPerRequest); ++j)
+      req.add_ack_ids(ids[j]);
     grpc::ClientContext ctx;
     Connection::SetTimeout(ctx, absl::Seconds(30));
     google::protobuf::Empty e;
     if (auto s = stub_->ModifyAckDeadline(&ctx, req, &e); !s.ok()) {
-      return ToStatus(s, conn_->endpoint(), absl::StrCat(what, " of ", req.ack_ids_size(),
-                                                         " message(s) on subscription '", subscription_, "'"));
+      return ToStatus(s, conn_->endpoint(),
+                      absl::StrCat(what, " of ", req.ack_ids_size(),
+                                   " message(s) on subscription '", subscription_, "'"));
     }
   }
   return absl::OkStatus();
@@ -226,7 +242,8 @@ absl::Status StreamingPullSource::Release(const std::vector<std::string>& tokens
   return ModifyDeadline(ids, 0, "releasing");
 }
 
-absl::Status StreamingPullSource::ExtendLeases(const std::vector<std::string>& tokens, absl::Duration deadline) {
+absl::Status StreamingPullSource::ExtendLeases(const std::vector<std::string>& tokens,
+                                               absl::Duration deadline) {
   std::vector<std::string> ids = tokens;
   {
     // Messages waiting in the buffer hold leases too.
@@ -253,7 +270,8 @@ void StreamingPullSource::StopStream(std::vector<std::string>* unfetched) {
     }
     if (waiting) {
       space_cv_.notify_all();
-      stream_done_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return !AnyStreamOpenLocked(); });
+      stream_done_cv_.wait_for(lock, std::chrono::seconds(2),
+                               [&] { return !AnyStreamOpenLocked(); });
     }
     for (Stream& st : streams_) {
       if (st.ctx != nullptr) st.ctx->TryCancel();

@@ -34,8 +34,8 @@ namespace unibus::pubsub_internal {
 // - Flow control: the stream asks the server for at most max_outstanding_messages
 //   and bytes (Pub/Sub honours it; the emulator does not), and the reader stops
 //   reading while the buffer holds that many, so gRPC's flow control holds the
-//   server back. Each stream asks for its share of the limits. Buffered messages ride along with the dispatcher's lease
-//   extensions, so they do not expire while they wait.
+//   server back. Each stream asks for its share of the limits. Buffered messages ride along with
+//   the dispatcher's lease extensions, so they do not expire while they wait.
 // - Reconnects each stream with backoff (100 ms doubling to 10 s) when it ends with a
 //   retryable status (UNAVAILABLE, a restarted emulator, ...); Fetch reports each
 //   failure once as Unavailable so the dispatcher logs it. A permanent failure
@@ -59,11 +59,13 @@ class StreamingPullSource : public core_internal::SubscriptionSource {
                       const SubscriberOptions& options, std::size_t streams = 0);
   ~StreamingPullSource() override;
 
-  absl::StatusOr<std::vector<core_internal::Delivery>> Fetch(std::size_t max_messages, std::size_t max_bytes,
+  absl::StatusOr<std::vector<core_internal::Delivery>> Fetch(std::size_t max_messages,
+                                                             std::size_t max_bytes,
                                                              absl::Duration wait) override;
   absl::Status Ack(const std::vector<std::string>& tokens) override;
   absl::Status Release(const std::vector<std::string>& tokens) override;
-  absl::Status ExtendLeases(const std::vector<std::string>& tokens, absl::Duration deadline) override;
+  absl::Status ExtendLeases(const std::vector<std::string>& tokens,
+                            absl::Duration deadline) override;
   bool needs_lease_extension() const override { return true; }
   void Close() override;
 
@@ -76,9 +78,10 @@ class StreamingPullSource : public core_internal::SubscriptionSource {
   // One stream's state, guarded by mu_.
   struct Stream {
     grpc::ClientContext* ctx = nullptr;  // while open, to cancel
-    grpc::ClientReaderWriter<google::pubsub::v1::StreamingPullRequest, google::pubsub::v1::StreamingPullResponse>*
-        rw = nullptr;            // while open and writable, to half-close
-    bool half_closed = false;    // WritesDone sent
+    grpc::ClientReaderWriter<google::pubsub::v1::StreamingPullRequest,
+                             google::pubsub::v1::StreamingPullResponse>* rw =
+        nullptr;               // while open and writable, to half-close
+    bool half_closed = false;  // WritesDone sent
   };
 
   void ReadLoop(std::size_t index);
@@ -88,7 +91,8 @@ class StreamingPullSource : public core_internal::SubscriptionSource {
   // Closes the streams, joins the readers and moves the buffered (never fetched)
   // messages' ack ids to `unfetched`. Idempotent.
   void StopStream(std::vector<std::string>* unfetched);
-  absl::Status ModifyDeadline(const std::vector<std::string>& ids, int seconds, absl::string_view what);
+  absl::Status ModifyDeadline(const std::vector<std::string>& ids, int seconds,
+                              absl::string_view what);
 
   const std::shared_ptr<Connection> conn_;
   const std::string subscription_;
@@ -100,17 +104,17 @@ class StreamingPullSource : public core_internal::SubscriptionSource {
   std::unique_ptr<google::pubsub::v1::Subscriber::Stub> stub_;
 
   std::mutex mu_;
-  std::condition_variable data_cv_;   // buffer gained messages, or the stream state changed
-  std::condition_variable space_cv_;  // buffer has room, or closing
-  std::deque<Buffered> buffer_;       // guarded by mu_
-  std::size_t buffered_bytes_ = 0;    // guarded by mu_
-  absl::Status transient_;            // guarded by mu_: a stream failure not yet reported
-  absl::Status terminal_;             // guarded by mu_: the stream cannot be reopened
-  std::vector<Stream> streams_;       // guarded by mu_; size fixed at construction
+  std::condition_variable data_cv_;         // buffer gained messages, or the stream state changed
+  std::condition_variable space_cv_;        // buffer has room, or closing
+  std::deque<Buffered> buffer_;             // guarded by mu_
+  std::size_t buffered_bytes_ = 0;          // guarded by mu_
+  absl::Status transient_;                  // guarded by mu_: a stream failure not yet reported
+  absl::Status terminal_;                   // guarded by mu_: the stream cannot be reopened
+  std::vector<Stream> streams_;             // guarded by mu_; size fixed at construction
   std::condition_variable stream_done_cv_;  // a stream finished
-  bool closed_ = false;               // guarded by mu_
-  std::mutex reader_mu_;  // serializes joining readers_
-  std::vector<std::thread> readers_;  // one per stream
+  bool closed_ = false;                     // guarded by mu_
+  std::mutex reader_mu_;                    // serializes joining readers_
+  std::vector<std::thread> readers_;        // one per stream
 };
 
 }  // namespace unibus::pubsub_internal

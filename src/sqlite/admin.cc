@@ -40,16 +40,19 @@ absl::Status Run(Db& db, const char* sql, std::int64_t a, const char* what) {
 absl::Status SqliteAdmin::CreateTopic(const TopicConfig& c) {
   if (auto s = core_internal::ValidateName("topic", c.name); !s.ok()) return s;
   if (c.retention < absl::ZeroDuration() || c.retention_messages < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("topic '", c.name, "': retention must not be negative"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("topic '", c.name, "': retention must not be negative"));
   }
-  const absl::Duration retention = c.retention == absl::ZeroDuration() ? kDefaultRetention : c.retention;
+  const absl::Duration retention =
+      c.retention == absl::ZeroDuration() ? kDefaultRetention : c.retention;
   std::lock_guard<std::mutex> lock(mu_);
   Db& db = *db_;
   return db.Write([&]() -> absl::Status {
     auto id = TopicId(db, c.name);
     if (!id.ok()) return id.status();
     if (id->has_value()) {
-      return absl::AlreadyExistsError(absl::StrCat("topic '", c.name, "' already exists in ", db.config().url));
+      return absl::AlreadyExistsError(
+          absl::StrCat("topic '", c.name, "' already exists in ", db.config().url));
     }
     auto q = db.Prepare(
         "INSERT INTO topics(name, next_seq, retention_ms, retention_messages, created_ms) "
@@ -76,8 +79,8 @@ absl::Status SqliteAdmin::DeleteTopic(const std::string& name) {
     // Its subscriptions go with it, as on Pub/Sub (there they are detached).
     for (const char* sql :
          {"DELETE FROM leases WHERE sub_id IN (SELECT id FROM subscriptions WHERE topic_id = ?1)",
-          "DELETE FROM subscriptions WHERE topic_id = ?1", "DELETE FROM messages WHERE topic_id = ?1",
-          "DELETE FROM topics WHERE id = ?1"}) {
+          "DELETE FROM subscriptions WHERE topic_id = ?1",
+          "DELETE FROM messages WHERE topic_id = ?1", "DELETE FROM topics WHERE id = ?1"}) {
       if (auto s = Run(db, sql, **id, "deleting a topic"); !s.ok()) return s;
     }
     return absl::OkStatus();
@@ -170,7 +173,8 @@ absl::Status SqliteAdmin::CreateSubscription(const SubscriptionConfig& c) {
     s->Bind(6, c.max_delivery_attempts);
     s->Bind(7, NowMillis());
     const int rc = s->Step();
-    if (rc != SQLITE_DONE) return db.Error(rc, absl::StrCat("creating subscription '", c.name, "'"));
+    if (rc != SQLITE_DONE)
+      return db.Error(rc, absl::StrCat("creating subscription '", c.name, "'"));
     return absl::OkStatus();
   });
 }
@@ -190,7 +194,9 @@ absl::Status SqliteAdmin::DeleteSubscription(const std::string& name) {
       id = *got;
     }
     if (!id) return SubscriptionNotFound(db, name);
-    if (auto s = Run(db, "DELETE FROM leases WHERE sub_id = ?1", *id, "deleting a subscription"); !s.ok()) return s;
+    if (auto s = Run(db, "DELETE FROM leases WHERE sub_id = ?1", *id, "deleting a subscription");
+        !s.ok())
+      return s;
     return Run(db, "DELETE FROM subscriptions WHERE id = ?1", *id, "deleting a subscription");
   });
 }
@@ -233,7 +239,8 @@ absl::StatusOr<bool> SqliteAdmin::TopicExists(const std::string& name) {
 absl::StatusOr<std::optional<std::string>> SqliteAdmin::SubscriptionTopic(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   Db& db = *db_;
-  auto q = db.Prepare("SELECT t.name FROM subscriptions s JOIN topics t ON t.id = s.topic_id WHERE s.name = ?1");
+  auto q = db.Prepare(
+      "SELECT t.name FROM subscriptions s JOIN topics t ON t.id = s.topic_id WHERE s.name = ?1");
   if (!q.ok()) return q.status();
   StmtScope s(*q);
   s->BindText(1, name);

@@ -23,9 +23,14 @@ TEST(BrokerTest, AdminCreatesListsDescribesAndDeletes) {
   ASSERT_TRUE(admin.CreateTopic("orders").ok());
   EXPECT_EQ(admin.CreateTopic("orders").code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(admin.CreateTopic("no").code(), absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(admin.CreateSubscription({.name = "billing", .topic = "orders", .start = StartPosition::kEarliest}).ok());
-  EXPECT_EQ(admin.CreateSubscription({.name = "billing", .topic = "orders"}).code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(admin.CreateSubscription({.name = "other", .topic = "missing"}).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(admin
+                  .CreateSubscription(
+                      {.name = "billing", .topic = "orders", .start = StartPosition::kEarliest})
+                  .ok());
+  EXPECT_EQ(admin.CreateSubscription({.name = "billing", .topic = "orders"}).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(admin.CreateSubscription({.name = "other", .topic = "missing"}).code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(*admin.ListTopics(), std::vector<std::string>{"orders"});
   EXPECT_EQ(*admin.ListSubscriptions(), std::vector<std::string>{"billing"});
 
@@ -86,7 +91,8 @@ TEST(BrokerTest, NackedPastMaxAttemptsGoesToTheDeadLetterTopic) {
   ASSERT_TRUE(sub.ok());
   auto pub = broker->publisher("orders");
   ASSERT_TRUE(pub->Publish(MessageBuilder{}.data("bad").build()).get().ok());
-  auto dead = broker->subscriber("dead", {.topic = "billing.dead-letter", .start = StartPosition::kEarliest});
+  auto dead = broker->subscriber(
+      "dead", {.topic = "billing.dead-letter", .start = StartPosition::kEarliest});
   int nacks = 0;
   std::vector<PulledMessage> dl;
   const absl::Time end = absl::Now() + absl::Seconds(30);
@@ -97,7 +103,9 @@ TEST(BrokerTest, NackedPastMaxAttemptsGoesToTheDeadLetterTopic) {
       ++nacks;
       std::move(m.ack).nack("cannot parse");
     }
-    if (!dead.ok()) dead = broker->subscriber("dead", {.topic = "billing.dead-letter", .start = StartPosition::kEarliest});
+    if (!dead.ok())
+      dead = broker->subscriber(
+          "dead", {.topic = "billing.dead-letter", .start = StartPosition::kEarliest});
     if (dead.ok()) {
       auto d = dead->Pull(10, absl::Milliseconds(50));
       ASSERT_TRUE(d.ok());

@@ -67,18 +67,22 @@ absl::Status TopicNotFound(const Db& db, std::string_view topic_view) {
 
 absl::Status SubscriptionNotFound(const Db& db, std::string_view subscription_view) {
   const std::string subscription(subscription_view);
-  return absl::NotFoundError(absl::StrCat(
-      "subscription '", subscription, "' does not exist in ", db.config().url, "; create it with `unibus ",
-      "subscriptions create ", subscription, " --topic TOPIC` or set SubscriberOptions::topic"));
+  return absl::NotFoundError(absl::StrCat("subscription '", subscription, "' does not exist in ",
+                                          db.config().url, "; create it with `unibus ",
+                                          "subscriptions create ", subscription,
+                                          " --topic TOPIC` or set SubscriberOptions::topic"));
 }
 
-std::string LeaseToken(std::int64_t seq, std::int64_t attempts) { return absl::StrCat(seq, ".", attempts); }
+std::string LeaseToken(std::int64_t seq, std::int64_t attempts) {
+  return absl::StrCat(seq, ".", attempts);
+}
 
 bool ParseLeaseToken(std::string_view token, std::int64_t* seq, std::int64_t* attempts) {
   const auto dot = token.find('.');
   if (dot == std::string_view::npos) return false;
   return absl::SimpleAtoi(absl::string_view(token.data(), dot), seq) &&
-         absl::SimpleAtoi(absl::string_view(token.data() + dot + 1, token.size() - dot - 1), attempts);
+         absl::SimpleAtoi(absl::string_view(token.data() + dot + 1, token.size() - dot - 1),
+                          attempts);
 }
 
 absl::Status ApplyRetention(Db& db, std::int64_t now_us) {
@@ -92,7 +96,8 @@ absl::Status ApplyRetention(Db& db, std::int64_t now_us) {
       if (!q.ok()) return q.status();
       StmtScope s(*q);
       int rc;
-      while ((rc = s->Step()) == SQLITE_ROW) topics.push_back({s->Int(0), s->Int(1), s->Int(2), s->Int(3)});
+      while ((rc = s->Step()) == SQLITE_ROW)
+        topics.push_back({s->Int(0), s->Int(1), s->Int(2), s->Int(3)});
       if (rc != SQLITE_DONE) return db.Error(rc, "listing topics for retention");
     }
     for (const Topic& t : topics) {
@@ -120,9 +125,10 @@ absl::Status ApplyRetention(Db& db, std::int64_t now_us) {
         }
       }
       if (keep <= 0) continue;
-      for (const char* sql : {"DELETE FROM messages WHERE topic_id = ?1 AND seq < ?2",
-                              "DELETE FROM leases WHERE sub_id IN (SELECT id FROM subscriptions WHERE "
-                              "topic_id = ?1) AND seq < ?2"}) {
+      for (const char* sql :
+           {"DELETE FROM messages WHERE topic_id = ?1 AND seq < ?2",
+            "DELETE FROM leases WHERE sub_id IN (SELECT id FROM subscriptions WHERE "
+            "topic_id = ?1) AND seq < ?2"}) {
         auto d = db.Prepare(sql);
         if (!d.ok()) return d.status();
         StmtScope s(*d);
@@ -142,7 +148,8 @@ absl::Status MaybeApplyRetention(Db& db) {
   std::int64_t due = next.load(std::memory_order_relaxed);
   if (now < due) return absl::OkStatus();
   // One thread per process runs the pass; the others carry on.
-  if (!next.compare_exchange_strong(due, now + absl::ToInt64Microseconds(db.config().retention_check))) {
+  if (!next.compare_exchange_strong(due,
+                                    now + absl::ToInt64Microseconds(db.config().retention_check))) {
     return absl::OkStatus();
   }
   return ApplyRetention(db, now);

@@ -11,7 +11,8 @@ namespace unibus::sqlite_internal {
 
 std::int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
 
-Db::Db(DbConfig config, std::shared_ptr<FileState> file) : config_(std::move(config)), file_(std::move(file)) {}
+Db::Db(DbConfig config, std::shared_ptr<FileState> file)
+    : config_(std::move(config)), file_(std::move(file)) {}
 
 Db::~Db() {
   stmts_.clear();  // statements before the connection
@@ -22,8 +23,9 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbConfig& config) {
   std::unique_ptr<Db> db(new Db(config, FileStateFor(config.path)));
   sqlite3* raw = nullptr;
   // NOMUTEX: each Db is used by one thread at a time, guarded by its owner.
-  const int rc = sqlite3_open_v2(config.path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc =
+      sqlite3_open_v2(config.path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   db->db_.reset(raw);
   if (rc != SQLITE_OK) return db->Error(rc, "cannot open the database file");
   if (sqlite3_db_readonly(raw, "main") == 1) return db->Error(SQLITE_READONLY, "opened read-only");
@@ -77,8 +79,9 @@ int Db::BusyHandler(void* p, int count) {
   // Another process holds the write lock, usually for one batch (about a millisecond):
   // poll briefly at first, then back off. SQLite's default handler sleeps whole
   // milliseconds from the start, which halves throughput when two processes share.
-  absl::SleepFor(count < 20 ? absl::Microseconds(50) : count < 200 ? absl::Microseconds(250)
-                                                                   : absl::Milliseconds(2));
+  absl::SleepFor(count < 20    ? absl::Microseconds(50)
+                 : count < 200 ? absl::Microseconds(250)
+                               : absl::Milliseconds(2));
   return 1;
 }
 
@@ -144,42 +147,48 @@ absl::Status Db::Error(int rc, std::string_view what) const {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return absl::UnavailableError(absl::StrCat(
-          head, ": database ", path, " is locked; another process has held a lock on it for longer than ",
-          "busy_timeout_ms=", absl::ToInt64Milliseconds(config_.busy_timeout),
-          "; retry, find the process (fuser ", path, "), or raise the limit with ?busy_timeout_ms="));
+          head, ": database ", path,
+          " is locked; another process has held a lock on it for longer than ", "busy_timeout_ms=",
+          absl::ToInt64Milliseconds(config_.busy_timeout), "; retry, find the process (fuser ",
+          path, "), or raise the limit with ?busy_timeout_ms="));
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_AUTH:
-      return absl::PermissionDeniedError(absl::StrCat(
-          head, ": unibus needs write access to ", path, " and to its directory (for the -wal and -shm files); ",
-          "fix the permissions (chmod/chown), or copy the file somewhere writable"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(head, ": unibus needs write access to ", path,
+                       " and to its directory (for the -wal and -shm files); ",
+                       "fix the permissions (chmod/chown), or copy the file somewhere writable"));
     case SQLITE_CANTOPEN: {
       const int err = db_ ? sqlite3_system_errno(db_.get()) : 0;
       if (err == EACCES || err == EPERM || err == EROFS) {
         return absl::PermissionDeniedError(absl::StrCat(
-            head, ": permission denied opening ", path, " or creating its -wal/-shm files; unibus needs write ",
+            head, ": permission denied opening ", path,
+            " or creating its -wal/-shm files; unibus needs write ",
             "access to the file and its directory; fix the permissions or pick another path"));
       }
-      return absl::FailedPreconditionError(absl::StrCat(
-          head, ": cannot open ", path, "; does its directory exist and is the path a regular file? ",
-          "create the directory or pick another path"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(head, ": cannot open ", path,
+                       "; does its directory exist and is the path a regular file? ",
+                       "create the directory or pick another path"));
     }
     case SQLITE_NOTADB:
-      return absl::FailedPreconditionError(absl::StrCat(
-          head, ": ", path, " is not a SQLite database, so not a unibus database; ",
-          "point the URL at a unibus database or at a path that does not exist yet"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(head, ": ", path, " is not a SQLite database, so not a unibus database; ",
+                       "point the URL at a unibus database or at a path that does not exist yet"));
     case SQLITE_CORRUPT:
-      return absl::DataLossError(absl::StrCat(
-          head, ": the database file ", path, " is corrupt; restore it from a backup, or salvage what is ",
-          "readable with `sqlite3 ", path, " .recover`"));
+      return absl::DataLossError(
+          absl::StrCat(head, ": the database file ", path,
+                       " is corrupt; restore it from a backup, or salvage what is ",
+                       "readable with `sqlite3 ", path, " .recover`"));
     case SQLITE_FULL:
-      return absl::ResourceExhaustedError(absl::StrCat(head, ": the disk holding ", path,
-                                                       " is full; free space or lower topic retention"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          head, ": the disk holding ", path, " is full; free space or lower topic retention"));
     case SQLITE_TOOBIG:
-      return absl::InvalidArgumentError(absl::StrCat(head, ": a value is larger than SQLite allows"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(head, ": a value is larger than SQLite allows"));
     case SQLITE_IOERR:
-      return absl::UnavailableError(absl::StrCat(head, ": I/O error on ", path,
-                                                 "; check the disk and the file system, then retry"));
+      return absl::UnavailableError(absl::StrCat(
+          head, ": I/O error on ", path, "; check the disk and the file system, then retry"));
     default:
       return absl::InternalError(head);
   }

@@ -30,8 +30,8 @@ struct StmtFinalizer {
 
 // How a file is opened; parsed from the URL's query (see sqlite_broker.cc).
 struct DbConfig {
-  std::string path;        // as the user wrote it, for messages
-  std::string url;         // sqlite://PATH, for messages
+  std::string path;  // as the user wrote it, for messages
+  std::string url;   // sqlite://PATH, for messages
   absl::Duration busy_timeout = absl::Seconds(5);
   bool synchronous_full = false;  // default NORMAL: durable across process crashes,
                                   // a power loss may drop the last transactions
@@ -49,13 +49,19 @@ class Stmt {
   }
   // Binds NULL for an empty string.
   void BindTextOrNull(int i, std::string_view v) {
-    if (v.empty()) sqlite3_bind_null(s_.get(), i); else BindText(i, v);
+    if (v.empty())
+      sqlite3_bind_null(s_.get(), i);
+    else
+      BindText(i, v);
   }
   void BindBlob(int i, std::string_view v) {
     sqlite3_bind_blob(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
   }
   void BindBlobOrNull(int i, std::string_view v) {
-    if (v.empty()) sqlite3_bind_null(s_.get(), i); else BindBlob(i, v);
+    if (v.empty())
+      sqlite3_bind_null(s_.get(), i);
+    else
+      BindBlob(i, v);
   }
   int Step() { return sqlite3_step(s_.get()); }
   std::int64_t Int(int col) const { return sqlite3_column_int64(s_.get(), col); }

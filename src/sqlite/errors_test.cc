@@ -22,12 +22,14 @@ using ::testing::HasSubstr;
 absl::Status OpenStatus(const std::string& url) { return Broker::Open(url).status(); }
 
 TEST(UrlErrorsTest, BadUrlsAreInvalidArgument) {
-  for (const std::string url : {"sqlite://", "sqlite://:memory:", "sqlite://x.db?busy_timeout_ms=soon",
-                                "sqlite://x.db?synchronous=sometimes", "sqlite://x.db?colour=blue"}) {
+  for (const std::string url :
+       {"sqlite://", "sqlite://:memory:", "sqlite://x.db?busy_timeout_ms=soon",
+        "sqlite://x.db?synchronous=sometimes", "sqlite://x.db?colour=blue"}) {
     auto s = OpenStatus(url);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << url << ": " << s;
   }
-  EXPECT_THAT(std::string(OpenStatus("sqlite://x.db?colour=blue").message()), HasSubstr("busy_timeout_ms"));
+  EXPECT_THAT(std::string(OpenStatus("sqlite://x.db?colour=blue").message()),
+              HasSubstr("busy_timeout_ms"));
   EXPECT_THAT(std::string(OpenStatus("sqlite://").message()), HasSubstr("sqlite:///abs/path.db"));
 }
 
@@ -39,13 +41,15 @@ TEST(UrlErrorsTest, MissingDirectoryIsFailedPrecondition) {
 
 TEST(UrlErrorsTest, RelativeAndAbsolutePathsAndParameters) {
   TempDb db;
-  auto abs = Broker::Open(absl::StrCat("sqlite://", db.path(), "?busy_timeout_ms=250&synchronous=full"));
+  auto abs =
+      Broker::Open(absl::StrCat("sqlite://", db.path(), "?busy_timeout_ms=250&synchronous=full"));
   ASSERT_TRUE(abs.ok()) << abs.status();
   EXPECT_TRUE(abs->admin().CreateTopic("orders").ok());
   // A relative path resolves against the working directory.
   const auto cwd = std::filesystem::current_path();
   std::filesystem::current_path(std::filesystem::path(db.path()).parent_path());
-  auto rel = Broker::Open(absl::StrCat("sqlite://", std::filesystem::path(db.path()).filename().string()));
+  auto rel =
+      Broker::Open(absl::StrCat("sqlite://", std::filesystem::path(db.path()).filename().string()));
   std::filesystem::current_path(cwd);
   ASSERT_TRUE(rel.ok()) << rel.status();
   EXPECT_EQ(*rel->admin().ListTopics(), std::vector<std::string>{"orders"});
@@ -197,9 +201,11 @@ TEST(ApiErrorsTest, MissingTopicAndSubscriptionAreNotFound) {
                                      "; create it with `unibus topics create orders`")));
   auto s = broker->subscriber("billing");
   EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(s.status().message()), HasSubstr("subscription 'billing' does not exist"));
+  EXPECT_THAT(std::string(s.status().message()),
+              HasSubstr("subscription 'billing' does not exist"));
   // With a topic, a missing subscription is created there; the topic must exist.
-  EXPECT_EQ(broker->subscriber("billing", {.topic = "orders"}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(broker->subscriber("billing", {.topic = "orders"}).status().code(),
+            absl::StatusCode::kNotFound);
   ASSERT_TRUE(broker->publisher("orders", {.create_topic_if_missing = true}).ok());
   ASSERT_TRUE(broker->subscriber("billing", {.topic = "orders"}).ok());
   EXPECT_EQ(broker->subscriber("billing", {.topic = "payments"}).status().code(),

@@ -18,12 +18,14 @@ int Fail(const absl::Status& s) {
   return 1;
 }
 
-int Publish(const std::string& url, const std::string& topic, const std::string& prefix, int count) {
+int Publish(const std::string& url, const std::string& topic, const std::string& prefix,
+            int count) {
   auto broker = unibus::Broker::Open(url);
   if (!broker.ok()) return Fail(broker.status());
   auto pub = broker->publisher(topic, {.max_batch_messages = 200});
   if (!pub.ok()) return Fail(pub.status());
-  for (int i = 0; i < count; ++i) pub->Publish(unibus::MessageBuilder{}.data(absl::StrCat(prefix, i)).build());
+  for (int i = 0; i < count; ++i)
+    pub->Publish(unibus::MessageBuilder{}.data(absl::StrCat(prefix, i)).build());
   if (auto s = pub->Flush(); !s.ok()) return Fail(s);
   return 0;
 }
@@ -60,9 +62,11 @@ int Consume(const std::string& url, const std::string& sub, const std::string& t
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "publish" && argc == 6) return Publish(argv[2], argv[3], argv[4], std::atoi(argv[5]));
-  if (mode == "consume" && argc == 7) return Consume(argv[2], argv[3], argv[4], std::atoi(argv[5]), argv[6]);
-  std::fprintf(stderr,
-               "usage: %s publish URL TOPIC PREFIX COUNT | consume URL SUBSCRIPTION TOPIC EXPECTED OUT\n",
-               argv[0]);
+  if (mode == "consume" && argc == 7)
+    return Consume(argv[2], argv[3], argv[4], std::atoi(argv[5]), argv[6]);
+  std::fprintf(
+      stderr,
+      "usage: %s publish URL TOPIC PREFIX COUNT | consume URL SUBSCRIPTION TOPIC EXPECTED OUT\n",
+      argv[0]);
   return 2;
 }

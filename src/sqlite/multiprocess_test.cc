@@ -36,7 +36,8 @@ TEST(SqliteMultiProcessTest, TwoPublishersAndTwoConsumersLoseNothing) {
     ASSERT_TRUE(broker.ok()) << broker.status();
     ASSERT_TRUE(broker->admin().CreateTopic("orders").ok());
     ASSERT_TRUE(broker->admin()
-                    .CreateSubscription({.name = "billing", .topic = "orders", .start = StartPosition::kEarliest})
+                    .CreateSubscription(
+                        {.name = "billing", .topic = "orders", .start = StartPosition::kEarliest})
                     .ok());
   }
   constexpr int kPerPublisher = 20000;
@@ -54,7 +55,8 @@ TEST(SqliteMultiProcessTest, TwoPublishersAndTwoConsumersLoseNothing) {
   for (pid_t pid : pids) {
     int status = 0;
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "helper " << pid << " status " << status;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "helper " << pid << " status " << status;
   }
   int per_consumer[2] = {0, 0};
   for (int c = 0; c < 2; ++c) {
@@ -71,8 +73,8 @@ TEST(SqliteMultiProcessTest, TwoPublishersAndTwoConsumersLoseNothing) {
   EXPECT_EQ(r.unexpected, 0);
   EXPECT_GT(per_consumer[0], 0) << "both consumers should share the work";
   EXPECT_GT(per_consumer[1], 0) << "both consumers should share the work";
-  std::cout << "consumers got " << per_consumer[0] << " + " << per_consumer[1] << "; lost " << r.lost
-            << ", duplicated " << r.duplicated << "\n";
+  std::cout << "consumers got " << per_consumer[0] << " + " << per_consumer[1] << "; lost "
+            << r.lost << ", duplicated " << r.duplicated << "\n";
   std::filesystem::remove_all(dir);
 }
 

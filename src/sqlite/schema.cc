@@ -81,9 +81,9 @@ absl::Status Check(Db& db, bool* fresh) {
           ", this build reads up to ", kSchemaVersion, "); upgrade unibus to use it"));
     }
     if (*version < 1) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          c.url, ": ", c.path, " is a unibus database with an unknown schema version ", *version,
-          "; it was not created by a released unibus, recreate it"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(c.url, ": ", c.path, " is a unibus database with an unknown schema version ",
+                       *version, "; it was not created by a released unibus, recreate it"));
     }
     return absl::OkStatus();
   }
@@ -101,7 +101,8 @@ absl::Status Check(Db& db, bool* fresh) {
   return absl::FailedPreconditionError(absl::StrCat(
       c.url, ": ", c.path, " is a SQLite database but not a unibus database (application_id ", *app,
       tables.empty() ? "" : ", tables: ", absl::StrJoin(tables, ", "),
-      "); unibus will not touch it: point the URL at a unibus database or at a path that does not exist yet"));
+      "); unibus will not touch it: point the URL at a unibus database or at a path that does not "
+      "exist yet"));
 }
 
 }  // namespace

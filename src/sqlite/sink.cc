@@ -46,7 +46,8 @@ absl::StatusOr<std::vector<absl::StatusOr<MessageId>>> SqliteSink::PublishBatch(
       }
       i.BindBlob(6, m.data);
       const int rc = i.Step();
-      if (rc != SQLITE_DONE) return db.Error(rc, absl::StrCat("storing a message on topic '", topic, "'"));
+      if (rc != SQLITE_DONE)
+        return db.Error(rc, absl::StrCat("storing a message on topic '", topic, "'"));
     }
     auto up = db.Prepare("UPDATE topics SET next_seq = ?2 WHERE id = ?1");
     if (!up.ok()) return up.status();
@@ -64,7 +65,8 @@ absl::StatusOr<std::vector<absl::StatusOr<MessageId>>> SqliteSink::PublishBatch(
   (void)MaybeApplyRetention(db);
   std::vector<absl::StatusOr<MessageId>> ids;
   ids.reserve(batch.size());
-  for (std::size_t k = 0; k < batch.size(); ++k) ids.emplace_back(absl::StrCat(first + static_cast<std::int64_t>(k)));
+  for (std::size_t k = 0; k < batch.size(); ++k)
+    ids.emplace_back(absl::StrCat(first + static_cast<std::int64_t>(k)));
   return ids;
 }
 

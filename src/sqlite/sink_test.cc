@@ -53,8 +53,9 @@ TEST(SinkTest, AFailingBatchWritesNothing) {
            "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN CAST(NEW.data AS TEXT) = 'poison' "
            "BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
   sink = MakeSink(db.config());  // a connection that sees the trigger
-  std::vector<Message> batch = {MessageBuilder{}.data("a").build(), MessageBuilder{}.data("b").build(),
-                                MessageBuilder{}.data("poison").build(), MessageBuilder{}.data("c").build()};
+  std::vector<Message> batch = {
+      MessageBuilder{}.data("a").build(), MessageBuilder{}.data("b").build(),
+      MessageBuilder{}.data("poison").build(), MessageBuilder{}.data("c").build()};
   auto r = sink->PublishBatch("orders", batch);
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages"), 2);
@@ -69,7 +70,10 @@ TEST(RetentionTest, ByCountKeepsTheNewest) {
   TempDb db;
   auto admin = MakeAdmin(db.config());
   ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "orders", .retention_messages = 10}).ok());
-  ASSERT_TRUE(admin->CreateSubscription({.name = "billing", .topic = "orders", .start = StartPosition::kEarliest}).ok());
+  ASSERT_TRUE(admin
+                  ->CreateSubscription(
+                      {.name = "billing", .topic = "orders", .start = StartPosition::kEarliest})
+                  .ok());
   auto sink = MakeSink(db.config());
   // The first publish in a process runs a retention pass (nothing to drop yet); the
   // next is due retention_check (10s) later, so the test's own pass is the next.
@@ -102,17 +106,22 @@ TEST(RetentionTest, ByAgeDropsOldMessagesOnly) {
   PublishRange(*sink, "orders", "m", 0, 5);
   PublishRange(*sink, "default", "m", 0, 5);
   // Backdate the first three by two hours, the default topic's all by two days.
-  RawQuery(db.path(), absl::StrCat("UPDATE messages SET publish_us = publish_us - 7200000000 WHERE seq <= 3 AND "
-                                   "topic_id = (SELECT id FROM topics WHERE name = 'orders')"));
-  RawQuery(db.path(), "UPDATE messages SET publish_us = publish_us - 172800000000 WHERE "
-                      "topic_id = (SELECT id FROM topics WHERE name = 'default')");
+  RawQuery(
+      db.path(),
+      absl::StrCat("UPDATE messages SET publish_us = publish_us - 7200000000 WHERE seq <= 3 AND "
+                   "topic_id = (SELECT id FROM topics WHERE name = 'orders')"));
+  RawQuery(db.path(),
+           "UPDATE messages SET publish_us = publish_us - 172800000000 WHERE "
+           "topic_id = (SELECT id FROM topics WHERE name = 'default')");
   auto owner = OpenDb(db.config());
   ASSERT_TRUE(ApplyRetention(*owner, NowMicros()).ok());
-  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages m JOIN topics t ON t.id = m.topic_id "
-                                "WHERE t.name = 'orders'"),
+  EXPECT_EQ(RawQuery(db.path(),
+                     "SELECT count(*) FROM messages m JOIN topics t ON t.id = m.topic_id "
+                     "WHERE t.name = 'orders'"),
             2);
-  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages m JOIN topics t ON t.id = m.topic_id "
-                                "WHERE t.name = 'default'"),
+  EXPECT_EQ(RawQuery(db.path(),
+                     "SELECT count(*) FROM messages m JOIN topics t ON t.id = m.topic_id "
+                     "WHERE t.name = 'default'"),
             5)
       << "the default retention is 7 days";
   auto info = admin->DescribeTopic("default");
@@ -140,7 +149,8 @@ TEST(RetentionTest, RunsPeriodicallyFromThePublishPath) {
 }
 
 TEST(AttributesTest, RoundTripAndRejectGarbage) {
-  std::map<std::string, std::string> in = {{"", ""}, {"k", std::string(300, 'v')}, {std::string("a\0b", 3), "c"}};
+  std::map<std::string, std::string> in = {
+      {"", ""}, {"k", std::string(300, 'v')}, {std::string("a\0b", 3), "c"}};
   std::map<std::string, std::string> out;
   ASSERT_TRUE(DecodeAttributes(EncodeAttributes(in), &out));
   EXPECT_EQ(in, out);

@@ -67,7 +67,8 @@ absl::StatusOr<bool> SqliteSource::MayHaveWork(bool scan) {
     s->BindText(1, subscription_);
     const int rc = s->Step();
     if (rc == SQLITE_DONE) return SubscriptionNotFound(db, subscription_);
-    if (rc != SQLITE_ROW) return db.Error(rc, absl::StrCat("reading subscription '", subscription_, "'"));
+    if (rc != SQLITE_ROW)
+      return db.Error(rc, absl::StrCat("reading subscription '", subscription_, "'"));
     sub_id_ = s->Int(0);
     topic_id_ = s->Int(1);
     cursor_ = s->Int(2);
@@ -86,7 +87,8 @@ absl::StatusOr<bool> SqliteSource::MayHaveWork(bool scan) {
   return false;
 }
 
-absl::StatusOr<std::vector<Delivery>> SqliteSource::TryFetch(std::size_t max, std::size_t max_bytes, bool scan) {
+absl::StatusOr<std::vector<Delivery>> SqliteSource::TryFetch(std::size_t max, std::size_t max_bytes,
+                                                             bool scan) {
   std::vector<Delivery> out;
   // A cheap read first, so that an idle consumer never takes the write lock.
   auto work = MayHaveWork(scan);
@@ -134,7 +136,8 @@ absl::Status SqliteSource::LeaseExpired(std::size_t max, std::size_t max_bytes, 
   std::vector<std::int64_t> gone;  // leases whose message retention removed
   {
     auto q = db.Prepare(
-        "SELECT l.seq, l.attempts, m.publish_us, m.ordering_key, m.attributes, m.data FROM leases l "
+        "SELECT l.seq, l.attempts, m.publish_us, m.ordering_key, m.attributes, m.data FROM leases "
+        "l "
         "LEFT JOIN messages m ON m.topic_id = ?2 AND m.seq = l.seq "
         "WHERE l.sub_id = ?1 AND l.deadline_ms <= ?3 ORDER BY l.seq LIMIT ?4");
     if (!q.ok()) return q.status();
@@ -155,7 +158,8 @@ absl::Status SqliteSource::LeaseExpired(std::size_t max, std::size_t max_bytes, 
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db.Error(rc, "reading expired leases");
   }
-  auto up = db.Prepare("UPDATE leases SET deadline_ms = ?3, attempts = ?4 WHERE sub_id = ?1 AND seq = ?2");
+  auto up = db.Prepare(
+      "UPDATE leases SET deadline_ms = ?3, attempts = ?4 WHERE sub_id = ?1 AND seq = ?2");
   if (!up.ok()) return up.status();
   for (const Delivery& d : *out) {
     StmtScope u(*up);
@@ -180,10 +184,11 @@ absl::Status SqliteSource::LeaseExpired(std::size_t max, std::size_t max_bytes, 
   return absl::OkStatus();
 }
 
-absl::Status SqliteSource::LeaseNew(std::size_t max, std::size_t max_bytes, std::int64_t now, std::size_t* bytes,
-                                    std::vector<Delivery>* out) {
+absl::Status SqliteSource::LeaseNew(std::size_t max, std::size_t max_bytes, std::int64_t now,
+                                    std::size_t* bytes, std::vector<Delivery>* out) {
   Db& db = *db_;
-  auto ins = db.Prepare("INSERT OR REPLACE INTO leases(sub_id, seq, deadline_ms, attempts) VALUES(?1, ?2, ?3, 1)");
+  auto ins = db.Prepare(
+      "INSERT OR REPLACE INTO leases(sub_id, seq, deadline_ms, attempts) VALUES(?1, ?2, ?3, 1)");
   if (!ins.ok()) return ins.status();
   std::int64_t cursor = cursor_;
   bool exhausted = false;
@@ -268,16 +273,18 @@ absl::Status SqliteSource::Ack(const std::vector<std::string>& tokens) {
 }
 
 absl::Status SqliteSource::Release(const std::vector<std::string>& tokens) {
-  auto s = ForEachToken(tokens,
-                        "UPDATE leases SET deadline_ms = ?4 WHERE sub_id = ?1 AND seq = ?2 AND attempts = ?3", 0,
-                        "releasing leases");
+  auto s = ForEachToken(
+      tokens, "UPDATE leases SET deadline_ms = ?4 WHERE sub_id = ?1 AND seq = ?2 AND attempts = ?3",
+      0, "releasing leases");
   if (s.ok()) db_->file().NotifyCommit();
   return s;
 }
 
-absl::Status SqliteSource::ExtendLeases(const std::vector<std::string>& tokens, absl::Duration deadline) {
-  return ForEachToken(tokens, "UPDATE leases SET deadline_ms = ?4 WHERE sub_id = ?1 AND seq = ?2 AND attempts = ?3",
-                      NowMillis() + absl::ToInt64Milliseconds(deadline), "extending leases");
+absl::Status SqliteSource::ExtendLeases(const std::vector<std::string>& tokens,
+                                        absl::Duration deadline) {
+  return ForEachToken(
+      tokens, "UPDATE leases SET deadline_ms = ?4 WHERE sub_id = ?1 AND seq = ?2 AND attempts = ?3",
+      NowMillis() + absl::ToInt64Milliseconds(deadline), "extending leases");
 }
 
 void SqliteSource::Close() {

@@ -24,34 +24,39 @@ inline constexpr absl::Duration kPollInterval = absl::Milliseconds(2);
 // of the connection, never held while Fetch waits.
 class SqliteSource : public core_internal::SubscriptionSource {
  public:
-  SqliteSource(std::unique_ptr<Db> db, std::string subscription, std::string topic, absl::Duration ack_deadline);
+  SqliteSource(std::unique_ptr<Db> db, std::string subscription, std::string topic,
+               absl::Duration ack_deadline);
 
   // Leases up to `max_messages` in one transaction: first messages whose lease
   // expired or was released (attempt + 1), then new ones past the cursor. Waits up
   // to `wait` for one, woken at once by publishes in this process and within
   // kPollInterval by other processes' commits.
-  absl::StatusOr<std::vector<core_internal::Delivery>> Fetch(std::size_t max_messages, std::size_t max_bytes,
+  absl::StatusOr<std::vector<core_internal::Delivery>> Fetch(std::size_t max_messages,
+                                                             std::size_t max_bytes,
                                                              absl::Duration wait) override;
   // Deletes the leases (one transaction).
   absl::Status Ack(const std::vector<std::string>& tokens) override;
   // Marks the leases expired so any consumer gets them at its next lease scan.
   absl::Status Release(const std::vector<std::string>& tokens) override;
-  absl::Status ExtendLeases(const std::vector<std::string>& tokens, absl::Duration deadline) override;
+  absl::Status ExtendLeases(const std::vector<std::string>& tokens,
+                            absl::Duration deadline) override;
   bool needs_lease_extension() const override { return true; }
   void Close() override;
 
  private:
-  absl::StatusOr<std::vector<core_internal::Delivery>> TryFetch(std::size_t max, std::size_t max_bytes, bool scan);
+  absl::StatusOr<std::vector<core_internal::Delivery>> TryFetch(std::size_t max,
+                                                                std::size_t max_bytes, bool scan);
   absl::StatusOr<bool> MayHaveWork(bool scan);
-  absl::Status LeaseExpired(std::size_t max, std::size_t max_bytes, std::int64_t now_ms, std::size_t* bytes,
-                            std::vector<core_internal::Delivery>* out);
-  absl::Status LeaseNew(std::size_t max, std::size_t max_bytes, std::int64_t now_ms, std::size_t* bytes,
-                        std::vector<core_internal::Delivery>* out);
+  absl::Status LeaseExpired(std::size_t max, std::size_t max_bytes, std::int64_t now_ms,
+                            std::size_t* bytes, std::vector<core_internal::Delivery>* out);
+  absl::Status LeaseNew(std::size_t max, std::size_t max_bytes, std::int64_t now_ms,
+                        std::size_t* bytes, std::vector<core_internal::Delivery>* out);
   // Runs `sql` for each token in one transaction, binding ?1 sub_id, ?2 seq, and
   // where the statement has them ?3 attempts and ?4 `extra`.
-  absl::Status ForEachToken(const std::vector<std::string>& tokens, const char* sql, std::int64_t extra,
-                            const char* what);
-  core_internal::Delivery MakeDelivery(Stmt& row, int first_col, std::int64_t seq, std::int64_t attempts);
+  absl::Status ForEachToken(const std::vector<std::string>& tokens, const char* sql,
+                            std::int64_t extra, const char* what);
+  core_internal::Delivery MakeDelivery(Stmt& row, int first_col, std::int64_t seq,
+                                       std::int64_t attempts);
 
   const std::string subscription_;
   const std::string topic_;

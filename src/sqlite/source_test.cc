@@ -30,9 +30,13 @@ class SourceTest : public ::testing::Test {
 
 TEST_F(SourceTest, PublishFetchAckKeepsOrderAndFields) {
   Subscribe("billing");
-  std::vector<Message> batch = {
-      MessageBuilder{}.data("a").attribute("k", "v").attribute("x", std::string("\0y", 2)).ordering_key("o-1").build(),
-      MessageBuilder{}.data(std::string("b\0b", 3)).build()};
+  std::vector<Message> batch = {MessageBuilder{}
+                                    .data("a")
+                                    .attribute("k", "v")
+                                    .attribute("x", std::string("\0y", 2))
+                                    .ordering_key("o-1")
+                                    .build(),
+                                MessageBuilder{}.data(std::string("b\0b", 3)).build()};
   auto ids = sink_->PublishBatch("orders", batch);
   ASSERT_TRUE(ids.ok()) << ids.status();
   ASSERT_EQ(ids->size(), 2u);
@@ -107,7 +111,7 @@ TEST_F(SourceTest, ExtendedLeaseIsNotRedelivered) {
   ASSERT_EQ(got.size(), 1u);
   ASSERT_TRUE(holder->ExtendLeases(Tokens(got), absl::Hours(1)).ok());
   EXPECT_EQ(RawQuery(db_.path(), absl::StrCat("SELECT count(*) FROM leases WHERE deadline_ms > ",
-                                               NowMillis() + 3'000'000)),
+                                              NowMillis() + 3'000'000)),
             1);
   auto other = MakeSource(db_.config(), "billing", "orders");
   auto none = other->Fetch(10, 1 << 20, absl::Milliseconds(200));
@@ -176,7 +180,8 @@ TEST_F(SourceTest, StartEarliestAndLatest) {
   Subscribe("from-start", StartPosition::kEarliest);
   Subscribe("from-now", StartPosition::kLatest);
   PublishRange(*sink_, "orders", "new", 0, 1);
-  auto early = FetchN(*MakeSource(db_.config(), "from-start", "orders"), 10, absl::Milliseconds(50));
+  auto early =
+      FetchN(*MakeSource(db_.config(), "from-start", "orders"), 10, absl::Milliseconds(50));
   EXPECT_EQ(Data(early), (std::vector<std::string>{"old0", "old1", "old2", "new0"}));
   auto late = FetchN(*MakeSource(db_.config(), "from-now", "orders"), 10, absl::Milliseconds(50));
   EXPECT_EQ(Data(late), std::vector<std::string>{"new0"});
@@ -230,7 +235,8 @@ TEST_F(SourceTest, RestartLosesNothing) {
     auto got = source->Fetch(100, 1 << 20, absl::Milliseconds(100));
     ASSERT_TRUE(got.ok());
     for (auto& d : *got) {
-      EXPECT_FALSE(acked.count(d.message.data)) << d.message.data << " was acked before the restart";
+      EXPECT_FALSE(acked.count(d.message.data))
+          << d.message.data << " was acked before the restart";
       after.insert(d.message.data);
     }
     ASSERT_TRUE(source->Ack(Tokens(*got)).ok());

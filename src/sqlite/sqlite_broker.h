@@ -21,7 +21,7 @@ absl::StatusOr<DbConfig> ParseConfig(const core_internal::Url& url, const Broker
 
 // Opens (creating if needed) the database `config` names.
 absl::StatusOr<std::shared_ptr<BrokerConnection>> OpenSqliteBroker(const DbConfig& config,
-                                                                  const BrokerOptions& options);
+                                                                   const BrokerOptions& options);
 
 // Registers the "sqlite" scheme (called by core/backends.cc).
 void RegisterSqliteBackend();

@@ -36,22 +36,27 @@ std::unique_ptr<Db> OpenDb(const DbConfig& config) {
 std::shared_ptr<SqliteAdmin> MakeAdmin(const DbConfig& config) {
   return std::make_shared<SqliteAdmin>(OpenDb(config));
 }
-std::shared_ptr<SqliteSink> MakeSink(const DbConfig& config) { return std::make_shared<SqliteSink>(OpenDb(config)); }
-std::shared_ptr<SqliteSource> MakeSource(const DbConfig& config, const std::string& sub, const std::string& topic,
-                                         absl::Duration ack_deadline) {
+std::shared_ptr<SqliteSink> MakeSink(const DbConfig& config) {
+  return std::make_shared<SqliteSink>(OpenDb(config));
+}
+std::shared_ptr<SqliteSource> MakeSource(const DbConfig& config, const std::string& sub,
+                                         const std::string& topic, absl::Duration ack_deadline) {
   return std::make_shared<SqliteSource>(OpenDb(config), sub, topic, ack_deadline);
 }
 
-void PublishRange(SqliteSink& sink, const std::string& topic, const std::string& prefix, int from, int to) {
+void PublishRange(SqliteSink& sink, const std::string& topic, const std::string& prefix, int from,
+                  int to) {
   std::vector<Message> batch;
-  for (int i = from; i < to; ++i) batch.push_back(MessageBuilder{}.data(absl::StrCat(prefix, i)).build());
+  for (int i = from; i < to; ++i)
+    batch.push_back(MessageBuilder{}.data(absl::StrCat(prefix, i)).build());
   auto ids = sink.PublishBatch(topic, batch);
   ASSERT_TRUE(ids.ok()) << ids.status();
   ASSERT_EQ(ids->size(), batch.size());
   for (auto& id : *ids) ASSERT_TRUE(id.ok()) << id.status();
 }
 
-std::vector<core_internal::Delivery> FetchN(SqliteSource& source, std::size_t n, absl::Duration wait) {
+std::vector<core_internal::Delivery> FetchN(SqliteSource& source, std::size_t n,
+                                            absl::Duration wait) {
   std::vector<core_internal::Delivery> out;
   while (out.size() < n) {
     auto got = source.Fetch(n - out.size(), 1 << 30, wait);

@@ -31,11 +31,13 @@ class TempDb {
 std::unique_ptr<Db> OpenDb(const DbConfig& config);
 std::shared_ptr<SqliteAdmin> MakeAdmin(const DbConfig& config);
 std::shared_ptr<SqliteSink> MakeSink(const DbConfig& config);
-std::shared_ptr<SqliteSource> MakeSource(const DbConfig& config, const std::string& sub, const std::string& topic,
+std::shared_ptr<SqliteSource> MakeSource(const DbConfig& config, const std::string& sub,
+                                         const std::string& topic,
                                          absl::Duration ack_deadline = absl::Seconds(30));
 
 // Publishes data "<prefix><i>" for i in [from, to) through `sink` in one batch.
-void PublishRange(SqliteSink& sink, const std::string& topic, const std::string& prefix, int from, int to);
+void PublishRange(SqliteSink& sink, const std::string& topic, const std::string& prefix, int from,
+                  int to);
 
 // Fetches (waiting at most `wait` per call) until `n` deliveries came or a call
 // returned none.

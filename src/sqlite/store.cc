@@ -7,7 +7,8 @@ namespace unibus::sqlite_internal {
 
 std::shared_ptr<FileState> FileStateFor(const std::string& path) {
   std::error_code ec;
-  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec);
+  std::filesystem::path p =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(path, ec), ec);
   const std::string key = ec ? path : p.string();
   static std::mutex mu;
   static auto* states = new std::map<std::string, std::weak_ptr<FileState>>;

@@ -51,8 +51,10 @@ TEST(TypedCodecTest, ZstdAboveThresholdAndJson) {
 }
 
 TEST(TypedCodecTest, JsonTypedByAPersonIsAccepted) {
-  Message m = MessageBuilder{}.data(R"({"imageId":"hand-1","width":28,"height":28,"label":2})")
-                  .attribute(kContentType, kJsonContentType).build();
+  Message m = MessageBuilder{}
+                  .data(R"({"imageId":"hand-1","width":28,"height":28,"label":2})")
+                  .attribute(kContentType, kJsonContentType)
+                  .build();
   vision::ImageMessage out;
   ASSERT_TRUE(DecodeTyped(m, &out).ok());
   EXPECT_EQ(out.image_id(), "hand-1");
@@ -64,12 +66,14 @@ TEST(TypedCodecTest, BadInputSaysWhatIsWrong) {
   ASSERT_TRUE(pred.ok());
   auto s = DecodeTyped(*pred, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("wrong message type: got unibus.vision.Prediction"), std::string::npos);
+  EXPECT_NE(s.message().find("wrong message type: got unibus.vision.Prediction"),
+            std::string::npos);
 
   s = DecodeTyped(MessageBuilder{}.data("\xff\xff\xff garbage").build(), &out);
   EXPECT_NE(s.message().find("does not parse"), std::string::npos) << s;
 
-  s = DecodeTyped(MessageBuilder{}.data("{not json").attribute(kContentType, kJsonContentType).build(), &out);
+  s = DecodeTyped(
+      MessageBuilder{}.data("{not json").attribute(kContentType, kJsonContentType).build(), &out);
   EXPECT_NE(s.message().find("JSON payload is not a valid"), std::string::npos) << s;
 
   s = DecodeTyped(MessageBuilder{}.data("xx").attribute(kEncodingAttribute, "zstd").build(), &out);
@@ -84,7 +88,8 @@ TEST(TypedPubSubTest, WrongTypeIsDeadLetteredAndTheConsumerGoesOn) {
   ASSERT_TRUE(broker.ok());
   ASSERT_TRUE(broker->admin().CreateTopic("images").ok());
   ASSERT_TRUE(broker->admin().CreateTopic("images.dlq").ok());
-  auto dlq = broker->subscriber("dlq-reader", {.topic = "images.dlq", .start = StartPosition::kEarliest});
+  auto dlq =
+      broker->subscriber("dlq-reader", {.topic = "images.dlq", .start = StartPosition::kEarliest});
   SubscriberOptions o{.topic = "images", .start = StartPosition::kEarliest};
   o.dead_letter_topic = "images.dlq";
   auto sub = broker->subscriber("classifier", o);

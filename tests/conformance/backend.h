@@ -54,10 +54,9 @@ struct BackendEnvRegistrar {
   }
 };
 
-#define UNIBUS_REGISTER_BACKEND_ENV(name, type) \
-  static ::unibus::conformance::BackendEnvRegistrar registrar_##type(name, [] { \
-    return std::unique_ptr<::unibus::conformance::BackendEnv>(new type()); \
-  })
+#define UNIBUS_REGISTER_BACKEND_ENV(name, type)                       \
+  static ::unibus::conformance::BackendEnvRegistrar registrar_##type( \
+      name, [] { return std::unique_ptr<::unibus::conformance::BackendEnv>(new type()); })
 
 }  // namespace unibus::conformance
 

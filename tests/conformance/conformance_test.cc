@@ -68,8 +68,8 @@ class Conformance : public ::testing::TestWithParam<std::string> {
 
   // A unique topic name for this test.
   std::string Name(const std::string& base) {
-    return absl::StrCat(base, "-", ::testing::UnitTest::GetInstance()->current_test_info()->line(), "-",
-                        counter_++);
+    return absl::StrCat(base, "-", ::testing::UnitTest::GetInstance()->current_test_info()->line(),
+                        "-", counter_++);
   }
 
   std::string MakeTopic(int partitions = 1) {
@@ -118,7 +118,8 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   }
 
   // Pulls and acks until `checker` has `want` distinct messages or `limit` passes.
-  void DrainPull(Subscriber& sub, Checker& checker, int want, absl::Duration limit = absl::Seconds(30)) {
+  void DrainPull(Subscriber& sub, Checker& checker, int want,
+                 absl::Duration limit = absl::Seconds(30)) {
     const absl::Time end = absl::Now() + limit;
     while (checker.distinct() < want && absl::Now() < end) {
       auto got = sub.Pull(100, absl::Milliseconds(200));
@@ -237,7 +238,8 @@ TEST_P(Conformance, BadInputGetsClearErrors) {
   auto topic = MakeTopic();
   auto p = broker_->publisher(topic);
   ASSERT_TRUE(p.ok());
-  auto big = p->Publish(MessageBuilder{}.data(std::string(10 * 1024 * 1024 + 1, 'x')).build()).get();
+  auto big =
+      p->Publish(MessageBuilder{}.data(std::string(10 * 1024 * 1024 + 1, 'x')).build()).get();
   EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument) << big.status();
 }
 
@@ -439,7 +441,8 @@ TEST_P(Conformance, PerKeyOrderHoldsUnderNacksAndParallelism) {
   auto session = sub.Subscribe([&](Message m, AckHandler h) {
     int a = ++active;
     int prev = max_active.load();
-    while (a > prev && !max_active.compare_exchange_weak(prev, a)) {}
+    while (a > prev && !max_active.compare_exchange_weak(prev, a)) {
+    }
     const int seq = std::stoi(m.attribute("seq"));
     bool nack = false;
     {
@@ -454,13 +457,18 @@ TEST_P(Conformance, PerKeyOrderHoldsUnderNacksAndParallelism) {
     }
     std::this_thread::sleep_for(std::chrono::microseconds(300));
     --active;
-    if (nack) std::move(h).nack("retry once"); else std::move(h).ack();
+    if (nack)
+      std::move(h).nack("retry once");
+    else
+      std::move(h).ack();
   });
   ASSERT_TRUE(session.ok());
   const int n = 300;
-  PublishN(topic, n, [](int i) { return absl::StrCat("key-", i % 5); }, &checker);
+  PublishN(
+      topic, n, [](int i) { return absl::StrCat("key-", i % 5); }, &checker);
   const absl::Time end = absl::Now() + absl::Seconds(60);
-  while (checker.distinct() < n && absl::Now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (checker.distinct() < n && absl::Now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   session->Stop();
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
@@ -563,7 +571,9 @@ std::vector<std::string> EnvNames() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::ValuesIn(EnvNames()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
 
 }  // namespace
 }  // namespace unibus::conformance

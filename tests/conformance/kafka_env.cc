@@ -25,7 +25,8 @@ class KafkaEnv : public BackendEnv {
   // One cluster for the suite; tests use fresh topic and group names.
   std::string Url() override {
     return absl::StrCat(cluster_->url(),
-                        "?session.timeout.ms=6000&heartbeat.interval.ms=500&topic.metadata.refresh.interval.ms=1000");
+                        "?session.timeout.ms=6000&heartbeat.interval.ms=500&topic.metadata.refresh."
+                        "interval.ms=1000");
   }
 
   absl::Status CreateTopic(Broker&, const std::string& topic, int partitions) override {

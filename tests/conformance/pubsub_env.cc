@@ -21,7 +21,9 @@ class PubsubEnv : public BackendEnv {
   }
   void Stop() override { emulator_.reset(); }
 
-  std::string Url() override { return emulator_->Url(absl::StrCat("unibus-conformance-", next_++)); }
+  std::string Url() override {
+    return emulator_->Url(absl::StrCat("unibus-conformance-", next_++));
+  }
 
   // Pub/Sub gives a subscription only what is published after it exists, unless
   // the topic retains messages; retention makes StartPosition::kEarliest reach

@@ -17,9 +17,11 @@ class SqliteEnv : public BackendEnv {
 
   absl::Status Start() override {
     std::error_code ec;
-    dir_ = std::filesystem::temp_directory_path(ec) / absl::StrCat("unibus-conformance-sqlite-", getpid());
+    dir_ = std::filesystem::temp_directory_path(ec) /
+           absl::StrCat("unibus-conformance-sqlite-", getpid());
     if (!ec) std::filesystem::create_directories(dir_, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat("cannot make a temp directory: ", ec.message()));
+    if (ec)
+      return absl::UnavailableError(absl::StrCat("cannot make a temp directory: ", ec.message()));
     return absl::OkStatus();
   }
 
@@ -28,7 +30,9 @@ class SqliteEnv : public BackendEnv {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  std::string Url() override { return absl::StrCat("sqlite://", (dir_ / absl::StrCat("t", next_++, ".db")).string()); }
+  std::string Url() override {
+    return absl::StrCat("sqlite://", (dir_ / absl::StrCat("t", next_++, ".db")).string());
+  }
 
   // The file outlives every connection, so a "restart" is simply reopening it,
   // which RestartLosesNothing does itself.

@@ -7,7 +7,8 @@ int main() {
   auto broker = unibus::Broker::Open("mem://find-package");
   if (!broker.ok()) return 1;
   if (!broker->admin().CreateTopic("greetings").ok()) return 2;
-  auto sub = broker->subscriber("greeters", {.topic = "greetings", .start = unibus::StartPosition::kEarliest});
+  auto sub = broker->subscriber("greeters",
+                                {.topic = "greetings", .start = unibus::StartPosition::kEarliest});
   auto pub = broker->publisher("greetings");
   if (!sub.ok() || !pub.ok()) return 3;
   if (!pub->Publish(unibus::MessageBuilder{}.data("hello").build()).get().ok()) return 4;

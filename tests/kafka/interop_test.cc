@@ -31,7 +31,8 @@ std::optional<std::string> Shell(const std::string& cmd) {
 class KcatInterop : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!HaveKcat()) GTEST_SKIP() << "kcat is not installed (apt-get install kcat); interop not tested";
+    if (!HaveKcat())
+      GTEST_SKIP() << "kcat is not installed (apt-get install kcat); interop not tested";
     auto c = MockCluster::Start(1);
     ASSERT_TRUE(c.ok()) << c.status();
     cluster_ = *std::move(c);
@@ -51,7 +52,8 @@ TEST_F(KcatInterop, KcatPublishesUnibusConsumes) {
     f << "img-1|first payload\nimg-2|second payload\n";
   }
   auto out = Shell(absl::StrCat("kcat -P -b ", cluster_->bootstrap(),
-                              " -t interop -K '|' -H content-type=text/plain -H origin=kcat -l ", input, " 2>&1"));
+                                " -t interop -K '|' -H content-type=text/plain -H origin=kcat -l ",
+                                input, " 2>&1"));
   ASSERT_TRUE(out.has_value()) << "kcat -P failed";
   SubscriberOptions o;
   o.topic = "interop";
@@ -80,11 +82,17 @@ TEST_F(KcatInterop, KcatPublishesUnibusConsumes) {
 TEST_F(KcatInterop, UnibusPublishesKcatReads) {
   auto p = broker_->publisher("interop");
   ASSERT_TRUE(p.ok()) << p.status();
-  auto r = p->Publish(MessageBuilder{}.data("hello kcat").ordering_key("img-7").attribute("traceparent", "00-abc")
-                          .attribute("unibus-type", "demo.Image").build()).get();
+  auto r = p->Publish(MessageBuilder{}
+                          .data("hello kcat")
+                          .ordering_key("img-7")
+                          .attribute("traceparent", "00-abc")
+                          .attribute("unibus-type", "demo.Image")
+                          .build())
+               .get();
   ASSERT_TRUE(r.ok()) << r.status();
-  auto out = Shell(absl::StrCat("kcat -C -b ", cluster_->bootstrap(),
-                              " -t interop -o beginning -e -q -f 'key=%k|value=%s|headers=%h\\n' 2>/dev/null"));
+  auto out = Shell(absl::StrCat(
+      "kcat -C -b ", cluster_->bootstrap(),
+      " -t interop -o beginning -e -q -f 'key=%k|value=%s|headers=%h\\n' 2>/dev/null"));
   ASSERT_TRUE(out.has_value()) << "kcat -C failed";
   EXPECT_NE(out->find("key=img-7|value=hello kcat|"), std::string::npos) << *out;
   EXPECT_NE(out->find("traceparent=00-abc"), std::string::npos) << *out;

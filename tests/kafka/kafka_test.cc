@@ -51,7 +51,8 @@ class KafkaTest : public ::testing::Test {
     for (int i = from; i < to; ++i) {
       const std::string data = absl::StrCat(topic, "/", i);
       checker.Expect(data);
-      fs.push_back(p.Publish(MessageBuilder{}.data(data).ordering_key(absl::StrCat("k", i % 10)).build()));
+      fs.push_back(
+          p.Publish(MessageBuilder{}.data(data).ordering_key(absl::StrCat("k", i % 10)).build()));
     }
     for (auto& f : fs) ASSERT_TRUE(f.get().ok()) << f.get().status();
   }
@@ -109,12 +110,15 @@ TEST_F(KafkaTest, AuthenticationFailureIsUnauthenticated) {
   // The mock cluster speaks no SASL: the handshake fails as an authentication error.
   BrokerOptions o;
   o.connect_timeout = absl::Seconds(5);
-  o.properties = {{"security.protocol", "SASL_PLAINTEXT"}, {"sasl.mechanisms", "PLAIN"},
-                  {"sasl.username", "user"}, {"sasl.password", "wrong"}};
+  o.properties = {{"security.protocol", "SASL_PLAINTEXT"},
+                  {"sasl.mechanisms", "PLAIN"},
+                  {"sasl.username", "user"},
+                  {"sasl.password", "wrong"}};
   auto b = Broker::Open(cluster_->url(), o);
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), absl::StatusCode::kUnauthenticated) << b.status();
-  EXPECT_EQ(b.status().message().find("wrong"), std::string::npos) << "secret leaked: " << b.status();
+  EXPECT_EQ(b.status().message().find("wrong"), std::string::npos)
+      << "secret leaked: " << b.status();
 }
 
 TEST_F(KafkaTest, UnknownTopicAndTopiclessSubscriptionAreNotFound) {
@@ -156,7 +160,8 @@ TEST_F(KafkaTest, CapabilitiesAndAdminOnTheMockCluster) {
   ASSERT_TRUE(cluster_->CreateTopic("described", 3).ok());
   auto p = broker_->publisher("described");
   ASSERT_TRUE(p.ok());
-  for (int i = 0; i < 30; ++i) (void)p->Publish(MessageBuilder{}.data("x").ordering_key(absl::StrCat(i)).build());
+  for (int i = 0; i < 30; ++i)
+    (void)p->Publish(MessageBuilder{}.data("x").ordering_key(absl::StrCat(i)).build());
   ASSERT_TRUE(p->Flush().ok());
   auto topics = admin.ListTopics();
   ASSERT_TRUE(topics.ok()) << topics.status();
@@ -171,10 +176,13 @@ TEST_F(KafkaTest, CapabilitiesAndAdminOnTheMockCluster) {
   EXPECT_EQ(admin.DescribeTopic("missing").status().code(), absl::StatusCode::kNotFound);
 
   // A subscription is a consumer group given committed start offsets.
-  ASSERT_TRUE(admin.CreateSubscription(SubscriptionConfig{.name = "grp", .topic = "described",
-                                                          .start = StartPosition::kEarliest}).ok());
-  EXPECT_EQ(admin.CreateSubscription(SubscriptionConfig{.name = "grp", .topic = "described"}).code(),
-            absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(admin
+                  .CreateSubscription(SubscriptionConfig{
+                      .name = "grp", .topic = "described", .start = StartPosition::kEarliest})
+                  .ok());
+  EXPECT_EQ(
+      admin.CreateSubscription(SubscriptionConfig{.name = "grp", .topic = "described"}).code(),
+      absl::StatusCode::kAlreadyExists);
   // On a real cluster the topic is found from the group's offsets; the mock cannot
   // list a group's offsets without naming the topic, so name it.
   auto sub = broker_->subscriber("grp", Opts("described"));
@@ -193,8 +201,8 @@ TEST_F(KafkaTest, CapabilitiesAndAdminOnTheMockCluster) {
 }
 
 // Publishes while a subscriber consumes and `fault` runs midway; nothing is lost.
-void RunWithFault(KafkaTest* t, Broker& broker, const std::string& topic, const std::function<void()>& fault,
-                  Checker& checker) {
+void RunWithFault(KafkaTest* t, Broker& broker, const std::string& topic,
+                  const std::function<void()>& fault, Checker& checker) {
   SubscriberOptions o;
   o.topic = topic;
   o.start = StartPosition::kEarliest;
@@ -213,12 +221,15 @@ void RunWithFault(KafkaTest* t, Broker& broker, const std::string& topic, const 
     if (i == n / 3) fault();
     const std::string data = absl::StrCat(topic, "/", i);
     checker.Expect(data);
-    fs.push_back(p->Publish(MessageBuilder{}.data(data).ordering_key(absl::StrCat("k", i % 12)).build()));
-    if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // a stream, not a burst
+    fs.push_back(
+        p->Publish(MessageBuilder{}.data(data).ordering_key(absl::StrCat("k", i % 12)).build()));
+    if (i % 100 == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // a stream, not a burst
   }
   for (auto& f : fs) ASSERT_TRUE(f.get().ok()) << f.get().status();
   const absl::Time end = absl::Now() + absl::Seconds(60);
-  while (checker.distinct() < n && absl::Now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (checker.distinct() < n && absl::Now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   session->Stop();
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
@@ -231,32 +242,44 @@ TEST_F(KafkaTest, BrokerDownAndBackMidStreamLosesNothing) {
   ASSERT_TRUE(cluster_->CreateTopic("faulty", 6).ok());
   Checker checker;
   std::thread restorer;
-  RunWithFault(this, *broker_, "faulty", [&] {
-    ASSERT_TRUE(cluster_->SetBrokerDown(1).ok());
-    restorer = std::thread([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-      ASSERT_TRUE(cluster_->SetBrokerUp(1).ok());
-    });
-  }, checker);
+  RunWithFault(
+      this, *broker_, "faulty",
+      [&] {
+        ASSERT_TRUE(cluster_->SetBrokerDown(1).ok());
+        restorer = std::thread([&] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+          ASSERT_TRUE(cluster_->SetBrokerUp(1).ok());
+        });
+      },
+      checker);
   if (restorer.joinable()) restorer.join();
 }
 
 TEST_F(KafkaTest, InjectedRequestErrorsLoseNothing) {
   ASSERT_TRUE(cluster_->CreateTopic("errors", 4).ok());
   Checker checker;
-  RunWithFault(this, *broker_, "errors", [&] {
-    ASSERT_TRUE(cluster_->PushRequestErrors(MockCluster::kProduce,
+  RunWithFault(
+      this, *broker_, "errors",
+      [&] {
+        ASSERT_TRUE(cluster_
+                        ->PushRequestErrors(MockCluster::kProduce,
                                             {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                                              RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                                              RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                             RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE}).ok());
-    ASSERT_TRUE(cluster_->PushRequestErrors(MockCluster::kFetch,
-                                            {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                             RD_KAFKA_RESP_ERR_UNKNOWN}).ok());
-    ASSERT_TRUE(cluster_->PushRequestErrors(MockCluster::kOffsetCommit,
+                                             RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE})
+                        .ok());
+        ASSERT_TRUE(cluster_
+                        ->PushRequestErrors(
+                            MockCluster::kFetch,
+                            {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_UNKNOWN})
+                        .ok());
+        ASSERT_TRUE(cluster_
+                        ->PushRequestErrors(MockCluster::kOffsetCommit,
                                             {RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE,
-                                             RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT}).ok());
-  }, checker);
+                                             RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT})
+                        .ok());
+      },
+      checker);
 }
 
 TEST_F(KafkaTest, ConsumerGroupMembersSplitPartitionsAndTakeOver) {
@@ -281,7 +304,8 @@ TEST_F(KafkaTest, ConsumerGroupMembersSplitPartitionsAndTakeOver) {
   ASSERT_TRUE(p.ok());
   Publish(*p, "shared", 0, 1000, checker);
   absl::Time end = absl::Now() + absl::Seconds(30);
-  while (checker.distinct() < 1000 && absl::Now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (checker.distinct() < 1000 && absl::Now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_GT(by1.load(), 0) << "both members should own partitions";
   EXPECT_GT(by2.load(), 0) << "both members should own partitions";
   // One member stops; the other takes its partitions over.
@@ -290,7 +314,8 @@ TEST_F(KafkaTest, ConsumerGroupMembersSplitPartitionsAndTakeOver) {
   const int before = by1.load();
   Publish(*p, "shared", 1000, 2000, checker);
   end = absl::Now() + absl::Seconds(40);
-  while (checker.distinct() < 2000 && absl::Now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (checker.distinct() < 2000 && absl::Now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   s1->Stop();
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
@@ -359,8 +384,9 @@ namespace {
 // back and the message it still holds delivered a second time.
 TEST_F(KafkaTest, AnIdleCallerLongerThanMaxPollIntervalKeepsItsPartitions) {
   ASSERT_TRUE(cluster_->CreateTopic("idle", 2).ok());
-  auto b = Broker::Open(absl::StrCat(cluster_->url(),
-                                     "?session.timeout.ms=3000&heartbeat.interval.ms=500&max.poll.interval.ms=3000"));
+  auto b = Broker::Open(
+      absl::StrCat(cluster_->url(),
+                   "?session.timeout.ms=3000&heartbeat.interval.ms=500&max.poll.interval.ms=3000"));
   ASSERT_TRUE(b.ok()) << b.status();
   auto p = b->publisher("idle");
   ASSERT_TRUE(p.ok());
@@ -394,7 +420,8 @@ TEST_F(KafkaTest, AnIdleCallerLongerThanMaxPollIntervalKeepsItsPartitions) {
   sub->connection()->Shutdown();
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
-  EXPECT_EQ(r.duplicated, 0) << "the held message came again: the consumer left its group while idle";
+  EXPECT_EQ(r.duplicated, 0)
+      << "the held message came again: the consumer left its group while idle";
 }
 
 }  // namespace
