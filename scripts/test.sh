@@ -7,6 +7,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 scripts/setup.sh
+echo "== format"
+scripts/check_format.sh
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 echo "== build (Release)"
