@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# clang-tidy (the allow-list in .clang-tidy) over our own sources in the given folders.
+#   scripts/check_tidy.sh [BUILD_DIR] [FOLDER...]   default: build, the library's parts
+# Needs BUILD_DIR/compile_commands.json (scripts/build.sh writes it). Runs two at a time.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BUILD_DIR="${1:-build}"
+shift || true
+FOLDERS=("$@")
+[ "${#FOLDERS[@]}" -gt 0 ] || FOLDERS=(src/core src/mem src/sqlite src/typed src/kafka)
+[ -f "$BUILD_DIR/compile_commands.json" ] || { echo "tidy: $BUILD_DIR/compile_commands.json missing; run scripts/build.sh first"; exit 2; }
+files=()
+for d in "${FOLDERS[@]}"; do
+  while IFS= read -r f; do files+=("$f"); done < <(git ls-files "$d/*.cc" | grep -v '_test\.cc$')
+done
+log="$BUILD_DIR/tidy.log"
+if printf '%s\n' "${files[@]}" |
+    xargs -P "${JOBS:-2}" -n 4 clang-tidy -p "$BUILD_DIR" --quiet >"$log" 2>&1; then
+  echo "tidy: ok (${#files[@]} files)"
+else
+  grep -E 'error:|warning:' "$log" | sort -u | head -40
+  echo "tidy: failed; full output in $log"
+  exit 1
+fi
