@@ -1,4 +1,5 @@
 // unibus train: trains the Fashion-MNIST CNN from a fixed seed.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -8,6 +9,7 @@
 #include "cli/common.h"
 #include "cli/subcommands.h"
 #include "vision/idx.h"
+#include "vision/reproducible.h"
 #include "vision/threads.h"
 #include "vision/trainer.h"
 #include "vision/training_report.h"
@@ -21,6 +23,7 @@ struct TrainOptions {
   std::string csv;                                     // default: --out with .csv
   std::string plot;                                    // default: --out with .png
   std::string card;                                    // default: --out with .json
+  bool native_cpu = false;  // skip pinning the CPU kernels (vision/reproducible.h)
   vision::TrainConfig config;
 };
 
@@ -29,6 +32,10 @@ std::string WithExtension(const std::string& path, const char* ext) {
 }
 
 int run_train(const TrainOptions& o) {
+  // Before LibTorch runs anything: re-executes this command with the pinned kernels.
+  if (!o.native_cpu) {
+    if (absl::Status s = vision::PinCpuKernelsOrReexec(); !s.ok()) return Fail(s);
+  }
   vision::KeepFreedMemoryForReuse();
   absl::StatusOr<vision::Dataset> train = vision::LoadFashionMnist(o.data, vision::Split::kTrain);
   if (!train.ok()) return Fail(train.status());
@@ -42,9 +49,13 @@ int run_train(const TrainOptions& o) {
     std::filesystem::create_directories(dir, ec);
   }
   std::cout << absl::StreamFormat(
-      "training on %d images, testing on %d, %d epochs, seed %d, batch %d, %d thread(s)\n",
-      train->size(), test->size(), o.config.epochs, o.config.seed, o.config.batch_size,
-      o.config.threads);
+      "training on %d images, testing on %d, %d epochs, seed %d, batch %d, %d thread(s), "
+      "CPU kernels %s\n",
+      o.config.train_limit > 0 ? std::min(o.config.train_limit, train->size()) : train->size(),
+      o.config.test_limit > 0 ? std::min(o.config.test_limit, test->size()) : test->size(),
+      o.config.epochs, o.config.seed, o.config.batch_size, o.config.threads,
+      o.native_cpu ? "native (not pinned: reproducible on this CPU type only)"
+                   : "pinned to AVX2 (ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA, OPENBLAS_CORETYPE)");
   absl::StatusOr<vision::TrainResult> result =
       vision::Train(o.config, *train, *test, o.out, [](const vision::EpochStats& e) {
         std::cout
@@ -101,6 +112,12 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--train-limit", o->config.train_limit,
                   "train on the first N images only (0: all)")
       ->capture_default_str();
+  cmd->add_option("--test-limit", o->config.test_limit,
+                  "evaluate on the first N test images only (0: all)")
+      ->capture_default_str();
+  cmd->add_flag("--native-cpu", o->native_cpu,
+                "use the fastest kernels of this CPU instead of the pinned AVX2 ones: faster on "
+                "AVX-512 machines, but the weights then differ from other CPU types'");
   cmd->add_option("--out", o->out, "model file to write")->capture_default_str();
   cmd->add_option("--csv", o->csv, "per-epoch loss and accuracy (default: --out with .csv)");
   cmd->add_option("--plot", o->plot, "PNG plot drawn by gnuplot (default: --out with .png)");

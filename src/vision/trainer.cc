@@ -1,5 +1,6 @@
 #include "vision/trainer.h"
 
+#include <ATen/Context.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/adamw.h>
 #include <torch/utils.h>
@@ -13,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "vision/model.h"
+#include "vision/reproducible.h"
 #include "vision/threads.h"
 
 namespace unibus::vision {
@@ -85,6 +87,8 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const Dataset& trai
   TrainResult result;
   try {
     SetCpuThreads(config.threads);
+    at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+    result.cpu_kernels = CpuKernelsInUse();
     torch::manual_seed(config.seed);
     std::mt19937_64 rng(config.seed);
     FashionCnn model;

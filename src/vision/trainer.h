@@ -44,11 +44,14 @@ struct TrainResult {
   std::string architecture;
   std::size_t train_images = 0;  // images trained on per epoch
   std::size_t test_images = 0;   // images each evaluation used
+  std::string cpu_kernels;       // CpuKernelsInUse() while training
 };
 
 // Trains a fresh model on `train`, evaluating on `test` after each epoch, and writes it
 // to `model_path` (a file Classifier::Load reads). Calls `on_epoch` after each epoch
-// (may be empty). Deterministic for a given config and thread count on one machine.
+// (may be empty). Deterministic for a given config and thread count on one machine;
+// the same on every x86-64 machine with AVX2 and FMA when the process runs the pinned
+// kernels (vision/reproducible.h: call PinCpuKernelsOrReexec first).
 // Blocks for the whole training; sets this thread's LibTorch thread count.
 // InvalidArgument for a bad config; Internal when LibTorch fails or the file cannot be
 // written.

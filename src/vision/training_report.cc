@@ -100,6 +100,7 @@ absl::Status WriteModelCard(const TrainConfig& config, const TrainResult& result
   card["weight_decay"] = config.weight_decay;
   card["augmentation"] = config.augment ? "random left-right flip" : "none";
   card["training_threads"] = config.threads;
+  card["training_cpu_kernels"] = result.cpu_kernels;
   card["train_images"] = result.train_images;
   card["test_images"] = result.test_images;
   nlohmann::ordered_json epochs = nlohmann::ordered_json::array();
