@@ -14,6 +14,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libzstd-dev zlib1g-dev libpng-dev gnuplot-nox
   dataset-fashion-mnist
+  python3-venv python3-dev
 )
 OPTIONAL=(google-cloud-cli-pubsub-emulator)
 # Tools some machines already have from elsewhere (a NodeSource node, a JDK): only

@@ -16,6 +16,14 @@ BUILD_DIR=build scripts/build.sh
 echo "== test (Release)"
 (cd build && ctest --output-on-failure -j "${CTEST_JOBS:-2}" --timeout 900)
 
+echo "== python (pip install . into build/python-venv, pytest python/tests)"
+python_start=$SECONDS
+[ -x build/python-venv/bin/python ] || /usr/bin/python3 -m venv build/python-venv
+build/python-venv/bin/pip install -q -r python/requirements-dev.txt
+CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-$(nproc)}" build/python-venv/bin/pip install -q --no-build-isolation .
+build/python-venv/bin/python -m pytest -q -p no:cacheprovider python/tests
+echo "python: $((SECONDS - python_start)) s"
+
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== build (ASan+UBSan)"
   BUILD_DIR=build-asan scripts/build.sh -DUNIBUS_SANITIZE=ON -DUNIBUS_BUILD_EXAMPLES=OFF

@@ -1,0 +1,102 @@
+// unibus.Message: a delivered message (data, attributes, key, id, times) and its ack.
+#include "message.h"
+
+#include <nanobind/stl/string.h>
+
+#include "absl/strings/str_cat.h"
+#include "common.h"
+
+namespace unibus::python {
+namespace {
+
+void Settle(DeliveredMessage& d, const char* how, std::string reason) {
+  std::string previous;
+  AckHandler h = d.Take(how, &previous);
+  if (!previous.empty()) {
+    ThrowStatus(absl::FailedPreconditionError(
+        absl::StrCat("message ", d.message.id, " was already settled (", previous,
+                     "); ack(), nack() and reject() settle a message once")));
+  }
+  nb::gil_scoped_release release;
+  if (std::string_view(how) == "ack") {
+    std::move(h).ack();
+  } else if (std::string_view(how) == "nack") {
+    std::move(h).nack(std::move(reason));
+  } else {
+    std::move(h).reject(std::move(reason));
+  }
+}
+
+nb::object PublishTime(const DeliveredMessage& d) {
+  if (d.message.publish_time == absl::InfinitePast()) return nb::none();
+  nb::module_ dt = nb::module_::import_("datetime");
+  const double secs = absl::ToDoubleSeconds(d.message.publish_time - absl::UnixEpoch());
+  return dt.attr("datetime").attr("fromtimestamp")(secs, dt.attr("timezone").attr("utc"));
+}
+
+}  // namespace
+
+void BindMessage(nb::module_& m) {
+  nb::class_<DeliveredMessage>(
+      m, "Message",
+      "A message delivered by a Subscriber, with its acknowledgement.\n\n"
+      "Settle it exactly once with ack(), nack(reason) or reject(reason),\n"
+      "from any thread. A message dropped unsettled is nacked.")
+      .def_prop_ro(
+          "data",
+          [](const DeliveredMessage& d) {
+            return nb::bytes(d.message.data.data(), d.message.data.size());
+          },
+          "bytes: the payload.")
+      .def_prop_ro(
+          "attributes",
+          [](const DeliveredMessage& d) {
+            nb::dict out;
+            for (const auto& [k, v] : d.message.attributes) out[Text(k)] = Text(v);
+            return out;
+          },
+          "dict[str, str]: the attributes (Kafka headers), a new dict on each access.")
+      .def_prop_ro(
+          "ordering_key", [](const DeliveredMessage& d) { return Text(d.message.ordering_key); },
+          "str: the ordering key (Kafka: the record key); '' when it has none.")
+      .def_prop_ro(
+          "id", [](const DeliveredMessage& d) { return d.message.id; },
+          "str: the id the broker gave it, unique within its topic.")
+      .def_prop_ro(
+          "topic", [](const DeliveredMessage& d) { return d.message.topic; },
+          "str: the topic it was published to.")
+      .def_prop_ro("publish_time", &PublishTime,
+                   "datetime.datetime | None: when the broker received it (UTC).")
+      .def_prop_ro(
+          "delivery_attempt", [](const DeliveredMessage& d) { return d.message.delivery_attempt; },
+          "int: 1 on the first delivery, counting up on each redelivery.")
+      .def_prop_ro(
+          "settled", [](DeliveredMessage& d) { return d.settled(); },
+          "bool: True once ack(), nack() or reject() was called.")
+      .def(
+          "ack", [](DeliveredMessage& d) { Settle(d, "ack", {}); },
+          "Acknowledges the message: it is not redelivered in normal operation.\n\n"
+          "Raises unibus.FailedPrecondition if the message was already settled.")
+      .def(
+          "nack",
+          [](DeliveredMessage& d, std::string reason) { Settle(d, "nack", std::move(reason)); },
+          nb::arg("reason") = "nacked",
+          "Negatively acknowledges the message: it is redelivered after a backoff\n"
+          "(100 ms doubling to 10 s), or, after max_delivery_attempts, moved to the\n"
+          "dead-letter topic with `reason` as unibus-dead-letter-reason.\n\n"
+          "Raises unibus.FailedPrecondition if the message was already settled.")
+      .def(
+          "reject",
+          [](DeliveredMessage& d, std::string reason) { Settle(d, "reject", std::move(reason)); },
+          nb::arg("reason"),
+          "Moves the message to the dead-letter topic now with `reason`, without\n"
+          "further attempts (it can never be handled: wrong type, unparsable).\n\n"
+          "Raises unibus.FailedPrecondition if the message was already settled.")
+      .def("__repr__", [](const DeliveredMessage& d) {
+        return absl::StrCat("<unibus.Message id=", d.message.id, " topic=", d.message.topic,
+                            " bytes=", d.message.data.size(), " key='", d.message.ordering_key,
+                            "' attempt=", d.message.delivery_attempt, ">");
+      });
+}
+
+}  // namespace unibus::python

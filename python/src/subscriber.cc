@@ -1,0 +1,150 @@
+// unibus._Subscriber and unibus._Session: pull, subscribe with a Python callback, stats.
+#include "subscriber.h"
+
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/unique_ptr.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "message.h"
+
+namespace unibus::python {
+namespace {
+
+// How long a blocking call waits without the GIL before it looks for Ctrl-C.
+constexpr absl::Duration kSignalCheck = absl::Milliseconds(100);
+
+// A Python callable a library thread may outlive: released with the GIL held, or
+// leaked when the interpreter is already gone.
+struct Callback {
+  explicit Callback(nb::object f) : fn(std::move(f)) {}
+  ~Callback() {
+    if (PythonAlive()) {
+      nb::gil_scoped_acquire gil;
+      fn.reset();
+    } else {
+      fn.release();
+    }
+  }
+  nb::object fn;
+};
+
+nb::object Wrap(Message m, AckHandler h) {
+  return nb::cast(new DeliveredMessage(std::move(m), std::move(h)), nb::rv_policy::take_ownership);
+}
+
+}  // namespace
+
+void PySession::Stop() {
+  if (stopped_.exchange(true)) return;
+  nb::gil_scoped_release release;
+  session_.Stop();
+}
+
+bool PySession::Wait(double timeout) {
+  const absl::Time deadline =
+      timeout < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Seconds(timeout);
+  for (;;) {
+    const absl::Duration slice = std::min(kSignalCheck, deadline - absl::Now());
+    absl::Status s;
+    {
+      nb::gil_scoped_release release;
+      s = session_.Wait(std::max(slice, absl::ZeroDuration()));
+    }
+    if (s.ok()) return true;
+    if (s.code() != absl::StatusCode::kDeadlineExceeded) ThrowStatus(s);
+    if (absl::Now() >= deadline) return false;
+    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+  }
+}
+
+void PySubscriber::CheckOpen() const {
+  if (closed_.load()) {
+    ThrowStatus(absl::FailedPreconditionError(
+        absl::StrCat("the subscriber for subscription '", name_, "' is closed; open a new one")));
+  }
+}
+
+nb::list PySubscriber::Pull(std::size_t max_messages, double timeout) {
+  CheckOpen();
+  if (max_messages < 1) ThrowStatus(absl::InvalidArgumentError("max_messages must be at least 1"));
+  const absl::Time deadline =
+      timeout < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Seconds(timeout);
+  for (;;) {
+    const absl::Duration slice =
+        std::max(absl::ZeroDuration(), std::min(kSignalCheck, deadline - absl::Now()));
+    absl::StatusOr<std::vector<PulledMessage>> got;
+    {
+      nb::gil_scoped_release release;
+      got = subscriber_.Pull(max_messages, slice);
+    }
+    if (!got.ok()) ThrowStatus(got.status());
+    if (!got->empty() || absl::Now() >= deadline) {
+      nb::list out;
+      for (PulledMessage& p : *got) out.append(Wrap(std::move(p.message), std::move(p.ack)));
+      return out;
+    }
+    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+    CheckOpen();
+  }
+}
+
+std::unique_ptr<PySession> PySubscriber::Subscribe(nb::object callback) {
+  CheckOpen();
+  auto cb = std::make_shared<Callback>(std::move(callback));
+  MessageHandler handler = [cb](Message m, AckHandler h) {
+    if (!PythonAlive()) return;  // the handler drops unsettled: a nack
+    nb::gil_scoped_acquire gil;
+    nb::object msg = Wrap(std::move(m), std::move(h));
+    try {
+      cb->fn(msg);
+    } catch (nb::python_error& e) {
+      // The Python wrapper nacks and logs; this is only what escaped it.
+      std::string previous;
+      AckHandler left = nb::cast<DeliveredMessage&>(msg).Take("nack", &previous);
+      std::move(left).nack(absl::StrCat("callback raised: ", e.what()));
+      e.discard_as_unraisable("unibus subscriber callback");
+    }
+  };
+  absl::StatusOr<Session> s;
+  {
+    nb::gil_scoped_release release;
+    s = subscriber_.Subscribe(std::move(handler));
+  }
+  return std::make_unique<PySession>(Value(std::move(s)));
+}
+
+void PySubscriber::Close() {
+  if (closed_.exchange(true)) return;
+  nb::gil_scoped_release release;
+  subscriber_.connection()->Shutdown();
+}
+
+void BindSubscriber(nb::module_& m) {
+  nb::class_<SubscriberStats>(m, "SubscriberStats", "Counters of a subscriber since it started.")
+      .def_ro("delivered", &SubscriberStats::delivered, "int: handed to a callback or pulled")
+      .def_ro("acked", &SubscriberStats::acked, "int")
+      .def_ro("nacked", &SubscriberStats::nacked, "int")
+      .def_ro("dead_lettered", &SubscriberStats::dead_lettered, "int")
+      .def_ro("outstanding", &SubscriberStats::outstanding, "int: delivered, not yet settled")
+      .def("__repr__", [](const SubscriberStats& s) {
+        return absl::StrCat("SubscriberStats(delivered=", s.delivered, ", acked=", s.acked,
+                            ", nacked=", s.nacked, ", dead_lettered=", s.dead_lettered,
+                            ", outstanding=", s.outstanding, ")");
+      });
+  nb::class_<PySession>(m, "_Session")
+      .def("stop", &PySession::Stop)
+      .def("wait", &PySession::Wait, nb::arg("timeout"))
+      .def_prop_ro("stopped", &PySession::stopped);
+  nb::class_<PySubscriber>(m, "_Subscriber")
+      .def("pull", &PySubscriber::Pull, nb::arg("max_messages"), nb::arg("timeout"))
+      .def("subscribe", &PySubscriber::Subscribe, nb::arg("callback"))
+      .def("stats", &PySubscriber::Stats)
+      .def("close", &PySubscriber::Close)
+      .def_prop_ro("name", &PySubscriber::name)
+      .def_prop_ro("closed", &PySubscriber::closed);
+}
+
+}  // namespace unibus::python

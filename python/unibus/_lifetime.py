@@ -1,0 +1,37 @@
+"""Closes what is still open when the interpreter exits.
+
+Library threads call into Python (subscribe callbacks, publish results); they must be
+stopped while the interpreter can still run them, so an atexit hook closes every live
+session, subscriber and publisher (sessions first), then the publish-result thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import weakref
+from typing import Any
+
+from . import _unibus
+
+_live: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def track(obj: Any) -> None:
+    """Closes `obj` (its close() or stop()) at interpreter exit if it is still open."""
+    _live.add(obj)
+
+
+def _close_all() -> None:
+    objs = list(_live)
+    # Sessions first: they run callbacks; then subscribers, then publishers.
+    order = {"Session": 0, "Subscriber": 1, "Publisher": 2}
+    objs.sort(key=lambda o: order.get(type(o).__name__, 3))
+    for obj in objs:
+        try:
+            (getattr(obj, "stop", None) or obj.close)()
+        except Exception:  # noqa: BLE001 - exit goes on whatever one client says
+            pass
+    _unibus._shutdown()
+
+
+atexit.register(_close_all)
