@@ -51,7 +51,7 @@ void BindMessage(nb::module_& m) {
       .def_prop_ro(
           "attributes",
           [](const DeliveredMessage& d) {
-            nb::dict out;
+            nb::typed<nb::dict, nb::str, nb::str> out;
             for (const auto& [k, v] : d.message.attributes) out[Text(k)] = Text(v);
             return out;
           },
@@ -66,6 +66,7 @@ void BindMessage(nb::module_& m) {
           "topic", [](const DeliveredMessage& d) { return d.message.topic; },
           "str: the topic it was published to.")
       .def_prop_ro("publish_time", &PublishTime,
+                   nb::for_getter(nb::sig("def publish_time(self) -> datetime.datetime | None")),
                    "datetime.datetime | None: when the broker received it (UTC).")
       .def_prop_ro(
           "delivery_attempt", [](const DeliveredMessage& d) { return d.message.delivery_attempt; },
