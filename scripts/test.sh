@@ -21,7 +21,7 @@ python_start=$SECONDS
 [ -x build/python-venv/bin/python ] || /usr/bin/python3 -m venv build/python-venv
 build/python-venv/bin/pip install -q -r python/requirements-dev.txt
 CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-$(nproc)}" build/python-venv/bin/pip install -q --no-build-isolation .
-build/python-venv/bin/python -m pytest -q -p no:cacheprovider python/tests
+UNIBUS_CLI="$ROOT/build/src/cli/unibus" build/python-venv/bin/python -m pytest -q -p no:cacheprovider python/tests
 echo "python: $((SECONDS - python_start)) s"
 
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
