@@ -28,6 +28,11 @@ inline constexpr char kEncodingAttribute[] = "unibus-encoding";
 inline constexpr char kTraceparentAttribute[] = "traceparent";
 inline constexpr char kProducedAtAttribute[] = "unibus-produced-at";
 
+// The most bytes a zstd-encoded payload may decompress to (10 MiB, the message-size
+// limit of the contract): DecodeTyped refuses a payload whose frame declares more, or
+// that turns out to hold more, before allocating beyond it.
+inline constexpr std::size_t kMaxDecompressedBytes = std::size_t{10} << 20;
+
 struct TypedOptions {
   bool json = false;                  // encode as JSON instead of binary protobuf
   std::size_t compress_above = 4096;  // zstd-compress payloads larger than this; 0 = never
@@ -41,7 +46,8 @@ absl::StatusOr<Message> EncodeTyped(const google::protobuf::Message& value,
                                     std::map<std::string, std::string> attributes = {});
 
 // Decodes `m` into `out`: checks unibus-type matches out's type (a message without
-// it is accepted if it parses), undoes zstd, parses binary or JSON per content-type.
+// it is accepted if it parses), undoes zstd (at most kMaxDecompressedBytes; the reason
+// names the declared size and the limit), parses binary or JSON per content-type.
 // InvalidArgument saying what is wrong otherwise (for the dead-letter reason).
 absl::Status DecodeTyped(const Message& m, google::protobuf::Message* out);
 

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/duration.h"
 #include "yaml-cpp/yaml.h"
 
 namespace unibus::cli {
@@ -27,37 +28,6 @@ void AddBrokerFlags(CLI::App* app, BrokerFlags* flags) {
         flags->config_given = true;
       },
       "config file listing brokers and topics (default ./unibus.yaml when present)");
-}
-
-absl::StatusOr<ConfigFile> LoadConfig(const std::string& path) {
-  ConfigFile cfg;
-  try {
-    YAML::Node root = YAML::LoadFile(path);
-    if (!root.IsMap()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": expected a mapping with 'brokers:' and 'topics:'"));
-    }
-    if (root["default"]) cfg.default_broker = root["default"].as<std::string>();
-    if (auto b = root["brokers"]) {
-      if (!b.IsMap())
-        return absl::InvalidArgumentError(absl::StrCat(path, ": 'brokers' must map names to URLs"));
-      for (auto it : b) cfg.brokers[it.first.as<std::string>()] = it.second.as<std::string>();
-    }
-    if (auto t = root["topics"]) {
-      if (!t.IsSequence())
-        return absl::InvalidArgumentError(absl::StrCat(path, ": 'topics' must be a list"));
-      for (auto it : t) cfg.topics.push_back(it.as<std::string>());
-    }
-  } catch (const YAML::BadFile&) {
-    return absl::NotFoundError(absl::StrCat("config file '", path, "' cannot be read"));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", e.what()));
-  }
-  if (!cfg.default_broker.empty() && !cfg.brokers.count(cfg.default_broker)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": default broker '", cfg.default_broker,
-                                                   "' is not listed under 'brokers'"));
-  }
-  return cfg;
 }
 
 absl::StatusOr<std::string> ResolveUrl(const BrokerFlags& flags) {
@@ -117,19 +87,7 @@ void Exit(int code) {
 }
 
 absl::StatusOr<absl::Duration> ParseDuration(const std::string& text) {
-  absl::Duration d;
-  if (absl::EndsWith(text, "d")) {
-    int64_t days;
-    if (absl::SimpleAtoi(text.substr(0, text.size() - 1), &days) && days >= 0)
-      return absl::Hours(24 * days);
-  } else if (absl::ParseDuration(text, &d) && d >= absl::ZeroDuration()) {
-    return d;
-  } else {
-    double secs;
-    if (absl::SimpleAtod(text, &secs) && secs >= 0) return absl::Seconds(secs);
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("'", text, "' is not a duration; use e.g. 500ms, 10s, 5m, 2h, 7d"));
+  return core_internal::ParseDuration(text);
 }
 
 bool StopRequested() { return g_stop != 0; }

@@ -16,12 +16,17 @@ struct Url {
   std::string original;
 };
 
-// Parses `url`. InvalidArgument naming the URL and what is wrong when it has no
-// "scheme://", an empty scheme, or a malformed query.
+// Parses `url` in time linear in its length (any number of query parameters; a
+// repeated key keeps its last value). InvalidArgument naming the URL (redacted, see
+// RedactUrl) and what is wrong when it has no "scheme://", an empty scheme, a '%' not
+// followed by two hex digits, or a query parameter that is not key=value (named by
+// its position; its text is shown only when it does not look secret).
 absl::StatusOr<Url> ParseUrl(const std::string& url);
 
-// Returns `url` with the values of query parameters that look secret (password,
-// secret, token, key) replaced by "***", for logs and error messages.
+// Returns `url` for logs and error messages, with "***" in place of: the value of
+// every query parameter whose percent-decoded key contains password, secret, token or
+// key (case-insensitive), or whose key cannot be decoded; a parameter without '=' that
+// looks secret; and the password of a user:password@ authority. Linear time.
 std::string RedactUrl(const std::string& url);
 
 }  // namespace unibus::core_internal

@@ -42,12 +42,65 @@ TEST(PropertiesTest, ContinuationLinesAndLiteralDollar) {
   EXPECT_EQ(p->at("b"), "cost ${X} ok");
 }
 
-TEST(PropertiesTest, MalformedLineReportsLineNumber) {
+TEST(PropertiesTest, KeyValueSeparatedByBlanksIsAccepted) {
+  // java.util.Properties: '=', ':' or blanks separate key and value; a bare key is "".
+  auto p = ParseProperties(
+      "sasl.username alice\n"
+      "sasl.password\t\thunter2\n"
+      "security.protocol   =   SASL_SSL\n"
+      "acks :all\n"
+      "enable.idempotence\n",
+      "client.properties", FakeEnv());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->at("sasl.username"), "alice");
+  EXPECT_EQ(p->at("sasl.password"), "hunter2");
+  EXPECT_EQ(p->at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(p->at("acks"), "all");
+  EXPECT_EQ(p->at("enable.idempotence"), "");
+}
+
+TEST(PropertiesTest, EscapedTrailingBackslashDoesNotContinueTheLine) {
+  // An even number of trailing backslashes is escaped backslashes, not a continuation.
   auto p =
-      ParseProperties("a=1\n# fine\nthis line has no separator\n", "client.properties", FakeEnv());
-  ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(p.status().message().find("client.properties:3"), std::string::npos) << p.status();
+      ParseProperties("ssl.ca.location=C:\\\\certs\\\\\nsasl.username=alice\n", "f", FakeEnv());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->at("ssl.ca.location"), "C:\\certs\\");
+  EXPECT_EQ(p->at("sasl.username"), "alice");
+  // An odd number: an escaped backslash, then a continuation.
+  auto q = ParseProperties("a=x\\\\\\\n  y\nb=2\n", "f", FakeEnv());
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->at("a"), "x\\y");
+  EXPECT_EQ(q->at("b"), "2");
+}
+
+TEST(PropertiesTest, JavaEscapesAndLineEndings) {
+  auto p = ParseProperties(
+      "k\\=ey\\ 1 = a\\tb\\u00e9\\uD83D\\uDE00\\ \r"
+      "# comment \\\n"
+      "after.comment=1\r\n"
+      "trailing = kept\\ \t  \n"
+      "cont = one \\\n"
+      "   # not a comment\n"
+      "last = end\\",
+      "f", FakeEnv());
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->at("k=ey 1"), "a\tb\xC3\xA9\xF0\x9F\x98\x80 ");
+  EXPECT_EQ(p->at("after.comment"), "1");
+  EXPECT_EQ(p->at("trailing"), "kept ");
+  EXPECT_EQ(p->at("cont"), "one # not a comment");
+  EXPECT_EQ(p->at("last"), "end");
+  EXPECT_EQ(p->size(), 5u);
+}
+
+TEST(PropertiesTest, ErrorsNeverPrintAValue) {
+  for (const char* text : {"sasl.password=hunter2${UNCLOSED\n", "sasl.password=hunter2\\u12\n",
+                           "sasl.password=hunter2\\uD800x\n", "sasl.password=hunter2${}\n",
+                           "sasl.password=hunter2${NOPE}\n", "=hunter2\n"}) {
+    auto p = ParseProperties(text, "client.properties", FakeEnv());
+    ASSERT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(p.status().message().find("hunter2"), std::string::npos) << p.status();
+    EXPECT_NE(p.status().message().find("client.properties:1"), std::string::npos) << p.status();
+  }
 }
 
 TEST(PropertiesTest, MissingKeyAndUnsetVariableAreErrors) {

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/largest_allocation.h"
 #include "vision.pb.h"
+#include "zstd.h"
 
 namespace unibus {
 namespace {
@@ -81,6 +83,88 @@ TEST(TypedCodecTest, BadInputSaysWhatIsWrong) {
 
   s = DecodeTyped(MessageBuilder{}.data("xx").attribute(kContentType, "text/plain").build(), &out);
   EXPECT_NE(s.message().find("unsupported content-type"), std::string::npos) << s;
+}
+
+// A zstd frame header alone (13 bytes): magic, descriptor (8-byte content size, single
+// segment), the declared content size; no blocks.
+std::string FrameDeclaring(std::uint64_t size) {
+  std::string f("\x28\xB5\x2F\xFD\xE0", 5);
+  for (int i = 0; i < 8; ++i) f.push_back(static_cast<char>(size >> (8 * i)));
+  return f;
+}
+
+absl::Status DecodeZstd(const std::string& payload) {
+  vision::ImageMessage out;
+  return DecodeTyped(MessageBuilder{}.data(payload).attribute(kEncodingAttribute, "zstd").build(),
+                     &out);
+}
+
+// zstd with no content size in the frame header (as streaming compressors write it).
+std::string CompressWithoutSize(const std::string& data) {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+  std::string z(ZSTD_compressBound(data.size()), '\0');
+  const std::size_t n = ZSTD_compress2(c, z.data(), z.size(), data.data(), data.size());
+  ZSTD_freeCCtx(c);
+  EXPECT_FALSE(ZSTD_isError(n));
+  z.resize(n);
+  EXPECT_EQ(ZSTD_getFrameContentSize(z.data(), z.size()), ZSTD_CONTENTSIZE_UNKNOWN);
+  return z;
+}
+
+TEST(TypedCodecTest, ZstdBombIsRefusedBeforeAllocating) {
+  // 200 MiB declared in 13 bytes: refused from the header, naming both numbers.
+  absl::Status s;
+  std::size_t largest =
+      alloc_testing::LargestAllocationDuring([&] { s = DecodeZstd(FrameDeclaring(200u << 20)); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("declares 209715200 bytes"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("limit of 10485760 bytes"), std::string::npos) << s;
+  EXPECT_LT(largest, std::size_t{1} << 20);
+
+  // Over 256 MiB used to be "not a valid zstd frame".
+  s = DecodeZstd(FrameDeclaring(std::uint64_t{1} << 40));
+  EXPECT_NE(s.message().find("declares 1099511627776 bytes"), std::string::npos) << s;
+
+  // Exactly the limit, declared by 13 bytes that hold nothing: the decoder's output
+  // follows the bytes really decoded, not the claim.
+  largest = alloc_testing::LargestAllocationDuring(
+      [&] { s = DecodeZstd(FrameDeclaring(kMaxDecompressedBytes)); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("truncated"), std::string::npos) << s;
+  EXPECT_LT(largest, std::size_t{1} << 20);
+}
+
+TEST(TypedCodecTest, ZstdWithoutDeclaredSizeIsBoundedByTheLimit) {
+  // A real frame without a content size: accepted below the limit...
+  vision::ImageMessage img = Image("big", 1 << 20);
+  std::string z = CompressWithoutSize(img.SerializeAsString());
+  vision::ImageMessage out;
+  ASSERT_TRUE(
+      DecodeTyped(MessageBuilder{}.data(z).attribute(kEncodingAttribute, "zstd").build(), &out)
+          .ok());
+  EXPECT_EQ(out.pixels().size(), std::size_t{1} << 20);
+
+  // ...and stopped at it, never allocating past it.
+  const std::string bomb = CompressWithoutSize(std::string(kMaxDecompressedBytes + 1, 'a'));
+  absl::Status s;
+  const std::size_t largest = alloc_testing::LargestAllocationDuring([&] { s = DecodeZstd(bomb); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("more than the limit of 10485760 bytes"), std::string::npos) << s;
+  EXPECT_LE(largest, kMaxDecompressedBytes + 1);  // + std::string's terminating NUL
+}
+
+TEST(TypedCodecTest, CorruptZstdIsRefused) {
+  vision::ImageMessage img = Image("x", 100000);
+  auto z = EncodeTyped(img, TypedOptions{.compress_above = 1000});
+  ASSERT_TRUE(z.ok());
+  std::string truncated = z->data.substr(0, z->data.size() / 2);
+  EXPECT_NE(DecodeZstd(truncated).message().find("truncated"), std::string::npos);
+  std::string garbage = z->data;
+  garbage[garbage.size() / 2] ^= 0x55;
+  garbage[garbage.size() / 2 + 1] ^= 0x55;
+  EXPECT_EQ(DecodeZstd(garbage).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(DecodeZstd("not zstd at all").message().find("not a zstd frame"), std::string::npos);
 }
 
 TEST(TypedPubSubTest, WrongTypeIsDeadLetteredAndTheConsumerGoesOn) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -17,7 +18,9 @@ namespace {
 
 constexpr std::uint32_t kImagesMagic = 0x00000803;  // unsigned bytes, 3 dimensions
 constexpr std::uint32_t kLabelsMagic = 0x00000801;  // unsigned bytes, 1 dimension
-// Far above Fashion-MNIST's 47 MB; a corrupt header must not make us allocate 4 GB.
+// Far above Fashion-MNIST's 47 MB. A header is checked against it (and a plain file
+// against its real length) before anything is read; data is read incrementally, so
+// memory follows the bytes really in the file, never the header's claim.
 constexpr std::uint64_t kMaxDataBytes = std::uint64_t{1} << 30;
 
 struct GzCloser {
@@ -43,19 +46,65 @@ class IdxFile {
     return IdxFile(path, std::move(f));
   }
 
+  // Reads up to `n` bytes, fewer only at the end of the file; `got` says how many.
+  absl::Status ReadSome(void* out, std::size_t n, std::size_t* got) {
+    auto* dst = static_cast<std::uint8_t*>(out);
+    *got = 0;
+    while (*got < n) {
+      const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - *got, 1u << 24));
+      const int r = gzread(file_.get(), dst + *got, chunk);
+      if (r < 0) return Corrupt();
+      if (r == 0) break;
+      *got += static_cast<std::size_t>(r);
+    }
+    return absl::OkStatus();
+  }
+
   // Reads exactly `n` bytes; `what` names them in the error.
   absl::Status Read(void* out, std::size_t n, absl::string_view what) {
-    auto* dst = static_cast<std::uint8_t*>(out);
-    std::size_t done = 0;
-    while (done < n) {
-      const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - done, 1u << 24));
-      const int got = gzread(file_.get(), dst + done, chunk);
-      if (got < 0) return Corrupt();
-      if (got == 0) {
-        return absl::DataLossError(absl::StrCat(path_, ": truncated: ", what, " needs ", n,
-                                                " bytes but the file ends after ", done));
+    std::size_t got = 0;
+    if (absl::Status s = ReadSome(out, n, &got); !s.ok()) return s;
+    if (got < n) {
+      return absl::DataLossError(absl::StrCat(path_, ": truncated: ", what, " needs ", n,
+                                              " bytes but the file ends after ", got));
+    }
+    return absl::OkStatus();
+  }
+
+  // Reads exactly `n` data bytes into `out`, growing it only as bytes really arrive
+  // (a header may lie: a 30-byte file announcing 1 GB must not cost 1 GB). For a
+  // plain file the length is checked against the file's size before any allocation.
+  absl::Status ReadData(std::uint64_t n, std::vector<std::uint8_t>* out, absl::string_view what) {
+    if (gzdirect(file_.get()) == 1) {
+      std::error_code ec;
+      const std::uint64_t size = std::filesystem::file_size(path_, ec);
+      const std::int64_t at = gztell(file_.get());
+      if (!ec && at >= 0 && size >= static_cast<std::uint64_t>(at)) {
+        const std::uint64_t left = size - static_cast<std::uint64_t>(at);
+        if (left < n) {
+          return absl::DataLossError(absl::StrCat(path_, ": truncated: ", what, " needs ", n,
+                                                  " bytes but the file ends after ", left));
+        }
+        if (left > n) {
+          return absl::DataLossError(
+              absl::StrCat(path_, ": has unexpected bytes after the data its header announces"));
+        }
       }
-      done += static_cast<std::size_t>(got);
+    }
+    out->clear();
+    constexpr std::uint64_t kFirstChunk = 64 << 10;
+    while (out->size() < n) {
+      const std::size_t done = out->size();
+      const std::size_t next =
+          static_cast<std::size_t>(std::min<std::uint64_t>(n, std::max(kFirstChunk, 2 * done)));
+      out->resize(next);
+      std::size_t got = 0;
+      absl::Status s = ReadSome(out->data() + done, next - done, &got);
+      if (!s.ok()) return s;
+      if (got < next - done) {
+        return absl::DataLossError(absl::StrCat(path_, ": truncated: ", what, " needs ", n,
+                                                " bytes but the file ends after ", done + got));
+      }
     }
     return absl::OkStatus();
   }
@@ -128,19 +177,21 @@ absl::StatusOr<IdxImages> ReadIdxImages(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": images of ", dims[1], "x", dims[2], " pixels"));
   }
-  const std::uint64_t bytes = std::uint64_t{dims[0]} * dims[1] * dims[2];
-  if (bytes > kMaxDataBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": header announces ", dims[0],
-                                                   " images of ", dims[1], "x", dims[2],
-                                                   " pixels (", bytes, " bytes), too many"));
+  // Each dimension is below 2^32, so rows * cols fits in 64 bits; the product with the
+  // count may not, hence the division.
+  const std::uint64_t image_bytes = std::uint64_t{dims[1]} * dims[2];
+  if (image_bytes > kMaxDataBytes || (dims[0] != 0 && kMaxDataBytes / dims[0] < image_bytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": header announces ", dims[0], " images of ", dims[1], "x", dims[2],
+        " pixels, more than the ", kMaxDataBytes, " bytes a data file may hold: too many"));
   }
+  const std::uint64_t bytes = image_bytes * dims[0];
   IdxImages out;
   out.count = dims[0];
   out.rows = dims[1];
   out.cols = dims[2];
-  out.pixels.resize(bytes);
   const std::string what = absl::StrCat(out.count, " images of ", out.rows, "x", out.cols);
-  if (absl::Status s = file->Read(out.pixels.data(), bytes, what); !s.ok()) return s;
+  if (absl::Status s = file->ReadData(bytes, &out.pixels, what); !s.ok()) return s;
   if (absl::Status s = file->ExpectEnd(); !s.ok()) return s;
   return out;
 }
@@ -155,9 +206,9 @@ absl::StatusOr<std::vector<std::uint8_t>> ReadIdxLabels(const std::string& path)
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": header announces ", *count, " labels, too many"));
   }
-  std::vector<std::uint8_t> labels(*count);
+  std::vector<std::uint8_t> labels;
   const std::string what = absl::StrCat(*count, " labels");
-  if (absl::Status s = file->Read(labels.data(), labels.size(), what); !s.ok()) return s;
+  if (absl::Status s = file->ReadData(*count, &labels, what); !s.ok()) return s;
   if (absl::Status s = file->ExpectEnd(); !s.ok()) return s;
   return labels;
 }

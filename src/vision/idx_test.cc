@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "testing/largest_allocation.h"
 
 namespace unibus::vision {
 namespace {
@@ -157,6 +158,60 @@ TEST_F(IdxTest, ImplausibleHeaderIsRejectedWithoutAllocating) {
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(read.status().message(), HasSubstr("too many"));
+}
+
+TEST_F(IdxTest, LyingHeaderCostsNoMoreThanTheBytesInTheFile) {
+  // 1000 images of 1000x1000 (1e9 bytes, under the 1 GiB cap) announced by a 16-byte
+  // file: refused as truncated, without allocating what the header claims.
+  const std::vector<std::uint8_t> header = BigEndian({0x803, 1000, 1000, 1000});
+  const std::string gz = WriteGz("lie.gz", header);
+  const std::string plain = (dir_ / "lie").string();
+  std::FILE* f = std::fopen(plain.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fwrite(header.data(), 1, header.size(), f);
+  std::fclose(f);
+  for (const std::string& path : {gz, plain}) {
+    absl::StatusOr<IdxImages> read;
+    const std::size_t largest =
+        alloc_testing::LargestAllocationDuring([&] { read = ReadIdxImages(path); });
+    ASSERT_FALSE(read.ok()) << path;
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(read.status().message(), HasSubstr("truncated"));
+    EXPECT_LT(largest, std::size_t{1} << 20) << path;
+  }
+  // The same for labels.
+  const std::string labels = WriteGz("labels.gz", BigEndian({0x801, 1000000000}));
+  absl::StatusOr<std::vector<std::uint8_t>> read;
+  const std::size_t largest =
+      alloc_testing::LargestAllocationDuring([&] { read = ReadIdxLabels(labels); });
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_LT(largest, std::size_t{1} << 20);
+}
+
+TEST_F(IdxTest, DimensionsWhoseProductWrapsAreRejected) {
+  // 4 * 2^31 * 2^31 is 2^64: it wrapped to 0 bytes, and the reader returned "4 images
+  // of 2147483648x2147483648" with no pixels.
+  const std::string path = WriteGz("wrap.gz", BigEndian({0x803, 4, 0x80000000u, 0x80000000u}));
+  absl::StatusOr<IdxImages> read = ReadIdxImages(path);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(read.status().message(), HasSubstr("too many"));
+  // A count of 0 with huge images is no data at all, and still refused.
+  read = ReadIdxImages(WriteGz("zero.gz", BigEndian({0x803, 0, 0xffffffffu, 0xffffffffu})));
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(IdxTest, PlainFileLengthIsCheckedAgainstTheHeader) {
+  std::vector<std::uint8_t> bytes = Images(2, 3, 3);
+  bytes.push_back(1);
+  const std::string path = (dir_ / "plain-extra").string();
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  absl::StatusOr<IdxImages> read = ReadIdxImages(path);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(read.status().message(), HasSubstr("after the data"));
 }
 
 TEST_F(IdxTest, CountMismatchBetweenImagesAndLabels) {
