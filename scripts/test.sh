@@ -13,6 +13,8 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 echo "== build (Release)"
 BUILD_DIR=build scripts/build.sh
+echo "== thread safety (clang -Wthread-safety)"
+scripts/check_thread_safety.sh build
 echo "== test (Release)"
 (cd build && ctest --output-on-failure -j "${CTEST_JOBS:-2}" --timeout 900)
 

@@ -26,11 +26,23 @@ struct PulledMessage {
 
 // Counters of a subscriber since it started.
 struct SubscriberStats {
-  std::int64_t delivered = 0;  // handed to a handler or returned by Pull
+  // Deliveries handed to a handler or returned by Pull: a redelivered message
+  // counts once per attempt.
+  std::int64_t delivered = 0;
+  // Messages acked by their handler or Pull caller.
   std::int64_t acked = 0;
+  // Failed attempts: nack(), reject(), a handler that threw or dropped its
+  // AckHandler. Once per attempt.
   std::int64_t nacked = 0;
+  // Messages written to the dead-letter topic (and then acked): once per message.
   std::int64_t dead_lettered = 0;
-  std::int64_t outstanding = 0;  // delivered, not yet settled
+  // Messages whose dead-letter copy cannot be written (too large for the topic, a
+  // permanent publish error): once per message. Each stays unacked (counted in
+  // `outstanding`) and is not handed to a handler again; it goes back to the broker
+  // when the subscriber stops. Session::Wait returns the error.
+  std::int64_t dead_letter_failed = 0;
+  // Fetched, not yet settled.
+  std::int64_t outstanding = 0;
 };
 
 // What runs behind a Session. Mockable.
@@ -50,13 +62,22 @@ class Session {
   Session& operator=(Session&&) noexcept = default;
   ~Session() { Stop(); }
 
-  // Stops fetching, lets running handlers finish (up to shutdown_timeout), commits
-  // what was acked, returns unsettled messages to the broker, joins every thread.
+  // Stops fetching, lets running handlers finish (up to shutdown_timeout), finishes
+  // the dead-letter writes in flight (up to the same deadline; a message whose copy
+  // was not written stays unacked), commits what was acked, returns unsettled
+  // messages to the broker, joins every thread.
   void Stop() {
     if (impl_) impl_->Stop();
   }
-  // Blocks until the session ends by itself with an error (the broker went away
-  // for good), or `timeout` passes (returns DeadlineExceeded).
+  // Blocks until something needs the caller's attention, or `timeout` passes
+  // (returns DeadlineExceeded):
+  //  - a message could not be dead-lettered (see
+  //    SubscriberStats::dead_letter_failed): returns that error, naming the message
+  //    and the dead-letter topic; the session keeps running, and each such error is
+  //    returned by one Wait call;
+  //  - the session ended by itself with an error (the broker went away for good):
+  //    returns it;
+  //  - Stop() was called: returns OK.
   absl::Status Wait(absl::Duration timeout) {
     return impl_ ? impl_->Wait(timeout) : absl::OkStatus();
   }

@@ -19,10 +19,19 @@ class logger;
 
 namespace unibus::core_internal {
 
-// Opens a publisher to the dead-letter topic on first use (creating the topic if
-// needed). Called at most once per subscriber, from a library thread.
+// Where dead-letter copies go: a publisher to the dead-letter topic, and the
+// largest message (Message::ByteSize) it accepts.
+struct DeadLetterTarget {
+  std::shared_ptr<PublisherConnection> publisher;
+  std::size_t max_message_bytes = 0;
+};
+
+// Opens the dead-letter target on first use (creating the topic if needed). Called
+// from the dispatcher's dead-letter thread, until it succeeds; an error for which
+// IsPermanentDeadLetterError (core/dead_letter.h) holds is reported for the
+// messages waiting, a transient one is retried after a backoff.
 using DeadLetterPublisherFactory =
-    std::function<absl::StatusOr<std::shared_ptr<PublisherConnection>>(const std::string& topic)>;
+    std::function<absl::StatusOr<DeadLetterTarget>(const std::string& topic)>;
 
 struct DispatcherConfig {
   std::string subscription;
@@ -35,14 +44,27 @@ struct DispatcherConfig {
 // limits, serializes each ordering key, runs handlers / serves Pull, batches acks,
 // redelivers nacked messages after exponential backoff (the message keeps its
 // key's place), dead-letters after max_delivery_attempts with the reason
-// attributes and then acks the source, extends leases, and shuts down in order.
+// attributes (BuildDeadLetterCopy) and then acks the source, extends leases, and
+// shuts down in order.
+//
+// Dead-lettering runs on its own thread, so a slow or failing dead-letter topic
+// never delays redeliveries, acks or lease extensions. A message whose copy cannot
+// be written (too large, permanent publish error) is never handed to a handler
+// again: it stays unacked (so nothing is lost; it goes back to the broker when the
+// subscriber stops), releases its ordering key, is counted in
+// SubscriberStats::dead_letter_failed, logged as an error and returned once by
+// Session::Wait. A message delivered more than max_delivery_attempts times (the
+// broker's count, after a restart) goes to the dead-letter topic without running
+// the handler. Stop() waits up to shutdown_timeout for dead-letter writes in
+// flight: a written copy is acked, an unwritten one stays unacked.
 std::shared_ptr<SubscriberConnection> MakeDispatcher(std::shared_ptr<SubscriptionSource> source,
                                                      DispatcherConfig config,
                                                      DeadLetterPublisherFactory dead_letter);
 
 // The usual DeadLetterPublisherFactory: publishes through `broker` itself, creating
-// the dead-letter topic when it is missing. Holds `broker` weakly (a backend calls
-// this with its own weak_from_this()).
+// the dead-letter topic when it is missing; copies are bounded by
+// `max_message_bytes`. Holds `broker` weakly (a backend calls this with its own
+// weak_from_this()).
 DeadLetterPublisherFactory DeadLetterThrough(std::weak_ptr<BrokerConnection> broker,
                                              std::size_t max_message_bytes);
 
