@@ -11,14 +11,15 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common.h"
 
 namespace unibus::python {
 namespace {
 
-// Completes publish futures on one library thread, many per GIL acquisition: a
-// library thread that settles a publish only queues its result here (no GIL, no
-// Python), so a burst of results costs one GIL hand-over instead of one each.
+// Runs done-callbacks of publish futures on one library thread, many per GIL
+// acquisition: a library thread that settles a publish only queues the callback here
+// (no GIL, no Python). A future nobody added a callback to costs Python nothing.
 class Completer {
  public:
   static Completer& Get() {
@@ -26,16 +27,16 @@ class Completer {
     return *c;
   }
 
-  // Takes a reference to `future` (GIL held).
-  void Add(PyObject* future, absl::StatusOr<MessageId> result) {
+  // Queues `fn()` (a new reference, released after the call).
+  void Add(PyObject* fn) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) return;  // interpreter exit: nobody waits on it any more
     if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
-    queue_.push_back(Item{future, std::move(result)});
+    queue_.push_back(fn);
     if (queue_.size() == 1) cv_.notify_one();
   }
 
-  // Completes what is queued, then joins the thread. Call with the GIL released.
+  // Runs what is queued, then joins the thread. Call with the GIL released.
   void Stop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -46,13 +47,8 @@ class Completer {
   }
 
  private:
-  struct Item {
-    PyObject* future;  // a new reference, released with the GIL held
-    absl::StatusOr<MessageId> result;
-  };
-
   void Run() {
-    std::deque<Item> batch;
+    std::deque<PyObject*> batch;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu_);
@@ -62,17 +58,12 @@ class Completer {
       }
       if (!PythonAlive()) return;
       nb::gil_scoped_acquire gil;
-      for (Item& item : batch) {
-        nb::object future = nb::steal(item.future);
+      for (PyObject* p : batch) {
+        nb::object fn = nb::steal(p);
         try {
-          if (item.result.ok()) {
-            future.attr("set_result")(nb::str(item.result->data(), item.result->size()));
-          } else {
-            future.attr("set_exception")(MakeException(item.result.status()));
-          }
+          fn();
         } catch (nb::python_error& e) {
-          // The caller cancelled the future (InvalidStateError): nothing to tell.
-          e.discard_as_unraisable("unibus publish result");
+          e.discard_as_unraisable("unibus publish future callback");
         }
       }
       batch.clear();
@@ -81,10 +72,12 @@ class Completer {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Item> queue_;  // guarded by mu_
-  bool stopped_ = false;    // guarded by mu_
+  std::deque<PyObject*> queue_;  // guarded by mu_
+  bool stopped_ = false;         // guarded by mu_
   std::thread thread_;
 };
+
+constexpr absl::Duration kSignalCheck = absl::Milliseconds(100);
 
 // The publish's message from Python arguments (GIL held). `*not_utf8` names the
 // attribute or key that is not UTF-8, if any: the contract refuses it on every backend.
@@ -130,24 +123,65 @@ void PyPublisher::CheckOpen() const {
   }
 }
 
-void PyPublisher::Publish(nb::handle data, nb::handle attributes, nb::handle ordering_key,
-                          nb::handle future) {
+bool PublishResult::Wait(double timeout) {
+  if (future_.is_ready()) return true;
+  const absl::Time deadline =
+      timeout < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Seconds(timeout);
+  for (;;) {
+    const absl::Duration slice =
+        std::max(absl::ZeroDuration(), std::min(kSignalCheck, deadline - absl::Now()));
+    bool ready;
+    {
+      nb::gil_scoped_release release;
+      ready = future_.wait_for(absl::ToChronoNanoseconds(slice));
+    }
+    if (ready) return true;
+    if (absl::Now() >= deadline) return false;
+    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+  }
+}
+
+nb::object PublishResult::Result(double timeout) {
+  if (!Wait(timeout)) {
+    PyErr_SetString(PyExc_TimeoutError, "the publish has no result yet");
+    throw nb::python_error();
+  }
+  const absl::StatusOr<MessageId>& r = future_.get();
+  if (!r.ok()) ThrowStatus(r.status());
+  return nb::str(r->data(), r->size());
+}
+
+nb::object PublishResult::Exception(double timeout) {
+  if (!Wait(timeout)) {
+    PyErr_SetString(PyExc_TimeoutError, "the publish has no result yet");
+    throw nb::python_error();
+  }
+  const absl::StatusOr<MessageId>& r = future_.get();
+  return r.ok() ? nb::none() : MakeException(r.status());
+}
+
+void PublishResult::AddDoneCallback(nb::object fn) {
+  if (future_.is_ready()) {
+    fn();  // concurrent.futures: a callback added after completion runs at once
+    return;
+  }
+  PyObject* f = fn.release().ptr();
+  future_.then([f](const absl::StatusOr<MessageId>&) { Completer::Get().Add(f); });
+}
+
+PublishResult PyPublisher::Publish(nb::handle data, nb::handle attributes,
+                                   nb::handle ordering_key) {
   CheckOpen();
   std::string not_utf8;
   Message m = ToMessage(data, attributes, ordering_key, &not_utf8);
   if (!not_utf8.empty()) {
-    future.attr("set_exception")(MakeException(absl::InvalidArgumentError(absl::StrCat(
-        "publish to '", topic_, "': ", not_utf8,
-        " is not valid UTF-8; attributes and ordering keys must be UTF-8 on every backend"))));
-    return;
+    return PublishResult(MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(
+        absl::StrCat("publish to '", topic_, "': ", not_utf8,
+                     " is not valid UTF-8; attributes and ordering keys must be UTF-8 on every "
+                     "backend"))));
   }
-  PyObject* f = future.inc_ref().ptr();
-  PublishFuture result;
-  {
-    nb::gil_scoped_release release;  // Publish blocks while max_pending_messages are unsent
-    result = publisher_.Publish(std::move(m));
-  }
-  result.then([f](const absl::StatusOr<MessageId>& r) { Completer::Get().Add(f, r); });
+  nb::gil_scoped_release release;  // Publish blocks while max_pending_messages are unsent
+  return PublishResult(publisher_.Publish(std::move(m)));
 }
 
 void PyPublisher::Flush() {
@@ -168,9 +202,14 @@ void PyPublisher::Close() {
 }
 
 void BindPublisher(nb::module_& m) {
+  nb::class_<PublishResult>(m, "_PublishResult")
+      .def("done", &PublishResult::done)
+      .def("result", &PublishResult::Result, nb::arg("timeout"))
+      .def("exception", &PublishResult::Exception, nb::arg("timeout"))
+      .def("add_done_callback", &PublishResult::AddDoneCallback, nb::arg("fn"));
   nb::class_<PyPublisher>(m, "_Publisher")
       .def("publish", &PyPublisher::Publish, nb::arg("data"), nb::arg("attributes").none(),
-           nb::arg("ordering_key").none(), nb::arg("future"))
+           nb::arg("ordering_key").none())
       .def("flush", &PyPublisher::Flush)
       .def("close", &PyPublisher::Close)
       .def_prop_ro("topic", &PyPublisher::topic)

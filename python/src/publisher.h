@@ -10,6 +10,26 @@
 
 namespace unibus::python {
 
+// The result of one publish, in C++: Python pays nothing when it completes unless a
+// callback was added (unibus.PublishFuture wraps it in the concurrent.futures API).
+class PublishResult {
+ public:
+  explicit PublishResult(PublishFuture f) : future_(std::move(f)) {}
+  bool done() const { return future_.is_ready(); }
+  // Waits up to `timeout` seconds (negative: no limit) with the GIL released; false on
+  // timeout. Ctrl-C raises KeyboardInterrupt.
+  bool Wait(double timeout);
+  // The message id; raises the publish's unibus.Error, or TimeoutError.
+  nb::object Result(double timeout);
+  // The publish's unibus.Error, or None; TimeoutError if it has no result in time.
+  nb::object Exception(double timeout);
+  // Calls `fn()` once the result is set: at once when it is, else on a library thread.
+  void AddDoneCallback(nb::object fn);
+
+ private:
+  PublishFuture future_;
+};
+
 // A Publisher plus its closed state. Thread-safe.
 class PyPublisher {
  public:
@@ -19,8 +39,8 @@ class PyPublisher {
     if (!closed_.exchange(true)) publisher_.connection()->Shutdown();
   }
 
-  // Publishes; `future` (a concurrent.futures.Future) gets the id or the exception.
-  void Publish(nb::handle data, nb::handle attributes, nb::handle ordering_key, nb::handle future);
+  // Queues a publish (GIL released while Publish blocks on backpressure).
+  PublishResult Publish(nb::handle data, nb::handle attributes, nb::handle ordering_key);
   void Flush();
   void Close();
   const std::string& topic() const { return topic_; }

@@ -261,3 +261,29 @@ def test_interpreter_exit_with_live_clients_neither_hangs_nor_crashes(tmp_path):
                            timeout=60)
         assert r.returncode == 0, r.stderr
         assert "exiting" in r.stdout
+
+
+def test_publish_future_is_a_concurrent_future(mem):
+    import concurrent.futures as cf
+
+    mem.admin().create_topic("t-future")
+    pub = mem.publisher("t-future")
+    futures = [pub.publish(str(i)) for i in range(50)]
+    assert all(isinstance(f, cf.Future) for f in futures)
+    done, not_done = cf.wait(futures, timeout=10)
+    assert len(done) == 50 and not not_done
+    assert sorted(f.result() for f in cf.as_completed(futures, timeout=10)) == \
+        sorted(f.result() for f in futures)
+    called = threading.Event()
+    seen = []
+    f = pub.publish(b"cb")
+    f.add_done_callback(lambda fut: (seen.append(fut.result()), called.set()))
+    assert called.wait(10) and seen == [f.result()]
+    late = []
+    f.add_done_callback(late.append)  # already done: runs at once, on this thread
+    assert late == [f]
+    assert not f.cancel() and not f.cancelled() and f.done()
+    mem.admin().delete_topic("t-future")
+    failed = pub.publish(b"x")
+    assert isinstance(failed.exception(10), unibus.NotFound)
+    assert cf.wait([failed], timeout=10).done == {failed}

@@ -23,7 +23,7 @@ from ._errors import (Aborted, AlreadyExists, Cancelled, DataLoss, DeadlineExcee
                       PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable,
                       Unimplemented, Unknown)
 from ._lifetime import track as _track  # noqa: F401 - registers the exit hook
-from ._publisher import Publisher
+from ._publisher import Publisher, PublishFuture
 from ._subscriber import Message, Session, Subscriber, SubscriberStats
 from ._vision import (FASHION_MNIST_CLASSES, ImageMessage, Prediction, decode_image,
                       encode_image, serve)
@@ -46,7 +46,7 @@ __all__ = [
     "DEAD_LETTER_SOURCE_TOPIC", "DeadlineExceeded", "Error", "FASHION_MNIST_CLASSES",
     "FailedPrecondition", "ImageMessage", "Internal", "InvalidArgument", "Message",
     "NotFound", "OutOfRange", "PartitionInfo", "PermissionDenied", "Prediction",
-    "Publisher", "ResourceExhausted", "Session", "Subscriber", "SubscriberStats",
+    "PublishFuture", "Publisher", "ResourceExhausted", "Session", "Subscriber", "SubscriberStats",
     "SubscriptionInfo", "TopicInfo", "Unauthenticated", "Unavailable", "Unimplemented",
     "Unknown", "decode_image", "default_url", "encode_image", "open", "serve",
 ]

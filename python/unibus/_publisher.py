@@ -12,6 +12,77 @@ from ._lifetime import track
 Data = Union[bytes, bytearray, memoryview, str]
 
 
+class PublishFuture(concurrent.futures.Future):
+    """The result of one publish: a concurrent.futures.Future[str] of the message id.
+
+    Its state lives in C++: a publish whose future nobody looks at costs Python nothing
+    when it completes. result() and exception() wait with the GIL released (Ctrl-C
+    interrupts them); add_done_callback() callbacks run on a library thread (at once if
+    the result is already there). A publish cannot be cancelled: cancel() returns False.
+    concurrent.futures.wait() and as_completed() work too (the standard machinery is
+    set up on first use).
+    """
+
+    def __init__(self, impl: "_unibus._PublishResult") -> None:  # noqa: D107
+        # The base class's lock, condition and waiter list are made only if wait() or
+        # as_completed() ask for them (see __getattr__).
+        self._impl = impl
+
+    def __getattr__(self, name: str):
+        if name in ("_condition", "_state", "_waiters", "_result", "_exception",
+                    "_done_callbacks"):
+            concurrent.futures.Future.__init__(self)
+            self._impl.add_done_callback(self._mirror)
+            return object.__getattribute__(self, name)
+        raise AttributeError(name)
+
+    def _mirror(self) -> None:
+        error = self._impl.exception(0)
+        if error is None:
+            concurrent.futures.Future.set_result(self, self._impl.result(0))
+        else:
+            concurrent.futures.Future.set_exception(self, error)
+
+    def result(self, timeout: Optional[float] = None) -> str:
+        """The message id. Raises the publish's unibus.Error, or TimeoutError."""
+        return self._impl.result(-1.0 if timeout is None else timeout)
+
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
+        """The publish's unibus.Error, or None. TimeoutError if not done in time."""
+        return self._impl.exception(-1.0 if timeout is None else timeout)
+
+    def done(self) -> bool:
+        return self._impl.done()
+
+    def running(self) -> bool:
+        return not self._impl.done()
+
+    def cancelled(self) -> bool:
+        return False
+
+    def cancel(self) -> bool:
+        return False
+
+    def add_done_callback(self, fn) -> None:
+        self._impl.add_done_callback(lambda: fn(self))
+
+    def set_running_or_notify_cancel(self) -> bool:
+        raise RuntimeError("a unibus publish future is set by the library")
+
+    def set_result(self, result) -> None:
+        raise RuntimeError("a unibus publish future is set by the library")
+
+    def set_exception(self, exception) -> None:
+        raise RuntimeError("a unibus publish future is set by the library")
+
+    def __repr__(self) -> str:
+        if not self._impl.done():
+            return "<unibus.PublishFuture pending>"
+        error = self._impl.exception(0)
+        return (f"<unibus.PublishFuture error={error!r}>" if error is not None
+                else f"<unibus.PublishFuture id={self._impl.result(0)!r}>")
+
+
 class Publisher:
     """Publishes to one topic. Made by Broker.publisher(); thread-safe.
 
@@ -29,7 +100,7 @@ class Publisher:
         return self._impl.topic
 
     def publish(self, data: Data, *, attributes: Optional[Mapping[str, str]] = None,
-                ordering_key: Optional[str] = None) -> "concurrent.futures.Future[str]":
+                ordering_key: Optional[str] = None) -> PublishFuture:
         """Queues one message for the next batch.
 
         Args:
@@ -40,7 +111,7 @@ class Publisher:
                 publish order (Kafka: the record key, so also the partition).
 
         Returns:
-            A concurrent.futures.Future resolving to the broker-assigned message id once
+            A PublishFuture (a concurrent.futures.Future[str]) resolving to the broker-assigned message id once
             the broker has the message, or failing with a unibus.Error: NotFound (topic
             missing), InvalidArgument (too large, not UTF-8, reserved attribute, ...),
             Unavailable, ...
@@ -51,18 +122,30 @@ class Publisher:
 
         Blocks (without the GIL) only while max_pending_messages are unsent.
         """
-        future: concurrent.futures.Future[str] = concurrent.futures.Future()
         if attributes is not None and not isinstance(attributes, dict) \
                 and isinstance(attributes, Mapping):
             attributes = dict(attributes)
-        self._impl.publish(data, attributes, ordering_key, future)
-        return future
+        return PublishFuture(self._impl.publish(data, attributes, ordering_key))
 
     async def publish_async(self, data: Data, *, attributes: Optional[Mapping[str, str]] = None,
                             ordering_key: Optional[str] = None) -> str:
         """Like publish(), awaited: returns the message id or raises its unibus.Error."""
-        return await asyncio.wrap_future(
-            self.publish(data, attributes=attributes, ordering_key=ordering_key))
+        future = self.publish(data, attributes=attributes, ordering_key=ordering_key)
+        if future.done():
+            return future.result()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+
+        def wake() -> None:
+            if not waiter.done():
+                error = future.exception(0)
+                if error is None:
+                    waiter.set_result(future.result(0))
+                else:
+                    waiter.set_exception(error)
+
+        future._impl.add_done_callback(lambda: loop.call_soon_threadsafe(wake))
+        return await waiter
 
     def flush(self) -> None:
         """Blocks until every message published before the call has its result.

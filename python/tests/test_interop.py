@@ -1,0 +1,128 @@
+"""Interop both ways: confluent-kafka on Kafka (keys, headers), google-cloud-pubsub on the
+Pub/Sub emulator (attributes, ordering keys)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import unibus
+from conftest import KAFKA_TOPICS, drain, unique
+
+confluent_kafka = pytest.importorskip("confluent_kafka")
+pubsub_v1 = pytest.importorskip("google.cloud.pubsub_v1")
+
+# Topics of the mock's pool kept for this file (conftest hands out the low ones).
+_interop_topics = iter(range(KAFKA_TOPICS - 1, KAFKA_TOPICS - 11, -1))
+
+
+def bootstrap(url: str) -> str:
+    return url[len("kafka://"):].split("?")[0]
+
+
+def test_kafka_unibus_to_confluent(kafka_mock):
+    topic = f"pool-{next(_interop_topics)}"
+    with unibus.open(kafka_mock) as b:
+        pub = b.publisher(topic)
+        for i in range(3):
+            pub.publish(f"v{i}", attributes={"trace": f"t{i}", "kind": "x"}, ordering_key="key-1")
+        pub.flush()
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap(kafka_mock),
+                                         "group.id": unique("ck"),
+                                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < 3 and time.monotonic() < deadline:
+        m = consumer.poll(0.5)
+        if m is not None and m.error() is None:
+            got.append(m)
+    consumer.close()
+    assert [m.value() for m in got] == [b"v0", b"v1", b"v2"]  # one key: one partition, in order
+    assert all(m.key() == b"key-1" for m in got)
+    headers = [dict(m.headers()) for m in got]
+    assert [(h["trace"], h["kind"]) for h in headers] == [(f"t{i}".encode(), b"x")
+                                                         for i in range(3)]
+
+
+def test_kafka_confluent_to_unibus(kafka_mock):
+    topic = f"pool-{next(_interop_topics)}"
+    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap(kafka_mock)})
+    for i in range(3):
+        producer.produce(topic, value=f"c{i}".encode(), key=b"img-9",
+                         headers=[("source", b"confluent"), ("n", str(i).encode())])
+    assert producer.flush(10) == 0
+    with unibus.open(kafka_mock) as b:
+        sub = b.subscriber(unique("grp"), topic=topic, start="earliest")
+        got = drain(sub, 3, timeout=30)
+    assert [m.data for m in got] == [b"c0", b"c1", b"c2"]
+    assert all(m.ordering_key == "img-9" for m in got)
+    assert [m.attributes for m in got] == [{"source": "confluent", "n": str(i)} for i in range(3)]
+
+
+@pytest.fixture
+def pubsub(pubsub_emulator, monkeypatch):
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator)
+    project = unique("interop")
+    with unibus.open(f"pubsub://{project}?emulator={pubsub_emulator}") as b:
+        yield project, b
+
+
+def test_pubsub_unibus_to_google(pubsub):
+    project, b = pubsub
+    b.admin().create_topic("orders")
+    google = pubsub_v1.SubscriberClient()
+    sub_path = google.subscription_path(project, "client-reader")
+    google.create_subscription(request={"name": sub_path,
+                                        "topic": f"projects/{project}/topics/orders",
+                                        "enable_message_ordering": True})
+    pub = b.publisher("orders")
+    for i in range(3):
+        pub.publish(f"o{i}", attributes={"n": str(i)}, ordering_key="customer-7")
+    pub.flush()
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < 3 and time.monotonic() < deadline:
+        r = google.pull(request={"subscription": sub_path, "max_messages": 10}, timeout=5)
+        got += r.received_messages
+        if r.received_messages:
+            google.acknowledge(request={"subscription": sub_path,
+                                        "ack_ids": [m.ack_id for m in r.received_messages]})
+    google.close()
+    assert [m.message.data for m in got] == [b"o0", b"o1", b"o2"]
+    assert all(m.message.ordering_key == "customer-7" for m in got)
+    assert [dict(m.message.attributes) for m in got] == [{"n": str(i)} for i in range(3)]
+
+
+def test_pubsub_google_to_unibus(pubsub):
+    project, b = pubsub
+    b.admin().create_topic("events")
+    sub = b.subscriber("unibus-reader", topic="events")
+    google = pubsub_v1.PublisherClient(
+        publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True))
+    topic_path = google.topic_path(project, "events")
+    for i in range(3):
+        google.publish(topic_path, f"e{i}".encode(), ordering_key="device-3",
+                       n=str(i)).result(timeout=30)
+    got = drain(sub, 3, timeout=30)
+    assert [m.data for m in got] == [b"e0", b"e1", b"e2"]
+    assert all(m.ordering_key == "device-3" for m in got)
+    assert [m.attributes for m in got] == [{"n": str(i)} for i in range(3)]
+
+
+def test_bench_runs_and_prints_ratios(kafka_mock, pubsub_emulator):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = dict(os.environ, UNIBUS_CLI=os.environ.get("UNIBUS_CLI") or
+               str(ROOT / "build" / "src" / "cli" / "unibus"))
+    r = subprocess.run([sys.executable, "-m", "unibus.bench", "--kafka-mock", "--pubsub-emulator",
+                        pubsub_emulator, "-n", "300", "--pubsub-messages", "200", "-r", "1"],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("ratio") == 6, r.stdout
+    assert "confluent-kafka" in r.stdout and "google-cloud-pubsub" in r.stdout

@@ -1,0 +1,256 @@
+"""python -m unibus.bench: unibus from Python against the usual Python clients, same run.
+
+Kafka: unibus-Python vs confluent-kafka (produce + flush; poll + commit per message).
+Pub/Sub: unibus-Python vs google-cloud-pubsub (publisher futures; streaming pull with ack).
+Each round both clients publish N messages of S bytes to one fresh topic, then a
+subscription of each reads all 2N back, acking each; throughput is timed from the first
+message received to the last (a consumer group's join is not counted). Prints the median
+over the rounds and the ratio unibus / baseline; a ratio above 1 means unibus is faster.
+
+    python -m unibus.bench --kafka-mock               # librdkafka's mock cluster (unibus CLI)
+    python -m unibus.bench --kafka kafka://HOST:PORT  # a real cluster
+    python -m unibus.bench --pubsub                   # starts the Pub/Sub emulator
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import threading
+import time
+import uuid
+from typing import Callable, Dict, List
+
+import unibus
+
+
+def _rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def _unibus_publish(broker: unibus.Broker, topic: str, n: int, payload: bytes) -> float:
+    pub = broker.publisher(topic, max_batch_delay=0.001)
+    start = time.perf_counter()
+    for _ in range(n):
+        pub.publish(payload)
+    pub.flush()
+    elapsed = time.perf_counter() - start
+    pub.close()
+    return _rate(n, elapsed)
+
+
+def _unibus_consume(broker: unibus.Broker, topic: str, n: int, batch: int) -> float:
+    sub = broker.subscriber(f"u-{uuid.uuid4().hex[:8]}", topic=topic, start="earliest",
+                            max_outstanding_messages=max(1000, 2 * batch))
+    got, start = 0, None
+    deadline = time.monotonic() + 300
+    while got < n and time.monotonic() < deadline:
+        msgs = sub.pull(batch, 1.0)
+        if msgs and start is None:
+            start = time.perf_counter()
+        for m in msgs:
+            m.ack()
+        got += len(msgs)
+    elapsed = time.perf_counter() - (start or time.perf_counter())
+    sub.close()
+    if got < n:
+        raise RuntimeError(f"unibus consumed {got} of {n}")
+    return _rate(n - 1, elapsed)  # timed from the first message on
+
+
+def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> Dict[str, list]:
+    import confluent_kafka
+
+    bootstrap = url[len("kafka://"):].split("?")[0]
+    payload = os.urandom(size)
+    broker = unibus.open(url)
+    results: Dict[str, list] = {k: [] for k in ("pub", "ck_pub", "sub1", "sub_batch", "ck_sub")}
+    for r in range(rounds):
+        topic = topics[r]
+        results["pub"].append(_unibus_publish(broker, topic, n, payload))
+        producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+        start = time.perf_counter()
+        for _ in range(n):
+            try:
+                producer.produce(topic, payload)
+            except BufferError:
+                producer.poll(0.01)
+                producer.produce(topic, payload)
+        producer.flush()
+        results["ck_pub"].append(_rate(n, time.perf_counter() - start))
+        total = 2 * n
+        results["sub1"].append(_unibus_consume(broker, topic, total, 1))
+        results["sub_batch"].append(_unibus_consume(broker, topic, total, 500))
+        consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap,
+                                             "group.id": f"ck-{uuid.uuid4().hex[:8]}",
+                                             "auto.offset.reset": "earliest",
+                                             "enable.auto.commit": False})
+        consumer.subscribe([topic])
+        got, start = 0, None
+        while got < total:
+            m = consumer.poll(1.0)
+            if m is None or m.error() is not None:
+                continue
+            if start is None:
+                start = time.perf_counter()
+            consumer.commit(message=m, asynchronous=True)
+            got += 1
+        results["ck_sub"].append(_rate(total - 1, time.perf_counter() - start))
+        consumer.close()
+    broker.close()
+    return results
+
+
+def bench_pubsub(emulator: str, n: int, size: int, rounds: int) -> Dict[str, list]:
+    os.environ["PUBSUB_EMULATOR_HOST"] = emulator
+    from google.cloud import pubsub_v1
+
+    project = f"bench-{uuid.uuid4().hex[:8]}"
+    payload = os.urandom(size)
+    broker = unibus.open(f"pubsub://{project}?emulator={emulator}")
+    gpub = pubsub_v1.PublisherClient()
+    gsub = pubsub_v1.SubscriberClient()
+    results: Dict[str, list] = {k: [] for k in ("pub", "g_pub", "sub1", "sub_batch", "g_sub")}
+    for r in range(rounds):
+        topic = f"bench-{r}"
+        broker.admin().create_topic(topic, retention=3600)
+        for name in ("u1", "ub", "g"):
+            broker.admin().create_subscription(f"{topic}-{name}", topic=topic,
+                                               message_ordering=False)
+        results["pub"].append(_unibus_publish(broker, topic, n, payload))
+        topic_path = gpub.topic_path(project, topic)
+        start = time.perf_counter()
+        futures = [gpub.publish(topic_path, payload) for _ in range(n)]
+        for f in futures:
+            f.result()
+        results["g_pub"].append(_rate(n, time.perf_counter() - start))
+        total = 2 * n
+        for key, name, batch in (("sub1", "u1", 1), ("sub_batch", "ub", 500)):
+            sub = broker.subscriber(f"{topic}-{name}", max_outstanding_messages=1000)
+            got, start = 0, None
+            while got < total:
+                msgs = sub.pull(batch, 1.0)
+                if msgs and start is None:
+                    start = time.perf_counter()
+                for m in msgs:
+                    m.ack()
+                got += len(msgs)
+            results[key].append(_rate(total - 1, time.perf_counter() - start))
+            sub.close()
+        lock, done = threading.Lock(), threading.Event()
+        state = {"got": 0, "start": None, "end": None}
+
+        def callback(message) -> None:
+            message.ack()
+            with lock:
+                if state["start"] is None:
+                    state["start"] = time.perf_counter()
+                state["got"] += 1
+                if state["got"] == total:
+                    state["end"] = time.perf_counter()
+                    done.set()
+
+        future = gsub.subscribe(gsub.subscription_path(project, f"{topic}-g"), callback)
+        done.wait(600)
+        future.cancel()
+        results["g_sub"].append(_rate(total - 1, state["end"] - state["start"]))
+    broker.close()
+    return results
+
+
+def _report(title: str, results: Dict[str, list], baseline: str, pairs) -> None:
+    print(f"\n{title} (median of {len(results['pub'])} rounds, messages/s)")
+    for label, key, base_key in pairs:
+        value, base = statistics.median(results[key]), statistics.median(results[base_key])
+        print(f"  {label:<38} unibus {value:>9,.0f}   {baseline} {base:>9,.0f}   "
+              f"ratio {value / base:5.2f}x")
+
+
+def _start_kafka_mock(cli: str, topics: List[str]) -> "tuple[subprocess.Popen, str]":
+    args = [cli, "kafka-mock", "--brokers", "3"]
+    for t in topics:
+        args += ["--topic", f"{t}:4"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        m = re.search(r"url: (kafka://\S+)", line)
+        if m:
+            return proc, m.group(1) + "&heartbeat.interval.ms=500"
+    raise RuntimeError("unibus kafka-mock did not print its URL")
+
+
+def _start_emulator() -> "tuple[subprocess.Popen, str]":
+    script = os.environ.get("UNIBUS_PUBSUB_EMULATOR", "/usr/lib/google-cloud-sdk/platform/"
+                            "pubsub-emulator/bin/cloud-pubsub-emulator")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([script, "--host=127.0.0.1", f"--port={port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the Pub/Sub emulator did not start")
+
+
+def main(argv: "list[str] | None" = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m unibus.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kafka", help="kafka:// URL of a running cluster")
+    p.add_argument("--kafka-mock", action="store_true",
+                   help="start librdkafka's mock cluster with `unibus kafka-mock` ($UNIBUS_CLI)")
+    p.add_argument("--pubsub", action="store_true", help="start the Pub/Sub emulator")
+    p.add_argument("--pubsub-emulator", help="HOST:PORT of a running Pub/Sub emulator")
+    p.add_argument("-n", "--messages", type=int, default=20000, help="per client per round")
+    p.add_argument("--pubsub-messages", type=int, default=5000, help="per client per round")
+    p.add_argument("-s", "--size", type=int, default=100, help="payload bytes")
+    p.add_argument("-r", "--rounds", type=int, default=3)
+    a = p.parse_args(argv)
+    procs: List[subprocess.Popen] = []
+    try:
+        if a.kafka or a.kafka_mock:
+            topics = [f"pybench-{uuid.uuid4().hex[:6]}-{r}" for r in range(a.rounds)]
+            url = a.kafka
+            if a.kafka_mock:
+                cli = os.environ.get("UNIBUS_CLI") or shutil.which("unibus") or "build/src/cli/unibus"
+                proc, url = _start_kafka_mock(cli, topics)
+                procs.append(proc)
+            else:
+                admin = unibus.open(url).admin()
+                for t in topics:
+                    admin.create_topic(t, partitions=4)
+            res = bench_kafka(url, a.messages, a.size, a.rounds, topics)
+            _report(f"Kafka {'mock cluster' if a.kafka_mock else url}, {a.messages} x {a.size} B"
+                    " per client", res, "confluent-kafka", [
+                        ("publish (futures / produce) + flush", "pub", "ck_pub"),
+                        ("consume + ack, one message per call", "sub1", "ck_sub"),
+                        ("consume + ack, pull(500)", "sub_batch", "ck_sub")])
+        if a.pubsub or a.pubsub_emulator:
+            emulator = a.pubsub_emulator
+            if not emulator:
+                proc, emulator = _start_emulator()
+                procs.append(proc)
+            res = bench_pubsub(emulator, a.pubsub_messages, a.size, a.rounds)
+            _report(f"Pub/Sub emulator, {a.pubsub_messages} x {a.size} B per client", res,
+                    "google-cloud-pubsub", [
+                        ("publish futures, all resolved", "pub", "g_pub"),
+                        ("consume + ack, one message per call", "sub1", "g_sub"),
+                        ("consume + ack, pull(500)", "sub_batch", "g_sub")])
+        if not (a.kafka or a.kafka_mock or a.pubsub or a.pubsub_emulator):
+            p.error("choose --kafka URL, --kafka-mock, --pubsub or --pubsub-emulator HOST:PORT")
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()
