@@ -287,3 +287,17 @@ def test_publish_future_is_a_concurrent_future(mem):
     failed = pub.publish(b"x")
     assert isinstance(failed.exception(10), unibus.NotFound)
     assert cf.wait([failed], timeout=10).done == {failed}
+
+
+def test_open_resolves_the_url_like_the_cli(tmp_path, monkeypatch):
+    (tmp_path / "unibus.yaml").write_text(
+        "default: local\nbrokers:\n  local: mem://from-yaml\n  other: mem://other\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("UNIBUS_URL", raising=False)
+    assert unibus.open().url == "mem://from-yaml"
+    assert unibus.open(broker="other").url == "mem://other"
+    with pytest.raises(unibus.NotFound, match="broker 'nope' is not listed"):
+        unibus.open(broker="nope")
+    monkeypatch.setenv("UNIBUS_URL", "mem://from-env")
+    assert unibus.open().url == "mem://from-env"
+    assert unibus.open("mem://given").url == "mem://given"
