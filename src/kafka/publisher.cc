@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/thread_name.h"
+#include "kafka/record.h"
 #include "spdlog/logger.h"
 
 namespace unibus::kafka_internal {
@@ -81,23 +82,19 @@ class KafkaPublisher : public PublisherConnection {
     op->publisher = this;
     PublishFuture f = Promise<absl::StatusOr<MessageId>>(state).get_future();
     op->self = std::move(state);
-    rd_kafka_headers_t* headers = nullptr;
-    if (!m.attributes.empty()) {
-      headers = rd_kafka_headers_new(m.attributes.size());
-      for (const auto& [k, v] : m.attributes) {
-        rd_kafka_header_add(headers, k.data(), static_cast<ssize_t>(k.size()), v.data(),
-                            static_cast<ssize_t>(v.size()));
-      }
-    }
+    HeadersPtr headers = HeadersOf(m.attributes);  // record.h: the header rule
     pending_.fetch_add(1, std::memory_order_relaxed);
     for (;;) {
-      rd_kafka_resp_err_t err =
-          rd_kafka_producev(rk_.get(), RD_KAFKA_V_RKT(rkt_.get()), RD_KAFKA_V_MSGFLAGS(0),
-                            RD_KAFKA_V_VALUE(op->data.data(), op->data.size()),
-                            RD_KAFKA_V_KEY(m.ordering_key.empty() ? nullptr : m.ordering_key.data(),
-                                           m.ordering_key.size()),
-                            RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return f;
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_.get(), RD_KAFKA_V_RKT(rkt_.get()), RD_KAFKA_V_MSGFLAGS(0),
+          RD_KAFKA_V_VALUE(op->data.data(), op->data.size()),
+          RD_KAFKA_V_KEY(m.ordering_key.empty() ? nullptr : m.ordering_key.data(),
+                         m.ordering_key.size()),
+          RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        (void)headers.release();  // librdkafka owns them now
+        return f;
+      }
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !shutdown_.load(std::memory_order_acquire)) {
         // Backpressure: max_pending_messages are unsent; wait for delivery reports.
         room_waiters_.fetch_add(1);
@@ -108,7 +105,6 @@ class KafkaPublisher : public PublisherConnection {
         room_waiters_.fetch_sub(1);
         continue;
       }
-      if (headers != nullptr) rd_kafka_headers_destroy(headers);
       Complete(op, ErrorFor(err, m.ordering_key.size() + op->data.size(), /*local=*/true));
       return f;
     }

@@ -29,20 +29,37 @@ bool ParseToken(const std::string& token, std::int32_t* partition, std::int64_t*
   return true;
 }
 
+HeadersPtr HeadersOf(const std::map<std::string, std::string>& attributes) {
+  if (attributes.empty()) return nullptr;
+  HeadersPtr headers(rd_kafka_headers_new(attributes.size()));
+  for (const auto& [k, v] : attributes) {
+    // data() of an empty std::string is not null: an empty value is an empty header.
+    rd_kafka_header_add(headers.get(), k.data(), static_cast<ssize_t>(k.size()), v.data(),
+                        static_cast<ssize_t>(v.size()));
+  }
+  return headers;
+}
+
+void ReadHeaders(const rd_kafka_headers_t* headers, std::map<std::string, std::string>* out) {
+  if (headers == nullptr) return;
+  const char* name;
+  const void* value;
+  size_t size;
+  for (size_t i = 0;
+       rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i) {
+    // In order: a later header of the same name replaces an earlier one.
+    (*out)[name] =
+        value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size);
+  }
+}
+
 void ToMessage(const rd_kafka_message_t* m, Message* out) {
   if (m->payload != nullptr) out->data.assign(static_cast<const char*>(m->payload), m->len);
   if (m->key != nullptr) out->ordering_key.assign(static_cast<const char*>(m->key), m->key_len);
   rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers != nullptr) {
-    const char* name;
-    const void* value;
-    size_t size;
-    for (size_t i = 0;
-         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      out->attributes[name] =
-          value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size);
-    }
+  if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    ReadHeaders(headers, &out->attributes);
   }
   rd_kafka_timestamp_type_t ts_type;
   const std::int64_t ts = rd_kafka_message_timestamp(m, &ts_type);
