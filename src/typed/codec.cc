@@ -64,7 +64,9 @@ absl::StatusOr<std::string> Decompress(const std::string& in, std::size_t limit)
             "zstd payload of ", in.size(), " bytes decompresses to more than the limit of ", limit,
             " bytes for a decoded message (kMaxDecompressedBytes)"));
       }
-      std::string bigger(std::min(limit, out.size() * 2), '\0');
+      // (from at least one stream block: a frame may declare 0 bytes and be followed
+      // by another that holds more)
+      std::string bigger(std::min(limit, std::max(out.size() * 2, ZSTD_DStreamOutSize())), '\0');
       std::memcpy(bigger.data(), out.data(), produced);
       out.swap(bigger);
     }

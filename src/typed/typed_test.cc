@@ -167,6 +167,30 @@ TEST(TypedCodecTest, CorruptZstdIsRefused) {
   EXPECT_NE(DecodeZstd("not zstd at all").message().find("not a zstd frame"), std::string::npos);
 }
 
+TEST(TypedCodecTest, FramesDeclaringZeroBytesEndAndConcatenatedFramesAddUp) {
+  // Found by fuzz_typed (fuzz/corpus/typed/zero_size_frames): a frame declaring 0
+  // bytes, then a truncated frame; the output buffer started at 0 bytes and never grew,
+  // so decoding looped forever.
+  const std::string fuzzed(
+      "\x28\xb5\x2f\xfd\xe0\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00"
+      "\x28\xb5\x2f\xfd\xe0\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x28\xb5",
+      34);
+  EXPECT_EQ(DecodeZstd(fuzzed).code(), absl::StatusCode::kInvalidArgument);
+  // An empty frame followed by a real one decodes to the real one's bytes.
+  vision::ImageMessage img = Image("two-frames", 5000);
+  const std::string plain = img.SerializeAsString();
+  std::string empty(ZSTD_compressBound(0), '\0');
+  empty.resize(ZSTD_compress(empty.data(), empty.size(), "", 0, 1));
+  std::string full(ZSTD_compressBound(plain.size()), '\0');
+  full.resize(ZSTD_compress(full.data(), full.size(), plain.data(), plain.size(), 1));
+  vision::ImageMessage out;
+  ASSERT_TRUE(
+      DecodeTyped(MessageBuilder{}.data(empty + full).attribute(kEncodingAttribute, "zstd").build(),
+                  &out)
+          .ok());
+  EXPECT_EQ(out.image_id(), "two-frames");
+}
+
 TEST(TypedPubSubTest, WrongTypeIsDeadLetteredAndTheConsumerGoesOn) {
   auto broker = Broker::Open("mem://typed-test");
   ASSERT_TRUE(broker.ok());

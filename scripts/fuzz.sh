@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/) with clang + ASan + UBSan in build-fuzz and runs
+# each for a short time from its seed corpus (fuzz/corpus/<name>/).
+#   scripts/fuzz.sh                      -> every fuzzer, FUZZ_SECONDS (default 20) each
+#   FUZZ_SECONDS=300 scripts/fuzz.sh url -> one fuzzer, longer
+# A crash, a sanitizer report, a single allocation over 128 MB or a resident size over
+# 512 MB (an allocation bomb), or over 10 s on one input fails the run; the input is saved under
+# build-fuzz/artifacts/ and printed. Make it a regression test beside the decoder and
+# copy it into fuzz/corpus/<name>/.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BUILD_DIR="${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
+SECONDS_EACH="${FUZZ_SECONDS:-20}"
+ALL=(url duration properties config idx typed kafka_token)
+TARGETS=("$@")
+[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=("${ALL[@]}")
+
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
+CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DUNIBUS_BUILD_FUZZERS=ON -DUNIBUS_BUILD_BENCH=OFF \
+  -DUNIBUS_BUILD_EXAMPLES=OFF -DUNIBUS_WITH_VISION=OFF -DUNIBUS_WITH_PUBSUB=OFF >/dev/null
+ninja -C "$BUILD_DIR" -j "${JOBS:-$(nproc)}" $(printf 'fuzz_%s ' "${TARGETS[@]}")
+
+mkdir -p "$BUILD_DIR/artifacts"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+failed=()
+for t in "${TARGETS[@]}"; do
+  # New inputs go to a scratch corpus; the seeds in the repository are only read.
+  work="$BUILD_DIR/corpus/$t"
+  mkdir -p "$work" "fuzz/corpus/$t"
+  echo "== fuzz $t (${SECONDS_EACH}s)"
+  if ! "$BUILD_DIR/fuzz/fuzz_$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=512 -malloc_limit_mb=128 \
+      -timeout=10 -max_len=65536 -print_final_stats=1 -artifact_prefix="$BUILD_DIR/artifacts/$t-" \
+      "$work" "fuzz/corpus/$t" >"$BUILD_DIR/fuzz-$t.log" 2>&1; then
+    failed+=("$t")
+    tail -n 40 "$BUILD_DIR/fuzz-$t.log"
+  else
+    grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$BUILD_DIR/fuzz-$t.log" | tr -s " \n" " "
+    echo
+  fi
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "fuzz: FAILED: ${failed[*]} (inputs in $BUILD_DIR/artifacts/; logs in $BUILD_DIR/fuzz-*.log)"
+  exit 1
+fi
+echo "fuzz: ok (${#TARGETS[@]} targets, ${SECONDS_EACH}s each)"
