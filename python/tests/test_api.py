@@ -301,3 +301,10 @@ def test_open_resolves_the_url_like_the_cli(tmp_path, monkeypatch):
     monkeypatch.setenv("UNIBUS_URL", "mem://from-env")
     assert unibus.open().url == "mem://from-env"
     assert unibus.open("mem://given").url == "mem://given"
+
+
+def test_iteration_ends_when_another_thread_closes_the_subscriber(mem):
+    mem.admin().create_topic("t-iter-close")
+    sub = mem.subscriber("s-iter-close", topic="t-iter-close")
+    threading.Timer(0.3, sub.close).start()
+    assert list(sub) == []

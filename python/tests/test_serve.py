@@ -160,3 +160,28 @@ def test_a_failing_model_dead_letters_its_inputs_and_serving_goes_on(failure):
     t.join(30)
     assert calls.count(1) >= 6  # 5 failed attempts + the good image
     b.close()
+
+
+def test_ctrl_c_stops_serve_and_loses_no_image():
+    import _thread
+
+    url = f"mem://{unique('sigint')}"
+    b = unibus.open(url)
+    b.admin().create_topic("images")
+    b.admin().create_topic("predictions")
+    preds = b.subscriber("preds", topic="predictions")
+    pub = b.publisher("images")
+    for i in range(20):
+        data, attrs = unibus.encode_image(f"img-{i}", image(i))
+        pub.publish(data, attributes=attrs, ordering_key=f"img-{i}")
+    pub.flush()
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        unibus.serve(brightness_model, url=url, max_batch=4)
+    assert time.monotonic() - start < 10
+    got = {unibus.Prediction.decode(m).image_id for m in drain(preds, 20)}
+    assert got == {f"img-{i}" for i in range(20)}
+    # every image was acked once its prediction was out: none left for a restart
+    assert b.subscriber("classifier", topic="images").pull(10, 0.5) == []

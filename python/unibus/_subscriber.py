@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import AsyncIterator, Callable, Iterator, List, Optional
 
+from . import _errors as unibus_errors
 from . import _unibus
 from ._checks import check_type, seconds
 from ._lifetime import track
@@ -95,12 +96,15 @@ class Subscriber:
         return self._impl.pull(max_messages, wait)
 
     def __iter__(self) -> Iterator[Message]:
-        """Yields messages as they come, forever (until close() or Ctrl-C)."""
-        while True:
-            for message in self._impl.pull(100, 1.0):
-                yield message
-            if self._impl.closed:
-                return
+        """Yields messages as they come, until close() (from any thread) or Ctrl-C."""
+        while not self._impl.closed:
+            try:
+                batch = self._impl.pull(100, 1.0)
+            except unibus_errors.FailedPrecondition:
+                if self._impl.closed:  # closed by another thread while we waited
+                    return
+                raise
+            yield from batch
 
     def __aiter__(self) -> AsyncIterator[Message]:
         """`async for message in subscriber`: pulls on the loop's default executor."""
@@ -109,7 +113,12 @@ class Subscriber:
     async def _aiter(self) -> AsyncIterator[Message]:
         loop = asyncio.get_running_loop()
         while not self._impl.closed:
-            batch = await loop.run_in_executor(None, self._impl.pull, 100, 0.2)
+            try:
+                batch = await loop.run_in_executor(None, self._impl.pull, 100, 0.2)
+            except unibus_errors.FailedPrecondition:
+                if self._impl.closed:
+                    return
+                raise
             for message in batch:
                 yield message
 
