@@ -98,7 +98,7 @@ absl::StatusOr<Endpoint> ParseEndpoint(const core_internal::Url& url) {
       int n = 0;
       if (!absl::SimpleAtoi(v, &n) || n < 1 || n > 64) {
         return absl::InvalidArgumentError(
-            absl::StrCat("streams='", v, "' in ", url.original,
+            absl::StrCat("streams='", v, "' in ", core_internal::RedactUrl(url.original),
                          " must be a number of StreamingPull streams from 1 to 64"));
       }
       e.streams = static_cast<std::size_t>(n);
@@ -108,12 +108,13 @@ absl::StatusOr<Endpoint> ParseEndpoint(const core_internal::Url& url) {
       } else if (v == "off" || v == "false" || v == "0") {
         e.ordering = false;
       } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat("ordering='", v, "' in ", url.original, " must be on or off"));
+        return absl::InvalidArgumentError(absl::StrCat("ordering='", v, "' in ",
+                                                       core_internal::RedactUrl(url.original),
+                                                       " must be on or off"));
       }
     } else {
       return absl::InvalidArgumentError(
-          absl::StrCat("unknown parameter '", k, "' in ", url.original,
+          absl::StrCat("unknown parameter '", k, "' in ", core_internal::RedactUrl(url.original),
                        "; pubsub:// takes emulator=HOST:PORT, endpoint=HOST:PORT, streams=N or "
                        "ordering=on|off"));
     }

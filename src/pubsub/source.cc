@@ -4,7 +4,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/time_util.h"
+#include "pubsub/received.h"
 
 namespace unibus::pubsub_internal {
 namespace {
@@ -81,17 +81,9 @@ grpc::Status StreamingPullSource::RunStream(std::size_t index, bool* got_message
     while (stream->Read(&resp)) {
       std::unique_lock<std::mutex> lock(mu_);
       for (auto& rm : *resp.mutable_received_messages()) {
-        auto* pm = rm.mutable_message();
         Buffered b;
         Message& m = b.delivery.message;
-        m.data = std::move(*pm->mutable_data());
-        for (auto& [k, v] : *pm->mutable_attributes()) m.attributes.emplace(k, std::move(v));
-        m.ordering_key = std::move(*pm->mutable_ordering_key());
-        m.id = std::move(*pm->mutable_message_id());
-        m.publish_time = absl::FromUnixNanos(
-            google::protobuf::util::TimeUtil::TimestampToNanoseconds(pm->publish_time()));
-        m.delivery_attempt =
-            rm.delivery_attempt();  // 0 unless the subscription counts (dead-letter policy)
+        FromReceived(&rm, &m);
         m.topic = topic_;
         b.delivery.token = std::move(*rm.mutable_ack_id());
         b.bytes = m.ByteSize();
