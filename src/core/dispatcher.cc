@@ -367,7 +367,7 @@ std::shared_ptr<SubscriberConnection> MakeDispatcher(std::shared_ptr<Subscriptio
       std::make_shared<DispatchCore>(std::move(source), std::move(config), std::move(dead_letter)));
 }
 
-DeadLetterPublisherFactory DeadLetterThrough(std::weak_ptr<BrokerConnection> broker,
+DeadLetterPublisherFactory DeadLetterThrough(const std::weak_ptr<BrokerConnection>& broker,
                                              std::size_t max_message_bytes) {
   return [broker, max_message_bytes](const std::string& topic) -> absl::StatusOr<DeadLetterTarget> {
     auto b = broker.lock();

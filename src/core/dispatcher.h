@@ -65,7 +65,7 @@ std::shared_ptr<SubscriberConnection> MakeDispatcher(std::shared_ptr<Subscriptio
 // the dead-letter topic when it is missing; copies are bounded by
 // `max_message_bytes`. Holds `broker` weakly (a backend calls this with its own
 // weak_from_this()).
-DeadLetterPublisherFactory DeadLetterThrough(std::weak_ptr<BrokerConnection> broker,
+DeadLetterPublisherFactory DeadLetterThrough(const std::weak_ptr<BrokerConnection>& broker,
                                              std::size_t max_message_bytes);
 
 // The backoff before redelivery attempt `attempt` (2 = first redelivery):

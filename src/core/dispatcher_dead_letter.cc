@@ -139,14 +139,13 @@ void DispatchCore::DeadLetterFailed(std::uint64_t id, Tracked& t, const absl::St
   t.key_released = true;
   ++stats_.dead_letter_failed;
   const std::string& mid = t.delivery.message.id;
-  absl::Status report(
-      status.code(),
-      absl::StrCat("message ", mid.empty() ? absl::StrCat("#", id) : mid, " of '",
-                   config_.subscription, "' cannot be dead-lettered to '",
-                   config_.options.dead_letter_topic, "': ", status.message(),
-                   "; it stays unacked, its handler does not run again, and it goes back to "
-                   "the broker when the subscriber stops"));
-  Log(spdlog::level::err, std::string(report.message()));
+  std::string what = absl::StrCat(
+      "message ", mid.empty() ? absl::StrCat("#", id) : mid, " of '", config_.subscription,
+      "' cannot be dead-lettered to '", config_.options.dead_letter_topic, "': ", status.message(),
+      "; it stays unacked, its handler does not run again, and it goes back to "
+      "the broker when the subscriber stops");
+  Log(spdlog::level::err, what);
+  absl::Status report(status.code(), what);
   problems_.push_back(std::move(report));
   ended_cv_.SignalAll();
   ReleaseKey(t.delivery.message.ordering_key);

@@ -118,9 +118,11 @@ void DispatchCore::FetchLoop() {
       if (d.message.delivery_attempt < 1) d.message.delivery_attempt = 1;
       const std::size_t bytes = d.message.ByteSize();
       outstanding_bytes_ += bytes;
-      std::string key = d.message.ordering_key;
+      const bool keyed = !d.message.ordering_key.empty();
       const std::uint64_t id = tracked_.Emplace(std::move(d), bytes);
-      if (keys_.Admit(std::move(key), id)) ready_.push_back(id);
+      if (!keyed || keys_.Admit(tracked_.Find(id)->delivery.message.ordering_key, id)) {
+        ready_.push_back(id);
+      }
       any = true;
     }
     stats_.outstanding = static_cast<std::int64_t>(tracked_.size());

@@ -4,9 +4,9 @@
 
 namespace unibus::core_internal {
 
-bool KeyQueue::Admit(std::string key, std::uint64_t id) {
+bool KeyQueue::Admit(const std::string& key, std::uint64_t id) {
   if (key.empty()) return true;
-  auto [it, inserted] = waiting_.try_emplace(std::move(key));
+  auto [it, inserted] = waiting_.try_emplace(key);
   if (inserted) return true;
   it->second.push_back(id);
   return false;

@@ -21,7 +21,7 @@ class KeyQueue {
   // Message `id` with ordering key `key` arrived. Returns true when it may be handed
   // out now: it has no key, or its key has no active message (`id` becomes the
   // key's active message). Returns false when it waits behind the active one.
-  bool Admit(std::string key, std::uint64_t id);
+  bool Admit(const std::string& key, std::uint64_t id);
 
   // The active message of `key` is done with its key (settled, or dead-lettering
   // gave up on it). Returns the key's next waiting message, which becomes active,
