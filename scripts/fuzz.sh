@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/) with clang + ASan + UBSan in build-fuzz and runs
 # each for a short time from its seed corpus (fuzz/corpus/<name>/).
-#   scripts/fuzz.sh                      -> every fuzzer, FUZZ_SECONDS (default 20) each
+#   scripts/fuzz.sh                      -> every fuzzer, FUZZ_SECONDS (default 15) each
 #   FUZZ_SECONDS=300 scripts/fuzz.sh url -> one fuzzer, longer
 # A crash, a sanitizer report, a single allocation over 128 MB or a resident size over
 # 512 MB (an allocation bomb), or over 10 s on one input fails the run; the input is saved under
@@ -11,7 +11,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BUILD_DIR="${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
-SECONDS_EACH="${FUZZ_SECONDS:-20}"
+SECONDS_EACH="${FUZZ_SECONDS:-15}"
 ALL=(url duration properties config idx typed kafka_token pubsub)
 TARGETS=("$@")
 [ "${#TARGETS[@]}" -gt 0 ] || TARGETS=("${ALL[@]}")

@@ -26,7 +26,7 @@ CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-$(nproc)}" build/python-venv/bin/pip install
 UNIBUS_CLI="$ROOT/build/src/cli/unibus" build/python-venv/bin/python -m pytest -q -p no:cacheprovider python/tests
 echo "python: $((SECONDS - python_start)) s"
 
-echo "== fuzz (libFuzzer + ASan/UBSan, each decoder ${FUZZ_SECONDS:-20} s; SKIP_FUZZ=1 skips)"
+echo "== fuzz (libFuzzer + ASan/UBSan, each decoder ${FUZZ_SECONDS:-15} s; SKIP_FUZZ=1 skips)"
 [ "${SKIP_FUZZ:-0}" = 1 ] || scripts/fuzz.sh
 
 if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
