@@ -108,7 +108,16 @@ void setup_train(CLI::App& app) {
                   "LibTorch threads; more than free cores slows training down a lot")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_flag("!--no-augment", o->config.augment, "do not flip training images at random");
+  cmd->add_flag("!--no-augment", o->config.augment,
+                "do not flip or shift training images at random");
+  cmd->add_option("--max-shift", o->config.max_shift,
+                  "with augmentation, shift images by up to N pixels each way (random crop)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 27));
+  cmd->add_option("--label-smoothing", o->config.label_smoothing,
+                  "cross-entropy label smoothing in [0, 1)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--train-limit", o->config.train_limit,
                   "train on the first N images only (0: all)")
       ->capture_default_str();

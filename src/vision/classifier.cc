@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -15,6 +16,7 @@ namespace unibus::vision {
 
 struct Classifier::Impl {
   FashionCnn model;
+  InferenceCnn inference;
   std::string version;
   ClassifierOptions options;
 };
@@ -32,8 +34,16 @@ absl::StatusOr<Classifier> Classifier::Load(const std::string& path,
   }
   absl::StatusOr<LoadedModel> loaded = LoadModel(path);
   if (!loaded.ok()) return loaded.status();
-  return Classifier(
-      std::make_unique<Impl>(Impl{std::move(loaded->model), std::move(loaded->version), options}));
+  try {
+    c10::InferenceMode inference;
+    InferenceCnn prepared(loaded->model, options.layout);
+    return Classifier(std::make_unique<Impl>(
+        Impl{std::move(loaded->model), std::move(prepared), std::move(loaded->version), options}));
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+    return absl::InternalError(absl::StrCat("preparing ", path, " for inference failed: ", what));
+  }
 }
 
 const std::string& Classifier::version() const { return impl_->version; }
@@ -54,7 +64,8 @@ absl::StatusOr<std::vector<Classification>> Classifier::Classify(const std::uint
     for (std::size_t begin = 0; begin < n; begin += kMaxBatch) {
       const std::size_t b = std::min(kMaxBatch, n - begin);
       torch::Tensor probs =
-          torch::softmax(impl_->model->forward(ImagesToTensor(images + begin * kImageBytes, b)), 1)
+          torch::softmax(impl_->inference.forward(ImagesToTensor(images + begin * kImageBytes, b)),
+                         1)
               .contiguous();
       const float* p = probs.data_ptr<float>();
       for (std::size_t i = 0; i < b; ++i) {
@@ -71,6 +82,34 @@ absl::StatusOr<std::vector<Classification>> Classifier::Classify(const std::uint
     return absl::InternalError(absl::StrCat("classifying ", n, " images failed: ", what));
   }
   return out;
+}
+
+absl::StatusOr<double> MeasurePeakGemmGflops(int size, int repetitions, int threads) {
+  if (size < 1 || repetitions < 1 || threads < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GEMM size, repetitions and threads must be >= 1, got ", size, ", ",
+                     repetitions, ", ", threads));
+  }
+  try {
+    SetCpuThreads(threads);
+    c10::InferenceMode inference;
+    torch::Tensor a = torch::rand({size, size});
+    torch::Tensor b = torch::rand({size, size});
+    torch::Tensor c = torch::empty({size, size});
+    double best = 0;
+    for (int rep = -1; rep < repetitions; ++rep) {  // rep -1 warms up
+      const auto start = std::chrono::steady_clock::now();
+      torch::mm_out(c, a, b);
+      const double s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (rep >= 0) best = std::max(best, 2.0 * size * size * static_cast<double>(size) / s);
+    }
+    return best / 1e9;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+    return absl::InternalError(absl::StrCat("matrix product failed: ", what));
+  }
 }
 
 }  // namespace unibus::vision

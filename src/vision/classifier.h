@@ -22,9 +22,31 @@ struct Classification {
   std::array<float, kNumClasses> probabilities{};  // softmax over the classes
 };
 
+// How the model runs at inference. Batch norm is folded into the convolutions in all
+// but kModule; the layouts differ in how activations are laid out for oneDNN, which
+// runs the convolutions. `unibus bench-model` measures each.
+enum class InferenceLayout {
+  kModule,        // the training module's forward, batch norm not folded (the reference)
+  kFolded,        // folded, NCHW tensors
+  kChannelsLast,  // folded, NHWC tensors and weights
+  kMkldnn,        // folded, weights reordered once into oneDNN's blocked format and
+                  // activations kept as oneDNN tensors until the fully connected layers
+};
+
 struct ClassifierOptions {
   int threads = 1;  // LibTorch intra-op threads of the thread calling Classify
+  InferenceLayout layout = InferenceLayout::kMkldnn;
 };
+
+// Multiply-adds of the convolutions and linear layers for one image, counted as two
+// FLOPs each (batch norm, ReLU, pooling and softmax not counted): 8,690,944.
+std::int64_t FlopsPerImage();
+
+// The best rate, in GFLOP/s, of LibTorch's single-precision matrix product (its BLAS)
+// on the calling thread with `threads` threads: `repetitions` products of two
+// size x size matrices after one warm-up, the fastest counted. Internal if LibTorch
+// fails; InvalidArgument for size or repetitions < 1.
+absl::StatusOr<double> MeasurePeakGemmGflops(int size, int repetitions, int threads);
 
 // A loaded model. Move-only. Classify runs in the calling thread; give each worker
 // thread its own Classifier (Load is cheap: ~1 MB read).

@@ -1,5 +1,6 @@
 #include "vision/classifier.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -57,6 +58,50 @@ TEST(ClassifierTest, BatchingDoesNotChangeAnswers) {
   }
   EXPECT_TRUE(classifier->Classify(nullptr, 0).ok());
   EXPECT_EQ(classifier->Classify(nullptr, 2).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Folding batch norm and changing the layout changes only the float rounding.
+TEST(ClassifierTest, EveryLayoutGivesTheReferenceAnswers) {
+  absl::StatusOr<Dataset> test = LoadFashionMnist(UNIBUS_FASHION_MNIST_DIR, Split::kTest);
+  ASSERT_TRUE(test.ok()) << test.status();
+  constexpr std::size_t kImages = 200;
+  absl::StatusOr<Classifier> reference =
+      Classifier::Load(UNIBUS_MODEL_PATH, {.layout = InferenceLayout::kModule});
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  absl::StatusOr<std::vector<Classification>> want = reference->Classify(test->image(0), kImages);
+  ASSERT_TRUE(want.ok()) << want.status();
+  for (InferenceLayout layout :
+       {InferenceLayout::kFolded, InferenceLayout::kChannelsLast, InferenceLayout::kMkldnn}) {
+    absl::StatusOr<Classifier> c = Classifier::Load(UNIBUS_MODEL_PATH, {.layout = layout});
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->version(), reference->version());
+    for (std::size_t batch : {1u, 16u, 200u}) {
+      for (std::size_t begin = 0; begin < kImages; begin += batch) {
+        const std::size_t n = std::min(batch, kImages - begin);
+        absl::StatusOr<std::vector<Classification>> got = c->Classify(test->image(begin), n);
+        ASSERT_TRUE(got.ok()) << got.status();
+        for (std::size_t i = 0; i < n; ++i) {
+          const Classification& w = (*want)[begin + i];
+          const Classification& g = (*got)[i];
+          EXPECT_EQ(g.class_index, w.class_index) << "layout " << static_cast<int>(layout);
+          for (int k = 0; k < kNumClasses; ++k) {
+            ASSERT_NEAR(g.probabilities[k], w.probabilities[k], 1e-4f)
+                << "layout " << static_cast<int>(layout) << " image " << begin + i;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(ClassifierTest, FlopsPerImageCountsEveryLayer) {
+  // conv 1->24 at 28x28, 24->48 at 14x14, 48->96 at 7x7 (3x3), fc 864->128->10.
+  EXPECT_EQ(FlopsPerImage(),
+            2 * (9 * 24 * 784 + 9 * 24 * 48 * 196 + 9 * 48 * 96 * 49 + 864 * 128 + 128 * 10));
+  absl::StatusOr<double> peak = MeasurePeakGemmGflops(128, 2, 1);
+  ASSERT_TRUE(peak.ok()) << peak.status();
+  EXPECT_GT(*peak, 0.0);
+  EXPECT_EQ(MeasurePeakGemmGflops(0, 2, 1).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 class BadModelTest : public ::testing::Test {

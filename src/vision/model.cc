@@ -1,5 +1,6 @@
 #include "vision/model.h"
 
+#include <ATen/ATen.h>
 #include <torch/nn/functional/dropout.h>
 #include <torch/nn/functional/pooling.h>
 #include <torch/serialize/input-archive.h>
@@ -66,6 +67,64 @@ torch::Tensor FashionCnnImpl::forward(torch::Tensor x) {
   x = fc1_(x).relu_();
   x = F::dropout(x, F::DropoutFuncOptions().p(kDropout).training(is_training()));
   return fc2_(x);
+}
+
+std::int64_t FlopsPerImage() {
+  auto conv = [](std::int64_t in, std::int64_t out, std::int64_t side) {
+    return 2 * 9 * in * out * side * side;
+  };
+  return conv(1, kC1, 28) + conv(kC1, kC2, 14) + conv(kC2, kC3, 7) +
+         2 * std::int64_t{kC3} * 3 * 3 * kHidden + 2 * std::int64_t{kHidden} * kNumClasses;
+}
+
+InferenceCnn::InferenceCnn(FashionCnn& model, InferenceLayout layout) : layout_(layout) {
+  if (layout == InferenceLayout::kModule) {
+    module_ = model;
+    module_->eval();
+    return;
+  }
+  torch::NoGradGuard no_grad;
+  const torch::nn::Conv2d* convs[3] = {&model->conv1_, &model->conv2_, &model->conv3_};
+  const torch::nn::BatchNorm2d* bns[3] = {&model->bn1_, &model->bn2_, &model->bn3_};
+  for (int i = 0; i < 3; ++i) {
+    const auto& bn = *bns[i];
+    torch::Tensor scale = bn->weight / torch::sqrt(bn->running_var + bn->options.eps());
+    torch::Tensor weight = ((*convs[i])->weight * scale.view({-1, 1, 1, 1})).contiguous();
+    torch::Tensor bias = (bn->bias - bn->running_mean * scale).contiguous();
+    if (layout == InferenceLayout::kChannelsLast) {
+      weight = weight.contiguous(at::MemoryFormat::ChannelsLast);
+    } else if (layout == InferenceLayout::kMkldnn) {
+      weight = at::mkldnn_reorder_conv2d_weight(weight.to_mkldnn(), {1, 1}, {1, 1}, {1, 1}, 1);
+    }
+    conv_[i] = {weight, bias};
+  }
+  fc1_weight_ = model->fc1_->weight.detach().clone();
+  fc1_bias_ = model->fc1_->bias.detach().clone();
+  fc2_weight_ = model->fc2_->weight.detach().clone();
+  fc2_bias_ = model->fc2_->bias.detach().clone();
+}
+
+torch::Tensor InferenceCnn::forward(const torch::Tensor& input) {
+  if (layout_ == InferenceLayout::kModule) return module_->forward(input);
+  torch::Tensor x = input;
+  if (layout_ == InferenceLayout::kChannelsLast) {
+    x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  } else if (layout_ == InferenceLayout::kMkldnn) {
+    x = x.to_mkldnn();
+  }
+  for (const Conv& c : conv_) {
+    if (layout_ == InferenceLayout::kMkldnn) {
+      x = at::mkldnn_convolution(x, c.weight, c.bias, {1, 1}, {1, 1}, {1, 1}, 1);
+    } else {
+      x = at::conv2d(x, c.weight, c.bias, {1, 1}, {1, 1});
+    }
+    x = F::max_pool2d(x.relu_(), F::MaxPool2dFuncOptions(2));
+  }
+  if (layout_ == InferenceLayout::kMkldnn) x = x.to_dense();
+  // The classifier reads channel-major features: NCHW order before flattening.
+  x = x.contiguous().flatten(1);
+  x = torch::addmm(fc1_bias_, x, fc1_weight_.t()).relu_();
+  return torch::addmm(fc2_bias_, x, fc2_weight_.t());
 }
 
 torch::Tensor ImagesToTensor(const std::uint8_t* images, std::size_t n, const std::uint8_t* flip) {

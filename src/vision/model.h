@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "vision/classifier.h"
 
 namespace unibus::vision {
 
@@ -33,11 +34,34 @@ class FashionCnnImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x);
 
  private:
+  friend class InferenceCnn;
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
   torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
   torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
 };
 TORCH_MODULE(FashionCnn);
+
+// The model prepared for inference (eval mode, no autograd): each batch norm is folded
+// into the convolution before it (w * gamma / sqrt(var + eps), a bias of
+// beta - mean * gamma / sqrt(var + eps)). Answers match FashionCnn::forward within
+// float rounding. Keeps `model` alive for kModule only.
+class InferenceCnn {
+ public:
+  InferenceCnn(FashionCnn& model, InferenceLayout layout);
+
+  // `x`: [N, 1, 28, 28] floats from ImagesToTensor. Returns [N, 10] logits. Call under
+  // c10::InferenceMode or torch::NoGradGuard.
+  torch::Tensor forward(const torch::Tensor& x);
+
+ private:
+  struct Conv {
+    torch::Tensor weight, bias;
+  };
+  InferenceLayout layout_;
+  FashionCnn module_{nullptr};
+  Conv conv_[3];
+  torch::Tensor fc1_weight_, fc1_bias_, fc2_weight_, fc2_bias_;
+};
 
 // `n` images of 28x28 bytes -> [n, 1, 28, 28] floats, normalised with the training
 // set's mean and standard deviation. Copies; `images` may be freed afterwards.

@@ -33,6 +33,20 @@ torch::Tensor LabelsToTensor(const std::uint8_t* labels, std::size_t n) {
   return out;
 }
 
+// Copies one 28x28 image, mirrored left-right when `flip`, moved right by `dx` and
+// down by `dy` pixels; pixels moved in from outside are 0 (black, the background).
+void AugmentImage(const std::uint8_t* src, std::uint8_t* dst, bool flip, int dx, int dy) {
+  for (int r = 0; r < kImageRows; ++r) {
+    const int sr = r - dy;
+    for (int c = 0; c < kImageCols; ++c) {
+      int sc = c - dx;
+      if (flip) sc = kImageCols - 1 - sc;
+      const bool inside = sr >= 0 && sr < kImageRows && sc >= 0 && sc < kImageCols;
+      dst[r * kImageCols + c] = inside ? src[sr * kImageCols + sc] : 0;
+    }
+  }
+}
+
 struct Evaluation {
   double loss = 0;
   double accuracy = 0;
@@ -63,6 +77,14 @@ absl::Status CheckConfig(const TrainConfig& c, const Dataset& train, const Datas
   if (!(c.learning_rate > 0)) {
     return absl::InvalidArgumentError(
         absl::StrCat("learning rate must be > 0, got ", c.learning_rate));
+  }
+  if (c.max_shift < 0 || c.max_shift >= kImageRows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max shift must be in [0, ", kImageRows, "), got ", c.max_shift));
+  }
+  if (!(c.label_smoothing >= 0 && c.label_smoothing < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("label smoothing must be in [0, 1), got ", c.label_smoothing));
   }
   if (c.threads < 1)
     return absl::InvalidArgumentError(absl::StrCat("threads must be >= 1, got ", c.threads));
@@ -104,7 +126,8 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const Dataset& trai
     const double total_steps = static_cast<double>(steps_per_epoch) * config.epochs;
     std::vector<std::uint32_t> order(n_train);
     std::iota(order.begin(), order.end(), 0u);
-    std::vector<std::uint8_t> images(batch * kImageBytes), labels(batch), flips(batch, 0);
+    std::vector<std::uint8_t> images(batch * kImageBytes), labels(batch);
+    const int shifts = 2 * config.max_shift + 1;
     std::size_t step = 0;
     double lr = config.learning_rate;
 
@@ -118,19 +141,30 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const Dataset& trai
         const std::size_t b = std::min(batch, n_train - begin);
         for (std::size_t i = 0; i < b; ++i) {
           const std::uint32_t k = order[begin + i];
-          std::copy_n(train.image(k), kImageBytes, images.data() + i * kImageBytes);
+          std::uint8_t* dst = images.data() + i * kImageBytes;
           labels[i] = train.labels[k];
-          if (config.augment) flips[i] = static_cast<std::uint8_t>(rng() & 1);
+          if (config.augment) {
+            const std::uint64_t r = rng();
+            const bool flip = (r & 1) != 0;
+            const int dx = static_cast<int>((r >> 8) % shifts) - config.max_shift;
+            const int dy = static_cast<int>((r >> 24) % shifts) - config.max_shift;
+            AugmentImage(train.image(k), dst, flip, dx, dy);
+          } else {
+            std::copy_n(train.image(k), kImageBytes, dst);
+          }
         }
         // Cosine decay from the peak rate to 0 over the whole run.
         lr = config.learning_rate * 0.5 * (1 + std::cos(M_PI * step / total_steps));
         for (auto& group : optimizer.param_groups()) {
           static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
         }
-        torch::Tensor x = ImagesToTensor(images.data(), b, flips.data());
+        torch::Tensor x = ImagesToTensor(images.data(), b);
         torch::Tensor y = LabelsToTensor(labels.data(), b);
         torch::Tensor logits = model->forward(x);
-        torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+        torch::Tensor loss = torch::nn::functional::cross_entropy(
+            logits, y,
+            torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
+                config.label_smoothing));
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();

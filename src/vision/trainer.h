@@ -20,6 +20,9 @@ struct TrainConfig {
   double learning_rate = 2e-3;  // AdamW peak rate, decayed to 0 by a cosine schedule
   double weight_decay = 1e-4;   // AdamW decoupled weight decay
   bool augment = true;          // random left-right flips of training images
+  int max_shift = 0;            // with augment: random shift by up to N pixels each way
+                                // (a random crop of the image padded with N black pixels)
+  double label_smoothing = 0;   // cross-entropy label smoothing while training, in [0, 1)
   int threads = 1;              // LibTorch intra-op threads while training
   std::size_t train_limit = 0;  // use only the first N training images (0: all)
   std::size_t test_limit = 0;   // evaluate only the first N test images (0: all)

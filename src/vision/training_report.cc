@@ -98,7 +98,16 @@ absl::Status WriteModelCard(const TrainConfig& config, const TrainResult& result
   card["batch_size"] = config.batch_size;
   card["learning_rate"] = config.learning_rate;
   card["weight_decay"] = config.weight_decay;
-  card["augmentation"] = config.augment ? "random left-right flip" : "none";
+  std::string augmentation = "none";
+  if (config.augment) {
+    augmentation = "random left-right flip";
+    if (config.max_shift > 0) {
+      absl::StrAppend(&augmentation, ", random shift of up to ", config.max_shift,
+                      " pixels each way (zero padding)");
+    }
+  }
+  card["augmentation"] = augmentation;
+  card["label_smoothing"] = config.label_smoothing;
   card["training_threads"] = config.threads;
   card["training_cpu_kernels"] = result.cpu_kernels;
   card["train_images"] = result.train_images;
