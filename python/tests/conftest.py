@@ -139,7 +139,7 @@ def env(request, tmp_path):
     e.broker.close()
 
 
-def drain(sub: unibus.Subscriber, want: int, timeout: float = 20.0, ack: bool = True):
+def drain(sub: unibus.Subscriber, want: int, timeout: float = 60.0, ack: bool = True):
     """Pulls until `want` messages came or `timeout` passed; acks each when `ack`."""
     out = []
     deadline = time.monotonic() + timeout

@@ -105,7 +105,7 @@ def test_per_key_order_with_parallel_keys(env):
         m.ack()
 
     with sub.subscribe(handle):
-        assert done.wait(20)
+        assert done.wait(60)
     assert all(seen[k] == list(range(30)) for k in keys), seen
 
 
@@ -120,7 +120,7 @@ def test_fan_out_and_competing_consumers(env):
         pub.publish(str(i))
     pub.flush()
     got1, got2 = [], []
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60
     while len(got1) + len(got2) < 40 and time.monotonic() < deadline:
         for sub, got in ((c1, got1), (c2, got2)):
             for m in sub.pull(5, 0.05):
@@ -165,5 +165,5 @@ def test_unacked_messages_come_back_after_restart(env):
     broker = env.reopen() if env.backend == "sqlite" else env.broker
     again = broker.subscriber(name, topic=topic, **env.FAST)
     rest = drain(again, 6)
-    assert sorted(int(m.data) for m in rest) == [int(m.data) for m in first[4:]]
+    assert sorted(int(m.data) for m in rest) == sorted(int(m.data) for m in first[4:])
     assert again.pull(10, 0.3) == []

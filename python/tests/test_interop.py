@@ -33,7 +33,7 @@ def test_kafka_unibus_to_confluent(kafka_mock):
                                          "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     got = []
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while len(got) < 3 and time.monotonic() < deadline:
         m = consumer.poll(0.5)
         if m is not None and m.error() is None:
