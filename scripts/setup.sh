@@ -15,7 +15,12 @@ PACKAGES=(
   libzstd-dev zlib1g-dev libpng-dev gnuplot-nox
   dataset-fashion-mnist
   python3-venv python3-dev
+  libcpp-httplib-dev
+  prometheus
 )
+# libcpp-httplib-dev: the --metrics HTTP server. prometheus: only for promtool, which
+# checks the /metrics exposition in the tests (19 MB download; Debian 12 ships
+# promtool in no smaller package).
 OPTIONAL=(google-cloud-cli-pubsub-emulator)
 # Tools some machines already have from elsewhere (a NodeSource node, a JDK): only
 # install Debian's when the command is missing, so the two never conflict.
@@ -43,6 +48,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt_update
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Installed here for promtool only: stop the server Debian starts with it.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 # The Pub/Sub emulator: present on this machine image via gcloud; on a machine

@@ -52,6 +52,10 @@ struct SubscriberOptions {
   // exist, it is created on this topic at `start`.
   std::string topic;
   StartPosition start = StartPosition::kLatest;
+  // Messages of one ordering key are handed out one at a time, in publish order.
+  // False: keys are ignored and every message may be handed out at once (a reader
+  // of a dead-letter topic, whose messages have already released their keys).
+  bool message_ordering = true;
 
   // Flow control: the library stops fetching while this many messages, or bytes,
   // are delivered but not yet acked or nacked.

@@ -10,6 +10,7 @@ void setup_topics(CLI::App& app);
 void setup_subscriptions(CLI::App& app);
 void setup_publish(CLI::App& app);
 void setup_consume(CLI::App& app);
+void setup_dead_letters(CLI::App& app);
 void setup_bench(CLI::App& app);
 #ifdef UNIBUS_CLI_KAFKA_MOCK
 void setup_kafka_mock(CLI::App& app);
@@ -29,6 +30,7 @@ inline void SetupAll(CLI::App& app) {
   setup_subscriptions(app);
   setup_publish(app);
   setup_consume(app);
+  setup_dead_letters(app);
   setup_bench(app);
 #ifdef UNIBUS_CLI_KAFKA_MOCK
   setup_kafka_mock(app);

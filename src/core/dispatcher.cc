@@ -372,6 +372,11 @@ DeadLetterPublisherFactory DeadLetterThrough(const std::weak_ptr<BrokerConnectio
   return [broker, max_message_bytes](const std::string& topic) -> absl::StatusOr<DeadLetterTarget> {
     auto b = broker.lock();
     if (!b) return absl::FailedPreconditionError("broker closed before dead-lettering");
+    // The topic retains its messages a week, so that a reader subscription made
+    // later (DeadLetters) still finds them: without retention, Pub/Sub keeps
+    // nothing for a subscription that did not exist at publish time. Any error
+    // but AlreadyExists shows again below, from the publisher.
+    (void)b->admin()->CreateTopic(TopicConfig{.name = topic, .retention = absl::Hours(24 * 7)});
     PublisherOptions o;
     o.create_topic_if_missing = true;
     auto publisher = b->MakePublisher(topic, o);

@@ -118,7 +118,8 @@ void DispatchCore::FetchLoop() {
       if (d.message.delivery_attempt < 1) d.message.delivery_attempt = 1;
       const std::size_t bytes = d.message.ByteSize();
       outstanding_bytes_ += bytes;
-      const bool keyed = !d.message.ordering_key.empty();
+      // Unordered (SubscriberOptions::message_ordering false): keys hold nothing back.
+      const bool keyed = config_.options.message_ordering && !d.message.ordering_key.empty();
       const std::uint64_t id = tracked_.Emplace(std::move(d), bytes);
       if (!keyed || keys_.Admit(tracked_.Find(id)->delivery.message.ordering_key, id)) {
         ready_.push_back(id);

@@ -1,0 +1,66 @@
+// --metrics HOST:PORT: serves /metrics (Prometheus text), /healthz and /readyz for a
+// long-running subcommand, with cpp-httplib.
+#ifndef UNIBUS_CLI_METRICS_SERVER_H_
+#define UNIBUS_CLI_METRICS_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "unibus/metrics.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace unibus::cli {
+
+struct MetricsFlags {
+  std::string address;        // HOST:PORT; empty: no server
+  bool allow_remote = false;  // serve on an address other than loopback
+};
+
+// Adds --metrics and --metrics-allow-remote to `app`.
+void AddMetricsFlags(CLI::App* app, MetricsFlags* flags);
+
+// An HTTP server on its own threads:
+//   GET /metrics  the registry's snapshot as Prometheus text (version 0.0.4)
+//   GET /healthz  200 "ok" while the process runs
+//   GET /readyz   200 "ready" once SetReady(OkStatus()), else 503 with the reason
+class MetricsServer {
+ public:
+  // Listens on `address` ("127.0.0.1:9464", "localhost:0" for any free port,
+  // "[::1]:9464"). InvalidArgument for a malformed address, or one that is not
+  // loopback unless `allow_remote`; Unavailable when the port is taken, naming it.
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
+      const std::string& address, bool allow_remote, std::shared_ptr<MetricsRegistry> registry);
+  // Starts the server `flags` ask for, or returns null when they ask for none.
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
+      const MetricsFlags& flags, std::shared_ptr<MetricsRegistry> registry);
+  ~MetricsServer();  // stops listening and joins
+
+  // What /readyz answers: OK -> 200, else 503 with the status message.
+  void SetReady(absl::Status ready);
+  int port() const { return port_; }
+  const std::string& host() const { return host_; }
+
+ private:
+  MetricsServer() = default;
+  std::shared_ptr<MetricsRegistry> registry_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::atomic<bool> done_{false};  // the listen loop returned
+  std::string host_;
+  int port_ = 0;
+  std::mutex mu_;
+  absl::Status ready_ = absl::UnavailableError("starting");  // guarded by mu_
+};
+
+}  // namespace unibus::cli
+
+#endif  // UNIBUS_CLI_METRICS_SERVER_H_

@@ -1,0 +1,150 @@
+#include "unibus/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "unibus/broker.h"
+
+namespace unibus {
+namespace {
+
+double Value(const MetricsSnapshot& s, const std::string& name, const MetricLabels& labels) {
+  for (const auto& f : s) {
+    if (f.name != name) continue;
+    for (const auto& p : f.points) {
+      if (p.labels == labels) return f.type == MetricType::kHistogram ? p.histogram.count : p.value;
+    }
+  }
+  return -1;
+}
+
+TEST(MetricsRegistryTest, SameNameAndLabelsIsOneMetric) {
+  MetricsRegistry r;
+  auto a = r.counter("jobs_total", "Jobs.", {{"stage", "feed"}});
+  auto b = r.counter("jobs_total", "Jobs.", {{"stage", "feed"}});
+  auto c = r.counter("jobs_total", "Jobs.", {{"stage", "sink"}});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_NE(*a, *c);
+  (*a)->Increment();
+  (*b)->Increment(2);
+  EXPECT_EQ(Value(r.Snapshot(), "jobs_total", {{"stage", "feed"}}), 3);
+  EXPECT_EQ(Value(r.Snapshot(), "jobs_total", {{"stage", "sink"}}), 0);
+}
+
+TEST(MetricsRegistryTest, RejectsBadNamesAndTypeClashes) {
+  MetricsRegistry r;
+  EXPECT_EQ(r.counter("bad-name", "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.counter("9lives", "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.counter("ok_total", "", {{"bad-label", "x"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.counter("ok_total", "", {{"le", "x"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(r.counter("things_total", "").ok());
+  auto clash = r.gauge("things_total", "");
+  EXPECT_EQ(clash.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(clash.status().message(), "is a counter"));
+}
+
+TEST(MetricsRegistryTest, HistogramBucketsAndText) {
+  MetricsRegistry r;
+  auto h = r.histogram("wait_seconds", "Wait.", {{"q", "a"}}, {0.25, 1});
+  ASSERT_TRUE(h.ok());
+  (*h)->Observe(0.125);
+  (*h)->Observe(0.25);  // le is inclusive
+  (*h)->Observe(0.5);
+  (*h)->Observe(7);
+  const std::string text = PrometheusText(r.Snapshot());
+  EXPECT_EQ(text,
+            "# HELP wait_seconds Wait.\n"
+            "# TYPE wait_seconds histogram\n"
+            "wait_seconds_bucket{q=\"a\",le=\"0.25\"} 2\n"
+            "wait_seconds_bucket{q=\"a\",le=\"1\"} 3\n"
+            "wait_seconds_bucket{q=\"a\",le=\"+Inf\"} 4\n"
+            "wait_seconds_sum{q=\"a\"} 7.875\n"
+            "wait_seconds_count{q=\"a\"} 4\n");
+}
+
+TEST(MetricsRegistryTest, TextEscapesHelpAndLabelValues) {
+  MetricsRegistry r;
+  auto g = r.gauge("temp", "Line one\nback\\slash", {{"path", "a\"b\\c\nd"}});
+  ASSERT_TRUE(g.ok());
+  (*g)->Set(-1.5);
+  EXPECT_EQ(PrometheusText(r.Snapshot()),
+            "# HELP temp Line one\\nback\\\\slash\n"
+            "# TYPE temp gauge\n"
+            "temp{path=\"a\\\"b\\\\c\\nd\"} -1.5\n");
+}
+
+TEST(MetricsRegistryTest, CollectorsAddFiguresUntilRemoved) {
+  MetricsRegistry r;
+  int calls = 0;
+  const int id = r.AddCollector([&](MetricsSnapshot& out) {
+    ++calls;
+    out.push_back({"queue_depth", "Depth.", MetricType::kGauge, {{{{"q", "x"}}, 42, {}}}});
+  });
+  EXPECT_EQ(Value(r.Snapshot(), "queue_depth", {{"q", "x"}}), 42);
+  r.RemoveCollector(id);
+  EXPECT_EQ(Value(r.Snapshot(), "queue_depth", {{"q", "x"}}), -1);
+  EXPECT_EQ(calls, 1);
+}
+
+// The client figures move as messages flow through a real (mem) broker.
+TEST(ClientMetricsTest, CountsPublishesDeliveriesAcksNacksAndLatency) {
+  auto broker = Broker::Open("mem://client-metrics");
+  ASSERT_TRUE(broker.ok());
+  ASSERT_TRUE(broker->admin().CreateTopic("orders").ok());
+  auto registry = std::make_shared<MetricsRegistry>();
+  PublisherMetrics pm(registry, "orders");
+  auto raw = broker->publisher("orders");
+  ASSERT_TRUE(raw.ok());
+  Publisher pub = pm.Wrap(*raw);
+  auto sub = broker->subscriber("billing", {.topic = "orders",
+                                            .min_backoff = absl::Milliseconds(1),
+                                            .max_backoff = absl::Milliseconds(2)});
+  ASSERT_TRUE(sub.ok());
+  SubscriberMetrics sm(registry, *sub, "billing");
+  const MetricLabels s{{"subscription", "billing"}};
+  EXPECT_EQ(Value(registry->Snapshot(), "unibus_messages_acked_total", s), 0);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(pub.Publish(MessageBuilder{}.data("x").build()).get().ok());
+  // A publish to a topic that does not exist counts as a failure with its code.
+  auto missing = broker->publisher("nowhere");
+  if (missing.ok()) {
+    PublisherMetrics nowhere(registry, "nowhere");
+    EXPECT_FALSE(nowhere.Wrap(*missing).Publish(MessageBuilder{}.data("x").build()).get().ok());
+    EXPECT_EQ(Value(registry->Snapshot(), "unibus_publish_failures_total",
+                    {{"topic", "nowhere"}, {"code", "NOT_FOUND"}}),
+              1);
+  }
+  int acked = 0, nacked = 0;
+  const absl::Time end = absl::Now() + absl::Seconds(10);
+  while (acked < 5 && absl::Now() < end) {
+    auto got = sub->Pull(10, absl::Milliseconds(100));
+    ASSERT_TRUE(got.ok());
+    sm.Wrap(*got);
+    for (auto& m : *got) {
+      if (m.message.delivery_attempt == 1 && nacked < 2) {
+        ++nacked;
+        std::move(m.ack).nack("try again");
+      } else {
+        ++acked;
+        std::move(m.ack).ack();
+      }
+    }
+  }
+  ASSERT_EQ(acked, 5);
+  const MetricsSnapshot snap = registry->Snapshot();
+  EXPECT_EQ(Value(snap, "unibus_messages_published_total", {{"topic", "orders"}}), 5);
+  EXPECT_EQ(Value(snap, "unibus_messages_delivered_total", s), 7);
+  EXPECT_EQ(Value(snap, "unibus_messages_acked_total", s), 5);
+  EXPECT_EQ(Value(snap, "unibus_messages_nacked_total", s), 2);
+  EXPECT_EQ(Value(snap, "unibus_messages_redelivered_total", s), 2);
+  EXPECT_EQ(Value(snap, "unibus_messages_outstanding", s), 0);
+  EXPECT_EQ(Value(snap, "unibus_handler_seconds", s), 7);             // histogram count
+  EXPECT_EQ(Value(snap, "unibus_end_to_end_latency_seconds", s), 5);  // acks only
+  sub->connection()->Shutdown();
+}
+
+}  // namespace
+}  // namespace unibus
