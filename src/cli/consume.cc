@@ -1,5 +1,5 @@
 // unibus consume --subscription S [--topic T] [--from-beginning] [--max N]
-//                [--timeout DURATION] [--format text|json]
+//                [--timeout DURATION] [--format text|json] [--metrics HOST:PORT]
 // Prints each message, then acks it: a message is acked only once it was printed.
 #include <cstdio>
 #include <iostream>
@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/common.h"
+#include "cli/metrics_server.h"
 #include "cli/subcommands.h"
 #include "nlohmann/json.hpp"
 
@@ -23,6 +24,7 @@ struct ConsumeOptions {
   std::string timeout;
   std::string format = "text";
   std::string ack_deadline = "30s";
+  MetricsFlags metrics;
 };
 
 std::string Format(const Message& m, const std::string& format) {
@@ -61,6 +63,9 @@ int run_consume(const ConsumeOptions& o) {
   }
   auto deadline = ParseDuration(o.ack_deadline);
   if (!deadline.ok()) return Fail(deadline.status());
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto server = MetricsServer::Start(o.metrics, registry);
+  if (!server.ok()) return Fail(server.status());
   auto broker = OpenBroker(o.broker);
   if (!broker.ok()) return Fail(broker.status());
   SubscriberOptions so;
@@ -71,6 +76,8 @@ int run_consume(const ConsumeOptions& o) {
     so.max_outstanding_messages = static_cast<std::size_t>(std::min<std::int64_t>(o.max, 1000));
   auto sub = broker->subscriber(o.subscription, so);
   if (!sub.ok()) return Fail(sub.status());
+  SubscriberMetrics metrics(registry, *sub, o.subscription);
+  if (*server) (*server)->SetReady(absl::OkStatus());
   InstallStopHandler();
   std::int64_t printed = 0;
   absl::Time last = absl::Now();
@@ -87,6 +94,7 @@ int run_consume(const ConsumeOptions& o) {
       continue;
     }
     last = absl::Now();
+    metrics.Wrap(*got);
     for (auto& m : *got) {
       std::string line = Format(m.message, o.format);
       line.push_back('\n');
@@ -122,6 +130,7 @@ void setup_consume(CLI::App& app) {
       "--ack-deadline", opts->ack_deadline,
       "lease per message: if this process dies, its unacked messages go to others after it");
   AddBrokerFlags(cmd, &opts->broker);
+  AddMetricsFlags(cmd, &opts->metrics);
   cmd->callback([opts] { Exit(run_consume(*opts)); });
 }
 

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <iostream>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "httplib.h"
@@ -30,7 +32,14 @@ void AddMetricsFlags(CLI::App* app, MetricsFlags* flags) {
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const MetricsFlags& flags, std::shared_ptr<MetricsRegistry> registry) {
   if (flags.address.empty()) return std::unique_ptr<MetricsServer>();
-  return Start(flags.address, flags.allow_remote, std::move(registry));
+  auto s = Start(flags.address, flags.allow_remote, std::move(registry));
+  if (s.ok()) {
+    const std::string& h = (*s)->host();
+    std::cerr << "unibus: serving /metrics, /healthz, /readyz on http://"
+              << (h.find(':') != std::string::npos ? "[" + h + "]" : h) << ":" << (*s)->port()
+              << "\n";
+  }
+  return s;
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(

@@ -39,7 +39,8 @@ class MetricsServer {
   // loopback unless `allow_remote`; Unavailable when the port is taken, naming it.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       const std::string& address, bool allow_remote, std::shared_ptr<MetricsRegistry> registry);
-  // Starts the server `flags` ask for, or returns null when they ask for none.
+  // Starts the server `flags` ask for and says where on stderr, or returns null
+  // when they ask for none.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       const MetricsFlags& flags, std::shared_ptr<MetricsRegistry> registry);
   ~MetricsServer();  // stops listening and joins
