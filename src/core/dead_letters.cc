@@ -64,24 +64,19 @@ Message ReplayMessage(const DeadLetter& d) {
   Message m;
   m.data = d.message.data;
   m.ordering_key = d.message.ordering_key;
+  // Dead-lettering kept a message's own values of those names under
+  // unibus-original-NAME (BuildDeadLetterCopy, repeating the prefix on a clash):
+  // each of those loses one prefix.
+  const std::string_view prefix = core_internal::kOriginalAttributePrefix;
   for (const auto& [k, v] : d.message.attributes) {
     if (IsDeadLetterAttribute(k) || absl::StartsWith(k, kPubsubDeadLetterPrefix)) continue;
-    m.attributes.emplace(k, v);
-  }
-  // Dead-lettering kept a message's own values of those names under
-  // unibus-original-NAME (BuildDeadLetterCopy): put them back.
-  const std::string_view prefix = core_internal::kOriginalAttributePrefix;
-  for (auto it = m.attributes.begin(); it != m.attributes.end();) {
-    std::string_view name = it->first;
-    while (absl::StartsWith(name, prefix)) name.remove_prefix(prefix.size());
-    if (!absl::StartsWith(it->first, prefix) || !IsDeadLetterAttribute(name)) {
-      ++it;
-      continue;
+    std::string_view name = k;
+    while (name.starts_with(prefix)) name.remove_prefix(prefix.size());
+    if (k.starts_with(prefix) && IsDeadLetterAttribute(name)) {
+      m.attributes.emplace(k.substr(prefix.size()), v);
+    } else {
+      m.attributes.emplace(k, v);
     }
-    std::string original = it->first.substr(prefix.size());
-    std::string value = std::move(it->second);
-    it = m.attributes.erase(it);
-    m.attributes[std::move(original)] = std::move(value);
   }
   return m;
 }
