@@ -185,3 +185,31 @@ def test_ctrl_c_stops_serve_and_loses_no_image():
     assert got == {f"img-{i}" for i in range(20)}
     # every image was acked once its prediction was out: none left for a restart
     assert b.subscriber("classifier", topic="images").pull(10, 0.5) == []
+
+
+def test_interpreter_exit_while_serve_runs_in_a_thread(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import threading, time, numpy as np, unibus
+        url = "sqlite://{tmp_path}/serve-exit.db"
+        b = unibus.open(url)
+        b.admin().create_topic("images")
+        pub = b.publisher("images")
+        for i in range(200):
+            data, attrs = unibus.encode_image(f"img-{{i}}", np.full((28, 28), i % 256, np.uint8))
+            pub.publish(data, attributes=attrs, ordering_key=f"img-{{i}}")
+        pub.flush()
+        def model(images):
+            time.sleep(0.01)
+            return np.zeros(len(images), np.int64), np.ones(len(images), np.float32)
+        threading.Thread(target=unibus.serve, args=(model,), kwargs=dict(url=url, max_batch=4),
+                         daemon=True).start()
+        time.sleep(1.0)
+        print("exiting", flush=True)
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "exiting" in r.stdout

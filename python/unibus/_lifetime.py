@@ -23,9 +23,10 @@ def track(obj: Any) -> None:
 
 def _close_all() -> None:
     objs = list(_live)
-    # Sessions first: they run callbacks; then subscribers, then publishers.
-    order = {"Session": 0, "Subscriber": 1, "Publisher": 2}
-    objs.sort(key=lambda o: order.get(type(o).__name__, 3))
+    # serve() loops and sessions first: they run Python code on library threads; then
+    # subscribers, then publishers.
+    order = {"_Serving": 0, "Session": 1, "Subscriber": 2, "Publisher": 3}
+    objs.sort(key=lambda o: order.get(type(o).__name__, 4))
     for obj in objs:
         try:
             (getattr(obj, "stop", None) or obj.close)()

@@ -17,6 +17,7 @@ import numpy as np
 from . import _unibus
 from ._broker import Broker, open as _open
 from ._checks import check_type, count, seconds
+from ._lifetime import track
 
 _log = logging.getLogger("unibus")
 
@@ -191,10 +192,31 @@ def serve(model_fn: Callable[[np.ndarray], Any], *, url: Optional[str] = None,
     options.ack_deadline = seconds("ack_deadline", ack_deadline)
     options.warm_up = False
     names = [check_type("class_names items", n, str, "str") for n in class_names]
+    check_type("model_version", model_version, str, "a str")
     in_broker = _open(url)
     out_broker = in_broker if out_url is None else _open(out_url)
-    should_stop = None if stop is None else stop.is_set
-    return _unibus._serve(in_broker._impl, out_broker._impl,
-                          _model_caller(model_fn, len(names)),
-                          check_type("model_version", model_version, str, "a str"), names,
-                          options, should_stop)
+    handle = _Serving()
+    track(handle)  # a serve() still running at interpreter exit is stopped first
+    if stop is None:
+        should_stop = handle.stopping.is_set
+    else:
+        def should_stop() -> bool:
+            return stop.is_set() or handle.stopping.is_set()
+    try:
+        return _unibus._serve(in_broker._impl, out_broker._impl,
+                              _model_caller(model_fn, len(names)), model_version, names,
+                              options, should_stop)
+    finally:
+        handle.done.set()
+
+
+class _Serving:
+    """A running serve(), as the exit hook sees it: stop() asks it to end and waits."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self.done = threading.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.done.wait(30)  # sleeps without the GIL: serve() needs it to notice
