@@ -18,12 +18,6 @@ int HexValue(char c) {
   return -1;
 }
 
-bool LooksSecret(absl::string_view key) {
-  std::string k = absl::AsciiStrToLower(key);
-  return absl::StrContains(k, "password") || absl::StrContains(k, "secret") ||
-         absl::StrContains(k, "token") || absl::StrContains(k, "key");
-}
-
 absl::Status Malformed(const std::string& url, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("malformed URL '", RedactUrl(url), "': ", what));
 }
@@ -57,6 +51,12 @@ bool HideValue(absl::string_view raw_key) {
 }
 
 }  // namespace
+
+bool LooksSecret(absl::string_view key) {
+  std::string k = absl::AsciiStrToLower(key);
+  return absl::StrContains(k, "password") || absl::StrContains(k, "secret") ||
+         absl::StrContains(k, "token") || absl::StrContains(k, "key");
+}
 
 // Linear in the URL's length: every parameter is looked at once, and the (redacted)
 // URL is only built for an error.

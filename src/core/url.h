@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace unibus::core_internal {
 
@@ -22,6 +23,10 @@ struct Url {
 // followed by two hex digits, or a query parameter that is not key=value (named by
 // its position; its text is shown only when it does not look secret).
 absl::StatusOr<Url> ParseUrl(const std::string& url);
+
+// Whether the value of a parameter (URL query, Kafka property) named `key` must not be
+// shown: `key` contains password, secret, token or key, case-insensitively.
+bool LooksSecret(absl::string_view key);
 
 // Returns `url` for logs and error messages, with "***" in place of: the value of
 // every query parameter whose percent-decoded key contains password, secret, token or

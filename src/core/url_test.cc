@@ -88,5 +88,11 @@ TEST(UrlTest, RepeatedKeyKeepsTheLastValue) {
   EXPECT_EQ(u->query.at("acks"), "all");
 }
 
+TEST(UrlTest, LooksSecretIsCaseInsensitive) {
+  for (const char* k : {"sasl.password", "SASL.PASSWORD", "client_secret", "api_key", "Token"})
+    EXPECT_TRUE(LooksSecret(k)) << k;
+  for (const char* k : {"acks", "bootstrap.servers", "emulator"}) EXPECT_FALSE(LooksSecret(k)) << k;
+}
+
 }  // namespace
 }  // namespace unibus::core_internal

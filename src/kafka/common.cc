@@ -69,8 +69,7 @@ absl::StatusOr<ConfPtr> MakeConf(const ClientConfig& config,
   char err[512];
   auto set = [&](const std::string& k, const std::string& v) -> absl::Status {
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      const bool secret = absl::StrContains(absl::AsciiStrToLower(k), "password") ||
-                          absl::StrContains(absl::AsciiStrToLower(k), "secret");
+      const bool secret = core_internal::LooksSecret(k);
       return absl::InvalidArgumentError(absl::StrCat("Kafka property ", k, "=", secret ? "***" : v,
                                                      " for ", config.url,
                                                      " rejected by librdkafka: ", err));

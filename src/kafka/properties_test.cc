@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "kafka/common.h"
+
 namespace unibus::kafka_internal {
 namespace {
 
@@ -118,6 +120,22 @@ TEST(PropertiesTest, MissingKeyAndUnsetVariableAreErrors) {
 TEST(PropertiesTest, MissingFileIsNotFound) {
   auto p = LoadPropertiesFile("/nonexistent/client.properties", FakeEnv());
   EXPECT_EQ(p.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(PropertiesTest, PropertyRejectedByLibrdkafkaHidesASecretValue) {
+  // Before, only keys with "password" or "secret" were hidden; an API key or token
+  // rejected by librdkafka was printed in full.
+  for (const char* key : {"my.api.key", "sasl.oauthbearer.token", "my.password"}) {
+    ClientConfig c;
+    c.url = "kafka://h:9092";
+    c.bootstrap = "h:9092";
+    c.properties[key] = "hunter2";
+    ClientOpaque opaque;
+    auto conf = MakeConf(c, {}, {}, &opaque);
+    ASSERT_EQ(conf.status().code(), absl::StatusCode::kInvalidArgument) << key;
+    EXPECT_EQ(conf.status().message().find("hunter2"), std::string::npos) << conf.status();
+    EXPECT_NE(conf.status().message().find(key), std::string::npos) << conf.status();
+  }
 }
 
 }  // namespace
