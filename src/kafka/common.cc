@@ -69,7 +69,9 @@ absl::StatusOr<ConfPtr> MakeConf(const ClientConfig& config,
   char err[512];
   auto set = [&](const std::string& k, const std::string& v) -> absl::Status {
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      const bool secret = core_internal::LooksSecret(k);
+      // An unknown key may be a mistyped secret (sasl.pasword): its value is hidden too.
+      const bool secret =
+          core_internal::LooksSecret(k) || absl::StrContains(err, "No such configuration property");
       return absl::InvalidArgumentError(absl::StrCat("Kafka property ", k, "=", secret ? "***" : v,
                                                      " for ", config.url,
                                                      " rejected by librdkafka: ", err));

@@ -75,12 +75,29 @@ TEST(KafkaErrors, MalformedPropertiesFileNamesTheLine) {
   const std::string path = ::testing::TempDir() + "/bad-client.properties";
   {
     std::ofstream f(path);
-    f << "# Confluent Cloud\nsecurity.protocol=PLAINTEXT\nthis is not a property\n";
+    // Line 3 is malformed for java.util.Properties too: a \u escape needs four hex digits.
+    f << "# Confluent Cloud\nsecurity.protocol=PLAINTEXT\nsasl.\\uZZ=hunter2\n";
   }
   auto b = Broker::Open(absl::StrCat("kafka://127.0.0.1:1?config_file=", path));
   ASSERT_FALSE(b.ok());
   EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument) << b.status();
   EXPECT_NE(b.status().message().find(":3:"), std::string::npos) << b.status();
+  EXPECT_EQ(b.status().message().find("hunter2"), std::string::npos) << b.status();
+}
+
+// A `key value` line is valid Java properties; librdkafka then refuses the unknown key,
+// and the error names it without echoing the value (it may be a mistyped secret).
+TEST(KafkaErrors, UnknownPropertyFromAFileIsNamedWithoutItsValue) {
+  const std::string path = ::testing::TempDir() + "/typo-client.properties";
+  {
+    std::ofstream f(path);
+    f << "security.protocol=PLAINTEXT\nsasl.pasword hunter2\n";
+  }
+  auto b = Broker::Open(absl::StrCat("kafka://127.0.0.1:1?config_file=", path));
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument) << b.status();
+  EXPECT_NE(b.status().message().find("sasl.pasword"), std::string::npos) << b.status();
+  EXPECT_EQ(b.status().message().find("hunter2"), std::string::npos) << b.status();
 }
 
 TEST(KafkaErrors, UnknownLibrdkafkaPropertyIsInvalidArgument) {
