@@ -14,7 +14,11 @@ function(unibus_part name)
 endfunction()
 
 # unibus_test(NAME SOURCES... [LIBS ...]): a gtest binary registered with ctest.
+# Does nothing when UNIBUS_BUILD_TESTS is OFF.
 function(unibus_test name)
+  if(NOT UNIBUS_BUILD_TESTS)
+    return()
+  endif()
   cmake_parse_arguments(T "" "TIMEOUT" "LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_UNPARSED_ARGUMENTS})
   target_compile_options(${name} PRIVATE ${UNIBUS_WARNINGS})
