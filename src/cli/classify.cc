@@ -1,9 +1,10 @@
 // unibus classify [--url URL] [--out-url URL] [--max-batch 16] [--max-wait-ms 2]
-//                 [--workers N] [--model PATH]
+//                 [--workers N] [--model PATH] [--metrics HOST:PORT]
 #include <iostream>
 #include <thread>
 
 #include "cli/common.h"
+#include "cli/metrics_server.h"
 #include "cli/subcommands.h"
 #include "cli/vision_glue.h"
 #include "vision/threads.h"
@@ -18,6 +19,7 @@ struct ClassifyCliOptions {
   int max_wait_ms = 2;
   std::string ack_deadline = "10s";
   pipeline::ClassifyOptions classify;
+  MetricsFlags metrics;
 };
 
 int run_classify(const ClassifyCliOptions& o) {
@@ -26,6 +28,10 @@ int run_classify(const ClassifyCliOptions& o) {
   // faults them in again (measured in the pipeline: 3x the CPU per image, worse as
   // batches grow under load).
   vision::KeepFreedMemoryForReuse();
+  pipeline::ClassifyStats stats;  // before the registry: its collector reads stats
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto server = MetricsServer::Start(o.metrics, registry);
+  if (!server.ok()) return Fail(server.status());
   auto factory = CnnModelFactory(o.model);
   if (!factory.ok()) return Fail(factory.status());
   auto in = OpenBroker(o.broker);
@@ -38,12 +44,23 @@ int run_classify(const ClassifyCliOptions& o) {
   if (!deadline.ok()) return Fail(deadline.status());
   c.ack_deadline = *deadline;
   InstallStopHandler();
+  AddStageMetrics(*registry, *in, "classify", c.subscription,
+                  {{"unibus_classify_images_total", "Images classified and published.",
+                    [&] { return double(stats.classified.load()); }},
+                   {"unibus_classify_rejected_total", "Images dead-lettered as bad input.",
+                    [&] { return double(stats.rejected.load()); }},
+                   {"unibus_classify_batches_total", "Model calls (micro-batches).",
+                    [&] { return double(stats.batches.load()); }}});
+  if (*server) (*server)->SetReady(absl::UnavailableError("loading the model"));
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
-    while (!StopRequested() && !stop) absl::SleepFor(absl::Milliseconds(50));
+    while (!StopRequested() && !stop) {
+      // Ready once every worker has its model loaded and takes images.
+      if (*server && stats.ready_workers.load() >= c.workers) (*server)->SetReady(absl::OkStatus());
+      absl::SleepFor(absl::Milliseconds(50));
+    }
     stop = true;
   });
-  pipeline::ClassifyStats stats;
   auto s = pipeline::RunClassifier(*in, *out, *factory, c, stop, &stats);
   stop = true;
   watcher.join();
@@ -73,6 +90,7 @@ void setup_classify(CLI::App& app) {
   cmd->add_option("--ack-deadline", opts->ack_deadline,
                   "if this process dies, its images go to others after this");
   AddBrokerFlags(cmd, &opts->broker);
+  AddMetricsFlags(cmd, &opts->metrics);
   cmd->callback([opts] { Exit(run_classify(*opts)); });
 }
 

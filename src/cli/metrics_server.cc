@@ -29,6 +29,23 @@ void AddMetricsFlags(CLI::App* app, MetricsFlags* flags) {
                 "allow --metrics on an address other than loopback (it has no authentication)");
 }
 
+int AddStageMetrics(MetricsRegistry& registry, Broker broker, std::string stage,
+                    std::string subscription, std::vector<StageCounter> counters) {
+  return registry.AddCollector([broker, stage = std::move(stage),
+                                subscription = std::move(subscription),
+                                counters = std::move(counters)](MetricsSnapshot& out) mutable {
+    for (const auto& c : counters)
+      out.push_back({c.name, c.help, MetricType::kCounter, {{{{"stage", stage}}, c.read(), {}}}});
+    auto info = broker.admin().DescribeSubscription(subscription);
+    if (info.ok() && info->backlog >= 0) {
+      out.push_back({"unibus_subscription_backlog",
+                     "Messages of the subscription not yet acked (consumer lag).",
+                     MetricType::kGauge,
+                     {{{{"subscription", subscription}}, static_cast<double>(info->backlog), {}}}});
+    }
+  });
+}
+
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const MetricsFlags& flags, std::shared_ptr<MetricsRegistry> registry) {
   if (flags.address.empty()) return std::unique_ptr<MetricsServer>();

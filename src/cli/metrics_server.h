@@ -4,14 +4,17 @@
 #define UNIBUS_CLI_METRICS_SERVER_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "unibus/broker.h"
 #include "unibus/metrics.h"
 
 namespace httplib {
@@ -27,6 +30,20 @@ struct MetricsFlags {
 
 // Adds --metrics and --metrics-allow-remote to `app`.
 void AddMetricsFlags(CLI::App* app, MetricsFlags* flags);
+
+// A figure a stage reads at every scrape (a counter of its own).
+struct StageCounter {
+  std::string name;  // unibus_classify_images_total
+  std::string help;
+  std::function<double()> read;
+};
+
+// Adds to `registry`, read at every scrape: `counters` labelled {stage}, and the
+// backlog of `subscription` (unibus_subscription_backlog{subscription}: messages not
+// yet acked, from Admin::DescribeSubscription; absent while the backend cannot tell).
+// Returns the collector id.
+int AddStageMetrics(MetricsRegistry& registry, Broker broker, std::string stage,
+                    std::string subscription, std::vector<StageCounter> counters);
 
 // An HTTP server on its own threads:
 //   GET /metrics  the registry's snapshot as Prometheus text (version 0.0.4)

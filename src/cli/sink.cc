@@ -1,8 +1,9 @@
-// unibus sink [--url URL] [--db sqlite:PATH | postgresql://...]
+// unibus sink [--url URL] [--db sqlite:PATH | postgresql://...] [--metrics HOST:PORT]
 #include <iostream>
 #include <thread>
 
 #include "cli/common.h"
+#include "cli/metrics_server.h"
 #include "cli/subcommands.h"
 #include "pipeline/stages.h"
 
@@ -13,20 +14,35 @@ struct SinkCliOptions {
   BrokerFlags broker;
   std::string db = "sqlite:predictions.db";
   pipeline::SinkOptions sink;
+  MetricsFlags metrics;
 };
 
 int run_sink(const SinkCliOptions& o) {
+  std::atomic<std::int64_t> stored{0};  // before the registry: its collector reads it
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto server = MetricsServer::Start(o.metrics, registry);
+  if (!server.ok()) return Fail(server.status());
   auto store = pipeline::PredictionStore::Open(o.db);
   if (!store.ok()) return Fail(store.status());
   auto broker = OpenBroker(o.broker);
   if (!broker.ok()) return Fail(broker.status());
   InstallStopHandler();
+  AddStageMetrics(*registry, *broker, "sink", o.sink.subscription,
+                  {{"unibus_sink_rows_total", "Predictions upserted and committed.",
+                    [&] { return double(stored.load()); }}});
+  if (*server) (*server)->SetReady(absl::UnavailableError("subscribing"));
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
-    while (!StopRequested() && !stop) absl::SleepFor(absl::Milliseconds(50));
+    for (int tick = 0; !StopRequested() && !stop; ++tick) {
+      // Ready once its subscription exists (RunSink creates it on the topic).
+      if (*server && tick % 20 == 0 &&
+          broker->admin().DescribeSubscription(o.sink.subscription).ok()) {
+        (*server)->SetReady(absl::OkStatus());
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
     stop = true;
   });
-  std::atomic<std::int64_t> stored{0};
   auto s = pipeline::RunSink(*broker, **store, o.sink, stop, &stored);
   stop = true;
   watcher.join();
@@ -44,6 +60,7 @@ void setup_sink(CLI::App& app) {
   cmd->add_option("--subscription,-s", opts->sink.subscription, "predictions subscription");
   cmd->add_option("--topic,-t", opts->sink.predictions_topic, "predictions topic");
   AddBrokerFlags(cmd, &opts->broker);
+  AddMetricsFlags(cmd, &opts->metrics);
   cmd->callback([opts] { Exit(run_sink(*opts)); });
 }
 
