@@ -29,8 +29,9 @@ port="${url##*:}"
 [ "$(curl -fsS "$url/healthz")" = ok ] || fail "/healthz"
 for _ in $(seq 100); do curl -fsS "$url/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 [ "$(curl -fsS "$url/readyz")" = ready ] || fail "/readyz not ready once subscribed"
-curl -fsS "$url/metrics" | grep -q '^unibus_messages_acked_total{subscription="billing"} 0$' ||
-  fail "acked_total is not 0 before any message"
+before="$(curl -fsS "$url/metrics")"
+grep -q '^unibus_messages_acked_total{subscription="billing"} 0$' <<<"$before" ||
+  fail "acked_total is not 0 before any message: $before"
 
 "$U" publish -t orders one two three four five >/dev/null
 for _ in $(seq 100); do [ "$(wc -l <"$dir/out")" -ge 5 ] && break; sleep 0.1; done
