@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The unibus CLI across processes on one sqlite file: publish (args, stdin, --key,
-# --attr, --json), consume (text, json, --max), admin, and one-line errors with exit codes.
+# --attr, --json), consume (text, json, --max; JSON output lossless for any bytes),
+# admin, one-line errors with exit codes, UNIBUS_LOG_LEVEL reaching the library, and
+# the pipeline leaving what it did not create (topics, subscriptions, messages, rows,
+# another application's database) as it was.
 set -uo pipefail
-U="$1"; DIR="$(mktemp -d)"; trap 'rm -rf "$DIR"' EXIT
+U="$1"; DIR="$(mktemp -d)"; ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$DIR"' EXIT
 export UNIBUS_URL="sqlite://$DIR/cli.db"
 fail() { echo "FAIL: $*"; exit 1; }
 expect_rc() { local want=$1; shift; "$@" >"$DIR/out" 2>"$DIR/err"; local rc=$?; [ "$rc" = "$want" ] || fail "$* exited $rc, want $want: $(cat "$DIR/err")"; }
@@ -34,4 +38,64 @@ echo "not sqlite" > "$DIR/junk.db"
 "$U" topics list --url "sqlite://$DIR/junk.db" >/dev/null 2>"$DIR/err" && fail "opened a non-database"
 grep -q "$DIR/junk.db" "$DIR/err" || fail "error does not name the file"
 [ "$(wc -l <"$DIR/err")" = 1 ] || fail "error is not one line"
+
+# JSON output is lossless: valid UTF-8 as "data", anything else as "data_base64".
+printf '\xff\xfe\x80 not utf-8 \x01' >"$DIR/binary"
+expect_rc 0 "$U" publish -t orders "$(cat "$DIR/binary")" "héllo ✓"
+"$U" consume -s billing --max 2 --format json >"$DIR/raw.json" || fail "consume raw json"
+python3 - "$DIR/raw.json" "$DIR/binary" <<'PY' || fail "JSON output is not lossless: $(cat "$DIR/raw.json")"
+import base64, json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert "data" not in lines[0], lines[0]
+assert base64.b64decode(lines[0]["data_base64"]) == open(sys.argv[2], "rb").read(), lines[0]
+assert lines[1]["data"] == "héllo ✓" and "data_base64" not in lines[1], lines[1]
+PY
+
+# UNIBUS_LOG_LEVEL sets the level of the logger the CLI gives the library.
+UNIBUS_LOG_LEVEL=debug "$U" topics list >/dev/null 2>"$DIR/log" || fail "topics list"
+grep -q '\[debug\] opened sqlite://' "$DIR/log" || fail "no debug line at debug: $(cat "$DIR/log")"
+"$U" topics list >/dev/null 2>"$DIR/log"
+[ ! -s "$DIR/log" ] || fail "debug lines at the default level: $(cat "$DIR/log")"
+UNIBUS_LOG_LEVEL=loud "$U" topics list >/dev/null 2>"$DIR/log"
+grep -q "UNIBUS_LOG_LEVEL='loud' is not a level" "$DIR/log" || fail "bad level not reported"
+if "$U" kafka-mock --help >/dev/null 2>&1; then
+  # The library's own lines (librdkafka's, through its log callback) reach the user.
+  "$U" kafka-mock >"$DIR/mock.out" 2>&1 &
+  for _ in $(seq 1 100); do grep -q 'url: ' "$DIR/mock.out" && break; sleep 0.1; done
+  KURL="$(sed -n 's/^  url: //p' "$DIR/mock.out")"
+  [ -n "$KURL" ] || fail "kafka-mock did not start: $(cat "$DIR/mock.out")"
+  UNIBUS_LOG_LEVEL=debug "$U" publish --url "$KURL&debug=broker" -t logs x >/dev/null 2>"$DIR/log"
+  grep -q '\[debug\] librdkafka' "$DIR/log" || fail "no librdkafka debug line: $(head -c 2000 "$DIR/log")"
+  UNIBUS_LOG_LEVEL=info "$U" publish --url "$KURL&debug=broker" -t logs x >/dev/null 2>"$DIR/log"
+  ! grep -q '\[debug\]' "$DIR/log" || fail "debug lines at info: $(head -c 2000 "$DIR/log")"
+  kill %1 2>/dev/null; wait 2>/dev/null
+fi
+
+if "$U" pipeline --help >/dev/null 2>&1; then
+  P=("$U" pipeline --model "$ROOT/models/fashion_cnn.pt" --workers 1 --report '')
+  # Another application's database: refused on one line, left byte-for-byte as it was.
+  sqlite3 "$DIR/other.db" "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ada');"
+  before="$(sha256sum <"$DIR/other.db")"
+  expect_rc 1 "${P[@]}" --count 5 --db "sqlite:$DIR/other.db"
+  grep -q "FAILED_PRECONDITION: .*other.db.*tables: users" "$DIR/err" || fail "foreign db: $(cat "$DIR/err")"
+  [ "$(wc -l <"$DIR/err")" = 1 ] || fail "foreign db error is not one line: $(cat "$DIR/err")"
+  [ "$(sha256sum <"$DIR/other.db")" = "$before" ] || fail "the foreign database was changed"
+  [ ! -e "$DIR/other.db-wal" ] || fail "the foreign database was switched to WAL"
+
+  # A broker with another service's images topic, audit subscription and messages,
+  # and a predictions database with an earlier run's rows: all survive a run.
+  expect_rc 0 "$U" topics create images
+  expect_rc 0 "$U" subscriptions create audit --topic images --from-beginning
+  expect_rc 0 "$U" publish -t images keep-1 keep-2
+  expect_rc 0 "${P[@]}" --count 10 --db "sqlite:$DIR/pred.db"
+  expect_rc 0 "${P[@]}" --count 10 --db "sqlite:$DIR/pred.db"
+  grep -q "predictions stored   10$" "$DIR/out" || fail "the report counts other runs' rows: $(cat "$DIR/out")"
+  [ "$(sqlite3 "$DIR/pred.db" 'SELECT COUNT(*) FROM predictions')" = 20 ] || fail "earlier rows are gone"
+  "$U" consume -s audit --timeout 1s >"$DIR/audit" || fail "consume audit"
+  [ "$(cat "$DIR/audit")" = "$(printf 'keep-1\nkeep-2')" ] || fail "audit lost its messages: $(cat "$DIR/audit")"
+  "$U" topics list >"$DIR/topics" || fail "topics list"
+  [ "$(cat "$DIR/topics")" = "$(printf 'images\norders')" ] || fail "run topics left behind: $(cat "$DIR/topics")"
+else
+  echo "pipeline checks skipped: this build has no vision (UNIBUS_WITH_VISION=OFF)"
+fi
 echo "PASS"

@@ -36,13 +36,14 @@ int run_classify(const ClassifyCliOptions& o) {
   if (!factory.ok()) return Fail(factory.status());
   auto in = OpenBroker(o.broker);
   if (!in.ok()) return Fail(in.status());
-  auto out = o.out_url.empty() ? in : Broker::Open(o.out_url);
+  auto out = o.out_url.empty() ? in : OpenBrokerUrl(o.out_url);
   if (!out.ok()) return Fail(out.status());
   pipeline::ClassifyOptions c = o.classify;
   c.max_wait = absl::Milliseconds(o.max_wait_ms);
   auto deadline = ParseDuration(o.ack_deadline);
   if (!deadline.ok()) return Fail(deadline.status());
   c.ack_deadline = *deadline;
+  c.logger = Logger();
   InstallStopHandler();
   AddStageMetrics(*registry, *in, "classify", c.subscription,
                   {{"unibus_classify_images_total", "Images classified and published.",
@@ -66,6 +67,16 @@ int run_classify(const ClassifyCliOptions& o) {
   watcher.join();
   std::cerr << "classified " << stats.classified.load() << " images in " << stats.batches.load()
             << " batches; rejected " << stats.rejected.load() << "\n";
+  if (s.ok() && stats.classified.load() == 0 && stats.rejected.load() == 0) {
+    // Not an error (a worker may simply have had no work), but never silent: the
+    // usual cause is a subscription that started after the images were published.
+    Logger()->warn(
+        "classify: subscription '{}' (topic '{}') delivered no image. A subscription gets "
+        "what is published after it exists, and --from-beginning history only where the "
+        "topic retains it (see README, start position); run classify before feed, or create "
+        "the subscription first (unibus subscriptions create {} --topic {} --from-beginning)",
+        c.subscription, c.images_topic, c.subscription, c.images_topic);
+  }
   return s.ok() ? 0 : Fail(s);
 }
 

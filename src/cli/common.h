@@ -3,12 +3,14 @@
 #define UNIBUS_CLI_COMMON_H_
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "spdlog/logger.h"
 #include "unibus/unibus.h"
 
 namespace unibus::cli {
@@ -33,7 +35,20 @@ struct ConfigFile {
 absl::StatusOr<ConfigFile> LoadConfig(const std::string& path);
 
 absl::StatusOr<std::string> ResolveUrl(const BrokerFlags& flags);
+
+// The CLI's logger, made on first use: lines on stderr, level from UNIBUS_LOG_LEVEL
+// (trace, debug, info, warn (default), error, critical, off; an unknown value is
+// reported once and warn is used). The library logs only to the logger it is given:
+// this one, through BrokerOptionsForCli(). Thread-safe.
+std::shared_ptr<spdlog::logger> Logger();
+
+// Options for every broker the CLI opens: the CLI's logger, so that the library's
+// warnings (dead-letter failures, commit failures, librdkafka logs) reach the user.
+BrokerOptions BrokerOptionsForCli();
+
+// Opens the broker the flags name (or `url`) with BrokerOptionsForCli().
 absl::StatusOr<Broker> OpenBroker(const BrokerFlags& flags);
+absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url);
 
 // Prints "unibus: <message>" on stderr and returns the exit code for `s`.
 int Fail(const absl::Status& s);

@@ -27,18 +27,46 @@ struct ConsumeOptions {
   MetricsFlags metrics;
 };
 
-std::string Format(const Message& m, const std::string& format) {
-  if (format == "json") {
-    nlohmann::json j;
-    j["id"] = m.id;
-    j["topic"] = m.topic;
-    j["data"] = m.data;
-    if (!m.ordering_key.empty()) j["key"] = m.ordering_key;
-    j["attributes"] = m.attributes;
-    j["publish_time"] = absl::FormatTime(absl::RFC3339_full, m.publish_time, absl::UTCTimeZone());
-    j["delivery_attempt"] = m.delivery_attempt;
-    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+bool IsUtf8(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();  // the strict error handler throws on bad UTF-8
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
   }
+}
+
+// One JSON object per message, lossless: bytes that are not valid UTF-8 (data, the
+// ordering key, an attribute key or value) go base64-encoded under a `_base64` name
+// instead of being replaced, so a consumer can always get the exact bytes back.
+nlohmann::json ToJson(const Message& m) {
+  nlohmann::json j;
+  j["id"] = m.id;
+  j["topic"] = m.topic;
+  if (IsUtf8(m.data))
+    j["data"] = m.data;
+  else
+    j["data_base64"] = absl::Base64Escape(m.data);
+  if (!m.ordering_key.empty()) {
+    if (IsUtf8(m.ordering_key))
+      j["key"] = m.ordering_key;
+    else
+      j["key_base64"] = absl::Base64Escape(m.ordering_key);
+  }
+  j["attributes"] = nlohmann::json::object();
+  for (const auto& [k, v] : m.attributes) {
+    if (IsUtf8(k) && IsUtf8(v))
+      j["attributes"][k] = v;
+    else
+      j["attributes_base64"][absl::Base64Escape(k)] = absl::Base64Escape(v);
+  }
+  j["publish_time"] = absl::FormatTime(absl::RFC3339_full, m.publish_time, absl::UTCTimeZone());
+  j["delivery_attempt"] = m.delivery_attempt;
+  return j;
+}
+
+std::string Format(const Message& m, const std::string& format) {
+  if (format == "json") return ToJson(m).dump();
   std::string line = m.data;
   if (!m.ordering_key.empty() || !m.attributes.empty()) {
     std::string meta;

@@ -1,16 +1,13 @@
 // unibus: one command-line tool for every backend. One file per subcommand.
-#include <cstdlib>
-#include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "cli/common.h"
 #include "cli/subcommands.h"
-#include "spdlog/cfg/helpers.h"
-#include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
-  // The CLI configures logging (the library never does): level from UNIBUS_LOG_LEVEL.
-  spdlog::set_level(spdlog::level::warn);
-  if (const char* level = std::getenv("UNIBUS_LOG_LEVEL")) spdlog::cfg::helpers::load_levels(level);
+  // The CLI configures logging (the library never does): level from UNIBUS_LOG_LEVEL,
+  // and every broker it opens gets this logger (cli/common.h).
+  (void)unibus::cli::Logger();
 
   CLI::App app{"unibus: one messaging API over Kafka, Pub/Sub and an embedded broker"};
   app.require_subcommand(1);

@@ -1,5 +1,8 @@
 // unibus pipeline [--in URL] [--out URL] [--db DB] [--count N] [--rate R] [--report FILE]
-// feed + classify + sink together; prints the report and writes it as JSON.
+//                 [--run-id ID] [--fresh] [--keep-topics]
+// feed + classify + sink together; prints the report and writes it as JSON. A run
+// uses its own topics and subscriptions and never deletes or empties anything it did
+// not create, unless --fresh.
 #include "pipeline/pipeline.h"
 
 #include <fstream>
@@ -41,6 +44,7 @@ int run_pipeline(const PipelineCliOptions& o) {
   p.out_url = o.out.empty() ? *url : o.out;
   p.classify.max_wait = absl::Milliseconds(o.max_wait_ms);
   p.feed.progress = true;
+  p.broker_options = BrokerOptionsForCli();
   auto r = pipeline::RunPipeline(*images, *factory, p);
   if (!r.ok()) return Fail(r.status());
   std::cout << r->ToText();
@@ -74,6 +78,13 @@ void setup_pipeline(CLI::App& app) {
   cmd->add_option("--model", opts->model, "model file");
   cmd->add_option("--data", opts->data, "directory of the gzip'd IDX files");
   cmd->add_option("--report", opts->report, "write the JSON report here ('' to skip)");
+  cmd->add_option("--run-id", opts->p.run_id,
+                  "name of this run, in its topics, subscriptions and image ids (default: new)");
+  cmd->add_flag("--fresh", opts->p.fresh,
+                "use the plain names (images, predictions, classifier, sink): DELETE and "
+                "re-create those topics and subscriptions and EMPTY the predictions table first");
+  cmd->add_flag("!--keep-topics", opts->p.delete_run_topics,
+                "keep the run's topics and subscriptions when it ends (default: delete them)");
   AddBrokerFlags(cmd, &opts->broker);
   cmd->callback([opts] { Exit(run_pipeline(*opts)); });
 }

@@ -43,7 +43,9 @@ int run_sink(const SinkCliOptions& o) {
     }
     stop = true;
   });
-  auto s = pipeline::RunSink(*broker, **store, o.sink, stop, &stored);
+  pipeline::SinkOptions so = o.sink;
+  so.logger = Logger();
+  auto s = pipeline::RunSink(*broker, **store, so, stop, &stored);
   stop = true;
   watcher.join();
   std::cerr << "stored " << stored.load() << " predictions in " << o.db << "\n";

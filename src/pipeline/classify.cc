@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "pipeline/stages.h"
+#include "spdlog/logger.h"
 #include "unibus/typed.h"
 
 namespace unibus::pipeline {
@@ -84,6 +85,8 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
     if (!outputs.ok() || outputs->size() != batch.size()) {
       const std::string why = outputs.ok() ? "model returned the wrong number of outputs"
                                            : std::string(outputs.status().message());
+      if (o.logger)
+        o.logger->warn("classify: model failed on a batch of {}: {}", batch.size(), why);
       for (auto& t : batch) std::move(t.ack).nack(why);
       continue;
     }
@@ -103,12 +106,17 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       p.set_inference_ms(inference_ms);
       p.set_batch_size(static_cast<int>(batch.size()));
       auto ack = std::make_shared<AckHandler>(std::move(batch[i].ack));
-      out.Publish(p, img.image_id()).then([ack](const absl::StatusOr<MessageId>& r) {
-        if (r.ok())
-          std::move(*ack).ack();
-        else
-          std::move(*ack).nack(absl::StrCat("prediction not published: ", r.status().message()));
-      });
+      out.Publish(p, img.image_id())
+          .then([ack, logger = o.logger, id = img.image_id()](const absl::StatusOr<MessageId>& r) {
+            if (r.ok()) {
+              std::move(*ack).ack();
+              return;
+            }
+            if (logger)
+              logger->warn("classify: prediction for {} not published, image will come back: {}",
+                           id, r.status().ToString());
+            std::move(*ack).nack(absl::StrCat("prediction not published: ", r.status().message()));
+          });
     }
     stats->classified += static_cast<std::int64_t>(batch.size());
     ++stats->batches;

@@ -88,6 +88,143 @@ TEST(PipelineTest, EveryImageExactlyOneRowAndAccuracyFromTheDatabase) {
   std::filesystem::remove(o.db.substr(7));
 }
 
+// What another application keeps on the broker and in the database: an `images`
+// topic with an `audit` subscription holding messages, and a predictions row.
+struct Bystanders {
+  std::string broker_url, db;
+  absl::Status Make() {
+    auto b = Broker::Open(broker_url);
+    if (!b.ok()) return b.status();
+    if (auto s = b->admin().CreateTopic("images"); !s.ok()) return s;
+    if (auto s = b->admin().CreateSubscription(
+            {.name = "audit", .topic = "images", .start = StartPosition::kEarliest});
+        !s.ok())
+      return s;
+    auto pub = b->publisher("images");
+    if (!pub.ok()) return pub.status();
+    for (const char* m : {"audit-1", "audit-2", "audit-3"}) {
+      if (auto id = pub->Publish(MessageBuilder{}.data(m).build()).get(); !id.ok())
+        return id.status();
+    }
+    pub->connection()->Shutdown();
+    auto store = PredictionStore::Open(db);
+    if (!store.ok()) return store.status();
+    vision::Prediction p;
+    p.set_image_id("img-0");
+    p.set_class_index(3);
+    p.set_class_name("earlier");
+    p.set_model_version("earlier-run");
+    return (*store)->Upsert({p});
+  }
+  // The audit subscription's messages, acked.
+  std::vector<std::string> Audit() {
+    std::vector<std::string> got;
+    auto b = Broker::Open(broker_url);
+    auto sub = b->subscriber("audit");
+    if (!sub.ok()) return {"audit subscription: " + sub.status().ToString()};
+    for (int i = 0; i < 20; ++i) {
+      auto batch = sub->Pull(10, absl::Milliseconds(50));
+      if (!batch.ok()) break;
+      for (auto& m : *batch) {
+        got.push_back(m.message.data);
+        std::move(m.ack).ack();
+      }
+    }
+    sub->connection()->Shutdown();
+    return got;
+  }
+  std::int64_t EarlierRows() {
+    auto store = PredictionStore::Open(db);
+    auto s = (*store)->Summarize("img-");
+    return s.ok() ? s->rows : -1;
+  }
+};
+
+// A run uses its own topics, subscriptions and image ids: what was there before it
+// (another application's topic, subscription, messages and rows) is left as it was,
+// the report counts only the run's rows, and the run removes what it created.
+TEST(PipelineTest, RunLeavesWhatItDidNotCreateIntact) {
+  const std::string dir = absl::StrCat(testing::TempDir(), "/bystanders-", getpid());
+  std::filesystem::create_directories(dir);
+  Bystanders by{absl::StrCat("sqlite://", dir, "/bus.db"),
+                absl::StrCat("sqlite:", dir, "/pred.db")};
+  ASSERT_TRUE(by.Make().ok());
+  int correct = 0;
+  ImageSet images = MakeImages(50, &correct);
+  PipelineOptions o;
+  o.in_url = o.out_url = by.broker_url;
+  o.db = by.db;
+  o.classify.workers = 1;
+  auto r = RunPipeline(images, StandIn(), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->run_id.empty());
+  EXPECT_EQ(r->images_topic, "images-" + r->run_id);
+  EXPECT_EQ(r->sent, 50);
+  EXPECT_EQ(r->stored, 50) << "the earlier row is not this run's";
+  EXPECT_EQ(r->lost, 0);
+  EXPECT_EQ(r->correct, correct);
+
+  EXPECT_EQ(by.Audit(), (std::vector<std::string>{"audit-1", "audit-2", "audit-3"}));
+  EXPECT_EQ(by.EarlierRows(), 1);
+  auto b = Broker::Open(by.broker_url);
+  auto topics = b->admin().ListTopics();
+  ASSERT_TRUE(topics.ok());
+  EXPECT_EQ(*topics, std::vector<std::string>{"images"}) << "the run's topics are not removed";
+  auto subs = b->admin().ListSubscriptions();
+  ASSERT_TRUE(subs.ok());
+  EXPECT_EQ(*subs, std::vector<std::string>{"audit"});
+
+  // A second run sees neither the first run's rows nor the bystanders'.
+  o.delete_run_topics = false;
+  o.run_id = "second";
+  auto r2 = RunPipeline(images, StandIn(), o);
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_EQ(r2->stored, 50);
+  topics = b->admin().ListTopics();
+  ASSERT_TRUE(topics.ok());
+  EXPECT_EQ(*topics, (std::vector<std::string>{"classifier-second.dead-letter", "images",
+                                               "images-second", "predictions-second"}));
+  std::filesystem::remove_all(dir);
+}
+
+// --fresh is the one way to get the plain names: it deletes and re-creates them and
+// empties the table, as asked.
+TEST(PipelineTest, FreshRecreatesThePlainNamesAndEmptiesTheTable) {
+  const std::string dir = absl::StrCat(testing::TempDir(), "/fresh-", getpid());
+  std::filesystem::create_directories(dir);
+  Bystanders by{absl::StrCat("sqlite://", dir, "/bus.db"),
+                absl::StrCat("sqlite:", dir, "/pred.db")};
+  ASSERT_TRUE(by.Make().ok());
+  int correct = 0;
+  ImageSet images = MakeImages(20, &correct);
+  PipelineOptions o;
+  o.in_url = o.out_url = by.broker_url;
+  o.db = by.db;
+  o.fresh = true;
+  o.classify.workers = 1;
+  auto r = RunPipeline(images, StandIn(), o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->images_topic, "images");
+  EXPECT_EQ(r->stored, 20);
+  EXPECT_EQ(by.EarlierRows(), 20) << "the table was emptied, then filled with img-0..19";
+  auto subs = Broker::Open(by.broker_url)->admin().ListSubscriptions();
+  ASSERT_TRUE(subs.ok());
+  EXPECT_EQ(*subs, (std::vector<std::string>{"classifier", "sink"}));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(PipelineTest, BadRunIdIsRefused) {
+  int correct = 0;
+  ImageSet images = MakeImages(1, &correct);
+  PipelineOptions o;
+  o.in_url = o.out_url = "mem://pipeline-bad-run-id";
+  o.db = absl::StrCat("sqlite:", testing::TempDir(), "/pipeline-bad-run-", getpid(), ".db");
+  o.run_id = "a b";
+  auto r = RunPipeline(images, StandIn(), o);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(o.db.substr(7))) << "refused before touching anything";
+}
+
 TEST(PipelineTest, BadModelFailsAtStart) {
   int correct = 0;
   ImageSet images = MakeImages(10, &correct);

@@ -1,5 +1,6 @@
 #include "absl/strings/str_cat.h"
 #include "pipeline/stages.h"
+#include "spdlog/logger.h"
 #include "unibus/typed.h"
 
 namespace unibus::pipeline {
@@ -26,6 +27,9 @@ absl::Status RunSink(Broker& broker, PredictionStore& store, const SinkOptions& 
     for (auto& t : *got) rows.push_back(t.value);
     if (auto s = store.Upsert(rows); !s.ok()) {
       // Not stored: let them come back rather than lose them.
+      if (o.logger)
+        o.logger->warn("sink: {} predictions not stored, will retry: {}", rows.size(),
+                       s.ToString());
       for (auto& t : *got) std::move(t.ack).nack(std::string(s.message()));
       continue;
     }

@@ -16,6 +16,10 @@
 #include "unibus/unibus.h"
 #include "vision.pb.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace unibus::pipeline {
 
 inline constexpr int kImageSide = 28;
@@ -83,6 +87,8 @@ struct ClassifyOptions {
   // Before taking images, run each worker's model once at every batch size 1..max_batch
   // (up to 32, then max_batch): first use of a shape costs LibTorch 5-40 ms.
   bool warm_up = true;
+  // Where the stage says what goes wrong (a prediction not published, ...). May be null.
+  std::shared_ptr<spdlog::logger> logger;
 };
 struct ClassifyStats {
   std::atomic<std::int64_t> classified{0};
@@ -107,6 +113,8 @@ struct SinkOptions {
   std::string subscription = "sink";
   std::string predictions_topic = "predictions";
   std::size_t max_batch = 500;
+  // Where the stage says what goes wrong (a batch the database refused). May be null.
+  std::shared_ptr<spdlog::logger> logger;
 };
 // Pulls predictions and upserts them into `store` in batches, acking after commit.
 // Runs until *stop; returns the first fatal error.

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "pipeline/store_check.h"
 #include "sqlite/checkpointer.h"
 
 namespace unibus::pipeline {
@@ -38,14 +39,18 @@ ON CONFLICT (image_id) DO UPDATE SET
   queue_ms = excluded.queue_ms, inference_ms = excluded.inference_ms,
   deliveries = predictions.deliveries + 1)sql";
 
-constexpr char kSummary[] =
+constexpr char kSummaryColumns[] =
     "SELECT COUNT(*), COUNT(DISTINCT image_id), COUNT(true_label), "
     "COALESCE(SUM(CASE WHEN true_label = class_index THEN 1 ELSE 0 END), 0), "
-    "COALESCE(SUM(deliveries - 1), 0) FROM predictions";
-
-constexpr char kLatencies[] =
+    "COALESCE(SUM(deliveries - 1), 0)";
+constexpr char kLatencyColumns[] =
     "SELECT (stored_at_us - produced_at_us) / 1000.0, queue_ms, inference_ms, "
-    "(stored_at_us - classified_at_us) / 1000.0 FROM predictions";
+    "(stored_at_us - classified_at_us) / 1000.0";
+// The rows of one run: image ids that start with the bound prefix ('' = every row).
+// substr and length count characters in both SQLite and PostgreSQL.
+constexpr char kRunRowsSqlite[] = " FROM predictions WHERE substr(image_id, 1, length(?1)) = ?1";
+constexpr char kRunRowsPg[] =
+    " FROM predictions WHERE substr(image_id, 1, length($1::text)) = $1::text";
 
 void SortLatencies(StoreSummary* s) {
   for (auto* v : {&s->latencies_ms, &s->queue_ms, &s->inference_ms, &s->delivery_ms})
@@ -62,6 +67,9 @@ struct StmtCloser {
 class SqliteStore : public PredictionStore {
  public:
   static absl::StatusOr<std::unique_ptr<PredictionStore>> Open(const std::string& path) {
+    // Decided before anything is written: a file of another application is left
+    // byte-for-byte as it was (no table, no journal mode change).
+    if (auto s = CheckSqliteOwnership(path); !s.ok()) return s;
     sqlite3* raw = nullptr;
     int rc =
         sqlite3_open_v2(path.c_str(), &raw,
@@ -129,21 +137,27 @@ class SqliteStore : public PredictionStore {
     return Exec("COMMIT");
   }
 
-  absl::StatusOr<StoreSummary> Summarize() override {
+  absl::StatusOr<StoreSummary> Summarize(const std::string& prefix) override {
     StoreSummary out;
     sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db_.get(), kSummary, -1, &raw, nullptr) != SQLITE_OK)
+    const std::string summary = absl::StrCat(kSummaryColumns, kRunRowsSqlite);
+    if (sqlite3_prepare_v2(db_.get(), summary.c_str(), -1, &raw, nullptr) != SQLITE_OK)
       return Error("summary");
     std::unique_ptr<sqlite3_stmt, StmtCloser> st(raw);
+    sqlite3_bind_text(st.get(), 1, prefix.data(), static_cast<int>(prefix.size()),
+                      SQLITE_TRANSIENT);
     if (sqlite3_step(st.get()) != SQLITE_ROW) return Error("summary");
     out.rows = sqlite3_column_int64(st.get(), 0);
     out.distinct_images = sqlite3_column_int64(st.get(), 1);
     out.labelled = sqlite3_column_int64(st.get(), 2);
     out.correct = sqlite3_column_int64(st.get(), 3);
     out.redeliveries = sqlite3_column_int64(st.get(), 4);
-    if (sqlite3_prepare_v2(db_.get(), kLatencies, -1, &raw, nullptr) != SQLITE_OK)
+    const std::string latencies = absl::StrCat(kLatencyColumns, kRunRowsSqlite);
+    if (sqlite3_prepare_v2(db_.get(), latencies.c_str(), -1, &raw, nullptr) != SQLITE_OK)
       return Error("latencies");
     st.reset(raw);
+    sqlite3_bind_text(st.get(), 1, prefix.data(), static_cast<int>(prefix.size()),
+                      SQLITE_TRANSIENT);
     while (sqlite3_step(st.get()) == SQLITE_ROW) {
       out.latencies_ms.push_back(sqlite3_column_double(st.get(), 0));
       out.queue_ms.push_back(sqlite3_column_double(st.get(), 1));
@@ -198,6 +212,10 @@ class PostgresStore : public PredictionStore {
                                                  "': ", PQerrorMessage(conn.get()),
                                                  " (is the server running?)"));
     }
+    // Server NOTICEs ("relation already exists, skipping") are not for the user.
+    PQsetNoticeProcessor(
+        conn.get(), [](void*, const char*) {}, nullptr);
+    if (auto s = CheckPostgresOwnership(conn.get(), Redact(url)); !s.ok()) return s;
     auto store = std::unique_ptr<PostgresStore>(new PostgresStore(std::move(conn), Redact(url)));
     if (auto s = store->Exec(kCreateTable); !s.ok()) return s;
     const std::string insert = absl::StrCat(
@@ -239,16 +257,20 @@ class PostgresStore : public PredictionStore {
     return Exec("COMMIT");
   }
 
-  absl::StatusOr<StoreSummary> Summarize() override {
+  absl::StatusOr<StoreSummary> Summarize(const std::string& prefix) override {
     StoreSummary out;
-    PgResult r(PQexec(conn_.get(), kSummary));
+    const char* params[1] = {prefix.c_str()};
+    const std::string summary = absl::StrCat(kSummaryColumns, kRunRowsPg);
+    PgResult r(PQexecParams(conn_.get(), summary.c_str(), 1, nullptr, params, nullptr, nullptr, 0));
     if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return Error("summary");
     out.rows = std::stoll(PQgetvalue(r.get(), 0, 0));
     out.distinct_images = std::stoll(PQgetvalue(r.get(), 0, 1));
     out.labelled = std::stoll(PQgetvalue(r.get(), 0, 2));
     out.correct = std::stoll(PQgetvalue(r.get(), 0, 3));
     out.redeliveries = std::stoll(PQgetvalue(r.get(), 0, 4));
-    PgResult l(PQexec(conn_.get(), kLatencies));
+    const std::string latencies = absl::StrCat(kLatencyColumns, kRunRowsPg);
+    PgResult l(
+        PQexecParams(conn_.get(), latencies.c_str(), 1, nullptr, params, nullptr, nullptr, 0));
     if (PQresultStatus(l.get()) != PGRES_TUPLES_OK) return Error("latencies");
     for (int i = 0; i < PQntuples(l.get()); ++i) {
       out.latencies_ms.push_back(std::stod(PQgetvalue(l.get(), i, 0)));

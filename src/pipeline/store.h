@@ -32,6 +32,9 @@ class PredictionStore {
 
   // Opens `db`: "sqlite:PATH" (default form; a bare path means sqlite too) or
   // "postgresql://..." / "postgres://...". Creates the table when missing.
+  // A database that is neither new, empty, nor a unibus predictions store (see
+  // store_check.h) is refused with FailedPrecondition before anything is written:
+  // a SQLite file of another application stays byte-for-byte as it was.
   // InvalidArgument for an unknown form, Unavailable when the server does not answer.
   static absl::StatusOr<std::unique_ptr<PredictionStore>> Open(const std::string& db);
 
@@ -39,9 +42,11 @@ class PredictionStore {
   // updates its row (and counts a redelivery), never adds a second one.
   virtual absl::Status Upsert(const std::vector<vision::Prediction>& batch) = 0;
 
-  virtual absl::StatusOr<StoreSummary> Summarize() = 0;
+  // The rows whose image id starts with `image_id_prefix` (one pipeline run's;
+  // "" = every row).
+  virtual absl::StatusOr<StoreSummary> Summarize(const std::string& image_id_prefix) = 0;
 
-  // Deletes every row (for a fresh pipeline run).
+  // Deletes every row (only for `unibus pipeline --fresh`).
   virtual absl::Status Clear() = 0;
 };
 

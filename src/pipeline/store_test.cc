@@ -1,6 +1,7 @@
 #include "pipeline/store.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -31,7 +32,7 @@ void CheckUpsertSemantics(PredictionStore& store) {
   ASSERT_TRUE(store.Clear().ok());
   ASSERT_TRUE(store.Upsert({P("a", 1, 1), P("b", 2, 3), P("c", 4, 4)}).ok());
   ASSERT_TRUE(store.Upsert({P("b", 3, 3)}).ok());  // a redelivered prediction
-  auto s = store.Summarize();
+  auto s = store.Summarize("");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->rows, 3);
   EXPECT_EQ(s->distinct_images, 3);
@@ -56,6 +57,75 @@ TEST(StoreTest, SqliteUpsertNeverMakesASecondRow) {
   ASSERT_TRUE(store.ok()) << store.status();
   CheckUpsertSemantics(**store);
   std::filesystem::remove(path);
+}
+
+// Summaries count one run's rows: those whose image id starts with the run's prefix.
+TEST(StoreTest, SummaryOfOneRunCountsOnlyItsRows) {
+  const std::string path = absl::StrCat(testing::TempDir(), "/preds-runs-", getpid(), ".db");
+  auto store = PredictionStore::Open("sqlite:" + path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Upsert({P("run1/img-0", 1, 1), P("run1/img-1", 2, 3)}).ok());
+  ASSERT_TRUE((*store)->Upsert({P("run2/img-0", 4, 4)}).ok());
+  auto one = (*store)->Summarize("run1/");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->rows, 2);
+  EXPECT_EQ(one->correct, 1);
+  EXPECT_EQ(one->latencies_ms.size(), 2u);
+  auto all = (*store)->Summarize("");
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->rows, 3);
+  std::filesystem::remove(path);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// A database of another application is refused on one line with FailedPrecondition
+// and left byte-for-byte as it was: no predictions table, no switch to WAL.
+TEST(StoreTest, ForeignSqliteDatabaseIsRefusedAndUnchanged) {
+  const std::string dir = absl::StrCat(testing::TempDir(), "/foreign-", getpid());
+  std::filesystem::create_directories(dir);
+  const std::string other = dir + "/other.db";
+  ASSERT_EQ(std::system(("sqlite3 " + other +
+                         " 'CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);"
+                         " INSERT INTO users VALUES (1, \"ada\")'")
+                            .c_str()),
+            0);
+  const std::string before = ReadFile(other);
+  ASSERT_FALSE(before.empty());
+  auto s = PredictionStore::Open("sqlite:" + other);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << s.status();
+  EXPECT_NE(s.status().message().find("tables: users"), std::string::npos) << s.status();
+  EXPECT_EQ(s.status().message().find('\n'), std::string::npos);
+  EXPECT_EQ(ReadFile(other), before);
+  EXPECT_FALSE(std::filesystem::exists(other + "-wal"));
+
+  // A table named predictions with other columns is not ours either.
+  const std::string lookalike = dir + "/lookalike.db";
+  ASSERT_EQ(std::system(("sqlite3 " + lookalike + " 'CREATE TABLE predictions (id TEXT)'").c_str()),
+            0);
+  const std::string lookalike_before = ReadFile(lookalike);
+  s = PredictionStore::Open("sqlite:" + lookalike);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << s.status();
+  EXPECT_EQ(ReadFile(lookalike), lookalike_before);
+
+  // Not a database at all.
+  const std::string text = dir + "/notes.txt";
+  std::ofstream(text) << "not a database\n";
+  s = PredictionStore::Open("sqlite:" + text);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << s.status();
+  EXPECT_EQ(ReadFile(text), "not a database\n");
+
+  // New, empty (0 bytes, or no tables) and our own store are accepted.
+  std::ofstream(dir + "/zero.db").flush();
+  ASSERT_EQ(std::system(("sqlite3 " + dir + "/blank.db 'PRAGMA user_version = 0'").c_str()), 0);
+  for (const char* name : {"/new.db", "/zero.db", "/blank.db", "/new.db"}) {
+    auto ok = PredictionStore::Open("sqlite:" + dir + name);
+    EXPECT_TRUE(ok.ok()) << name << ": " << ok.status();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(StoreTest, BadDatabaseArgumentsAreClear) {
@@ -114,13 +184,37 @@ class PostgresServer {
   bool started_ = false;
 };
 
-TEST(StoreTest, PostgresUpsertNeverMakesASecondRow) {
+// Also the ownership rule on PostgreSQL: a schema holding another application's
+// tables is refused before anything is created in it (one server for both: ~8 s each).
+TEST(StoreTest, PostgresUpsertNeverMakesASecondRowAndForeignSchemaIsRefused) {
   PostgresServer server;
   auto started = server.Start();
   ASSERT_TRUE(started.ok()) << started;
+  PGconn* conn = PQconnectdb(server.Url().c_str());
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK);
+  auto exec = [&](const char* sql) {
+    PGresult* r = PQexec(conn, sql);
+    std::string first = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    PQclear(r);
+    return first;
+  };
+  exec("CREATE TABLE users (id INT)");
+  auto refused = PredictionStore::Open(server.Url());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_NE(refused.status().message().find("tables: users"), std::string::npos)
+      << refused.status();
+  EXPECT_EQ(exec("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = "
+                 "'predictions'"),
+            "0")
+      << "a predictions table was created anyway";
+  exec("DROP TABLE users");
+  PQfinish(conn);
+
   auto store = PredictionStore::Open(server.Url());
   ASSERT_TRUE(store.ok()) << store.status();
   CheckUpsertSemantics(**store);
+  store->reset();
+  ASSERT_TRUE(PredictionStore::Open(server.Url()).ok()) << "our own store is accepted again";
 }
 
 }  // namespace

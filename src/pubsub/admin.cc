@@ -32,14 +32,16 @@ absl::Status PubsubAdmin::CreateTopic(const TopicConfig& c) {
   }
   v1::Topic topic;
   topic.set_name(TopicPath(conn_->endpoint().project, c.name));
-  if (c.retention > absl::ZeroDuration()) {
-    if (c.retention < absl::Minutes(10) || c.retention > absl::Hours(24 * 31)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("topic '", c.name, "': retention ", absl::FormatDuration(c.retention),
-                       " is outside Pub/Sub's range of 10 minutes to 31 days"));
-    }
-    topic.mutable_message_retention_duration()->set_seconds(absl::ToInt64Seconds(c.retention));
+  // Always some retention: without it a new subscription at kEarliest could not
+  // replay anything, unlike on every other backend.
+  const absl::Duration retention =
+      c.retention > absl::ZeroDuration() ? c.retention : kDefaultTopicRetention;
+  if (retention < absl::Minutes(10) || retention > absl::Hours(24 * 31)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("topic '", c.name, "': retention ", absl::FormatDuration(retention),
+                     " is outside Pub/Sub's range of 10 minutes to 31 days"));
   }
+  topic.mutable_message_retention_duration()->set_seconds(absl::ToInt64Seconds(retention));
   grpc::ClientContext ctx;
   Connection::SetTimeout(ctx, conn_->options().connect_timeout);
   v1::Topic out;
@@ -118,6 +120,14 @@ absl::Status PubsubAdmin::CreateSubscription(const SubscriptionConfig& c) {
   // The topic's retention decides what "earliest" can reach.
   auto topic = DescribeTopic(c.topic);
   if (!topic.ok()) return topic.status();
+  if (c.start == StartPosition::kEarliest && topic->retention <= absl::ZeroDuration()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "subscription '", c.name, "' cannot start at the earliest message of topic '", c.topic,
+        "' in ", conn_->endpoint().url,
+        ": the topic has no message retention, so nothing published before the subscription "
+        "exists can be replayed; give the topic retention (gcloud pubsub topics update ",
+        c.topic, " --message-retention-duration=7d) or start at the latest message"));
+  }
   const absl::Time created = absl::Now();
   {
     grpc::ClientContext ctx;

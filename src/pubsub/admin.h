@@ -11,14 +11,21 @@
 
 namespace unibus::pubsub_internal {
 
+// Message retention of a topic created without TopicConfig::retention (sqlite's
+// default too).
+inline constexpr absl::Duration kDefaultTopicRetention = absl::Hours(24 * 7);
+
 // Admin over the Pub/Sub API. Every call is one or a few unary RPCs with a deadline
 // of BrokerOptions::connect_timeout. Thread-safe.
 //
 // CreateTopic: TopicConfig::retention sets the topic's message retention (10 min to
-// 31 days). CreateSubscription: ack deadline (clamped to Pub/Sub's 10-600 s),
+// 31 days; zero means kDefaultTopicRetention, so that every topic unibus creates
+// keeps the history a new subscription at kEarliest replays, as on the other
+// backends). CreateSubscription: ack deadline (clamped to Pub/Sub's 10-600 s),
 // message ordering, native dead-letter policy (max attempts clamped to 5-100) and
-// the start position: kEarliest replays what the topic retains (Seek), kLatest
-// starts at creation.
+// the start position: kEarliest replays what the topic retains (Seek);
+// FailedPrecondition when the topic has no retention (made by another client), as
+// it then has no history to replay. kLatest starts at creation.
 class PubsubAdmin : public AdminConnection {
  public:
   explicit PubsubAdmin(std::shared_ptr<Connection> conn) : conn_(std::move(conn)) {}
