@@ -7,6 +7,7 @@
 #include "cli/metrics_server.h"
 #include "cli/subcommands.h"
 #include "cli/vision_glue.h"
+#include "spdlog/logger.h"
 #include "vision/threads.h"
 
 namespace unibus::cli {

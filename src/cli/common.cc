@@ -9,7 +9,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/duration.h"
-#include "spdlog/sinks/stdout_sinks.h"
 #include "yaml-cpp/yaml.h"
 
 namespace unibus::cli {
@@ -55,49 +54,6 @@ absl::StatusOr<std::string> ResolveUrl(const BrokerFlags& flags) {
     return std::string(env);
   if (cfg && !cfg->default_broker.empty()) return cfg->brokers.at(cfg->default_broker);
   return DefaultUrl();
-}
-
-std::shared_ptr<spdlog::logger> Logger() {
-  static const std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = std::make_shared<spdlog::logger>("unibus",
-                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    l->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [unibus] [%l] %v");
-    l->set_level(spdlog::level::warn);
-    const char* env = std::getenv("UNIBUS_LOG_LEVEL");
-    if (env != nullptr && *env != '\0') {
-      const auto level = spdlog::level::from_str(env);
-      // from_str answers "off" for a name it does not know.
-      if (level != spdlog::level::off || std::string_view(env) == "off") {
-        l->set_level(level);
-      } else {
-        l->warn(
-            "UNIBUS_LOG_LEVEL='{}' is not a level; use trace, debug, info, warn, error, "
-            "critical or off (logging at warn)",
-            env);
-      }
-    }
-    l->flush_on(spdlog::level::trace);
-    return l;
-  }();
-  return logger;
-}
-
-BrokerOptions BrokerOptionsForCli() {
-  BrokerOptions o;
-  o.logger = Logger();
-  return o;
-}
-
-absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url) {
-  auto b = Broker::Open(url, BrokerOptionsForCli());
-  if (b.ok()) Logger()->debug("opened {} ({} backend)", b->url(), b->capabilities().backend);
-  return b;
-}
-
-absl::StatusOr<Broker> OpenBroker(const BrokerFlags& flags) {
-  auto url = ResolveUrl(flags);
-  if (!url.ok()) return url.status();
-  return OpenBrokerUrl(*url);
 }
 
 int Fail(const absl::Status& s) {

@@ -10,8 +10,11 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "spdlog/logger.h"
 #include "unibus/unibus.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace unibus::cli {
 
