@@ -24,8 +24,18 @@ struct BrokerOptions {
   // Backend properties, merged over the URL's query parameters (Kafka: passed
   // through to librdkafka, e.g. "security.protocol").
   std::map<std::string, std::string> properties;
-  // Largest message (data + attributes + key) a publisher accepts.
+  // Largest message (Message::ByteSize: data + attributes + key) a publisher
+  // accepts. The effective limit is the smaller of this and what the backend can
+  // deliver end to end (Capabilities::max_message_bytes reports it).
   std::size_t max_message_bytes = 10 * 1024 * 1024;
+  // Names of the resources unibus creates (Admin::CreateTopic and
+  // CreateSubscription, create_topic_if_missing, a subscription created from
+  // SubscriberOptions::topic, a dead-letter topic) must follow the portable rule:
+  // 3-249 characters of letters, digits, '.', '_' and '-', starting with a letter,
+  // not starting with "goog", so that they work on every backend. false: create any
+  // name the backend itself accepts. Existing resources are reachable by any name
+  // their backend accepts either way.
+  bool portable_names = true;
   // How long Open and admin calls wait for an unreachable broker.
   absl::Duration connect_timeout = absl::Seconds(10);
 };

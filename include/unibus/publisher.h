@@ -4,9 +4,11 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "unibus/capabilities.h"
 #include "unibus/future.h"
 #include "unibus/message.h"
 
@@ -25,17 +27,41 @@ class PublisherConnection {
   virtual void Shutdown() = 0;
 };
 
+// The portability rules every publish is checked against, the same on every
+// backend (README, "The contract"): a message has data or attributes; attribute
+// keys are not empty; attribute keys and values and the ordering key are UTF-8;
+// no attribute key is reserved (`unibus-*`, except the typed envelope's
+// unibus-type, unibus-encoding and unibus-produced-at); the attribute count, key,
+// value, ordering-key and message sizes are within `caps`' limits. Returns OK, or
+// InvalidArgument naming the field, the rule and `topic`.
+[[nodiscard]] absl::Status ValidateForPublish(const Message& m, const Capabilities& caps,
+                                              std::string_view topic);
+
 // Publishes to one topic. A cheap value: copies share one connection, batching and
 // background thread. Thread-safe.
 class Publisher {
  public:
+  // A publisher that sends whatever it is given (no portability check).
   explicit Publisher(std::shared_ptr<PublisherConnection> conn) : conn_(std::move(conn)) {}
+  // A publisher that refuses at once what ValidateForPublish(m, caps, topic) refuses
+  // (what Broker::publisher returns).
+  Publisher(std::shared_ptr<PublisherConnection> conn, Capabilities caps, std::string topic)
+      : conn_(std::move(conn)),
+        rules_(std::make_shared<const Rules>(Rules{std::move(caps), std::move(topic)})) {}
 
   // Queues `m` for the next batch. The future holds the broker-assigned id once the
   // broker has the message durably (as durable as the backend is), or the error:
-  // NotFound (topic missing), InvalidArgument (too large), Unavailable, ...
+  // InvalidArgument at once for what the contract refuses (see ValidateForPublish;
+  // never retried), NotFound (topic missing), Unavailable, ...
   // Never blocks on the network; blocks only while max_pending_messages are unsent.
-  PublishFuture Publish(Message m) { return conn_->Publish(std::move(m)); }
+  PublishFuture Publish(Message m) {
+    if (rules_ != nullptr) {
+      if (absl::Status s = ValidateForPublish(m, rules_->caps, rules_->topic); !s.ok()) {
+        return MakeReadyFuture<absl::StatusOr<MessageId>>(std::move(s));
+      }
+    }
+    return conn_->Publish(std::move(m));
+  }
 
   // Blocks until every message published before this call has its result. Returns
   // the first error among them, if any.
@@ -44,7 +70,12 @@ class Publisher {
   std::shared_ptr<PublisherConnection> connection() const { return conn_; }
 
  private:
+  struct Rules {
+    Capabilities caps;
+    std::string topic;
+  };
   std::shared_ptr<PublisherConnection> conn_;
+  std::shared_ptr<const Rules> rules_;  // null: no check
 };
 
 }  // namespace unibus

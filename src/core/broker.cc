@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/names.h"
+#include "core/policy_broker.h"
 #include "core/registry.h"
 #include "core/url.h"
 
@@ -29,27 +30,24 @@ absl::StatusOr<Broker> Broker::Open(const std::string& url, BrokerOptions option
             core_internal::RegisteredSchemes(), ", ",
             [](std::string* out, const std::string& s) { absl::StrAppend(out, s, "://"); })));
   }
-  auto conn = (*factory)(*parsed, options);
-  if (!conn.ok()) return conn.status();
-  return Broker(*std::move(conn));
+  auto transport = (*factory)(*parsed, options);
+  if (!transport.ok()) return transport.status();
+  return Broker(core_internal::WithPolicy(*std::move(transport), options));
 }
 
 absl::StatusOr<Publisher> Broker::publisher(const std::string& topic, PublisherOptions options) {
-  if (auto s = core_internal::ValidateName("topic", topic); !s.ok()) return s;
+  if (auto s = core_internal::ValidateAnyName("topic", topic); !s.ok()) return s;
   if (options.max_batch_messages == 0) {
     return absl::InvalidArgumentError("PublisherOptions::max_batch_messages must be at least 1");
   }
   auto conn = conn_->MakePublisher(topic, options);
   if (!conn.ok()) return conn.status();
-  return Publisher(*std::move(conn));
+  return Publisher(*std::move(conn), conn_->capabilities(), topic);
 }
 
 absl::StatusOr<Subscriber> Broker::subscriber(const std::string& subscription,
                                               SubscriberOptions options) {
-  if (auto s = core_internal::ValidateName("subscription", subscription); !s.ok()) return s;
-  if (!options.topic.empty()) {
-    if (auto s = core_internal::ValidateName("topic", options.topic); !s.ok()) return s;
-  }
+  if (auto s = core_internal::ValidateAnyName("subscription", subscription); !s.ok()) return s;
   if (options.max_outstanding_messages == 0) {
     return absl::InvalidArgumentError(
         "SubscriberOptions::max_outstanding_messages must be at least 1");
@@ -68,10 +66,8 @@ absl::StatusOr<Subscriber> Broker::subscriber(const std::string& subscription,
     return absl::InvalidArgumentError(
         "SubscriberOptions backoff must satisfy 0 < min_backoff <= max_backoff");
   }
-  if (options.dead_letter_topic.empty()) options.dead_letter_topic = subscription + ".dead-letter";
-  if (auto s = core_internal::ValidateName("dead-letter topic", options.dead_letter_topic);
-      !s.ok()) {
-    return s;
+  if (options.dead_letter_topic.empty()) {
+    options.dead_letter_topic = core_internal::DerivedDeadLetterTopic(subscription);
   }
   auto conn = conn_->MakeSubscriber(subscription, options);
   if (!conn.ok()) return conn.status();

@@ -1,4 +1,4 @@
-// The backend registry: URL scheme -> factory.
+// The backend registry: URL scheme -> factory of the backend's transport.
 #ifndef UNIBUS_CORE_REGISTRY_H_
 #define UNIBUS_CORE_REGISTRY_H_
 
@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/transport.h"
 #include "core/url.h"
-#include "unibus/broker.h"
+#include "unibus/options.h"
 
 namespace unibus::core_internal {
 
-using BackendFactory = std::function<absl::StatusOr<std::shared_ptr<BrokerConnection>>(
+// Opens the backend's transport for `url`. Broker::Open applies core's policy over
+// it (core/policy_broker.h).
+using BackendFactory = std::function<absl::StatusOr<std::shared_ptr<Transport>>(
     const Url& url, const BrokerOptions& options)>;
 
 // Registers `factory` for `scheme`. Called once per backend by RegisterBuiltinBackends.

@@ -8,7 +8,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "core/names.h"
 #include "spdlog/logger.h"
 
 namespace unibus::kafka_internal {
@@ -202,7 +201,6 @@ bool KafkaAdmin::SupportsTopicAdmin() {
 }
 
 absl::Status KafkaAdmin::CreateTopic(const TopicConfig& config) {
-  if (auto s = core_internal::ValidateName("topic", config.name); !s.ok()) return s;
   if (!SupportsTopicAdmin()) return Unsupported("CreateTopics");
   char err[512];
   rd_kafka_NewTopic_t* nt =
@@ -384,7 +382,6 @@ void KafkaAdmin::EnsureGroupPosition(const std::string& group, const std::string
 }
 
 absl::Status KafkaAdmin::CreateSubscription(const SubscriptionConfig& config) {
-  if (auto s = core_internal::ValidateName("subscription", config.name); !s.ok()) return s;
   auto m = Metadata(config.topic);
   if (!m.ok()) return m.status();
   auto committed = CommittedOffsets(config.name, config.topic, m->partitions);

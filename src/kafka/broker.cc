@@ -1,8 +1,10 @@
 // kafka://HOST:PORT[,HOST:PORT...]?k=v&config_file=PATH: Apache Kafka through
 // librdkafka. Query parameters, the properties file and BrokerOptions::properties
 // pass straight through to librdkafka.
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "core/dispatcher.h"
 #include "core/registry.h"
 #include "kafka/admin.h"
 #include "kafka/common.h"
@@ -12,11 +14,24 @@
 namespace unibus::kafka_internal {
 namespace {
 
-class KafkaBroker : public BrokerConnection, public std::enable_shared_from_this<KafkaBroker> {
+// What a default Kafka broker accepts: its message.max.bytes (and a topic's
+// max.message.bytes) is 1048588 bytes for a whole record batch.
+constexpr std::size_t kBrokerMaxBatchBytes = 1048588;
+// Room kept for the record batch's framing (61-byte batch header, a record's
+// varints, and up to 10 bytes per header) under message.max.bytes.
+constexpr std::size_t kFramingBytes = 48588;
+// Headers per message, so that their framing always fits in kFramingBytes.
+constexpr std::size_t kMaxHeaders = 1000;
+
+class KafkaTransport : public core_internal::Transport {
  public:
-  KafkaBroker(ClientConfig config, std::shared_ptr<KafkaAdmin> admin)
+  KafkaTransport(ClientConfig config, std::shared_ptr<KafkaAdmin> admin)
       : config_(std::move(config)), admin_(std::move(admin)) {}
 
+  // The size limit is what librdkafka's message.max.bytes lets through, less
+  // framing: 1,000,000 bytes by default (Register sets message.max.bytes to the
+  // broker default, 1048588). A topic created elsewhere with a smaller
+  // max.message.bytes lowers it further; the broker then refuses at publish.
   Capabilities capabilities() const override {
     Capabilities c;
     c.backend = "kafka";
@@ -30,47 +45,45 @@ class KafkaBroker : public BrokerConnection, public std::enable_shared_from_this
     c.admin_create_topic = c.admin_delete_topic = admin_->SupportsTopicAdmin();
     c.start_position = true;
     c.survives_broker_restart = true;
+    std::size_t max = kBrokerMaxBatchBytes;
+    if (auto it = config_.properties.find("message.max.bytes"); it != config_.properties.end()) {
+      (void)absl::SimpleAtoi(it->second, &max);
+    }
+    max = max > kFramingBytes ? max - kFramingBytes : 0;
+    c.max_message_bytes = std::min(max, config_.options.max_message_bytes);
+    c.max_attributes = kMaxHeaders;
+    c.max_attribute_key_bytes = c.max_attribute_value_bytes = c.max_ordering_key_bytes =
+        c.max_message_bytes;
     return c;
+  }
+
+  absl::Status CheckTopic(const std::string& topic) override { return admin_->CheckTopic(topic); }
+
+  // A consumer group names no topic by itself and may hold positions on several:
+  // the one named, else the one whose committed offsets it holds
+  // (Admin::CreateSubscription, or an earlier consumer, commits them). A group new
+  // to `expected` gets its start position in MakeSource.
+  absl::StatusOr<std::string> SubscriptionTopic(const std::string& subscription,
+                                                const std::string& expected) override {
+    if (!expected.empty()) {
+      if (auto s = admin_->CheckTopic(expected); !s.ok()) return s;
+      return expected;
+    }
+    auto info = admin_->DescribeSubscription(subscription);
+    if (!info.ok()) return info.status();
+    return info->topic;
   }
 
   absl::StatusOr<std::shared_ptr<PublisherConnection>> MakePublisher(
       const std::string& topic, const PublisherOptions& options) override {
-    absl::Status exists = admin_->CheckTopic(topic);
-    if (absl::IsNotFound(exists) && options.create_topic_if_missing) {
-      exists = admin_->CreateTopic(TopicConfig{.name = topic});
-      // A server without CreateTopics (the mock cluster) creates it on first use.
-      if (absl::IsUnimplemented(exists) || absl::IsAlreadyExists(exists)) exists = absl::OkStatus();
-    }
-    if (!exists.ok()) return exists;
     return MakeKafkaPublisher(config_, topic, options);
   }
 
-  absl::StatusOr<std::shared_ptr<SubscriberConnection>> MakeSubscriber(
-      const std::string& subscription, const SubscriberOptions& options) override {
-    std::string topic = options.topic;
-    if (topic.empty()) {
-      // A consumer group names no topic; one created by Admin::CreateSubscription
-      // (or used before) tells it by its committed offsets.
-      auto info = admin_->DescribeSubscription(subscription);
-      if (!info.ok()) {
-        return absl::NotFoundError(absl::StrCat(
-            "subscription '", subscription, "' is unknown on ", config_.url,
-            ": on Kafka a subscription is a consumer group, which names no topic by itself; set "
-            "SubscriberOptions::topic (or --topic), or create it with `unibus subscriptions "
-            "create ",
-            subscription, " --topic TOPIC`"));
-      }
-      topic = info->topic;
-    } else if (auto s = admin_->CheckTopic(topic); !s.ok()) {
-      return s;
-    }
+  absl::StatusOr<std::shared_ptr<core_internal::SubscriptionSource>> MakeSource(
+      const std::string& subscription, const std::string& topic,
+      const SubscriberOptions& options) override {
     admin_->EnsureGroupPosition(subscription, topic, options.start);
-    auto source = MakeKafkaSource(config_, subscription, topic, options);
-    if (!source.ok()) return source.status();
-    core_internal::DispatcherConfig config{subscription, topic, options, config_.options.logger};
-    return core_internal::MakeDispatcher(
-        *std::move(source), std::move(config),
-        core_internal::DeadLetterThrough(weak_from_this(), config_.options.max_message_bytes));
+    return MakeKafkaSource(config_, subscription, topic, options);
   }
 
   std::shared_ptr<AdminConnection> admin() override { return admin_; }
@@ -86,13 +99,16 @@ class KafkaBroker : public BrokerConnection, public std::enable_shared_from_this
 void RegisterKafkaBackend() {
   core_internal::RegisterBackend(
       "kafka",
-      [](const core_internal::Url& url,
-         const BrokerOptions& options) -> absl::StatusOr<std::shared_ptr<BrokerConnection>> {
+      [](const core_internal::Url& url, const BrokerOptions& options)
+          -> absl::StatusOr<std::shared_ptr<core_internal::Transport>> {
         auto config = ResolveConfig(url, options);
         if (!config.ok()) return config.status();
+        // librdkafka's default (1000000) is below what a default broker accepts, so
+        // a message within Capabilities::max_message_bytes could not be sent.
+        config->properties.try_emplace("message.max.bytes", absl::StrCat(kBrokerMaxBatchBytes));
         auto admin = KafkaAdmin::Connect(*config);
         if (!admin.ok()) return admin.status();
-        return std::make_shared<KafkaBroker>(*std::move(config), *std::move(admin));
+        return std::make_shared<KafkaTransport>(*std::move(config), *std::move(admin));
       });
 }
 

@@ -10,9 +10,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/batching_publisher.h"
-#include "core/dispatcher.h"
-#include "core/names.h"
 #include "core/registry.h"
+#include "core/transport.h"
 
 namespace unibus::mem_internal {
 namespace {
@@ -63,7 +62,6 @@ absl::Status SubNotFound(const State& s, const std::string& sub) {
 }
 
 absl::Status CreateSubscriptionLocked(State& s, const SubscriptionConfig& c) {
-  if (auto st = core_internal::ValidateName("subscription", c.name); !st.ok()) return st;
   auto t = s.topics.find(c.topic);
   if (t == s.topics.end()) return TopicNotFound(s, c.topic);
   if (s.subs.count(c.name)) {
@@ -74,7 +72,7 @@ absl::Status CreateSubscriptionLocked(State& s, const SubscriptionConfig& c) {
   sub.topic = c.topic;
   sub.cursor = c.start == StartPosition::kEarliest ? t->second.base : t->second.end();
   sub.ack_deadline = c.ack_deadline;
-  sub.dead_letter_topic = c.dead_letter_topic;
+  sub.dead_letter_topic = c.dead_letter_topic;  // recorded; the library dead-letters
   s.subs.emplace(c.name, std::move(sub));
   return absl::OkStatus();
 }
@@ -219,7 +217,6 @@ class MemAdmin : public AdminConnection {
   explicit MemAdmin(std::shared_ptr<State> s) : s_(std::move(s)) {}
 
   absl::Status CreateTopic(const TopicConfig& c) override {
-    if (auto st = core_internal::ValidateName("topic", c.name); !st.ok()) return st;
     std::lock_guard<std::mutex> lock(s_->mu);
     if (!s_->topics.emplace(c.name, Topic{}).second) {
       return absl::AlreadyExistsError(
@@ -289,59 +286,50 @@ class MemAdmin : public AdminConnection {
   std::shared_ptr<State> s_;
 };
 
-class MemBroker : public BrokerConnection, public std::enable_shared_from_this<MemBroker> {
+class MemTransport : public core_internal::Transport {
  public:
-  MemBroker(std::shared_ptr<State> s, BrokerOptions options)
+  MemTransport(std::shared_ptr<State> s, BrokerOptions options)
       : s_(std::move(s)), options_(std::move(options)), admin_(std::make_shared<MemAdmin>(s_)) {}
 
+  // Everything stays in this process: no limit but BrokerOptions::max_message_bytes.
   Capabilities capabilities() const override {
     Capabilities c;
     c.backend = "mem";
     c.durable = false;
     c.multi_process = false;
     c.survives_broker_restart = false;
+    c.max_message_bytes = c.max_attributes = c.max_attribute_key_bytes =
+        c.max_attribute_value_bytes = c.max_ordering_key_bytes = options_.max_message_bytes;
     return c;
+  }
+
+  absl::Status CheckTopic(const std::string& topic) override {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    return s_->topics.count(topic) ? absl::OkStatus() : TopicNotFound(*s_, topic);
+  }
+
+  absl::StatusOr<std::string> SubscriptionTopic(const std::string& subscription,
+                                                const std::string& /*expected*/) override {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    auto it = s_->subs.find(subscription);
+    if (it == s_->subs.end()) return SubNotFound(*s_, subscription);
+    return it->second.topic;
   }
 
   absl::StatusOr<std::shared_ptr<PublisherConnection>> MakePublisher(
       const std::string& topic, const PublisherOptions& options) override {
-    {
-      std::lock_guard<std::mutex> lock(s_->mu);
-      if (!s_->topics.count(topic)) {
-        if (!options.create_topic_if_missing) return TopicNotFound(*s_, topic);
-        s_->topics.emplace(topic, Topic{});
-      }
-    }
     return core_internal::MakeBatchingPublisher(std::make_shared<MemSink>(s_), topic, options,
                                                 options_.max_message_bytes);
   }
 
-  absl::StatusOr<std::shared_ptr<SubscriberConnection>> MakeSubscriber(
-      const std::string& subscription, const SubscriberOptions& options) override {
-    std::string topic;
-    {
-      std::lock_guard<std::mutex> lock(s_->mu);
-      auto it = s_->subs.find(subscription);
-      if (it == s_->subs.end()) {
-        if (options.topic.empty()) return SubNotFound(*s_, subscription);
-        SubscriptionConfig c{.name = subscription,
-                             .topic = options.topic,
-                             .start = options.start,
-                             .ack_deadline = options.ack_deadline};
-        if (auto st = CreateSubscriptionLocked(*s_, c); !st.ok()) return st;
-        it = s_->subs.find(subscription);
-      } else if (!options.topic.empty() && it->second.topic != options.topic) {
-        return absl::InvalidArgumentError(absl::StrCat("subscription '", subscription,
-                                                       "' reads topic '", it->second.topic,
-                                                       "', not '", options.topic, "'"));
-      }
-      it->second.ack_deadline = options.ack_deadline;
-      topic = it->second.topic;
-    }
-    core_internal::DispatcherConfig config{subscription, topic, options, options_.logger};
-    return core_internal::MakeDispatcher(
-        std::make_shared<MemSource>(s_, subscription), std::move(config),
-        core_internal::DeadLetterThrough(weak_from_this(), options_.max_message_bytes));
+  absl::StatusOr<std::shared_ptr<core_internal::SubscriptionSource>> MakeSource(
+      const std::string& subscription, const std::string& /*topic*/,
+      const SubscriberOptions& options) override {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    auto it = s_->subs.find(subscription);
+    if (it == s_->subs.end()) return SubNotFound(*s_, subscription);
+    it->second.ack_deadline = options.ack_deadline;  // the lease its consumers take
+    return std::make_shared<MemSource>(s_, subscription);
   }
 
   std::shared_ptr<AdminConnection> admin() override { return admin_; }
@@ -356,23 +344,24 @@ class MemBroker : public BrokerConnection, public std::enable_shared_from_this<M
 }  // namespace
 
 void RegisterMemBackend() {
-  core_internal::RegisterBackend(
-      "mem",
-      [](const core_internal::Url& url,
-         const BrokerOptions& options) -> absl::StatusOr<std::shared_ptr<BrokerConnection>> {
-        // Brokers of one name share their state while any of them is open.
-        static std::mutex mu;
-        static auto* brokers = new std::map<std::string, std::weak_ptr<State>>;
-        std::lock_guard<std::mutex> lock(mu);
-        auto& weak = (*brokers)[url.body];
-        auto state = weak.lock();
-        if (!state) {
-          state = std::make_shared<State>();
-          state->url = absl::StrCat("mem://", url.body);
-          weak = state;
-        }
-        return std::make_shared<MemBroker>(state, options);
-      });
+  core_internal::RegisterBackend("mem",
+                                 [](const core_internal::Url& url, const BrokerOptions& options)
+                                     -> absl::StatusOr<std::shared_ptr<core_internal::Transport>> {
+                                   // Brokers of one name share their state while any of them is
+                                   // open.
+                                   static std::mutex mu;
+                                   static auto* brokers =
+                                       new std::map<std::string, std::weak_ptr<State>>;
+                                   std::lock_guard<std::mutex> lock(mu);
+                                   auto& weak = (*brokers)[url.body];
+                                   auto state = weak.lock();
+                                   if (!state) {
+                                     state = std::make_shared<State>();
+                                     state->url = absl::StrCat("mem://", url.body);
+                                     weak = state;
+                                   }
+                                   return std::make_shared<MemTransport>(state, options);
+                                 });
 }
 
 }  // namespace unibus::mem_internal

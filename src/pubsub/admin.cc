@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "core/names.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace unibus::pubsub_internal {
@@ -24,7 +23,6 @@ absl::Status WithHint(absl::Status s, absl::string_view hint) {
 }  // namespace
 
 absl::Status PubsubAdmin::CreateTopic(const TopicConfig& c) {
-  if (auto s = core_internal::ValidateName("topic", c.name); !s.ok()) return s;
   if (!c.configs.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("topic '", c.name, "': pubsub:// takes no backend topic configs (got '",
@@ -98,8 +96,6 @@ absl::StatusOr<TopicInfo> PubsubAdmin::DescribeTopic(const std::string& name) {
 }
 
 absl::Status PubsubAdmin::CreateSubscription(const SubscriptionConfig& c) {
-  if (auto s = core_internal::ValidateName("subscription", c.name); !s.ok()) return s;
-  if (auto s = core_internal::ValidateName("topic", c.topic); !s.ok()) return s;
   const std::string& project = conn_->endpoint().project;
   v1::Subscription sub;
   sub.set_name(SubscriptionPath(project, c.name));
@@ -110,8 +106,6 @@ absl::Status PubsubAdmin::CreateSubscription(const SubscriptionConfig& c) {
   // including through Admin (capabilities().ordering is false then).
   sub.set_enable_message_ordering(c.message_ordering && conn_->endpoint().ordering);
   if (!c.dead_letter_topic.empty()) {
-    if (auto s = core_internal::ValidateName("dead-letter topic", c.dead_letter_topic); !s.ok())
-      return s;
     sub.mutable_dead_letter_policy()->set_dead_letter_topic(
         TopicPath(project, c.dead_letter_topic));
     sub.mutable_dead_letter_policy()->set_max_delivery_attempts(

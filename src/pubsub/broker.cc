@@ -1,6 +1,7 @@
-// pubsub://PROJECT: the BrokerConnection and its registration.
+// pubsub://PROJECT: the transport and its registration.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
-#include "core/dispatcher.h"
 #include "core/registry.h"
 #include "pubsub/admin.h"
 #include "pubsub/connection.h"
@@ -10,13 +11,15 @@
 namespace unibus::pubsub_internal {
 namespace {
 
-class PubsubBroker : public BrokerConnection, public std::enable_shared_from_this<PubsubBroker> {
+class PubsubTransport : public core_internal::Transport {
  public:
-  explicit PubsubBroker(std::shared_ptr<Connection> conn)
+  explicit PubsubTransport(std::shared_ptr<Connection> conn)
       : conn_(std::move(conn)), admin_(std::make_shared<PubsubAdmin>(conn_)) {}
 
   // The emulator keeps everything in memory and cannot seek; Pub/Sub itself is
-  // durable across anything a client sees.
+  // durable across anything a client sees. The limits are Pub/Sub's
+  // (cloud.google.com/pubsub/quotas): 10 MB a message, 100 attributes, 256-byte
+  // attribute keys, 1024-byte attribute values and ordering keys.
   Capabilities capabilities() const override {
     Capabilities c;
     c.backend = "pubsub";
@@ -32,55 +35,35 @@ class PubsubBroker : public BrokerConnection, public std::enable_shared_from_thi
     c.admin_delete_topic = true;
     c.start_position = true;  // earliest = what the topic retains (TopicConfig::retention)
     c.survives_broker_restart = !conn_->endpoint().emulator;
+    c.max_message_bytes = std::min(conn_->options().max_message_bytes, kMaxRequestBytes);
+    c.max_attributes = kMaxAttributes;
+    c.max_attribute_key_bytes = kMaxAttributeKeyBytes;
+    c.max_attribute_value_bytes = kMaxAttributeValueBytes;
+    c.max_ordering_key_bytes = kMaxOrderingKeyBytes;
     return c;
+  }
+
+  absl::Status CheckTopic(const std::string& topic) override {
+    return admin_->DescribeTopic(topic).status();
+  }
+
+  absl::StatusOr<std::string> SubscriptionTopic(const std::string& subscription,
+                                                const std::string& /*expected*/) override {
+    auto sub = admin_->GetSubscription(subscription);
+    if (!sub.ok()) return sub.status();
+    return ShortName(sub->topic());
   }
 
   absl::StatusOr<std::shared_ptr<PublisherConnection>> MakePublisher(
       const std::string& topic, const PublisherOptions& options) override {
-    auto info = admin_->DescribeTopic(topic);
-    if (!info.ok()) {
-      if (!absl::IsNotFound(info.status()) || !options.create_topic_if_missing)
-        return info.status();
-      if (auto s = admin_->CreateTopic(TopicConfig{.name = topic});
-          !s.ok() && !absl::IsAlreadyExists(s))
-        return s;
-    }
     return std::make_shared<PubsubPublisher>(conn_, topic, options);
   }
 
-  absl::StatusOr<std::shared_ptr<SubscriberConnection>> MakeSubscriber(
-      const std::string& subscription, const SubscriberOptions& options) override {
-    auto sub = admin_->GetSubscription(subscription);
-    std::string topic;
-    if (sub.ok()) {
-      topic = ShortName(sub->topic());
-      if (!options.topic.empty() && topic != options.topic) {
-        return absl::InvalidArgumentError(absl::StrCat("subscription '", subscription, "' in ",
-                                                       conn_->endpoint().url, " reads topic '",
-                                                       topic, "', not '", options.topic, "'"));
-      }
-    } else if (absl::IsNotFound(sub.status()) && !options.topic.empty()) {
-      SubscriptionConfig c{.name = subscription,
-                           .topic = options.topic,
-                           .start = options.start,
-                           .ack_deadline = options.ack_deadline,
-                           .message_ordering = conn_->endpoint().ordering};
-      // Competing consumers may race to create it; either one wins.
-      if (auto s = admin_->CreateSubscription(c); !s.ok() && !absl::IsAlreadyExists(s)) return s;
-      topic = options.topic;
-    } else if (absl::IsNotFound(sub.status())) {
-      return absl::NotFoundError(absl::StrCat(
-          sub.status().message(), "; create it (unibus subscriptions create ", subscription,
-          " --topic TOPIC --url ", conn_->endpoint().url, ") or set SubscriberOptions::topic"));
-    } else {
-      return sub.status();
-    }
-    core_internal::DispatcherConfig config{subscription, topic, options, conn_->options().logger};
-    return core_internal::MakeDispatcher(
-        std::make_shared<StreamingPullSource>(conn_, subscription, topic, options,
-                                              conn_->endpoint().streams),
-        std::move(config),
-        core_internal::DeadLetterThrough(weak_from_this(), conn_->options().max_message_bytes));
+  absl::StatusOr<std::shared_ptr<core_internal::SubscriptionSource>> MakeSource(
+      const std::string& subscription, const std::string& topic,
+      const SubscriberOptions& options) override {
+    return std::make_shared<StreamingPullSource>(conn_, subscription, topic, options,
+                                                 conn_->endpoint().streams);
   }
 
   std::shared_ptr<AdminConnection> admin() override { return admin_; }
@@ -103,16 +86,15 @@ class PubsubBroker : public BrokerConnection, public std::enable_shared_from_thi
 }  // namespace
 
 void RegisterPubsubBackend() {
-  core_internal::RegisterBackend(
-      "pubsub",
-      [](const core_internal::Url& url,
-         const BrokerOptions& options) -> absl::StatusOr<std::shared_ptr<BrokerConnection>> {
-        auto endpoint = ParseEndpoint(url);
-        if (!endpoint.ok()) return endpoint.status();
-        auto conn = Connection::Open(*std::move(endpoint), options);
-        if (!conn.ok()) return conn.status();
-        return std::make_shared<PubsubBroker>(*std::move(conn));
-      });
+  core_internal::RegisterBackend("pubsub",
+                                 [](const core_internal::Url& url, const BrokerOptions& options)
+                                     -> absl::StatusOr<std::shared_ptr<core_internal::Transport>> {
+                                   auto endpoint = ParseEndpoint(url);
+                                   if (!endpoint.ok()) return endpoint.status();
+                                   auto conn = Connection::Open(*std::move(endpoint), options);
+                                   if (!conn.ok()) return conn.status();
+                                   return std::make_shared<PubsubTransport>(*std::move(conn));
+                                 });
 }
 
 }  // namespace unibus::pubsub_internal

@@ -87,7 +87,6 @@ absl::StatusOr<Endpoint> ParseEndpoint(const core_internal::Url& url) {
   Endpoint e;
   e.project = url.body;
   e.url = absl::StrCat("pubsub://", url.body);
-  if (auto s = ValidateProject(e.project); !s.ok()) return s;
   for (const auto& [k, v] : url.query) {
     if (k == "emulator") {
       e.address = v;
@@ -132,6 +131,16 @@ absl::StatusOr<Endpoint> ParseEndpoint(const core_internal::Url& url) {
     return absl::InvalidArgumentError(
         absl::StrCat("address '", e.address, "' for ", e.url,
                      " has no port; write HOST:PORT, e.g. 127.0.0.1:8085"));
+  }
+  // The emulator, like the official clients, takes any project ID (tests use
+  // pubsub://test); Google's service takes only real ones.
+  if (e.emulator) {
+    if (e.project.empty() || e.project.find('/') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("invalid project ID '", e.project, "' in ",
+                                                     e.url, ": give a non-empty ID without '/'"));
+    }
+  } else if (auto s = ValidateProject(e.project); !s.ok()) {
+    return s;
   }
   return e;
 }

@@ -20,6 +20,17 @@ TEST(PubsubConnection, ProjectIds) {
   EXPECT_FALSE(ValidateProject("under_score").ok());
 }
 
+// The emulator takes any project ID, as the official clients do with it.
+TEST(PubsubConnection, AnyProjectIdOnTheEmulator) {
+  for (const char* id : {"test", "p", "My_Project"}) {
+    auto e = ParseEndpoint(
+        *core_internal::ParseUrl(absl::StrCat("pubsub://", id, "?emulator=127.0.0.1:8085")));
+    EXPECT_TRUE(e.ok()) << id << ": " << e.status();
+  }
+  auto bad = ParseEndpoint(*core_internal::ParseUrl("pubsub://test?endpoint=example.com:443"));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+}
+
 TEST(PubsubConnection, Endpoints) {
   auto url = core_internal::ParseUrl("pubsub://my-project?emulator=127.0.0.1:8085");
   ASSERT_TRUE(url.ok());
@@ -91,6 +102,17 @@ TEST(PubsubPublisherValidation, RejectsWhatPubsubWouldRefuse) {
   EXPECT_TRUE(ValidateForPubsub(MessageBuilder{}.data("x").build(), 10 << 20, "t").ok());
   EXPECT_TRUE(ValidateForPubsub(MessageBuilder{}.attribute("k", "v").build(), 10 << 20, "t").ok());
   EXPECT_FALSE(ValidateForPubsub(Message{}, 10 << 20, "t").ok());
+  // Not UTF-8: refused before sending (the server's answer would look transient).
+  EXPECT_EQ(
+      ValidateForPubsub(MessageBuilder{}.data("x").attribute("k\xff", "v").build(), 10 << 20, "t")
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(
+      ValidateForPubsub(MessageBuilder{}.data("x").attribute("k", "\xff").build(), 10 << 20, "t")
+          .ok());
+  EXPECT_FALSE(
+      ValidateForPubsub(MessageBuilder{}.data("x").ordering_key("\xff").build(), 10 << 20, "t")
+          .ok());
   EXPECT_FALSE(
       ValidateForPubsub(MessageBuilder{}.data(std::string(10'000'001, 'x')).build(), 10 << 20, "t")
           .ok());

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/policy.h"
 
 namespace unibus::pubsub_internal {
 
@@ -60,10 +62,20 @@ absl::Status ValidateForPubsub(const Message& m, std::size_t max_message_bytes,
       return bad(absl::StrCat("attribute name '", k.substr(0, 40), "' must be 1-",
                               kMaxAttributeKeyBytes, " bytes"));
     }
+    // Pub/Sub's attributes and ordering keys are proto strings: the server refuses
+    // other bytes with an error that looks transient (UNKNOWN), so refuse them here,
+    // on every path (the library's dead-letter copies too), never to retry them.
+    if (!core_internal::IsValidUtf8(k) || !core_internal::IsValidUtf8(v)) {
+      return bad(absl::StrCat("attribute '", absl::CHexEscape(k.substr(0, 40)),
+                              "' is not valid UTF-8 (Pub/Sub carries UTF-8 attributes only)"));
+    }
     if (v.size() > kMaxAttributeValueBytes) {
       return bad(absl::StrCat("attribute '", k, "' has a ", v.size(),
                               "-byte value, Pub/Sub allows ", kMaxAttributeValueBytes));
     }
+  }
+  if (!core_internal::IsValidUtf8(m.ordering_key)) {
+    return bad("the ordering key is not valid UTF-8 (Pub/Sub carries UTF-8 ordering keys only)");
   }
   if (m.ordering_key.size() > kMaxOrderingKeyBytes) {
     return bad(absl::StrCat("ordering key of ", m.ordering_key.size(), " bytes, Pub/Sub allows ",

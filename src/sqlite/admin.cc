@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "core/names.h"
 #include "sqlite/common.h"
 
 namespace unibus::sqlite_internal {
@@ -38,7 +37,6 @@ absl::Status Run(Db& db, const char* sql, std::int64_t a, const char* what) {
 }  // namespace
 
 absl::Status SqliteAdmin::CreateTopic(const TopicConfig& c) {
-  if (auto s = core_internal::ValidateName("topic", c.name); !s.ok()) return s;
   if (c.retention < absl::ZeroDuration() || c.retention_messages < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("topic '", c.name, "': retention must not be negative"));
@@ -132,7 +130,6 @@ absl::StatusOr<TopicInfo> SqliteAdmin::DescribeTopic(const std::string& name) {
 }
 
 absl::Status SqliteAdmin::CreateSubscription(const SubscriptionConfig& c) {
-  if (auto s = core_internal::ValidateName("subscription", c.name); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   Db& db = *db_;
   return db.Write([&]() -> absl::Status {

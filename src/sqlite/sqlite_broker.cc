@@ -3,7 +3,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/batching_publisher.h"
-#include "core/dispatcher.h"
 #include "core/registry.h"
 #include "sqlite/admin.h"
 #include "sqlite/common.h"
@@ -13,11 +12,13 @@
 namespace unibus::sqlite_internal {
 namespace {
 
-class SqliteBroker : public BrokerConnection, public std::enable_shared_from_this<SqliteBroker> {
+class SqliteTransport : public core_internal::Transport {
  public:
-  SqliteBroker(DbConfig config, BrokerOptions options, std::shared_ptr<SqliteAdmin> admin)
+  SqliteTransport(DbConfig config, BrokerOptions options, std::shared_ptr<SqliteAdmin> admin)
       : config_(std::move(config)), options_(std::move(options)), admin_(std::move(admin)) {}
 
+  // A message is a row: no limit but BrokerOptions::max_message_bytes (SQLite's own
+  // is 1 GB).
   Capabilities capabilities() const override {
     Capabilities c;
     c.backend = "sqlite";
@@ -30,61 +31,40 @@ class SqliteBroker : public BrokerConnection, public std::enable_shared_from_thi
     c.retention = true;
     c.start_position = true;
     c.survives_broker_restart = true;
+    c.max_message_bytes = c.max_attributes = c.max_attribute_key_bytes =
+        c.max_attribute_value_bytes = c.max_ordering_key_bytes = options_.max_message_bytes;
     return c;
+  }
+
+  absl::Status CheckTopic(const std::string& topic) override {
+    auto exists = admin_->TopicExists(topic);
+    if (!exists.ok()) return exists.status();
+    return *exists ? absl::OkStatus() : absl::NotFoundError(topic);
+  }
+
+  absl::StatusOr<std::string> SubscriptionTopic(const std::string& subscription,
+                                                const std::string& /*expected*/) override {
+    auto topic = admin_->SubscriptionTopic(subscription);
+    if (!topic.ok()) return topic.status();
+    if (!topic->has_value()) return absl::NotFoundError(subscription);
+    return **topic;
   }
 
   absl::StatusOr<std::shared_ptr<PublisherConnection>> MakePublisher(
       const std::string& topic, const PublisherOptions& options) override {
-    auto exists = admin_->TopicExists(topic);
-    if (!exists.ok()) return exists.status();
-    if (!*exists) {
-      auto db = Db::Open(config_);
-      if (!db.ok()) return db.status();
-      if (!options.create_topic_if_missing) return TopicNotFound(**db, topic);
-      // Another process may create it at the same moment: that is fine too.
-      if (auto s = admin_->CreateTopic(TopicConfig{.name = topic});
-          !s.ok() && !absl::IsAlreadyExists(s))
-        return s;
-    }
     auto db = Db::Open(config_);
     if (!db.ok()) return db.status();
     return core_internal::MakeBatchingPublisher(std::make_shared<SqliteSink>(*std::move(db)), topic,
                                                 options, options_.max_message_bytes);
   }
 
-  absl::StatusOr<std::shared_ptr<SubscriberConnection>> MakeSubscriber(
-      const std::string& subscription, const SubscriberOptions& options) override {
-    auto topic = admin_->SubscriptionTopic(subscription);
-    if (!topic.ok()) return topic.status();
-    if (!topic->has_value()) {
-      auto db = Db::Open(config_);
-      if (!db.ok()) return db.status();
-      if (options.topic.empty()) return SubscriptionNotFound(**db, subscription);
-      SubscriptionConfig c{.name = subscription,
-                           .topic = options.topic,
-                           .start = options.start,
-                           .ack_deadline = options.ack_deadline,
-                           .dead_letter_topic = options.dead_letter_topic,
-                           .max_delivery_attempts = options.max_delivery_attempts};
-      if (auto s = admin_->CreateSubscription(c); !s.ok() && !absl::IsAlreadyExists(s)) return s;
-      topic = admin_->SubscriptionTopic(subscription);
-      if (!topic.ok()) return topic.status();
-      if (!topic->has_value())
-        return SubscriptionNotFound(**db, subscription);  // deleted meanwhile
-    }
-    if (!options.topic.empty() && **topic != options.topic) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("subscription '", subscription, "' in ", config_.url, " reads topic '",
-                       **topic, "', not '", options.topic, "'; use another subscription name"));
-    }
+  absl::StatusOr<std::shared_ptr<core_internal::SubscriptionSource>> MakeSource(
+      const std::string& subscription, const std::string& topic,
+      const SubscriberOptions& options) override {
     auto db = Db::Open(config_);
     if (!db.ok()) return db.status();
-    auto source =
-        std::make_shared<SqliteSource>(*std::move(db), subscription, **topic, options.ack_deadline);
-    core_internal::DispatcherConfig config{subscription, **topic, options, options_.logger};
-    return core_internal::MakeDispatcher(
-        std::move(source), std::move(config),
-        core_internal::DeadLetterThrough(weak_from_this(), options_.max_message_bytes));
+    return std::make_shared<SqliteSource>(*std::move(db), subscription, topic,
+                                          options.ack_deadline);
   }
 
   std::shared_ptr<AdminConnection> admin() override { return admin_; }
@@ -144,26 +124,25 @@ absl::StatusOr<DbConfig> ParseConfig(const core_internal::Url& url, const Broker
   return c;
 }
 
-absl::StatusOr<std::shared_ptr<BrokerConnection>> OpenSqliteBroker(const DbConfig& config,
-                                                                   const BrokerOptions& options) {
+absl::StatusOr<std::shared_ptr<core_internal::Transport>> OpenSqliteTransport(
+    const DbConfig& config, const BrokerOptions& options) {
   auto db = Db::Open(config);
   if (!db.ok()) return db.status();
   // Retention is applied at open and then from the publish path; a locked file
   // only postpones it.
   (void)MaybeApplyRetention(**db);
-  return std::make_shared<SqliteBroker>(config, options,
-                                        std::make_shared<SqliteAdmin>(*std::move(db)));
+  return std::make_shared<SqliteTransport>(config, options,
+                                           std::make_shared<SqliteAdmin>(*std::move(db)));
 }
 
 void RegisterSqliteBackend() {
-  core_internal::RegisterBackend(
-      "sqlite",
-      [](const core_internal::Url& url,
-         const BrokerOptions& options) -> absl::StatusOr<std::shared_ptr<BrokerConnection>> {
-        auto config = ParseConfig(url, options);
-        if (!config.ok()) return config.status();
-        return OpenSqliteBroker(*config, options);
-      });
+  core_internal::RegisterBackend("sqlite",
+                                 [](const core_internal::Url& url, const BrokerOptions& options)
+                                     -> absl::StatusOr<std::shared_ptr<core_internal::Transport>> {
+                                   auto config = ParseConfig(url, options);
+                                   if (!config.ok()) return config.status();
+                                   return OpenSqliteTransport(*config, options);
+                                 });
 }
 
 }  // namespace unibus::sqlite_internal

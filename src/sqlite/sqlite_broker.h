@@ -1,13 +1,14 @@
-// sqlite://PATH: the BrokerConnection over one SQLite file.
+// sqlite://PATH: the transport over one SQLite file.
 #ifndef UNIBUS_SQLITE_SQLITE_BROKER_H_
 #define UNIBUS_SQLITE_SQLITE_BROKER_H_
 
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "core/transport.h"
 #include "core/url.h"
 #include "sqlite/db.h"
-#include "unibus/broker.h"
+#include "unibus/options.h"
 
 namespace unibus::sqlite_internal {
 
@@ -20,8 +21,8 @@ namespace unibus::sqlite_internal {
 absl::StatusOr<DbConfig> ParseConfig(const core_internal::Url& url, const BrokerOptions& options);
 
 // Opens (creating if needed) the database `config` names.
-absl::StatusOr<std::shared_ptr<BrokerConnection>> OpenSqliteBroker(const DbConfig& config,
-                                                                   const BrokerOptions& options);
+absl::StatusOr<std::shared_ptr<core_internal::Transport>> OpenSqliteTransport(
+    const DbConfig& config, const BrokerOptions& options);
 
 // Registers the "sqlite" scheme (called by core/backends.cc).
 void RegisterSqliteBackend();

@@ -54,6 +54,13 @@ struct BackendEnvRegistrar {
   }
 };
 
+// The env registered as `name`, started on first use and shared by every test of
+// the binary (stopped at exit). `*status` is why it could not start, if it could not.
+BackendEnv* GetEnv(const std::string& name, absl::Status* status);
+
+// The names of the registered envs, to instantiate a suite over.
+std::vector<std::string> EnvNames();
+
 #define UNIBUS_REGISTER_BACKEND_ENV(name, type)                       \
   static ::unibus::conformance::BackendEnvRegistrar registrar_##type( \
       name, [] { return std::unique_ptr<::unibus::conformance::BackendEnv>(new type()); })
