@@ -15,9 +15,10 @@ expect() {  # expect NAME WANT GOT
 "$U" topics create orders >/dev/null
 "$U" subscriptions create billing --topic orders >/dev/null
 dl=(-a unibus-source-topic=orders -a unibus-delivery-attempts=5 -a unibus-source-subscription=billing)
-"$U" publish -t billing.dead-letter --create-topic -k cust-1 -a color=red \
+"$U" publish -t billing.dead-letter --create-topic --allow-reserved -k cust-1 -a color=red \
   -a "unibus-dead-letter-reason=cannot parse" "${dl[@]}" 'bad one' 'bad two' >/dev/null
-"$U" publish -t billing.dead-letter -a unibus-dead-letter-reason=timeout "${dl[@]}" slow >/dev/null
+"$U" publish -t billing.dead-letter --allow-reserved -a unibus-dead-letter-reason=timeout \
+  "${dl[@]}" slow >/dev/null
 
 out="$("$U" dead-letters list -s billing)"
 expect list "3 dead letter(s) of subscription billing" "$out"

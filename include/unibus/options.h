@@ -51,6 +51,10 @@ struct PublisherOptions {
   std::size_t max_pending_messages = 100000;
   // Create the topic on first use when it does not exist (where the backend can).
   bool create_topic_if_missing = false;
+  // Let messages carry the library's own `unibus-*` attributes (dead-letter reason,
+  // source topic, ...), which Publish otherwise refuses. Only for tools that move
+  // the library's messages as they are (writing or restoring dead letters).
+  bool allow_reserved_attributes = false;
 };
 
 // Where a new subscription starts reading its topic.

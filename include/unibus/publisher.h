@@ -34,8 +34,9 @@ class PublisherConnection {
 // unibus-type, unibus-encoding and unibus-produced-at); the attribute count, key,
 // value, ordering-key and message sizes are within `caps`' limits. Returns OK, or
 // InvalidArgument naming the field, the rule and `topic`.
+// `allow_reserved`: PublisherOptions::allow_reserved_attributes.
 [[nodiscard]] absl::Status ValidateForPublish(const Message& m, const Capabilities& caps,
-                                              std::string_view topic);
+                                              std::string_view topic, bool allow_reserved = false);
 
 // Publishes to one topic. A cheap value: copies share one connection, batching and
 // background thread. Thread-safe.
@@ -45,9 +46,11 @@ class Publisher {
   explicit Publisher(std::shared_ptr<PublisherConnection> conn) : conn_(std::move(conn)) {}
   // A publisher that refuses at once what ValidateForPublish(m, caps, topic) refuses
   // (what Broker::publisher returns).
-  Publisher(std::shared_ptr<PublisherConnection> conn, Capabilities caps, std::string topic)
+  Publisher(std::shared_ptr<PublisherConnection> conn, Capabilities caps, std::string topic,
+            bool allow_reserved = false)
       : conn_(std::move(conn)),
-        rules_(std::make_shared<const Rules>(Rules{std::move(caps), std::move(topic)})) {}
+        rules_(std::make_shared<const Rules>(
+            Rules{std::move(caps), std::move(topic), allow_reserved})) {}
 
   // Queues `m` for the next batch. The future holds the broker-assigned id once the
   // broker has the message durably (as durable as the backend is), or the error:
@@ -56,7 +59,9 @@ class Publisher {
   // Never blocks on the network; blocks only while max_pending_messages are unsent.
   PublishFuture Publish(Message m) {
     if (rules_ != nullptr) {
-      if (absl::Status s = ValidateForPublish(m, rules_->caps, rules_->topic); !s.ok()) {
+      if (absl::Status s =
+              ValidateForPublish(m, rules_->caps, rules_->topic, rules_->allow_reserved);
+          !s.ok()) {
         return MakeReadyFuture<absl::StatusOr<MessageId>>(std::move(s));
       }
     }
@@ -73,6 +78,7 @@ class Publisher {
   struct Rules {
     Capabilities caps;
     std::string topic;
+    bool allow_reserved = false;
   };
   std::shared_ptr<PublisherConnection> conn_;
   std::shared_ptr<const Rules> rules_;  // null: no check

@@ -17,6 +17,7 @@ struct PublishOptions {
   std::vector<std::string> attrs;
   bool json = false;
   bool create_topic = false;
+  bool allow_reserved = false;
   std::vector<std::string> messages;
 };
 
@@ -34,7 +35,8 @@ int run_publish(const PublishOptions& o) {
   auto broker = OpenBroker(o.broker);
   if (!broker.ok()) return Fail(broker.status());
   auto publisher =
-      broker->publisher(o.topic, PublisherOptions{.create_topic_if_missing = o.create_topic});
+      broker->publisher(o.topic, PublisherOptions{.create_topic_if_missing = o.create_topic,
+                                                  .allow_reserved_attributes = o.allow_reserved});
   if (!publisher.ok()) return Fail(publisher.status());
 
   // Validate every message before sending any, so bad input publishes nothing.
@@ -95,6 +97,8 @@ void setup_publish(CLI::App& app) {
   cmd->add_flag("--json", opts->json,
                 "messages are JSON: validated, content-type application/json");
   cmd->add_flag("--create-topic", opts->create_topic, "create the topic if it does not exist");
+  cmd->add_flag("--allow-reserved", opts->allow_reserved,
+                "allow the library's own unibus-* attributes (writing dead letters by hand)");
   cmd->add_option("messages", opts->messages, "messages (default: read stdin, one per line)");
   AddBrokerFlags(cmd, &opts->broker);
   cmd->callback([opts] { Exit(run_publish(*opts)); });

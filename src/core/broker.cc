@@ -42,7 +42,8 @@ absl::StatusOr<Publisher> Broker::publisher(const std::string& topic, PublisherO
   }
   auto conn = conn_->MakePublisher(topic, options);
   if (!conn.ok()) return conn.status();
-  return Publisher(*std::move(conn), conn_->capabilities(), topic);
+  return Publisher(*std::move(conn), conn_->capabilities(), topic,
+                   options.allow_reserved_attributes);
 }
 
 absl::StatusOr<Subscriber> Broker::subscriber(const std::string& subscription,

@@ -269,7 +269,8 @@ absl::StatusOr<ReplayReport> DeadLetters::Replay(const DeadLetterSelector& selec
     }
     auto p = publishers.find(topic);
     if (p == publishers.end()) {
-      auto opened = broker_.publisher(topic);
+      // The library restores the message as it was, its own attribute names included.
+      auto opened = broker_.publisher(topic, PublisherOptions{.allow_reserved_attributes = true});
       if (!opened.ok()) {
         report.failed.emplace_back(d.message.id, opened.status());
         continue;

@@ -106,8 +106,8 @@ SubscriptionConfig OnDemandSubscription(const std::string& subscription,
 
 }  // namespace core_internal
 
-absl::Status ValidateForPublish(const Message& m, const Capabilities& caps,
-                                std::string_view topic) {
+absl::Status ValidateForPublish(const Message& m, const Capabilities& caps, std::string_view topic,
+                                bool allow_reserved) {
   const absl::string_view topic_name(topic.data(), topic.size());
   auto bad = [&](const std::string& why) {
     return absl::InvalidArgumentError(
@@ -129,11 +129,13 @@ absl::Status ValidateForPublish(const Message& m, const Capabilities& caps,
                               "' is not valid UTF-8; attribute keys and values and ordering keys "
                               "must be UTF-8 on every backend (put bytes in the data)"));
     }
-    if (core_internal::IsReservedAttribute(k)) {
-      return bad(absl::StrCat("attribute key '", k,
-                              "' is reserved: unibus-* attributes are set by the library itself "
-                              "(only unibus-type, unibus-encoding and unibus-produced-at, the "
-                              "typed envelope's, may be published); rename it"));
+    if (!allow_reserved && core_internal::IsReservedAttribute(k)) {
+      return bad(absl::StrCat(
+          "attribute key '", k,
+          "' is reserved: unibus-* attributes are set by the library itself "
+          "(only unibus-type, unibus-encoding and unibus-produced-at, the "
+          "typed envelope's, may be published); rename it, or, in a tool that moves the "
+          "library's messages, set PublisherOptions::allow_reserved_attributes"));
     }
     if (k.size() > caps.max_attribute_key_bytes) {
       return bad(absl::StrCat("attribute key '", core_internal::Shown(k), "' has ", k.size(),

@@ -207,6 +207,20 @@ TEST_P(Contract, NonUtf8EmptyAndReservedAreRefusedAtOnce) {
        {"reserved", MessageBuilder{}.data("x").attribute("unibus-source-topic", "t").build()}});
 }
 
+// A tool that moves the library's own messages (writing or restoring dead letters)
+// opts in to its attributes.
+TEST_P(Contract, ReservedAttributesOnlyWhenAToolOptsIn) {
+  const std::string topic = MakeTopic();
+  auto tool = broker_->publisher(topic, PublisherOptions{.allow_reserved_attributes = true});
+  ASSERT_TRUE(tool.ok()) << tool.status();
+  auto r =
+      tool->Publish(MessageBuilder{}.data("x").attribute(kDeadLetterReason, "r").build()).get();
+  EXPECT_TRUE(r.ok()) << r.status();
+  // Every other rule still holds.
+  r = tool->Publish(MessageBuilder{}.data("x").attribute(kDeadLetterReason, "\xff").build()).get();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+}
+
 TEST_P(Contract, ErrorsNameTheFieldAndTheRule) {
   const std::string topic = MakeTopic();
   auto pub = broker_->publisher(topic);
