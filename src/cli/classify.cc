@@ -5,6 +5,7 @@
 
 #include "cli/common.h"
 #include "cli/metrics_server.h"
+#include "cli/model_path.h"
 #include "cli/subcommands.h"
 #include "cli/vision_glue.h"
 #include "spdlog/logger.h"
@@ -16,7 +17,7 @@ namespace {
 struct ClassifyCliOptions {
   BrokerFlags broker;
   std::string out_url;
-  std::string model = kDefaultModel;
+  std::string model;  // empty: FindModel searches DefaultModelPlaces()
   int max_wait_ms = 2;
   std::string ack_deadline = "10s";
   pipeline::ClassifyOptions classify;
@@ -33,7 +34,9 @@ int run_classify(const ClassifyCliOptions& o) {
   auto registry = std::make_shared<MetricsRegistry>();
   auto server = MetricsServer::Start(o.metrics, registry);
   if (!server.ok()) return Fail(server.status());
-  auto factory = CnnModelFactory(o.model);
+  auto model = FindModel(o.model, DefaultModelPlaces());
+  if (!model.ok()) return Fail(model.status());
+  auto factory = CnnModelFactory(*model);
   if (!factory.ok()) return Fail(factory.status());
   auto in = OpenBroker(o.broker);
   if (!in.ok()) return Fail(in.status());
@@ -98,7 +101,9 @@ void setup_classify(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--workers", opts->classify.workers, "worker threads, one model each")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--model", opts->model, "model file");
+  cmd->add_option(
+      "--model", opts->model,
+      "model file (default: $UNIBUS_MODEL, <prefix>/share/unibus/, the source tree, ./models/)");
   cmd->add_option("--ack-deadline", opts->ack_deadline,
                   "if this process dies, its images go to others after this");
   AddBrokerFlags(cmd, &opts->broker);

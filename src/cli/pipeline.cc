@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/common.h"
+#include "cli/model_path.h"
 #include "cli/subcommands.h"
 #include "cli/vision_glue.h"
 #include "vision/threads.h"
@@ -21,7 +22,7 @@ struct PipelineCliOptions {
   BrokerFlags broker;  // --url: both in and out unless --in/--out say otherwise
   std::string in, out;
   std::string data = kDefaultDataDir;
-  std::string model = kDefaultModel;
+  std::string model;  // empty: FindModel searches DefaultModelPlaces()
   std::string report = "pipeline-report.json";
   int max_wait_ms = 2;
   pipeline::PipelineOptions p;
@@ -35,7 +36,9 @@ int run_pipeline(const PipelineCliOptions& o) {
   // faults them in again (measured in the pipeline: 3x the CPU per image, worse as
   // batches grow under load).
   vision::KeepFreedMemoryForReuse();
-  auto factory = CnnModelFactory(o.model);
+  auto model = FindModel(o.model, DefaultModelPlaces());
+  if (!model.ok()) return Fail(model.status());
+  auto factory = CnnModelFactory(*model);
   if (!factory.ok()) return Fail(factory.status());
   auto url = ResolveUrl(o.broker);
   if (!url.ok()) return Fail(url.status());
@@ -75,7 +78,9 @@ void setup_pipeline(CLI::App& app) {
   cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch");
   cmd->add_option("--workers", opts->p.classify.workers, "classifier threads")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--model", opts->model, "model file");
+  cmd->add_option(
+      "--model", opts->model,
+      "model file (default: $UNIBUS_MODEL, <prefix>/share/unibus/, the source tree, ./models/)");
   cmd->add_option("--data", opts->data, "directory of the gzip'd IDX files");
   cmd->add_option("--report", opts->report, "write the JSON report here ('' to skip)");
   cmd->add_option("--run-id", opts->p.run_id,
