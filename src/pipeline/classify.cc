@@ -66,7 +66,6 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       for (auto& t : *got) {
         if (auto s = ValidateImage(t.value); !s.ok()) {
           std::move(t.ack).reject(std::string(s.message()));
-          ++stats->rejected;
           continue;
         }
         if (batch.empty()) deadline = absl::Now() + o.max_wait;
@@ -74,6 +73,10 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       }
       if (!batch.empty() && absl::Now() >= deadline) break;
     }
+    // Rejected = dead-lettered, counted once per message by the subscriber: bad images,
+    // messages the typed subscriber could not decode, and images a failing model sent
+    // past max_delivery_attempts.
+    stats->rejected.store(in.untyped().stats().dead_lettered);
     if (batch.empty()) continue;
     pixels.resize(batch.size() * kImageBytes);
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -158,7 +161,8 @@ absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& factory,
   }
   for (auto& t : threads) t.join();
   (void)typed_out.Flush();        // every prediction out, so its image gets acked
-  sub->connection()->Shutdown();  // then commit the acks
+  sub->connection()->Shutdown();  // then commit the acks and finish dead-letter writes
+  stats->rejected.store(sub->stats().dead_lettered);
   pub->connection()->Shutdown();
   for (auto& r : results) {
     if (!r.ok()) return r;

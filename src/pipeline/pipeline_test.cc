@@ -291,6 +291,9 @@ TEST(PipelineTest, BadImagesAreDeadLetteredWithAReasonAndTheWorkerGoesOn) {
   worker.join();
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(stats.classified.load(), 1);
+  // Every dead-lettered image counts once, the unparsable one (refused by the typed
+  // subscriber before the worker sees it) too.
+  EXPECT_EQ(stats.rejected.load(), 3);
   std::sort(reasons.begin(), reasons.end());
   ASSERT_EQ(reasons.size(), 3u);
   EXPECT_NE(reasons[0].find("image empty is empty"), std::string::npos) << reasons[0];
