@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   clang clang-format clang-tidy libclang-rt-14-dev
   libabsl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
-  librdkafka-dev kcat
+  librdkafka-dev kcat maven
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql
   libtorch-dev libopenblas0-pthread
@@ -66,4 +66,7 @@ if [ ! -x /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-em
     fi
   done
 fi
+# Apache Kafka's jars for the real-broker tests (scripts/kafka.sh), cached in
+# ~/.cache/unibus; nothing is fetched once they are there.
+"$(dirname "${BASH_SOURCE[0]}")/kafka.sh" fetch >/dev/null
 echo "setup: ok"

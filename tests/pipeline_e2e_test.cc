@@ -53,8 +53,10 @@ TEST_P(PipelineE2E, EveryImageOneRowAndAccuracyMatchesTheModel) {
     if (name == GetParam()) env = factory();
   }
   ASSERT_TRUE(env);
-  if (auto s = env->Start(); !s.ok())
+  if (auto s = env->Start(); !s.ok()) {
+    if (env->required()) FAIL() << GetParam() << " could not start: " << s;
     GTEST_SKIP() << GetParam() << " backend not available here: " << s;
+  }
   auto factory = cli::CnnModelFactory(std::string(UNIBUS_SOURCE_DIR) + "/" + cli::kDefaultModel);
   ASSERT_TRUE(factory.ok()) << factory.status();
   const int offline = OfflineCorrect(*factory);

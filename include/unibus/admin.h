@@ -32,6 +32,8 @@ struct PartitionInfo {
   int leader = -1;
   std::int64_t low_offset = -1;
   std::int64_t high_offset = -1;
+  std::vector<int> replicas;          // Kafka: broker ids holding a copy, leader first
+  std::vector<int> in_sync_replicas;  // Kafka: the replicas caught up with the leader (ISR)
 };
 
 struct TopicInfo {
@@ -42,6 +44,9 @@ struct TopicInfo {
   absl::Duration retention = absl::ZeroDuration();
   std::int64_t retention_messages = 0;
   std::vector<PartitionInfo> partition_info;
+  // Kafka: the topic's settings that differ from the server's built-in defaults
+  // (set on the topic, or on the brokers), e.g. {"cleanup.policy", "compact"}.
+  std::map<std::string, std::string> configs;
 };
 
 struct SubscriptionConfig {
@@ -54,6 +59,14 @@ struct SubscriptionConfig {
   int max_delivery_attempts = 5;
 };
 
+// Kafka: where a consumer group stands on one partition of its topic.
+struct SubscriptionPartition {
+  int partition = 0;
+  std::int64_t committed_offset = -1;  // next offset to consume; -1 if none committed
+  std::int64_t high_offset = -1;       // the partition's end
+  std::int64_t lag = -1;               // high_offset - committed_offset; -1 if unknown
+};
+
 struct SubscriptionInfo {
   std::string name;
   std::string topic;
@@ -61,6 +74,8 @@ struct SubscriptionInfo {
   std::int64_t in_flight = -1;  // leased to a consumer right now; -1 if unknown
   absl::Duration ack_deadline = absl::ZeroDuration();
   std::string dead_letter_topic;
+  std::vector<std::string> members;  // Kafka: consumers in the group now ("client-id@host")
+  std::vector<SubscriptionPartition> partitions;  // Kafka: committed offset and lag each
 };
 
 // What a backend implements behind Admin. Mockable.

@@ -222,7 +222,74 @@ absl::Status KafkaAdmin::CreateTopic(const TopicConfig& config) {
   size_t cnt = 0;
   const rd_kafka_topic_result_t** results =
       rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev->get()), &cnt);
-  return TopicResult(results, cnt, "CreateTopics", "create topic", config.name);
+  if (cnt == 1) {
+    const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[0]);
+    const char* text = rd_kafka_topic_result_error_string(results[0]);
+    const std::string server = text != nullptr ? text : rd_kafka_err2str(e);
+    const std::string what =
+        absl::StrCat("create topic '", config.name, "' on ", config_.url, ": ");
+    if (e == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR) {
+      const int brokers = BrokerCount();
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, "replication factor ",
+                       config.replication_factor > 0 ? absl::StrCat(config.replication_factor)
+                                                     : "(the brokers' default.replication.factor)",
+                       " is more than the ", brokers, " broker(s) available; use at most ", brokers,
+                       " (server: ", server, ")"));
+    }
+    if (e == RD_KAFKA_RESP_ERR_INVALID_CONFIG) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, "the server refused a topic config: ", server,
+                       "; see the topic configs of Apache Kafka's documentation"));
+    }
+    if (e == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION && absl::StrContains(server, "collides")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, server,
+          "; Kafka treats '.' and '_' in topic names as the same character (their metrics "
+          "names would clash), so choose a name that differs in another way"));
+    }
+  }
+  if (auto s = TopicResult(results, cnt, "CreateTopics", "create topic", config.name); !s.ok()) {
+    return s;
+  }
+  return AwaitTopic(config.name, /*present=*/true);
+}
+
+int KafkaAdmin::BrokerCount() {
+  const rd_kafka_metadata_t* raw = nullptr;
+  if (rd_kafka_metadata(rk_.get(), 0, nullptr, &raw, TimeoutMs()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return -1;
+  }
+  MetadataPtr md(raw);
+  return md->broker_cnt;
+}
+
+absl::Status KafkaAdmin::AwaitTopic(const std::string& topic, bool present) {
+  // The controller answers CreateTopics / DeleteTopics once the change is committed;
+  // the brokers learn it a moment later. Wait until metadata agrees, so the next call
+  // (a publisher on the new topic, a new topic of the same name) sees it.
+  // A metadata request goes to one broker picked at random, so the change must show in
+  // several answers in a row (twice the broker count) before every broker is likely to
+  // have it.
+  const absl::Time deadline = absl::Now() + config_.options.connect_timeout;
+  const int want = 2 * std::max(1, BrokerCount());
+  int seen = 0;
+  for (;;) {
+    auto m = Metadata(topic);
+    const bool done = present ? m.ok() && std::all_of(m->info.begin(), m->info.end(),
+                                                      [](const auto& p) { return p.leader >= 0; })
+                              : absl::IsNotFound(m.status());
+    seen = done ? seen + 1 : 0;
+    if (seen >= want) return absl::OkStatus();
+    if (done) continue;
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("topic '", topic, "' was ", present ? "created" : "deleted", " on ",
+                       config_.url, " but the brokers' metadata did not show it within ",
+                       absl::FormatDuration(config_.options.connect_timeout), "; try again"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 absl::Status KafkaAdmin::DeleteTopic(const std::string& name) {
@@ -235,7 +302,8 @@ absl::Status KafkaAdmin::DeleteTopic(const std::string& name) {
   size_t cnt = 0;
   const rd_kafka_topic_result_t** results =
       rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev->get()), &cnt);
-  return TopicResult(results, cnt, "DeleteTopics", "delete topic", name);
+  if (auto s = TopicResult(results, cnt, "DeleteTopics", "delete topic", name); !s.ok()) return s;
+  return AwaitTopic(name, /*present=*/false);
 }
 
 absl::StatusOr<std::vector<std::string>> KafkaAdmin::ListTopics() {
@@ -274,7 +342,11 @@ absl::StatusOr<KafkaAdmin::TopicMeta> KafkaAdmin::Metadata(const std::string& to
     m.partitions = t.partition_cnt;
     for (int p = 0; p < t.partition_cnt; ++p) {
       m.replication = std::max(m.replication, t.partitions[p].replica_cnt);
-      m.info.push_back(PartitionInfo{t.partitions[p].id, t.partitions[p].leader, -1, -1});
+      const rd_kafka_metadata_partition_t& mp = t.partitions[p];
+      PartitionInfo info{.id = mp.id, .leader = mp.leader};
+      info.replicas.assign(mp.replicas, mp.replicas + mp.replica_cnt);
+      info.in_sync_replicas.assign(mp.isrs, mp.isrs + mp.isr_cnt);
+      m.info.push_back(std::move(info));
     }
     std::sort(m.info.begin(), m.info.end(),
               [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -319,11 +391,14 @@ absl::StatusOr<TopicInfo> KafkaAdmin::DescribeTopic(const std::string& name) {
       const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(rs[i], &n);
       for (size_t j = 0; j < n; ++j) {
         const char* value = rd_kafka_ConfigEntry_value(entries[j]);
+        const std::string_view key = rd_kafka_ConfigEntry_name(entries[j]);
         std::int64_t ms = 0;
-        if (value != nullptr &&
-            std::string_view(rd_kafka_ConfigEntry_name(entries[j])) == "retention.ms" &&
-            absl::SimpleAtoi(value, &ms) && ms > 0) {
+        if (value != nullptr && key == "retention.ms" && absl::SimpleAtoi(value, &ms) && ms > 0) {
           info.retention = absl::Milliseconds(ms);
+        }
+        if (value != nullptr && !rd_kafka_ConfigEntry_is_default(entries[j]) &&
+            !rd_kafka_ConfigEntry_is_sensitive(entries[j])) {
+          info.configs.emplace(key, value);
         }
       }
     }
@@ -495,14 +570,24 @@ absl::StatusOr<SubscriptionInfo> KafkaAdmin::DescribeSubscription(const std::str
   for (const GroupOffset& g : *offsets) {
     if (info.topic.empty()) info.topic = g.topic;
     if (info.topic != g.topic) continue;
+    SubscriptionPartition part{.partition = g.partition, .committed_offset = g.offset};
     std::int64_t low = 0, high = 0;
-    if (backlog >= 0 &&
-        rd_kafka_query_watermark_offsets(rk_.get(), g.topic.c_str(), g.partition, &low, &high,
+    if (rd_kafka_query_watermark_offsets(rk_.get(), g.topic.c_str(), g.partition, &low, &high,
                                          TimeoutMs()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      backlog += std::max<std::int64_t>(0, high - g.offset);
+      part.high_offset = high;
+      part.lag = std::max<std::int64_t>(0, high - g.offset);
+      if (backlog >= 0) backlog += part.lag;
     } else {
       backlog = -1;
     }
+    info.partitions.push_back(part);
+  }
+  std::sort(info.partitions.begin(), info.partitions.end(),
+            [](const auto& a, const auto& b) { return a.partition < b.partition; });
+  if (SupportsTopicAdmin()) {
+    auto members = GroupMembers(name);
+    if (!members.ok()) return members.status();
+    info.members = *std::move(members);
   }
   if (info.topic.empty()) {
     return absl::NotFoundError(absl::StrCat("subscription (consumer group) '", name,
@@ -512,6 +597,32 @@ absl::StatusOr<SubscriptionInfo> KafkaAdmin::DescribeSubscription(const std::str
   }
   info.backlog = backlog;
   return info;
+}
+
+absl::StatusOr<std::vector<std::string>> KafkaAdmin::GroupMembers(const std::string& group) {
+  const char* groups[] = {group.c_str()};
+  auto ev = Request(
+      RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, "DescribeGroups",
+      [&](auto* o, auto* q) { rd_kafka_DescribeConsumerGroups(rk_.get(), groups, 1, o, q); });
+  if (!ev.ok()) return ev.status();
+  size_t cnt = 0;
+  const rd_kafka_ConsumerGroupDescription_t** descs = rd_kafka_DescribeConsumerGroups_result_groups(
+      rd_kafka_event_DescribeConsumerGroups_result(ev->get()), &cnt);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < cnt; ++i) {
+    if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(descs[i])) {
+      return ToStatus(rd_kafka_error_code(e),
+                      absl::StrCat("describe subscription '", group, "' on ", config_.url));
+    }
+    const size_t n = rd_kafka_ConsumerGroupDescription_member_count(descs[i]);
+    for (size_t j = 0; j < n; ++j) {
+      const rd_kafka_MemberDescription_t* m = rd_kafka_ConsumerGroupDescription_member(descs[i], j);
+      out.push_back(absl::StrCat(rd_kafka_MemberDescription_client_id(m), "@",
+                                 rd_kafka_MemberDescription_host(m)));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace unibus::kafka_internal

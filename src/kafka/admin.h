@@ -90,6 +90,13 @@ class KafkaAdmin : public AdminConnection {
     std::vector<PartitionInfo> info;
   };
   absl::StatusOr<TopicMeta> Metadata(const std::string& topic);
+  // Waits until the brokers' metadata shows `topic` (with a leader on every
+  // partition) or, with present = false, no longer shows it.
+  absl::Status AwaitTopic(const std::string& topic, bool present);
+  // Brokers in the cluster's metadata; -1 if it cannot be read.
+  int BrokerCount();
+  // The consumers in `group` now, as "client-id@host".
+  absl::StatusOr<std::vector<std::string>> GroupMembers(const std::string& group);
   int TimeoutMs() const;
 
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);

@@ -24,6 +24,9 @@ class BackendEnv {
   // reason when it cannot run here (e.g. "Pub/Sub emulator not installed"); the
   // suite then reports every test of this env as skipped with that reason.
   virtual absl::Status Start() = 0;
+  // True when a failed Start() fails the tests instead of skipping them: the env
+  // brings its broker itself (Kafka from Maven jars), so it must be able to start.
+  virtual bool required() const { return false; }
   virtual void Stop() = 0;
 
   // A URL for a fresh, isolated namespace (new topics/subscriptions each test may

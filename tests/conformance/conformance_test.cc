@@ -23,6 +23,7 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     absl::Status started;
     env_ = GetEnv(GetParam(), &started);
+    if (!started.ok() && env_->required()) FAIL() << GetParam() << " could not start: " << started;
     if (!started.ok()) GTEST_SKIP() << GetParam() << " backend not available here: " << started;
     auto b = Broker::Open(env_->Url());
     ASSERT_TRUE(b.ok()) << b.status();

@@ -1,40 +1,85 @@
-// The conformance suite on kafka://, against librdkafka's mock cluster (3 brokers)
-// started for the suite. The mock has no CreateTopics, so topics are made with the
-// mock API; consumer-group timeouts are short so rebalances take ~1 s, not 45.
-#include <atomic>
+// The conformance suite on kafka://. By default against librdkafka's mock cluster (3
+// brokers; the mock has no CreateTopics, so topics are made with the mock API). With
+// UNIBUS_KAFKA_CONFORMANCE=real, against a real Apache Kafka cluster (KRaft, from the
+// Maven Central jars) that scripts/kafka.sh starts for the suite: 3 brokers, so topics
+// have replication factor 3 and min.insync.replicas 2 (UNIBUS_KAFKA_TEST_BROKERS=1 for
+// one); a real cluster that cannot start fails the suite with the reason. Consumer-group
+// timeouts are short so rebalances take ~1 s, not 45. Set UNIBUS_KAFKA_TEST_PARAMS to
+// add librdkafka properties (e.g. debug=cgrp).
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "conformance/backend.h"
 #include "kafka/mock_cluster.h"
+#include "kafka/real_cluster.h"
 
 namespace unibus::conformance {
 namespace {
 
+bool Real() {
+  const char* v = std::getenv("UNIBUS_KAFKA_CONFORMANCE");
+  return v != nullptr && std::string_view(v) == "real";
+}
+
 class KafkaEnv : public BackendEnv {
  public:
   std::string name() const override { return "kafka"; }
+  bool required() const override { return real_; }
 
   absl::Status Start() override {
-    auto cluster = kafka_internal::MockCluster::Start(3);
+    if (!real_) {
+      auto cluster = kafka_internal::MockCluster::Start(3);
+      if (!cluster.ok()) return cluster.status();
+      mock_ = *std::move(cluster);
+      std::fprintf(stderr, "kafka env: running on librdkafka's mock cluster at %s\n",
+                   mock_->bootstrap().c_str());
+      return absl::OkStatus();
+    }
+    int brokers = 3;
+    if (const char* n = std::getenv("UNIBUS_KAFKA_TEST_BROKERS")) {
+      if (!absl::SimpleAtoi(n, &brokers) || brokers < 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("UNIBUS_KAFKA_TEST_BROKERS='", n, "' is not a broker count"));
+      }
+    }
+    auto cluster = kafka_testing::RealCluster::Start(brokers);
     if (!cluster.ok()) return cluster.status();
-    cluster_ = *std::move(cluster);
+    real_cluster_ = *std::move(cluster);
+    std::fprintf(stderr, "kafka env: running on %s\n", real_cluster_->description().c_str());
     return absl::OkStatus();
   }
-  void Stop() override { cluster_.reset(); }
+  void Stop() override {
+    mock_.reset();
+    real_cluster_.reset();
+  }
 
   // One cluster for the suite; tests use fresh topic and group names.
   std::string Url() override {
-    return absl::StrCat(cluster_->url(),
+    const char* extra = std::getenv("UNIBUS_KAFKA_TEST_PARAMS");
+    return absl::StrCat(real_ ? real_cluster_->url() : mock_->url(),
                         "?session.timeout.ms=6000&heartbeat.interval.ms=500&topic.metadata.refresh."
-                        "interval.ms=1000");
+                        "interval.ms=1000",
+                        extra != nullptr ? absl::StrCat("&", extra) : "");
   }
 
-  absl::Status CreateTopic(Broker&, const std::string& topic, int partitions) override {
-    return cluster_->CreateTopic(topic, partitions);
+  absl::Status CreateTopic(Broker& broker, const std::string& topic, int partitions) override {
+    if (real_) return BackendEnv::CreateTopic(broker, topic, partitions);
+    return mock_->CreateTopic(topic, partitions);
+  }
+
+  absl::Status Restart() override {
+    if (!real_) return BackendEnv::Restart();
+    if (auto s = real_cluster_->StopAll(); !s.ok()) return s;
+    return real_cluster_->StartAll();
   }
 
  private:
-  std::unique_ptr<kafka_internal::MockCluster> cluster_;
+  const bool real_ = Real();
+  std::unique_ptr<kafka_internal::MockCluster> mock_;
+  std::unique_ptr<kafka_testing::RealCluster> real_cluster_;
 };
 
 }  // namespace

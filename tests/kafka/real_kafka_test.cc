@@ -1,0 +1,328 @@
+// kafka:// against a real Apache Kafka cluster (3 brokers, KRaft, replication factor 3,
+// min.insync.replicas 2) started once for this binary by scripts/kafka.sh: admin checked
+// against Kafka's own command-line tools from the same jars, bad admin input, and a
+// partition leader SIGKILLed under a running publisher and consumer group.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "conformance/checker.h"
+#include "kafka/real_cluster.h"
+#include "unibus/unibus.h"
+
+namespace unibus::kafka_testing {
+namespace {
+
+using conformance::Checker;
+
+RealCluster* cluster = nullptr;
+absl::Status cluster_status = absl::UnknownError("not started");
+
+class ClusterEnv : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    auto c = RealCluster::Start(3);
+    cluster_status = c.status();
+    if (!c.ok()) return;
+    cluster = c->release();
+    std::fprintf(stderr, "real_kafka_test: running on %s\n", cluster->description().c_str());
+  }
+  void TearDown() override {
+    delete cluster;
+    cluster = nullptr;
+  }
+};
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new ClusterEnv);
+
+constexpr char kFastGroup[] =
+    "?session.timeout.ms=6000&heartbeat.interval.ms=500&topic.metadata.refresh.interval.ms=1000";
+
+class RealKafka : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(cluster, nullptr) << "the real Kafka cluster did not start: " << cluster_status;
+    auto b = Broker::Open(cluster->url() + kFastGroup);
+    ASSERT_TRUE(b.ok()) << b.status();
+    broker_ = std::make_unique<Broker>(*b);
+  }
+
+  // kafka-topics / kafka-consumer-groups from the same jars.
+  std::string Topics(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--bootstrap-server", cluster->bootstrap()});
+    auto out = cluster->Tool("org.apache.kafka.tools.TopicCommand", args);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *out : "";
+  }
+  std::string Groups(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--bootstrap-server", cluster->bootstrap()});
+    auto out = cluster->Tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", args);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *out : "";
+  }
+
+  void PublishN(const std::string& topic, int from, int to, Checker* checker = nullptr) {
+    auto p = broker_->publisher(topic);
+    ASSERT_TRUE(p.ok()) << p.status();
+    std::vector<PublishFuture> fs;
+    for (int i = from; i < to; ++i) {
+      const std::string data = absl::StrCat(topic, "/", i);
+      if (checker) checker->Expect(data);
+      fs.push_back(
+          p->Publish(MessageBuilder{}.data(data).ordering_key(absl::StrCat("k", i % 7)).build()));
+    }
+    for (auto& f : fs) ASSERT_TRUE(f.get().ok()) << f.get().status();
+  }
+
+  // Pulls and acks until `want` distinct messages or `limit`; returns all deliveries.
+  std::vector<std::string> Drain(Subscriber& sub, int want, absl::Duration limit) {
+    std::vector<std::string> got;
+    std::set<std::string> distinct;
+    const absl::Time end = absl::Now() + limit;
+    while (static_cast<int>(distinct.size()) < want && absl::Now() < end) {
+      auto r = sub.Pull(100, absl::Milliseconds(200));
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (!r.ok()) break;
+      for (auto& m : *r) {
+        got.push_back(m.message.data);
+        distinct.insert(m.message.data);
+        std::move(m.ack).ack();
+      }
+    }
+    return got;
+  }
+
+  std::unique_ptr<Broker> broker_;
+};
+
+TEST_F(RealKafka, CapabilitiesSayTheServerHasAdmin) {
+  Capabilities c = broker_->capabilities();
+  EXPECT_TRUE(c.admin_create_topic);
+  EXPECT_TRUE(c.admin_delete_topic);
+  EXPECT_TRUE(c.partitions);
+  EXPECT_TRUE(c.survives_broker_restart);
+}
+
+TEST_F(RealKafka, TopicsMadeByUnibusLookRightToKafkaTopicsAndTheOtherWayRound) {
+  Admin admin = broker_->admin();
+  ASSERT_TRUE(admin
+                  .CreateTopic(TopicConfig{
+                      .name = "made-by-unibus",
+                      .partitions = 3,
+                      .replication_factor = 3,
+                      .configs = {{"cleanup.policy", "compact"}, {"retention.ms", "3600000"}}})
+                  .ok());
+  const std::string described = Topics({"--describe", "--topic", "made-by-unibus"});
+  EXPECT_TRUE(absl::StrContains(described, "PartitionCount: 3")) << described;
+  EXPECT_TRUE(absl::StrContains(described, "ReplicationFactor: 3")) << described;
+  EXPECT_TRUE(absl::StrContains(described, "cleanup.policy=compact")) << described;
+  EXPECT_TRUE(absl::StrContains(described, "retention.ms=3600000")) << described;
+
+  Topics({"--create", "--topic", "made-by-kafka-topics", "--partitions", "2",
+          "--replication-factor", "2", "--config", "retention.ms=7200000"});
+  // The tool returns once the controller has the topic; the brokers learn it a moment later.
+  auto info = admin.DescribeTopic("made-by-kafka-topics");
+  for (const absl::Time end = absl::Now() + absl::Seconds(10);
+       absl::IsNotFound(info.status()) && absl::Now() < end;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    info = admin.DescribeTopic("made-by-kafka-topics");
+  }
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->partitions, 2);
+  EXPECT_EQ(info->replication_factor, 2);
+  EXPECT_EQ(info->retention, absl::Hours(2));
+  EXPECT_EQ(info->configs["retention.ms"], "7200000");
+  EXPECT_EQ(info->configs["min.insync.replicas"], "2") << "set on the brokers by the fixture";
+  ASSERT_EQ(info->partition_info.size(), 2u);
+  for (const PartitionInfo& p : info->partition_info) {
+    EXPECT_EQ(p.replicas.size(), 2u);
+    EXPECT_EQ(p.in_sync_replicas.size(), 2u);
+    EXPECT_TRUE(std::count(p.replicas.begin(), p.replicas.end(), p.leader)) << p.leader;
+    EXPECT_EQ(p.low_offset, 0);
+    EXPECT_EQ(p.high_offset, 0);
+  }
+  auto list = admin.ListTopics();
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_TRUE(std::count(list->begin(), list->end(), "made-by-kafka-topics"));
+  EXPECT_TRUE(std::count(list->begin(), list->end(), "made-by-unibus"));
+
+  ASSERT_TRUE(admin.DeleteTopic("made-by-unibus").ok());
+  EXPECT_FALSE(absl::StrContains(Topics({"--list"}), "made-by-unibus"));
+  Topics({"--delete", "--topic", "made-by-kafka-topics"});
+  absl::Status gone;
+  const absl::Time end = absl::Now() + absl::Seconds(10);
+  do {
+    gone = admin.DescribeTopic("made-by-kafka-topics").status();
+  } while (gone.ok() && absl::Now() < end);
+  EXPECT_EQ(gone.code(), absl::StatusCode::kNotFound) << gone;
+}
+
+TEST_F(RealKafka, BadTopicInputGetsClearErrors) {
+  Admin admin = broker_->admin();
+  auto rf = admin.CreateTopic(TopicConfig{.name = "too-replicated", .replication_factor = 5});
+  EXPECT_EQ(rf.code(), absl::StatusCode::kInvalidArgument) << rf;
+  EXPECT_TRUE(absl::StrContains(rf.message(), "replication factor 5")) << rf;
+  EXPECT_TRUE(absl::StrContains(rf.message(), "3 broker")) << rf;
+
+  auto config =
+      admin.CreateTopic(TopicConfig{.name = "bad-config", .configs = {{"retention.mss", "1000"}}});
+  EXPECT_EQ(config.code(), absl::StatusCode::kInvalidArgument) << config;
+  EXPECT_TRUE(absl::StrContains(config.message(), "retention.mss")) << config;
+
+  ASSERT_TRUE(admin.CreateTopic("collide.name").ok());
+  auto collide = admin.CreateTopic("collide_name");
+  EXPECT_EQ(collide.code(), absl::StatusCode::kInvalidArgument) << collide;
+  EXPECT_TRUE(absl::StrContains(collide.message(), "collide.name")) << collide;
+  EXPECT_TRUE(absl::StrContains(collide.message(), "'.' and '_'")) << collide;
+  EXPECT_EQ(admin.CreateTopic("collide.name").code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(RealKafka, SubscriptionsAreConsumerGroupsKafkasToolsSee) {
+  Admin admin = broker_->admin();
+  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = "grouped", .partitions = 3}).ok());
+  PublishN("grouped", 0, 5);  // before the subscription: not for it
+  ASSERT_TRUE(
+      admin.CreateSubscription(SubscriptionConfig{.name = "readers", .topic = "grouped"}).ok());
+  Checker checker;
+  PublishN("grouped", 5, 12, &checker);
+
+  // Kafka's tool sees the group with its offsets and a lag of the 7 later messages.
+  EXPECT_TRUE(absl::StrContains(Groups({"--list"}), "readers"));
+  const std::string described = Groups({"--describe", "--group", "readers"});
+  EXPECT_EQ(std::count(described.begin(), described.end(), '\n'), 4) << described;
+  auto info = admin.DescribeSubscription("readers");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->topic, "grouped");
+  EXPECT_EQ(info->backlog, 7);
+  ASSERT_EQ(info->partitions.size(), 3u);
+  std::int64_t lag = 0, committed = 0;
+  for (const auto& p : info->partitions) {
+    lag += p.lag;
+    committed += p.committed_offset;
+  }
+  EXPECT_EQ(lag, 7);
+  EXPECT_EQ(committed, 5);
+  EXPECT_TRUE(info->members.empty());
+
+  // The first consumer attaches now and gets exactly what came after the create.
+  {
+    auto sub = broker_->subscriber("readers");
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    for (const auto& d : Drain(*sub, 7, absl::Seconds(30))) checker.Receive(d);
+    auto with_member = admin.DescribeSubscription("readers");
+    ASSERT_TRUE(with_member.ok());
+    EXPECT_EQ(with_member->members.size(), 1u);
+    sub->connection()->Shutdown();
+  }
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.unexpected, 0) << "a message from before the subscription was delivered";
+  EXPECT_EQ(r.duplicated, 0);
+
+  // Delete removes the group and its offsets; a re-created one starts fresh.
+  ASSERT_TRUE(admin.DeleteSubscription("readers").ok());
+  EXPECT_FALSE(absl::StrContains(Groups({"--list"}), "readers"));
+  EXPECT_EQ(admin.DeleteSubscription("readers").code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(admin
+                  .CreateSubscription(SubscriptionConfig{
+                      .name = "readers", .topic = "grouped", .start = StartPosition::kEarliest})
+                  .ok());
+  auto again = admin.DescribeSubscription("readers");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->backlog, 12);
+
+  // A group Kafka's tool made is a subscription unibus can describe.
+  Groups({"--reset-offsets", "--group", "tool-made", "--topic", "grouped", "--to-earliest",
+          "--execute"});
+  auto tool_made = admin.DescribeSubscription("tool-made");
+  ASSERT_TRUE(tool_made.ok()) << tool_made.status();
+  EXPECT_EQ(tool_made->topic, "grouped");
+  EXPECT_EQ(tool_made->backlog, 12);
+  auto subs = admin.ListSubscriptions();
+  ASSERT_TRUE(subs.ok());
+  EXPECT_TRUE(std::count(subs->begin(), subs->end(), "tool-made"));
+}
+
+// The leader of a partition is SIGKILLed while an idempotent acks=all publisher and a
+// consumer group run: every publish succeeds exactly once in the log, and the
+// consumer goes on after the election and loses nothing.
+TEST_F(RealKafka, PartitionLeaderKilledMidStreamLosesAndDuplicatesNothing) {
+  Admin admin = broker_->admin();
+  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = "failover", .partitions = 3}).ok());
+  ASSERT_TRUE(
+      admin.CreateSubscription(SubscriptionConfig{.name = "failover-readers", .topic = "failover"})
+          .ok());
+  auto sub = broker_->subscriber("failover-readers");
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  Checker consumed;
+  auto session = sub->Subscribe([&](Message m, AckHandler h) {
+    consumed.Receive(m.data);
+    std::move(h).ack();
+  });
+  ASSERT_TRUE(session.ok());
+  auto p = broker_->publisher("failover");
+  ASSERT_TRUE(p.ok()) << p.status();
+
+  const int n = 3000;
+  int killed = -1;
+  std::vector<PublishFuture> fs;
+  for (int i = 0; i < n; ++i) {
+    if (i == n / 3) {
+      auto info = admin.DescribeTopic("failover");
+      ASSERT_TRUE(info.ok()) << info.status();
+      killed = info->partition_info[0].leader;
+      std::fprintf(stderr, "SIGKILL broker %d, leader of failover-0 (pid %d)\n", killed,
+                   cluster->Pid(killed));
+      ASSERT_TRUE(cluster->Kill(killed).ok());
+    }
+    const std::string data = absl::StrCat("failover/", i);
+    consumed.Expect(data);
+    fs.push_back(
+        p->Publish(MessageBuilder{}.data(data).ordering_key(absl::StrCat("k", i % 12)).build()));
+    if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int failed = 0;
+  for (auto& f : fs) {
+    if (!f.get().ok()) {
+      if (++failed < 5) ADD_FAILURE() << f.get().status();
+    }
+  }
+  EXPECT_EQ(failed, 0);
+  const absl::Time end = absl::Now() + absl::Seconds(90);
+  while (consumed.distinct() < n && absl::Now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  session->Stop();
+  sub->connection()->Shutdown();
+  auto r = consumed.Report();
+  EXPECT_EQ(r.lost, 0) << "the consumer stopped after the leader died";
+  EXPECT_EQ(r.unexpected, 0);
+  EXPECT_EQ(r.reordered, 0);
+  std::fprintf(stderr, "consumer: %d delivered, %d redelivered after the failover\n", r.received,
+               r.duplicated);
+
+  // The log itself: each publish exactly once (read back by a fresh group).
+  ASSERT_TRUE(
+      admin
+          .CreateSubscription(SubscriptionConfig{
+              .name = "failover-audit", .topic = "failover", .start = StartPosition::kEarliest})
+          .ok());
+  auto audit = broker_->subscriber("failover-audit");
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  Checker log;
+  for (int i = 0; i < n; ++i) log.Expect(absl::StrCat("failover/", i));
+  for (const auto& d : Drain(*audit, n, absl::Seconds(60))) log.Receive(d);
+  audit->connection()->Shutdown();
+  auto lr = log.Report();
+  EXPECT_EQ(lr.lost, 0);
+  EXPECT_EQ(lr.duplicated, 0) << "a publish was written twice (idempotence)";
+
+  ASSERT_TRUE(cluster->StartAll().ok());  // the next test has three brokers again
+}
+
+}  // namespace
+}  // namespace unibus::kafka_testing
