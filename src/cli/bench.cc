@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <mutex>
@@ -142,6 +143,8 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
     return absl::DeadlineExceededError("consumers did not receive every message within 120s");
   r.consume = o.messages / absl::ToDoubleSeconds(absl::Now() - first);
   pub->connection()->Shutdown();
+  // Only what this round made (run-scoped names): its subscription, then its topic.
+  (void)admin.DeleteSubscription(subscription);
   (void)admin.DeleteTopic(topic);
   return r;
 }
@@ -210,7 +213,9 @@ absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOption
     absl::SleepFor(absl::Milliseconds(10));
   }
   session->Stop();
+  sub->connection()->Shutdown();
   pub->connection()->Shutdown();
+  (void)broker.admin().DeleteSubscription(topic + ".latency");
   (void)broker.admin().DeleteTopic(topic);
   std::sort(lat.begin(), lat.end());
   return lat;
@@ -230,6 +235,24 @@ void PrintCpu(const std::string& what, const bench::ThreadCpu& cpu) {
     absl::StrAppend(&line, absl::StrFormat(" %s %.0f", name, ms));
   std::cout << line << "\n";
 }
+
+// The 1-minute load average, or -1 where /proc/loadavg cannot be read.
+double LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  double load = -1;
+  if (!(f >> load)) return -1;
+  return load;
+}
+
+// How far a side's rounds scatter: (max - min) / median.
+double Spread(const std::vector<double>& v) {
+  if (v.empty() || Median(v) <= 0) return 0;
+  return (*std::max_element(v.begin(), v.end()) - Min(v)) / Median(v);
+}
+
+// A baseline whose rounds scatter more than this was disturbed by other load; a ratio
+// against it says more about the machine than about unibus.
+constexpr double kNoisySpread = 0.25;
 
 int run_bench(const BenchOptions& options) {
   BenchOptions o = options;
@@ -257,9 +280,11 @@ int run_bench(const BenchOptions& options) {
   if (!url.ok()) return Fail(url.status());
   auto broker = Broker::Open(*url);
   if (!broker.ok()) return Fail(broker.status());
+  const double load_before = LoadAverage();
   std::cout << absl::StrFormat(
-      "unibus bench: %s, %d messages x %d bytes, %d consumer(s), %d round(s)\n", broker->url(),
-      o.messages, o.size, o.consumers, o.repeat);
+      "unibus bench: %s, %d messages x %d bytes, %d consumer(s), %d round(s), load average "
+      "%.2f\n",
+      broker->url(), o.messages, o.size, o.consumers, o.repeat, load_before);
   std::vector<double> pub, con, base_pub, base_con, pub_ratio, con_ratio;
   std::string base_name;
   auto parsed = core_internal::ParseUrl(*url);
@@ -270,14 +295,22 @@ int run_bench(const BenchOptions& options) {
     con.push_back(r->consume);
     if (!o.no_baseline) {
       bench::BaselineParams params{o.messages, o.size, o.batch};
-      if (fallback) {
+      const bool kafka = parsed.ok() && parsed->scheme == "kafka";
+      if (kafka) {
         // The same partitions as unibus's topic (auto-creation would pick its own).
         params.topic =
             absl::StrCat("baseline-", getpid(), "-", i, "-", absl::ToUnixMillis(absl::Now()));
-        if (auto s = fallback(params.topic, std::max(o.partitions, o.consumers)); !s.ok())
+        if (auto s =
+                MakeTopic(*broker, params.topic, std::max(o.partitions, o.consumers), fallback);
+            !s.ok())
           return Fail(s);
       }
       auto b = bench::RunBaseline(*parsed, params);
+      if (kafka) {
+        // The baseline's consumer group is "<topic>.baseline"; both are this run's own.
+        (void)broker->admin().DeleteSubscription(params.topic + ".baseline");
+        (void)broker->admin().DeleteTopic(params.topic);
+      }
       if (!b.ok()) return Fail(b.status());
       base_name = b->name;
       base_pub.push_back(b->publish_per_s);
@@ -295,17 +328,23 @@ int run_bench(const BenchOptions& options) {
     }
   }
   auto row = [](const char* what, const std::vector<double>& v) {
-    std::cout << absl::StrFormat("  %-28s min %12.0f  median %12.0f msg/s\n", what, Min(v),
-                                 Median(v));
+    std::cout << absl::StrFormat("  %-28s min %12.0f  median %12.0f msg/s  spread %3.0f %%\n", what,
+                                 Min(v), Median(v), 100 * Spread(v));
   };
   row("unibus publish", pub);
   row("unibus consume+ack", con);
   if (!base_name.empty()) {
     row(absl::StrCat(base_name, " publish").c_str(), base_pub);
     row(absl::StrCat(base_name, " consume+ack").c_str(), base_con);
-    std::cout << absl::StrFormat("  ratio unibus/%s: publish %.2fx, consume+ack %.2fx (medians)\n",
-                                 base_name, Median(pub) / Median(base_pub),
-                                 Median(con) / Median(base_con));
+    auto ratio = [](const std::vector<double>& ours, const std::vector<double>& base) {
+      if (Spread(base) > kNoisySpread) {
+        return absl::StrFormat("noisy (baseline rounds spread %.0f %% > %.0f %%)",
+                               100 * Spread(base), 100 * kNoisySpread);
+      }
+      return absl::StrFormat("%.2fx", Median(ours) / Median(base));
+    };
+    std::cout << absl::StrFormat("  ratio unibus/%s (medians): publish %s, consume+ack %s\n",
+                                 base_name, ratio(pub, base_pub), ratio(con, base_con));
     // Each round runs unibus and then the baseline, so a round's ratio compares
     // two runs seconds apart; the machine's drift between rounds cancels out.
     std::cout << absl::StrFormat(
@@ -323,6 +362,12 @@ int run_bench(const BenchOptions& options) {
         "  end-to-end latency at %.0f msg/s (half the max): p50 %.2f ms, p99 %.2f ms\n", rate,
         pct(0.50), pct(0.99));
   }
+  const double load_after = LoadAverage();
+  std::cout << absl::StrFormat(
+      "  load average before %.2f, after %.2f%s\n", load_before, load_after,
+      std::max(load_before, load_after) >= 1
+          ? " (not quiet: do not quote these figures; a quiet machine has load < 1)"
+          : "");
   return 0;
 }
 
