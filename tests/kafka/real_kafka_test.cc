@@ -124,10 +124,12 @@ TEST_F(RealKafka, TopicsMadeByUnibusLookRightToKafkaTopicsAndTheOtherWayRound) {
 
   Topics({"--create", "--topic", "made-by-kafka-topics", "--partitions", "2",
           "--replication-factor", "2", "--config", "retention.ms=7200000"});
-  // The tool returns once the controller has the topic; the brokers learn it a moment later.
+  // The tool returns once the controller has the topic; the brokers learn it (and its
+  // leaders answer for offsets) a moment later.
+  auto settled = [](const absl::StatusOr<TopicInfo>& t) { return t.ok() && t->messages >= 0; };
   auto info = admin.DescribeTopic("made-by-kafka-topics");
-  for (const absl::Time end = absl::Now() + absl::Seconds(10);
-       absl::IsNotFound(info.status()) && absl::Now() < end;) {
+  for (const absl::Time end = absl::Now() + absl::Seconds(15);
+       !settled(info) && absl::Now() < end;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     info = admin.DescribeTopic("made-by-kafka-topics");
   }
