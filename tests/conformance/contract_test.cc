@@ -25,9 +25,12 @@ class Contract : public ::testing::TestWithParam<std::string> {
     caps_ = broker_->capabilities();
   }
 
+  // "contract-" keeps these apart from the Conformance suite's names: both suites share
+  // one broker per backend, and their tests can sit on the same line numbers.
   std::string Name(const std::string& base) {
-    return absl::StrCat(base, "-", ::testing::UnitTest::GetInstance()->current_test_info()->line(),
-                        "-", counter_++);
+    return absl::StrCat("contract-", base, "-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->line(), "-",
+                        counter_++);
   }
 
   std::string MakeTopic() {
