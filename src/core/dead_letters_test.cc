@@ -76,47 +76,11 @@ TEST(DeadLettersOpenTest, RejectsBadNamesAndLimits) {
   EXPECT_EQ(d->reader_subscription(), "sub.dead-letter.reader");
 }
 
-// Started envs, shared by all tests of a backend; stopped at exit.
-struct EnvSlot {
-  std::unique_ptr<conformance::BackendEnv> env;
-  absl::Status started;
-};
-
-std::map<std::string, EnvSlot>& Slots() {
-  static auto* slots = new std::map<std::string, EnvSlot>;
-  return *slots;
-}
-
-class StopEnvs : public ::testing::Environment {
- public:
-  void TearDown() override {
-    for (auto& [name, slot] : Slots()) {
-      if (slot.started.ok()) slot.env->Stop();
-    }
-  }
-};
-const auto* const kStopEnvs = ::testing::AddGlobalTestEnvironment(new StopEnvs);
-
-conformance::BackendEnv* GetEnv(const std::string& name, absl::Status* started) {
-  auto& slots = Slots();
-  auto it = slots.find(name);
-  if (it == slots.end()) {
-    for (auto& [n, factory] : conformance::BackendEnvs()) {
-      if (n != name) continue;
-      EnvSlot slot{factory(), absl::OkStatus()};
-      slot.started = slot.env->Start();
-      it = slots.emplace(name, std::move(slot)).first;
-    }
-  }
-  *started = it->second.started;
-  return it->second.env.get();
-}
-
 class DeadLettersTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     absl::Status started;
-    env_ = GetEnv(GetParam(), &started);
+    env_ = conformance::GetEnv(GetParam(), &started);
     if (!started.ok()) GTEST_SKIP() << GetParam() << " backend not available here: " << started;
     auto b = Broker::Open(env_->Url());
     ASSERT_TRUE(b.ok()) << b.status();
