@@ -51,6 +51,21 @@ inline double ToSeconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 // not finalizing. A library thread checks it before taking the GIL.
 bool PythonAlive();
 
+// A Python callable that a library thread may outlive: released with the GIL held, or
+// leaked when the interpreter is already gone (touching it then would crash).
+struct GilSafeCallable {
+  explicit GilSafeCallable(nb::object f) : fn(std::move(f)) {}
+  ~GilSafeCallable() {
+    if (PythonAlive()) {
+      nb::gil_scoped_acquire gil;
+      fn.reset();
+    } else {
+      fn.release();
+    }
+  }
+  nb::object fn;
+};
+
 // Python text or bytes as the UTF-8 (or raw) bytes C++ takes. Text is encoded with
 // surrogateescape, so bytes that came in undecodable go back out unchanged and meet
 // the C++ rule for non-UTF-8 (InvalidArgument). Anything else: TypeError naming

@@ -16,21 +16,6 @@ namespace {
 // How long a blocking call waits without the GIL before it looks for Ctrl-C.
 constexpr absl::Duration kSignalCheck = absl::Milliseconds(100);
 
-// A Python callable a library thread may outlive: released with the GIL held, or
-// leaked when the interpreter is already gone.
-struct Callback {
-  explicit Callback(nb::object f) : fn(std::move(f)) {}
-  ~Callback() {
-    if (PythonAlive()) {
-      nb::gil_scoped_acquire gil;
-      fn.reset();
-    } else {
-      fn.release();
-    }
-  }
-  nb::object fn;
-};
-
 nb::object Wrap(Message m, AckHandler h) {
   return nb::cast(new DeliveredMessage(std::move(m), std::move(h)), nb::rv_policy::take_ownership);
 }
@@ -93,7 +78,7 @@ nb::list PySubscriber::Pull(std::size_t max_messages, double timeout) {
 
 std::unique_ptr<PySession> PySubscriber::Subscribe(nb::object callback) {
   CheckOpen();
-  auto cb = std::make_shared<Callback>(std::move(callback));
+  auto cb = std::make_shared<GilSafeCallable>(std::move(callback));
   MessageHandler handler = [cb](Message m, AckHandler h) {
     if (!PythonAlive()) return;  // the handler drops unsettled: a nack
     nb::gil_scoped_acquire gil;

@@ -24,20 +24,6 @@ using pipeline::kImageBytes;
 using pipeline::kImageSide;
 using Images = nb::ndarray<nb::numpy, std::uint8_t, nb::ndim<3>>;
 
-// A Python callable shared by the worker models: released with the GIL held.
-struct SharedCallable {
-  explicit SharedCallable(nb::object f) : fn(std::move(f)) {}
-  ~SharedCallable() {
-    if (PythonAlive()) {
-      nb::gil_scoped_acquire gil;
-      fn.reset();
-    } else {
-      fn.release();
-    }
-  }
-  nb::object fn;
-};
-
 // "ValueError: the model returned 3 outputs for 4 images"
 std::string Describe(nb::python_error& e) {
   nb::gil_scoped_acquire gil;
@@ -52,7 +38,7 @@ std::string Describe(nb::python_error& e) {
 // wrong). An exception becomes the status, and so the batch's nack reason.
 class PyModel : public pipeline::Model {
  public:
-  PyModel(std::shared_ptr<SharedCallable> fn, std::string version,
+  PyModel(std::shared_ptr<GilSafeCallable> fn, std::string version,
           std::vector<std::string> class_names)
       : fn_(std::move(fn)), version_(std::move(version)), names_(std::move(class_names)) {}
 
@@ -94,7 +80,7 @@ class PyModel : public pipeline::Model {
   }
 
  private:
-  std::shared_ptr<SharedCallable> fn_;
+  std::shared_ptr<GilSafeCallable> fn_;
   std::string version_;
   std::vector<std::string> names_;
 };
@@ -175,7 +161,7 @@ nb::dict Serve(nb::handle in, nb::handle out, nb::object model_fn, std::string v
                nb::object should_stop) {
   Broker& in_broker = BrokerOf(in);
   Broker& out_broker = BrokerOf(out);
-  auto fn = std::make_shared<SharedCallable>(std::move(model_fn));
+  auto fn = std::make_shared<GilSafeCallable>(std::move(model_fn));
   pipeline::ModelFactory factory = [&]() -> absl::StatusOr<std::unique_ptr<pipeline::Model>> {
     return std::make_unique<PyModel>(fn, version, class_names);
   };
