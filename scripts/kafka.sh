@@ -351,8 +351,9 @@ while [ $# -gt 0 ]; do
     *) die "unknown option '$1'" ;;
   esac
 done
-mkdir -p "$(dirname "$DIR")"
-DIR="$(cd "$(dirname "$DIR")" && pwd)/$(basename "$DIR")"
+# Only start makes directories; stop and status look at what is there.
+if [ "$CMD" = start ]; then mkdir -p "$(dirname "$DIR")"; fi
+if [ -d "$(dirname "$DIR")" ]; then DIR="$(cd "$(dirname "$DIR")" && pwd)/$(basename "$DIR")"; fi
 case "$CMD" in
   start) cmd_start ;;
   stop) cmd_stop ;;

@@ -37,6 +37,12 @@ got="$(kcat -b "$bootstrap" -t script-test -C -e -q | sort | tr '\n' ' ')"
 step stop; "$SCRIPT" stop --dir "$DIR" >/dev/null || fail "stop"
 
 step stopped
+# stop and status of a cluster that is not there say so and create nothing.
+out="$("$SCRIPT" status --dir "$WORK/none/cluster" 2>&1)" && fail "status of no cluster is 0"
+expect_in "$out" "no cluster in $WORK/none/cluster" "status of no cluster"
+"$SCRIPT" stop --dir "$WORK/none/cluster" >/dev/null || fail "stop of no cluster"
+[ -e "$WORK/none" ] && fail "stop or status created $WORK/none"
+
 # A taken --port.
 python3 -c 'import socket,time;s=socket.socket();s.bind(("127.0.0.1",0));s.listen();print(s.getsockname()[1],flush=True);time.sleep(60)' >"$WORK/port" &
 LISTENER=$!
