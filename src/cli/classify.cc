@@ -1,5 +1,7 @@
 // unibus classify [--url URL] [--out-url URL] [--max-batch 16] [--max-wait-ms 2]
-//                 [--workers N] [--model PATH] [--metrics HOST:PORT]
+//                 [--workers N] [--model PATH] [--metrics HOST:PORT] [--wait-for-topics]
+// Runs until SIGTERM/SIGINT: then it stops pulling, classifies the batch in hand,
+// publishes its predictions, acks its images and exits 0.
 #include <iostream>
 #include <thread>
 
@@ -22,6 +24,7 @@ struct ClassifyCliOptions {
   std::string ack_deadline = "10s";
   pipeline::ClassifyOptions classify;
   MetricsFlags metrics;
+  bool wait_for_topics = false;
 };
 
 int run_classify(const ClassifyCliOptions& o) {
@@ -30,6 +33,7 @@ int run_classify(const ClassifyCliOptions& o) {
   // faults them in again (measured in the pipeline: 3x the CPU per image, worse as
   // batches grow under load).
   vision::KeepFreedMemoryForReuse();
+  InstallStopHandler();           // a signal during the model load ends the run after it, cleanly
   pipeline::ClassifyStats stats;  // before the registry: its collector reads stats
   auto registry = std::make_shared<MetricsRegistry>();
   auto server = MetricsServer::Start(o.metrics, registry);
@@ -48,7 +52,15 @@ int run_classify(const ClassifyCliOptions& o) {
   if (!deadline.ok()) return Fail(deadline.status());
   c.ack_deadline = *deadline;
   c.logger = Logger();
-  InstallStopHandler();
+  if (*server) (*server)->SetReady(absl::UnavailableError("waiting for topics"));
+  const auto log = [](const std::string& line) { Logger()->warn("classify: {}", line); };
+  absl::Status topics = EnsureTopic(*in, c.images_topic, o.wait_for_topics, log);
+  if (topics.ok()) topics = EnsureTopic(*out, c.predictions_topic, o.wait_for_topics, log);
+  if (!topics.ok()) {
+    if (!absl::IsCancelled(topics)) return Fail(topics);
+    std::cerr << "classify: " << topics.message() << "; classified nothing\n";
+    return 0;
+  }
   AddStageMetrics(*registry, *in, "classify", c.subscription,
                   {{"unibus_classify_images_total", "Images classified and published.",
                     [&] { return double(stats.classified.load()); }},
@@ -108,6 +120,7 @@ void setup_classify(CLI::App& app) {
                   "if this process dies, its images go to others after this");
   AddBrokerFlags(cmd, &opts->broker);
   AddMetricsFlags(cmd, &opts->metrics);
+  AddWaitForTopicsFlag(cmd, &opts->wait_for_topics);
   cmd->callback([opts] { Exit(run_classify(*opts)); });
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/duration.h"
 #include "yaml-cpp/yaml.h"
 
@@ -89,6 +90,52 @@ bool StopRequested() { return g_stop != 0; }
 void InstallStopHandler() {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+}
+
+void AddWaitForTopicsFlag(CLI::App* app, bool* wait_only) {
+  app->add_flag("--wait-for-topics", *wait_only,
+                "never create a missing topic: wait for it (default: create it where the "
+                "backend can, else wait)");
+}
+
+absl::Status EnsureTopic(Broker& broker, const std::string& topic, bool wait_only,
+                         const std::function<void(const std::string&)>& log, absl::Duration poll,
+                         absl::Duration log_every) {
+  Admin admin = broker.admin();
+  bool may_create = !wait_only && broker.capabilities().admin_create_topic;
+  absl::Time next_log = absl::InfinitePast();
+  std::string why;  // what the last look-up or creation said
+  while (!StopRequested()) {
+    auto info = admin.DescribeTopic(topic);
+    if (info.ok()) {
+      if (next_log != absl::InfinitePast()) log(absl::StrCat("topic '", topic, "' is there now"));
+      return absl::OkStatus();
+    }
+    const absl::StatusCode code = info.status().code();
+    if (code != absl::StatusCode::kNotFound && code != absl::StatusCode::kUnavailable &&
+        code != absl::StatusCode::kDeadlineExceeded) {
+      return info.status();
+    }
+    why = std::string(info.status().message());
+    if (code == absl::StatusCode::kNotFound && may_create) {
+      absl::Status s = admin.CreateTopic(topic);
+      if (s.ok() || absl::IsAlreadyExists(s)) continue;  // look it up again
+      if (absl::IsPermissionDenied(s) || absl::IsUnimplemented(s)) {
+        may_create = false;
+        why = absl::StrCat("cannot create it here: ", s.message());
+      } else if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) {
+        return s;
+      }
+    }
+    if (absl::Now() >= next_log) {
+      log(absl::StrCat("waiting for topic '", topic, "' on ", broker.url(),
+                       " (create it with: unibus topics create ", topic, " --url ", broker.url(),
+                       "); ", why));
+      next_log = absl::Now() + log_every;
+    }
+    absl::SleepFor(poll);
+  }
+  return absl::CancelledError(absl::StrCat("stopped while waiting for topic '", topic, "'"));
 }
 
 }  // namespace unibus::cli

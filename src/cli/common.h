@@ -2,6 +2,7 @@
 #ifndef UNIBUS_CLI_COMMON_H_
 #define UNIBUS_CLI_COMMON_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -65,6 +66,23 @@ absl::StatusOr<absl::Duration> ParseDuration(const std::string& text);
 // Set by SIGINT/SIGTERM; long-running subcommands poll it and stop cleanly.
 bool StopRequested();
 void InstallStopHandler();
+
+// Adds --wait-for-topics to a stage (feed, classify, sink, consume): never create a
+// missing topic, wait for it (topics managed elsewhere).
+void AddWaitForTopicsFlag(CLI::App* app, bool* wait_only);
+
+// Lets a stage start before the stage that publishes to its topic. Returns OK once
+// `topic` exists on `broker`. A missing topic is created (Admin::CreateTopic) unless
+// `wait_only`, or the backend cannot (Capabilities::admin_create_topic false, or
+// CreateTopic answers PermissionDenied/Unimplemented); then the topic is looked up
+// every `poll`, and `log` gets a line saying what it waits for, where, and how to
+// create it, at once and then every `log_every`. A broker that does not answer
+// (Unavailable, DeadlineExceeded) is waited for the same way. Blocks; returns
+// Cancelled when StopRequested() comes first, another error of the broker as is.
+absl::Status EnsureTopic(Broker& broker, const std::string& topic, bool wait_only,
+                         const std::function<void(const std::string&)>& log,
+                         absl::Duration poll = absl::Milliseconds(250),
+                         absl::Duration log_every = absl::Seconds(5));
 
 }  // namespace unibus::cli
 

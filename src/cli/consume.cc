@@ -11,6 +11,7 @@
 #include "cli/metrics_server.h"
 #include "cli/subcommands.h"
 #include "nlohmann/json.hpp"
+#include "spdlog/logger.h"
 
 namespace unibus::cli {
 namespace {
@@ -25,6 +26,7 @@ struct ConsumeOptions {
   std::string format = "text";
   std::string ack_deadline = "30s";
   MetricsFlags metrics;
+  bool wait_for_topics = false;
 };
 
 bool IsUtf8(const std::string& s) {
@@ -94,8 +96,16 @@ int run_consume(const ConsumeOptions& o) {
   auto registry = std::make_shared<MetricsRegistry>();
   auto server = MetricsServer::Start(o.metrics, registry);
   if (!server.ok()) return Fail(server.status());
+  InstallStopHandler();
   auto broker = OpenBroker(o.broker);
   if (!broker.ok()) return Fail(broker.status());
+  if (!o.topic.empty()) {
+    if (auto s = EnsureTopic(*broker, o.topic, o.wait_for_topics,
+                             [](const std::string& line) { Logger()->warn("consume: {}", line); });
+        !s.ok()) {
+      return absl::IsCancelled(s) ? 0 : Fail(s);
+    }
+  }
   SubscriberOptions so;
   so.ack_deadline = *deadline;
   so.topic = o.topic;
@@ -106,7 +116,6 @@ int run_consume(const ConsumeOptions& o) {
   if (!sub.ok()) return Fail(sub.status());
   SubscriberMetrics metrics(registry, *sub, o.subscription);
   if (*server) (*server)->SetReady(absl::OkStatus());
-  InstallStopHandler();
   std::int64_t printed = 0;
   absl::Time last = absl::Now();
   while (!StopRequested() && (o.max == 0 || printed < o.max)) {
@@ -159,6 +168,7 @@ void setup_consume(CLI::App& app) {
       "lease per message: if this process dies, its unacked messages go to others after it");
   AddBrokerFlags(cmd, &opts->broker);
   AddMetricsFlags(cmd, &opts->metrics);
+  AddWaitForTopicsFlag(cmd, &opts->wait_for_topics);
   cmd->callback([opts] { Exit(run_consume(*opts)); });
 }
 

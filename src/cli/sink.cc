@@ -1,4 +1,6 @@
 // unibus sink [--url URL] [--db sqlite:PATH | postgresql://...] [--metrics HOST:PORT]
+//             [--wait-for-topics]
+// Runs until SIGTERM/SIGINT: then it stores and acks the batch in hand and exits 0.
 #include <iostream>
 #include <thread>
 
@@ -6,6 +8,7 @@
 #include "cli/metrics_server.h"
 #include "cli/subcommands.h"
 #include "pipeline/stages.h"
+#include "spdlog/logger.h"
 
 namespace unibus::cli {
 namespace {
@@ -15,9 +18,11 @@ struct SinkCliOptions {
   std::string db = "sqlite:predictions.db";
   pipeline::SinkOptions sink;
   MetricsFlags metrics;
+  bool wait_for_topics = false;
 };
 
 int run_sink(const SinkCliOptions& o) {
+  InstallStopHandler();
   std::atomic<std::int64_t> stored{0};  // before the registry: its collector reads it
   auto registry = std::make_shared<MetricsRegistry>();
   auto server = MetricsServer::Start(o.metrics, registry);
@@ -26,7 +31,14 @@ int run_sink(const SinkCliOptions& o) {
   if (!store.ok()) return Fail(store.status());
   auto broker = OpenBroker(o.broker);
   if (!broker.ok()) return Fail(broker.status());
-  InstallStopHandler();
+  if (*server) (*server)->SetReady(absl::UnavailableError("waiting for the predictions topic"));
+  if (auto s = EnsureTopic(*broker, o.sink.predictions_topic, o.wait_for_topics,
+                           [](const std::string& line) { Logger()->warn("sink: {}", line); });
+      !s.ok()) {
+    if (!absl::IsCancelled(s)) return Fail(s);
+    std::cerr << "sink: " << s.message() << "; stored nothing\n";
+    return 0;
+  }
   AddStageMetrics(*registry, *broker, "sink", o.sink.subscription,
                   {{"unibus_sink_rows_total", "Predictions upserted and committed.",
                     [&] { return double(stored.load()); }}});
@@ -63,6 +75,7 @@ void setup_sink(CLI::App& app) {
   cmd->add_option("--topic,-t", opts->sink.predictions_topic, "predictions topic");
   AddBrokerFlags(cmd, &opts->broker);
   AddMetricsFlags(cmd, &opts->metrics);
+  AddWaitForTopicsFlag(cmd, &opts->wait_for_topics);
   cmd->callback([opts] { Exit(run_sink(*opts)); });
 }
 

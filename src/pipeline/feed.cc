@@ -28,6 +28,10 @@ absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const
     return absl::InvalidArgumentError(absl::StrCat("--count ", o.count, " is more than the ",
                                                    images.size(), " images available"));
   }
+  if (o.first > n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--first ", o.first, " is past the last of the ", n, " images to send"));
+  }
   auto pub = broker.publisher(o.topic, PublisherOptions{.max_batch_delay = o.publish_delay,
                                                         .create_topic_if_missing = true});
   if (!pub.ok()) return pub.status();
@@ -35,12 +39,12 @@ absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const
   const bool bar = o.progress && isatty(STDERR_FILENO);
   const absl::Time start = absl::Now();
   std::vector<PublishFuture> futures;
-  futures.reserve(n);
+  futures.reserve(n - o.first);
   vision::ImageMessage img;
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = o.first; i < n; ++i) {
     if (stop && stop->load()) break;
     if (o.rate > 0) {
-      const absl::Time due = start + absl::Seconds(i / o.rate);
+      const absl::Time due = start + absl::Seconds((i - o.first) / o.rate);
       const absl::Time now = absl::Now();
       if (now < due) absl::SleepFor(due - now);
     }
@@ -60,7 +64,7 @@ absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const
   for (auto& f : futures) {
     if (!f.get().ok()) return f.get().status();
   }
-  if (bar) DrawProgress(futures.size(), n, start);
+  if (bar) DrawProgress(o.first + futures.size(), n, start);
   pub->connection()->Shutdown();
   return FeedResult{futures.size(), absl::ToDoubleSeconds(absl::Now() - start)};
 }

@@ -53,6 +53,7 @@ using ModelFactory = std::function<absl::StatusOr<std::unique_ptr<Model>>()>;
 struct FeedOptions {
   std::string topic = "images";
   std::size_t count = 0;  // 0: every image of the set
+  std::size_t first = 0;  // index of the first image to send (a restart continues here)
   double rate = 0;        // images per second; 0: as fast as possible
   bool progress = false;  // draw a progress bar on stderr
   std::string id_prefix = "img-";
@@ -62,7 +63,7 @@ struct FeedOptions {
   absl::Duration publish_delay = absl::ZeroDuration();
 };
 struct FeedResult {
-  std::size_t published = 0;
+  std::size_t published = 0;  // images first .. first + published - 1
   double seconds = 0;
 };
 // Publishes images as ImageMessage (ordering key = image id). Blocks until every
