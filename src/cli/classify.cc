@@ -40,6 +40,7 @@ int run_classify(const ClassifyCliOptions& o) {
   if (!server.ok()) return Fail(server.status());
   auto model = FindModel(o.model, DefaultModelPlaces());
   if (!model.ok()) return Fail(model.status());
+  std::cerr << "classify: model " << *model << "\n";
   auto factory = CnnModelFactory(*model);
   if (!factory.ok()) return Fail(factory.status());
   auto in = OpenBroker(o.broker);

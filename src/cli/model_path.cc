@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -24,8 +25,11 @@ std::vector<std::string> DefaultModelPlaces() {
     places.push_back(
         (exe.parent_path().parent_path() / "share" / "unibus" / kModelFile).lexically_normal());
   }
-#ifdef UNIBUS_SOURCE_DIR
-  places.push_back(absl::StrCat(UNIBUS_SOURCE_DIR, "/models/", kModelFile));
+#if defined(UNIBUS_SOURCE_DIR) && defined(UNIBUS_BINARY_DIR)
+  // Only a binary still in its build tree looks in its source tree: an installed one
+  // must not depend on (or be fooled by) the checkout it was built from.
+  if (!ec && absl::StartsWith(exe.string(), absl::StrCat(UNIBUS_BINARY_DIR, "/")))
+    places.push_back(absl::StrCat(UNIBUS_SOURCE_DIR, "/models/", kModelFile));
 #endif
   places.push_back(absl::StrCat("models/", kModelFile));
   return places;

@@ -11,7 +11,8 @@ namespace unibus::cli {
 
 // The places searched when --model is not given, in order: $UNIBUS_MODEL, the
 // installed data directory (<prefix>/share/unibus/fashion_cnn.pt beside the
-// binary's bin/), the source tree the binary was built from, ./models/.
+// binary's bin/), the source tree the binary was built from (only while the binary
+// runs from its build tree), ./models/ of the working directory.
 std::vector<std::string> DefaultModelPlaces();
 
 // `given` when not empty (NotFound when it does not exist), else the first of
