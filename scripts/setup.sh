@@ -17,10 +17,12 @@ PACKAGES=(
   python3-venv python3-dev
   libcpp-httplib-dev
   prometheus
+  chromium
 )
 # libcpp-httplib-dev: the --metrics HTTP server. prometheus: only for promtool, which
 # checks the /metrics exposition in the tests (19 MB download; Debian 12 ships
-# promtool in no smaller package).
+# promtool in no smaller package). chromium: the browser of the --ui page test
+# (tests/ui), driven by playwright-core from npm, which must never download its own.
 OPTIONAL=(google-cloud-cli-pubsub-emulator)
 # Tools some machines already have from elsewhere (a NodeSource node, a JDK): only
 # install Debian's when the command is missing, so the two never conflict.
@@ -69,4 +71,13 @@ fi
 # Apache Kafka's jars for the real-broker tests (scripts/kafka.sh), cached in
 # ~/.cache/unibus; nothing is fetched once they are there.
 "$(dirname "${BASH_SOURCE[0]}")/kafka.sh" fetch >/dev/null
+# playwright-core for the --ui page test, pinned by tests/ui/package-lock.json; npm's
+# cache in ~/.cache/unibus/npm, and nothing done when the pinned version is there.
+ui_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/ui" && pwd)"
+want="$(node -p "require('$ui_dir/package-lock.json').packages['node_modules/playwright-core'].version")"
+have="$(node -p "try { require('$ui_dir/node_modules/playwright-core/package.json').version } catch (e) { '' }")"
+if [ "$want" != "$have" ]; then
+  (cd "$ui_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --prefer-offline \
+    --cache "$HOME/.cache/unibus/npm" >/dev/null)
+fi
 echo "setup: ok"

@@ -1,5 +1,6 @@
 // unibus classify [--url URL] [--out-url URL] [--max-batch 16] [--max-wait-ms 2]
 //                 [--workers N] [--model PATH] [--metrics HOST:PORT] [--wait-for-topics]
+//                 [--ui HOST:PORT]
 // Runs until SIGTERM/SIGINT: then it stops pulling, classifies the batch in hand,
 // publishes its predictions, acks its images and exits 0.
 #include <iostream>
@@ -9,6 +10,7 @@
 #include "cli/metrics_server.h"
 #include "cli/model_path.h"
 #include "cli/subcommands.h"
+#include "cli/ui_server.h"
 #include "cli/vision_glue.h"
 #include "spdlog/logger.h"
 #include "vision/threads.h"
@@ -25,6 +27,7 @@ struct ClassifyCliOptions {
   pipeline::ClassifyOptions classify;
   MetricsFlags metrics;
   bool wait_for_topics = false;
+  UiFlags ui;
 };
 
 int run_classify(const ClassifyCliOptions& o) {
@@ -38,6 +41,9 @@ int run_classify(const ClassifyCliOptions& o) {
   auto registry = std::make_shared<MetricsRegistry>();
   auto server = MetricsServer::Start(o.metrics, registry);
   if (!server.ok()) return Fail(server.status());
+  auto ui_state = std::make_shared<UiState>("classify");
+  auto ui = UiServer::Start(o.ui, ui_state);
+  if (!ui.ok()) return Fail(ui.status());
   auto model = FindModel(o.model, DefaultModelPlaces());
   if (!model.ok()) return Fail(model.status());
   std::cerr << "classify: model " << *model << "\n";
@@ -62,6 +68,7 @@ int run_classify(const ClassifyCliOptions& o) {
     std::cerr << "classify: " << topics.message() << "; classified nothing\n";
     return 0;
   }
+  if (*ui) ui_state->Attach(&c, nullptr);
   AddStageMetrics(*registry, *in, "classify", c.subscription,
                   {{"unibus_classify_images_total", "Images classified and published.",
                     [&] { return double(stats.classified.load()); }},
@@ -122,6 +129,7 @@ void setup_classify(CLI::App& app) {
   AddBrokerFlags(cmd, &opts->broker);
   AddMetricsFlags(cmd, &opts->metrics);
   AddWaitForTopicsFlag(cmd, &opts->wait_for_topics);
+  AddUiFlags(cmd, &opts->ui, /*with_keep=*/false);
   cmd->callback([opts] { Exit(run_classify(*opts)); });
 }
 

@@ -1,5 +1,5 @@
 // unibus pipeline [--in URL] [--out URL] [--db DB] [--count N] [--rate R] [--report FILE]
-//                 [--run-id ID] [--fresh] [--keep-topics]
+//                 [--run-id ID] [--fresh] [--keep-topics] [--ui HOST:PORT [--ui-keep]]
 // feed + classify + sink together; prints the report and writes it as JSON. A run
 // uses its own topics and subscriptions and never deletes or empties anything it did
 // not create, unless --fresh.
@@ -9,9 +9,11 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "cli/common.h"
 #include "cli/model_path.h"
 #include "cli/subcommands.h"
+#include "cli/ui_server.h"
 #include "cli/vision_glue.h"
 #include "vision/threads.h"
 
@@ -26,9 +28,13 @@ struct PipelineCliOptions {
   std::string report = "pipeline-report.json";
   int max_wait_ms = 2;
   pipeline::PipelineOptions p;
+  UiFlags ui;
 };
 
 int run_pipeline(const PipelineCliOptions& o) {
+  auto ui_state = std::make_shared<UiState>("pipeline");
+  auto ui = UiServer::Start(o.ui, ui_state);  // before the model loads: a busy port fails fast
+  if (!ui.ok()) return Fail(ui.status());
   auto images = LoadTestImages(o.data);
   if (!images.ok()) return Fail(images.status());
   // LibTorch frees and reallocates its activations on every batch; with glibc's
@@ -48,7 +54,17 @@ int run_pipeline(const PipelineCliOptions& o) {
   p.classify.max_wait = absl::Milliseconds(o.max_wait_ms);
   p.feed.progress = true;
   p.broker_options = BrokerOptionsForCli();
+  if (*ui) {
+    ui_state->Attach(&p.classify, &p.sink);
+    const std::size_t n = images->size();
+    ui_state->SetExpected(static_cast<std::int64_t>(p.feed.count ? std::min(p.feed.count, n) : n));
+  }
   auto r = pipeline::RunPipeline(*images, *factory, p);
+  if (*ui) ui_state->Finish(r.ok() ? absl::StatusOr<std::string>(r->ToJson()) : r.status());
+  // After the report (every return below): --ui-keep leaves the final figures up.
+  absl::Cleanup keep_page = [&] {
+    if (*ui && o.ui.keep) KeepServingUntilSignal();
+  };
   if (!r.ok()) return Fail(r.status());
   std::cout << r->ToText();
   if (!o.report.empty()) {
@@ -91,6 +107,7 @@ void setup_pipeline(CLI::App& app) {
   cmd->add_flag("!--keep-topics", opts->p.delete_run_topics,
                 "keep the run's topics and subscriptions when it ends (default: delete them)");
   AddBrokerFlags(cmd, &opts->broker);
+  AddUiFlags(cmd, &opts->ui, /*with_keep=*/true);
   cmd->callback([opts] { Exit(run_pipeline(*opts)); });
 }
 

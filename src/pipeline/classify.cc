@@ -65,6 +65,7 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       if (!got.ok()) return got.status();
       for (auto& t : *got) {
         if (auto s = ValidateImage(t.value); !s.ok()) {
+          if (o.on_reject) o.on_reject(t.value.image_id(), std::string(s.message()));
           std::move(t.ack).reject(std::string(s.message()));
           continue;
         }
@@ -94,6 +95,7 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       continue;
     }
     const double inference_ms = absl::ToDoubleMilliseconds(done - picked);
+    std::vector<vision::Prediction> observed;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const auto& img = batch[i].value;
       vision::Prediction p;
@@ -108,6 +110,7 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       p.set_queue_ms(std::max(0.0, (absl::ToUnixMicros(picked) - img.produced_at_us()) / 1000.0));
       p.set_inference_ms(inference_ms);
       p.set_batch_size(static_cast<int>(batch.size()));
+      if (o.on_batch) observed.push_back(p);
       auto ack = std::make_shared<AckHandler>(std::move(batch[i].ack));
       out.Publish(p, img.image_id())
           .then([ack, logger = o.logger, id = img.image_id()](const absl::StatusOr<MessageId>& r) {
@@ -121,6 +124,7 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
             std::move(*ack).nack(absl::StrCat("prediction not published: ", r.status().message()));
           });
     }
+    if (o.on_batch) o.on_batch(observed, pixels.data());
     stats->classified += static_cast<std::int64_t>(batch.size());
     ++stats->batches;
   }

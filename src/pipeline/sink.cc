@@ -33,6 +33,7 @@ absl::Status RunSink(Broker& broker, PredictionStore& store, const SinkOptions& 
       for (auto& t : *got) std::move(t.ack).nack(std::string(s.message()));
       continue;
     }
+    if (o.on_stored) o.on_stored(rows);
     for (auto& t : *got) std::move(t.ack).ack();
     if (stored) *stored += static_cast<std::int64_t>(rows.size());
   }

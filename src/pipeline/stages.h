@@ -90,6 +90,12 @@ struct ClassifyOptions {
   bool warm_up = true;
   // Where the stage says what goes wrong (a prediction not published, ...). May be null.
   std::shared_ptr<spdlog::logger> logger;
+  // Observers (the --ui page), each may be empty. Called on the worker threads,
+  // concurrently: they must be thread-safe and quick. on_batch gets a classified
+  // batch's predictions (handed to the publisher) and their images, n x 784 bytes;
+  // on_reject an image dead-lettered as bad input, with the reason.
+  std::function<void(const std::vector<vision::Prediction>&, const std::uint8_t*)> on_batch;
+  std::function<void(const std::string& image_id, const std::string& reason)> on_reject;
 };
 struct ClassifyStats {
   std::atomic<std::int64_t> classified{0};
@@ -116,6 +122,9 @@ struct SinkOptions {
   std::size_t max_batch = 500;
   // Where the stage says what goes wrong (a batch the database refused). May be null.
   std::shared_ptr<spdlog::logger> logger;
+  // Observer (the --ui page), may be empty: a batch committed to the store, before
+  // its acks. Called on the sink's thread.
+  std::function<void(const std::vector<vision::Prediction>&)> on_stored;
 };
 // Pulls predictions and upserts them into `store` in batches, acking after commit.
 // Runs until *stop; returns the first fatal error.
