@@ -8,8 +8,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
-#include "cli/common.h"
 #include "httplib.h"
 
 namespace unibus::cli {
@@ -113,12 +111,6 @@ absl::StatusOr<std::unique_ptr<UiServer>> UiServer::Start(const std::string& add
     self->done_ = true;
   });
   return s;
-}
-
-void KeepServingUntilSignal() {
-  InstallStopHandler();
-  std::cerr << "unibus: the run is over; the page keeps its final figures until Ctrl-C\n";
-  while (!StopRequested()) absl::SleepFor(absl::Milliseconds(100));
 }
 
 UiServer::~UiServer() {
