@@ -117,12 +117,11 @@ async function main() {
       return m && { href: m[1], port: m[2] };
     });
 
-    await live.goto(url.href);
+    await Promise.all([live.goto(url.href), frozen.goto(url.href)]);
+    await waitFor("the frozen page's first figures", 30000,
+                  async () => (await readFigures(frozen)).status !== "");
     await waitFor("the first stored predictions on the page", 60000,
                   async () => (await readFigures(live)).stored > 0);
-    await frozen.goto(url.href);
-    await waitFor("the frozen page's first figures", 10000,
-                  async () => (await readFigures(frozen)).status !== "");
     const a = await readFigures(live), fa = await readFigures(frozen);
     await sleep(1500);
     const b = await readFigures(live), fb = await readFigures(frozen);
