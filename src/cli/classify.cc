@@ -68,7 +68,10 @@ int run_classify(const ClassifyCliOptions& o) {
     std::cerr << "classify: " << topics.message() << "; classified nothing\n";
     return 0;
   }
-  if (*ui) ui_state->Attach(&c, nullptr);
+  if (*ui) {
+    ui_state->Attach(&c, nullptr);
+    ui_state->CountDeadLettersWith([&stats] { return stats.rejected.load(); });
+  }
   AddStageMetrics(*registry, *in, "classify", c.subscription,
                   {{"unibus_classify_images_total", "Images classified and published.",
                     [&] { return double(stats.classified.load()); }},

@@ -98,6 +98,22 @@ TEST(UiStateTest, DeadLettersGroupedByReasonWithoutTheImageId) {
   EXPECT_EQ(j["dead_letters"]["recent"][1]["id"], "r/img-9");
 }
 
+TEST(UiStateTest, DeadLettersTheStageCountedButDidNotExplain) {
+  UiState state("classify");
+  std::int64_t total = 0;
+  state.CountDeadLettersWith([&total] { return total; });
+  state.OnDeadLetter("a", "image a is empty");
+  EXPECT_EQ(State(state)["counts"]["dead_lettered"], 1);
+  total = 3;  // and two messages the typed subscriber could not decode
+  json j = State(state);
+  EXPECT_EQ(j["counts"]["dead_lettered"], 3);
+  ASSERT_EQ(j["dead_letters"]["by_reason"].size(), 2u);
+  EXPECT_EQ(j["dead_letters"]["by_reason"][0]["reason"], "image is empty");
+  EXPECT_TRUE(absl::StrContains(j["dead_letters"]["by_reason"][1]["reason"].get<std::string>(),
+                                "past max delivery attempts"));
+  EXPECT_EQ(j["dead_letters"]["by_reason"][1]["count"], 2);
+}
+
 TEST(UiStateTest, AFailedRunSaysWhy) {
   UiState state("pipeline");
   state.Finish(absl::UnavailableError("broker gone"));

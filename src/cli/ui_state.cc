@@ -132,6 +132,11 @@ void UiState::OnDeadLetter(const std::string& image_id, const std::string& reaso
   if (dead_recent_.size() > kRecentDeadLetters) dead_recent_.pop_front();
 }
 
+void UiState::CountDeadLettersWith(std::function<std::int64_t()> total) {
+  std::lock_guard<std::mutex> lock(mu_);
+  dead_letter_total_ = std::move(total);
+}
+
 void UiState::Finish(const absl::StatusOr<std::string>& report_json) {
   std::lock_guard<std::mutex> lock(mu_);
   ++version_;
@@ -156,11 +161,22 @@ std::string UiState::Json() const {
   j["status"] = status_;
   j["error"] = error_;
   j["elapsed_s"] = elapsed;
+  auto by_reason = dead_by_reason_;
+  std::int64_t dead_total = dead_lettered_;
+  if (dead_letter_total_) {
+    const std::int64_t total = dead_letter_total_();
+    if (total > dead_total) {
+      by_reason
+          ["not an image this stage can read, or past max delivery attempts (unibus "
+           "dead-letters list shows each)"] += total - dead_total;
+      dead_total = total;
+    }
+  }
   j["counts"] = {{"expected", expected_},
                  {"classified", classified_},
                  {"stored", stored_},
                  {"batches", batches_},
-                 {"dead_lettered", dead_lettered_}};
+                 {"dead_lettered", dead_total}};
   j["accuracy"] = {{"labelled", labelled_},
                    {"correct", correct_},
                    {"value", labelled_ > 0 ? double(correct_) / labelled_ : 0.0}};
@@ -176,8 +192,7 @@ std::string UiState::Json() const {
   j["classes"] = class_names_;
   j["confusion"] = confusion_;
   nlohmann::json reasons = nlohmann::json::array();
-  for (const auto& [reason, n] : dead_by_reason_)
-    reasons.push_back({{"reason", reason}, {"count", n}});
+  for (const auto& [reason, n] : by_reason) reasons.push_back({{"reason", reason}, {"count", n}});
   nlohmann::json dead = nlohmann::json::array();
   for (const auto& [id, reason] : dead_recent_) dead.push_back({{"id", id}, {"reason", reason}});
   j["dead_letters"] = {{"by_reason", reasons}, {"recent", dead}};

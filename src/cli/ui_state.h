@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -40,6 +41,10 @@ class UiState {
   void OnStored(const std::vector<vision::Prediction>& batch);
   // An image was dead-lettered; `reason` is grouped with the image id taken out.
   void OnDeadLetter(const std::string& image_id, const std::string& reason);
+  // Where the stage counts every dead letter (ClassifyStats::rejected): those not
+  // explained by OnDeadLetter (undecodable, wrong type, past max delivery attempts)
+  // show as one group of their own. Called by Json(), on the server's thread.
+  void CountDeadLettersWith(std::function<std::int64_t()> total);
   // The run ended: with its report (a JSON object, as PipelineReport::ToJson) or
   // the error that ended it.
   void Finish(const absl::StatusOr<std::string>& report_json);
@@ -68,6 +73,7 @@ class UiState {
   std::int64_t expected_ ABSL_GUARDED_BY(mu_) = 0;
   std::int64_t classified_ ABSL_GUARDED_BY(mu_) = 0, stored_ ABSL_GUARDED_BY(mu_) = 0;
   std::int64_t batches_ ABSL_GUARDED_BY(mu_) = 0, dead_lettered_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<std::int64_t()> dead_letter_total_ ABSL_GUARDED_BY(mu_);
   std::int64_t labelled_ ABSL_GUARDED_BY(mu_) = 0, correct_ ABSL_GUARDED_BY(mu_) = 0;
   std::unordered_set<std::string> stored_ids_ ABSL_GUARDED_BY(mu_);
   std::vector<std::int64_t> classified_per_s_ ABSL_GUARDED_BY(mu_);
