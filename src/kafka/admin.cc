@@ -409,6 +409,9 @@ absl::StatusOr<TopicInfo> KafkaAdmin::DescribeTopic(const std::string& name) {
 absl::StatusOr<std::vector<KafkaAdmin::GroupOffset>> KafkaAdmin::GroupOffsets(
     const std::string& group, const rd_kafka_topic_partition_list_t* partitions,
     const std::string& what) {
+  // librdkafka's mock cluster (no admin APIs) never answers DescribeGroups; it has no
+  // coordinator to wait for either.
+  if (SupportsTopicAdmin()) AwaitCoordinator(group);
   rd_kafka_ListConsumerGroupOffsets_t* req =
       rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), partitions);
   auto ev = Request(
@@ -459,8 +462,49 @@ void KafkaAdmin::EnsureGroupPosition(const std::string& group, const std::string
 absl::Status KafkaAdmin::CreateSubscription(const SubscriptionConfig& config) {
   auto m = Metadata(config.topic);
   if (!m.ok()) return m.status();
+  // The topic exists (its metadata says so), but a broker that leads one of its
+  // partitions, or the group's coordinator, may not have learnt of it yet right after
+  // CreateTopics: those answers are retried until connect_timeout.
+  const absl::Time deadline = absl::Now() + config_.options.connect_timeout;
+  for (;;) {
+    rd_kafka_resp_err_t transient = RD_KAFKA_RESP_ERR_NO_ERROR;
+    absl::Status s = InitGroupOffsets(config, *m, &transient);
+    if (transient == RD_KAFKA_RESP_ERR_NO_ERROR || absl::Now() >= deadline) return s;
+    if (config_.options.logger) {
+      config_.options.logger->debug("create subscription '{}': {}; retrying", config.name,
+                                    rd_kafka_err2str(transient));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+namespace {
+// Answers a broker gives while it catches up with a topic or group that exists.
+bool IsCatchingUp(rd_kafka_resp_err_t e) {
+  switch (e) {
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+absl::Status KafkaAdmin::InitGroupOffsets(const SubscriptionConfig& config, const TopicMeta& topic,
+                                          rd_kafka_resp_err_t* transient) {
+  const TopicMeta* m = &topic;
   auto committed = CommittedOffsets(config.name, config.topic, m->partitions);
-  if (!committed.ok()) return committed.status();
+  if (!committed.ok()) {
+    if (absl::IsUnavailable(committed.status())) {
+      *transient = RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    return committed.status();
+  }
   if (!committed->empty()) {
     return absl::AlreadyExistsError(absl::StrCat("subscription (consumer group) '", config.name,
                                                  "' already has a position on topic '",
@@ -472,6 +516,7 @@ absl::Status KafkaAdmin::CreateSubscription(const SubscriptionConfig& config) {
     rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_.get(), config.topic.c_str(),
                                                                p.id, &low, &high, TimeoutMs());
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (IsCatchingUp(err)) *transient = err;
       return ToStatus(err,
                       absl::StrCat("read offsets of topic '", config.topic, "' on ", config_.url));
     }
@@ -490,12 +535,14 @@ absl::Status KafkaAdmin::CreateSubscription(const SubscriptionConfig& config) {
       rd_kafka_event_AlterConsumerGroupOffsets_result(ev->get()), &cnt);
   for (size_t i = 0; i < cnt; ++i) {
     if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
+      if (IsCatchingUp(rd_kafka_error_code(e))) *transient = rd_kafka_error_code(e);
       return ToStatus(rd_kafka_error_code(e),
                       absl::StrCat("create subscription '", config.name, "' on ", config_.url));
     }
     const rd_kafka_topic_partition_list_t* l = rd_kafka_group_result_partitions(groups[i]);
     for (int j = 0; l != nullptr && j < l->cnt; ++j) {
       if (l->elems[j].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (IsCatchingUp(l->elems[j].err)) *transient = l->elems[j].err;
         return ToStatus(l->elems[j].err, absl::StrCat("create subscription '", config.name, "' on ",
                                                       config_.url, " (commit its start offsets)"));
       }
@@ -597,6 +644,41 @@ absl::StatusOr<SubscriptionInfo> KafkaAdmin::DescribeSubscription(const std::str
   }
   info.backlog = backlog;
   return info;
+}
+
+void KafkaAdmin::AwaitCoordinator(const std::string& group) {
+  // librdkafka 2.0.2 dereferences a null consumer group when an OffsetFetch sent by an
+  // admin client is answered NOT_COORDINATOR (confluentinc/librdkafka#5040), which a
+  // real cluster does while the group's coordinator is still loading (the first group
+  // of a new cluster, or just after a broker restart). DescribeGroups goes through
+  // FindCoordinator and reports those answers as errors, so ask it first until the
+  // coordinator answers for the group.
+  const absl::Time deadline = absl::Now() + config_.options.connect_timeout;
+  const char* groups[] = {group.c_str()};
+  for (;;) {
+    auto ev = Request(
+        RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS, "DescribeGroups",
+        [&](auto* o, auto* q) { rd_kafka_DescribeConsumerGroups(rk_.get(), groups, 1, o, q); });
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (ev.ok()) {
+      size_t cnt = 0;
+      const rd_kafka_ConsumerGroupDescription_t** descs =
+          rd_kafka_DescribeConsumerGroups_result_groups(
+              rd_kafka_event_DescribeConsumerGroups_result(ev->get()), &cnt);
+      for (size_t i = 0; i < cnt; ++i) {
+        if (const rd_kafka_error_t* e = rd_kafka_ConsumerGroupDescription_error(descs[i])) {
+          err = rd_kafka_error_code(e);
+        }
+      }
+    }
+    const bool loading = err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+                         err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+                         err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR;
+    // Anything else (ready, or a failure such as an unsupported API on librdkafka's
+    // mock cluster) is for the OffsetFetch itself to report.
+    if (!loading || absl::Now() >= deadline) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 absl::StatusOr<std::vector<std::string>> KafkaAdmin::GroupMembers(const std::string& group) {

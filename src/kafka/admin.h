@@ -90,11 +90,17 @@ class KafkaAdmin : public AdminConnection {
     std::vector<PartitionInfo> info;
   };
   absl::StatusOr<TopicMeta> Metadata(const std::string& topic);
+  // One attempt at committing `config`'s start offsets on every partition of `topic`;
+  // sets *transient to the broker's answer when it is one a retry can get past.
+  absl::Status InitGroupOffsets(const SubscriptionConfig& config, const TopicMeta& topic,
+                                rd_kafka_resp_err_t* transient);
   // Waits until the brokers' metadata shows `topic` (with a leader on every
   // partition) or, with present = false, no longer shows it.
   absl::Status AwaitTopic(const std::string& topic, bool present);
   // Brokers in the cluster's metadata; -1 if it cannot be read.
   int BrokerCount();
+  // Returns once `group`'s coordinator answers for it (or after connect_timeout).
+  void AwaitCoordinator(const std::string& group);
   // The consumers in `group` now, as "client-id@host".
   absl::StatusOr<std::vector<std::string>> GroupMembers(const std::string& group);
   int TimeoutMs() const;

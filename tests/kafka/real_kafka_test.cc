@@ -255,9 +255,9 @@ TEST_F(RealKafka, SubscriptionsAreConsumerGroupsKafkasToolsSee) {
 TEST_F(RealKafka, PartitionLeaderKilledMidStreamLosesAndDuplicatesNothing) {
   Admin admin = broker_->admin();
   ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = "failover", .partitions = 3}).ok());
-  ASSERT_TRUE(
-      admin.CreateSubscription(SubscriptionConfig{.name = "failover-readers", .topic = "failover"})
-          .ok());
+  const absl::Status created =
+      admin.CreateSubscription(SubscriptionConfig{.name = "failover-readers", .topic = "failover"});
+  ASSERT_TRUE(created.ok()) << created;
   auto sub = broker_->subscriber("failover-readers");
   ASSERT_TRUE(sub.ok()) << sub.status();
   Checker consumed;
