@@ -95,6 +95,10 @@ async function main() {
              "--disable-default-apps", "--disable-sync", "--no-first-run", "--disable-gpu"],
     });
     const live = await browser.newPage();
+    const requested = new Set();  // the page must load nothing from elsewhere (no CDN)
+    live.on("request", (req) => requested.add(req.url()));
+    const pageErrors = [];
+    live.on("pageerror", (e) => pageErrors.push(e.message));
     // The control: the same page, but /api/state answers its first reply forever.
     const frozen = await browser.newPage();
     let firstReply = null;
@@ -167,6 +171,10 @@ async function main() {
     const stages = ["queue", "inference", "delivery", "end_to_end"];
     check(stages.every((s) => end.latencyStages.includes(s)), `latency rows: ${end.latencyStages}`);
 
+    const origin = new URL(url.href).origin;
+    const foreign = [...requested].filter((u) => new URL(u).origin !== origin);
+    check(foreign.length === 0, `the page loaded from elsewhere: ${foreign.join(", ")}`);
+    check(pageErrors.length === 0, `the page's script failed: ${pageErrors.join("; ")}`);
     await browser.close();
     browser = null;
     proc.kill("SIGTERM");
