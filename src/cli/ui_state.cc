@@ -59,7 +59,7 @@ std::size_t UiState::Second() const {
 }
 
 void UiState::SetExpected(std::int64_t images) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   expected_ = images;
   ++version_;
 }
@@ -80,7 +80,7 @@ void UiState::CountPrediction(const vision::Prediction& p) {
 
 void UiState::OnClassified(const std::vector<vision::Prediction>& batch,
                            const std::uint8_t* pixels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++version_;
   classified_ += static_cast<std::int64_t>(batch.size());
   ++batches_;
@@ -102,7 +102,7 @@ void UiState::OnClassified(const std::vector<vision::Prediction>& batch,
 
 void UiState::OnStored(const std::vector<vision::Prediction>& batch) {
   const std::int64_t now_us = absl::ToUnixMicros(absl::Now());
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++version_;
   std::int64_t added = 0;
   for (const auto& p : batch) {
@@ -124,7 +124,7 @@ void UiState::OnDeadLetter(const std::string& image_id, const std::string& reaso
     const auto at = group.find(absl::StrCat(" ", image_id));
     if (at != std::string::npos) group.erase(at, image_id.size() + 1);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++version_;
   ++dead_lettered_;
   ++dead_by_reason_[group];
@@ -133,12 +133,12 @@ void UiState::OnDeadLetter(const std::string& image_id, const std::string& reaso
 }
 
 void UiState::CountDeadLettersWith(std::function<std::int64_t()> total) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   dead_letter_total_ = std::move(total);
 }
 
 void UiState::Finish(const absl::StatusOr<std::string>& report_json) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ++version_;
   if (report_json.ok()) {
     status_ = "finished";
@@ -151,7 +151,7 @@ void UiState::Finish(const absl::StatusOr<std::string>& report_json) {
 }
 
 std::string UiState::Json() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const double elapsed =
       finished_s_ >= 0 ? finished_s_ : absl::ToDoubleSeconds(absl::Now() - start_);
   const std::size_t now = static_cast<std::size_t>(elapsed);

@@ -7,13 +7,13 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "pipeline/stages.h"
 #include "vision.pb.h"
@@ -64,7 +64,7 @@ class UiState {
 
   const std::string mode_;
   const absl::Time start_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::int64_t version_ ABSL_GUARDED_BY(mu_) = 0;  // bumped by every change
   std::string status_ ABSL_GUARDED_BY(mu_) = "running";
   std::string error_ ABSL_GUARDED_BY(mu_);
