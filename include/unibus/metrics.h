@@ -155,7 +155,8 @@ class PublisherMetrics {
 
 // The figures of one Subscriber, labelled {subscription}. At every snapshot it reads
 // Subscriber::stats(): unibus_messages_delivered_total, _acked_total, _nacked_total,
-// _dead_lettered_total and the unibus_messages_outstanding gauge. Messages passed
+// _dead_lettered_total (label reason: rejected or max_delivery_attempts) and the
+// unibus_messages_outstanding gauge. Messages passed
 // through Wrap() also add unibus_messages_redelivered_total (delivery_attempt > 1),
 // unibus_handler_seconds (delivery to settlement) and
 // unibus_end_to_end_latency_seconds (publish time to ack).

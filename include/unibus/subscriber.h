@@ -36,6 +36,9 @@ struct SubscriberStats {
   std::int64_t nacked = 0;
   // Messages written to the dead-letter topic (and then acked): once per message.
   std::int64_t dead_lettered = 0;
+  // Of those, the ones a handler rejected as unprocessable (AckHandler::reject, an
+  // undecodable typed message); the others used up max_delivery_attempts.
+  std::int64_t dead_lettered_rejected = 0;
   // Messages whose dead-letter copy cannot be written (too large for the topic, a
   // permanent publish error): once per message. Each stays unacked (counted in
   // `outstanding`) and is not handed to a handler again; it goes back to the broker

@@ -59,6 +59,7 @@ int run_classify(const ClassifyCliOptions& o) {
   if (!deadline.ok()) return Fail(deadline.status());
   c.ack_deadline = *deadline;
   c.logger = Logger();
+  c.metrics = registry;
   if (*server) (*server)->SetReady(absl::UnavailableError("waiting for topics"));
   const auto log = [](const std::string& line) { Logger()->warn("classify: {}", line); };
   absl::Status topics = EnsureTopic(*in, c.images_topic, o.wait_for_topics, log);

@@ -1,5 +1,5 @@
 // unibus feed [--url URL] [--topic images] [--count N] [--first I] [--rate R] [--data DIR]
-//             [--wait-for-topics]
+//             [--wait-for-topics] [--metrics HOST:PORT]
 // Runs until every image is published or SIGTERM/SIGINT: then it stops sending, waits
 // for what it sent and says where a restart continues (--first).
 #include <atomic>
@@ -8,6 +8,8 @@
 
 #include "absl/time/clock.h"
 #include "cli/common.h"
+#include "cli/metrics_server.h"
+#include "cli/progress.h"
 #include "cli/subcommands.h"
 #include "cli/vision_glue.h"
 #include "spdlog/logger.h"
@@ -20,15 +22,22 @@ struct FeedCliOptions {
   std::string data = kDefaultDataDir;
   bool wait_for_topics = false;
   pipeline::FeedOptions feed;
+  MetricsFlags metrics;
+  bool quiet = false;
 };
 
 int run_feed(const FeedCliOptions& o) {
   InstallStopHandler();
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto server = MetricsServer::Start(o.metrics, registry);
+  if (!server.ok()) return Fail(server.status());
   auto images = LoadTestImages(o.data);
   if (!images.ok()) return Fail(images.status());
   auto broker = OpenBroker(o.broker);
   if (!broker.ok()) return Fail(broker.status());
   pipeline::FeedOptions f = o.feed;
+  f.metrics = registry;
+  if (*server) (*server)->SetReady(absl::UnavailableError("waiting for the images topic"));
   if (auto s = EnsureTopic(*broker, f.topic, o.wait_for_topics,
                            [](const std::string& line) { Logger()->warn("feed: {}", line); });
       !s.ok()) {
@@ -38,7 +47,11 @@ int run_feed(const FeedCliOptions& o) {
     }
     return Fail(s);
   }
-  f.progress = true;
+  if (*server) (*server)->SetReady(absl::OkStatus());
+  const std::size_t total = f.count == 0 ? images->size() : f.count;
+  Progress progress("images sent", total > f.first ? total - f.first : 0,
+                    o.quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
+  f.on_progress = [&](std::size_t sent) { progress.Update(sent); };
   std::atomic<bool> stop{false}, done{false};
   std::thread watcher([&] {
     while (!done && !StopRequested()) absl::SleepFor(absl::Milliseconds(20));
@@ -48,10 +61,10 @@ int run_feed(const FeedCliOptions& o) {
   done = true;
   watcher.join();
   if (!r.ok()) return Fail(r.status());
+  progress.Finish(r->published);
   std::cout << "fed " << r->published << " images to " << f.topic << " in " << r->seconds << " s ("
             << (r->seconds > 0 ? r->published / r->seconds : 0) << " images/s)\n";
   const std::size_t next = f.first + r->published;
-  const std::size_t total = f.count == 0 ? images->size() : f.count;
   if (next < total) {
     std::cout << "stopped before image " << next << " of " << total << "; continue with --first "
               << next << "\n";
@@ -70,7 +83,10 @@ void setup_feed(CLI::App& app) {
                   "index of the first image to send (a stopped feed says where to continue)");
   cmd->add_option("--rate", opts->feed.rate, "images per second (default: as fast as possible)");
   cmd->add_option("--data", opts->data, "directory of the gzip'd IDX files");
+  cmd->add_flag("--quiet,-q", opts->quiet,
+                "no progress (a bar on a terminal, else a line every 5 s)");
   AddBrokerFlags(cmd, &opts->broker);
+  AddMetricsFlags(cmd, &opts->metrics);
   AddWaitForTopicsFlag(cmd, &opts->wait_for_topics);
   cmd->callback([opts] { Exit(run_feed(*opts)); });
 }

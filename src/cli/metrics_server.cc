@@ -43,6 +43,20 @@ int AddStageMetrics(MetricsRegistry& registry, Broker broker, std::string stage,
                      MetricType::kGauge,
                      {{{{"subscription", subscription}}, static_cast<double>(info->backlog), {}}}});
     }
+    if (info.ok() && !info->partitions.empty()) {
+      MetricFamily lag{"unibus_subscription_partition_lag",
+                       "Kafka: messages of a partition past the group's committed offset.",
+                       MetricType::kGauge,
+                       {}};
+      for (const auto& p : info->partitions) {
+        if (p.lag < 0) continue;
+        lag.points.push_back(
+            {{{"subscription", subscription}, {"partition", std::to_string(p.partition)}},
+             static_cast<double>(p.lag),
+             {}});
+      }
+      if (!lag.points.empty()) out.push_back(std::move(lag));
+    }
   });
 }
 

@@ -40,7 +40,9 @@ struct StageCounter {
 
 // Adds to `registry`, read at every scrape: `counters` labelled {stage}, and the
 // backlog of `subscription` (unibus_subscription_backlog{subscription}: messages not
-// yet acked, from Admin::DescribeSubscription; absent while the backend cannot tell).
+// yet acked, from Admin::DescribeSubscription; absent while the backend cannot tell),
+// and on Kafka each partition's lag (unibus_subscription_partition_lag{subscription,
+// partition}).
 // Returns the collector id.
 int AddStageMetrics(MetricsRegistry& registry, Broker broker, std::string stage,
                     std::string subscription, std::vector<StageCounter> counters);

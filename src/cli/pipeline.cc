@@ -1,5 +1,6 @@
 // unibus pipeline [--in URL] [--out URL] [--db DB] [--count N] [--rate R] [--report FILE]
 //                 [--run-id ID] [--fresh] [--keep-topics] [--ui HOST:PORT [--ui-keep]]
+//                 [--metrics HOST:PORT] [--quiet]
 // feed + classify + sink together; prints the report and writes it as JSON. A run
 // uses its own topics and subscriptions and never deletes or empties anything it did
 // not create, unless --fresh.
@@ -11,7 +12,9 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "cli/common.h"
+#include "cli/metrics_server.h"
 #include "cli/model_path.h"
+#include "cli/progress.h"
 #include "cli/subcommands.h"
 #include "cli/ui_server.h"
 #include "cli/vision_glue.h"
@@ -29,12 +32,17 @@ struct PipelineCliOptions {
   int max_wait_ms = 2;
   pipeline::PipelineOptions p;
   UiFlags ui;
+  MetricsFlags metrics;
+  bool quiet = false;
 };
 
 int run_pipeline(const PipelineCliOptions& o) {
   auto ui_state = std::make_shared<UiState>("pipeline");
   auto ui = UiServer::Start(o.ui, ui_state);  // before the model loads: a busy port fails fast
   if (!ui.ok()) return Fail(ui.status());
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto server = MetricsServer::Start(o.metrics, registry);
+  if (!server.ok()) return Fail(server.status());
   auto images = LoadTestImages(o.data);
   if (!images.ok()) return Fail(images.status());
   // LibTorch frees and reallocates its activations on every batch; with glibc's
@@ -52,13 +60,17 @@ int run_pipeline(const PipelineCliOptions& o) {
   p.in_url = o.in.empty() ? *url : o.in;
   p.out_url = o.out.empty() ? *url : o.out;
   p.classify.max_wait = absl::Milliseconds(o.max_wait_ms);
-  p.feed.progress = true;
+  Progress progress("images fed", p.feed.count == 0 ? images->size() : p.feed.count,
+                    o.quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
+  p.feed.on_progress = [&](std::size_t sent) { progress.Update(sent); };
   p.broker_options = BrokerOptionsForCli();
   if (*ui) {
     ui_state->Attach(&p.classify, &p.sink);
     const std::size_t n = images->size();
     ui_state->SetExpected(static_cast<std::int64_t>(p.feed.count ? std::min(p.feed.count, n) : n));
   }
+  p.feed.metrics = p.classify.metrics = p.sink.metrics = registry;
+  if (*server) (*server)->SetReady(absl::OkStatus());  // its model is found and loads
   auto r = pipeline::RunPipeline(*images, *factory, p);
   if (*ui) ui_state->Finish(r.ok() ? absl::StatusOr<std::string>(r->ToJson()) : r.status());
   // After the report (every return below): --ui-keep leaves the final figures up.
@@ -66,6 +78,7 @@ int run_pipeline(const PipelineCliOptions& o) {
     if (*ui && o.ui.keep) KeepServingUntilSignal();
   };
   if (!r.ok()) return Fail(r.status());
+  progress.Finish(static_cast<std::size_t>(r->sent));
   std::cout << r->ToText();
   if (!o.report.empty()) {
     std::ofstream f(o.report);
@@ -106,8 +119,11 @@ void setup_pipeline(CLI::App& app) {
                 "re-create those topics and subscriptions and EMPTY the predictions table first");
   cmd->add_flag("!--keep-topics", opts->p.delete_run_topics,
                 "keep the run's topics and subscriptions when it ends (default: delete them)");
+  cmd->add_flag("--quiet,-q", opts->quiet,
+                "no progress (a bar on a terminal, else a line every 5 s)");
   AddBrokerFlags(cmd, &opts->broker);
   AddUiFlags(cmd, &opts->ui, /*with_keep=*/true);
+  AddMetricsFlags(cmd, &opts->metrics);
   cmd->callback([opts] { Exit(run_pipeline(*opts)); });
 }
 

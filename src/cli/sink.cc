@@ -57,6 +57,7 @@ int run_sink(const SinkCliOptions& o) {
   });
   pipeline::SinkOptions so = o.sink;
   so.logger = Logger();
+  so.metrics = registry;
   auto s = pipeline::RunSink(*broker, **store, so, stop, &stored);
   stop = true;
   watcher.join();

@@ -24,6 +24,7 @@ struct TrainOptions {
   std::string plot;                                    // default: --out with .png
   std::string card;                                    // default: --out with .json
   bool native_cpu = false;  // skip pinning the CPU kernels (vision/reproducible.h)
+  bool quiet = false;       // no per-epoch progress
   vision::TrainConfig config;
 };
 
@@ -56,14 +57,18 @@ int run_train(const TrainOptions& o) {
       o.config.epochs, o.config.seed, o.config.batch_size, o.config.threads,
       o.native_cpu ? "native (not pinned: reproducible on this CPU type only)"
                    : "pinned to AVX2 (ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA, OPENBLAS_CORETYPE)");
-  absl::StatusOr<vision::TrainResult> result =
-      vision::Train(o.config, *train, *test, o.out, [](const vision::EpochStats& e) {
-        std::cout
-            << absl::StreamFormat(
-                   "epoch %2d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  lr %.2e  %.1fs",
-                   e.epoch, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy,
-                   e.learning_rate, e.seconds)
-            << std::endl;
+  absl::StatusOr<vision::TrainResult> result = vision::Train(
+      o.config, *train, *test, o.out, [&o, spent = 0.0](const vision::EpochStats& e) mutable {
+        spent += e.seconds;
+        if (o.quiet) return;
+        const int left = o.config.epochs - e.epoch;
+        std::cout << absl::StreamFormat(
+                         "epoch %2d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  lr "
+                         "%.2e  %.1fs  eta %.0fs",
+                         e.epoch, o.config.epochs, e.train_loss, e.train_accuracy, e.test_loss,
+                         e.test_accuracy, e.learning_rate, e.seconds,
+                         e.epoch > 0 ? spent / e.epoch * left : 0.0)
+                  << std::endl;
       });
   if (!result.ok()) return Fail(result.status());
   if (absl::Status s = vision::WriteTrainingCsv(*result, csv); !s.ok()) return Fail(s);
@@ -127,6 +132,7 @@ void setup_train(CLI::App& app) {
   cmd->add_flag("--native-cpu", o->native_cpu,
                 "use the fastest kernels of this CPU instead of the pinned AVX2 ones: faster on "
                 "AVX-512 machines, but the weights then differ from other CPU types'");
+  cmd->add_flag("--quiet,-q", o->quiet, "no per-epoch progress line (loss, accuracy, time left)");
   cmd->add_option("--out", o->out, "model file to write")->capture_default_str();
   cmd->add_option("--csv", o->csv, "per-epoch loss and accuracy (default: --out with .csv)");
   cmd->add_option("--plot", o->plot, "PNG plot drawn by gnuplot (default: --out with .png)");

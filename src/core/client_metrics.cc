@@ -138,8 +138,16 @@ SubscriberMetrics::SubscriberMetrics(std::shared_ptr<MetricsRegistry> registry,
             s.delivered);
     counter("unibus_messages_acked_total", "Messages acked.", s.acked);
     counter("unibus_messages_nacked_total", "Nacks (each redelivers or dead-letters).", s.nacked);
-    counter("unibus_messages_dead_lettered_total",
-            "Messages moved to the dead-letter topic (and acked on the source).", s.dead_lettered);
+    // reason: rejected (unprocessable: reject(), undecodable) or max_delivery_attempts.
+    MetricLabels rejected = labels, exhausted = labels;
+    rejected["reason"] = "rejected";
+    exhausted["reason"] = "max_delivery_attempts";
+    out.push_back(
+        {"unibus_messages_dead_lettered_total",
+         "Messages moved to the dead-letter topic (and acked on the source), by reason class.",
+         MetricType::kCounter,
+         {{rejected, static_cast<double>(s.dead_lettered_rejected), {}},
+          {exhausted, static_cast<double>(s.dead_lettered - s.dead_lettered_rejected), {}}}});
     out.push_back({"unibus_messages_outstanding",
                    "Messages delivered and not yet settled.",
                    MetricType::kGauge,

@@ -208,6 +208,7 @@ void DispatchCore::HandlerReturned(std::uint64_t id, std::string failure) {
 void DispatchCore::NackLocked(Tracked& t, std::uint64_t id, std::string reason, bool reject) {
   ++stats_.nacked;
   t.reason = std::move(reason);
+  t.rejected = reject;
   if (reject || t.delivery.message.delivery_attempt >= config_.options.max_delivery_attempts) {
     QueueDeadLetter(id);
     return;

@@ -76,6 +76,7 @@ class DispatchCore : public std::enable_shared_from_this<DispatchCore> {
     Delivery delivery;
     std::size_t bytes = 0;
     std::string reason;          // why it was last nacked (for the dead-letter attributes)
+    bool rejected = false;       // reject(): dead-lettered at once, as unprocessable
     bool in_handler = false;     // a worker is running the handler on it
     std::string dropped;         // why its AckHandler was dropped while in_handler, or empty
     int dead_letter_errors = 0;  // transient failures of its dead-letter write so far

@@ -115,6 +115,7 @@ void DispatchCore::OnDeadLettered(std::uint64_t id, const absl::Status& status) 
   if (t == nullptr) return;  // released by a Stop that gave up waiting
   if (status.ok()) {
     ++stats_.dead_lettered;
+    if (t->rejected) ++stats_.dead_lettered_rejected;
     Settle(id, *t);
     return;
   }

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -45,10 +46,33 @@ void WarmUp(Model& model, std::size_t max_batch) {
   if (max_batch > kMaxWarmBatch) (void)model.Classify(blank.data(), max_batch);
 }
 
+// The stage's own figures (ClassifyOptions::metrics); each null when not measured.
+struct Figures {
+  Histogram* batch_size = nullptr;
+  Histogram* inference = nullptr;
+  Histogram* latency = nullptr;  // the one SubscriberMetrics exports
+};
+
+Figures MakeFigures(MetricsRegistry* r, const ClassifyOptions& o) {
+  Figures f;
+  if (r == nullptr) return f;
+  const MetricLabels labels{{"subscription", o.subscription}};
+  f.batch_size = r->histogram("unibus_classify_batch_size", "Images per model call.", labels,
+                              {1, 2, 4, 8, 16, 32, 64, 128, 256, 512})
+                     .value_or(nullptr);
+  f.inference = r->histogram("unibus_classify_inference_seconds",
+                             "Time of one model call (a micro-batch), in seconds.", labels)
+                    .value_or(nullptr);
+  f.latency = r->histogram("unibus_end_to_end_latency_seconds",
+                           "Time from publish to ack, in seconds.", labels)
+                  .value_or(nullptr);
+  return f;
+}
+
 // One worker: pull a micro-batch, classify, publish predictions, ack on publish.
 absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
                   TypedPublisher<vision::Prediction>& out, Model& model, const ClassifyOptions& o,
-                  const std::atomic<bool>& stop, ClassifyStats* stats) {
+                  const std::atomic<bool>& stop, ClassifyStats* stats, const Figures& figures) {
   std::vector<Typed<vision::ImageMessage>> batch;
   std::vector<std::uint8_t> pixels;
   if (o.warm_up) WarmUp(model, o.max_batch);
@@ -113,9 +137,11 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       if (o.on_batch) observed.push_back(p);
       auto ack = std::make_shared<AckHandler>(std::move(batch[i].ack));
       out.Publish(p, img.image_id())
-          .then([ack, logger = o.logger, id = img.image_id()](const absl::StatusOr<MessageId>& r) {
+          .then([ack, logger = o.logger, id = img.image_id(), latency = figures.latency,
+                 published = batch[i].envelope.publish_time](const absl::StatusOr<MessageId>& r) {
             if (r.ok()) {
               std::move(*ack).ack();
+              if (latency) latency->Observe(absl::ToDoubleSeconds(absl::Now() - published));
               return;
             }
             if (logger)
@@ -127,6 +153,8 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
     if (o.on_batch) o.on_batch(observed, pixels.data());
     stats->classified += static_cast<std::int64_t>(batch.size());
     ++stats->batches;
+    if (figures.batch_size) figures.batch_size->Observe(static_cast<double>(batch.size()));
+    if (figures.inference) figures.inference->Observe(absl::ToDoubleSeconds(done - picked));
   }
   return absl::OkStatus();
 }
@@ -155,13 +183,24 @@ absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& factory,
   auto pub = out.publisher(o.predictions_topic, PublisherOptions{.max_batch_delay = o.publish_delay,
                                                                  .create_topic_if_missing = true});
   if (!pub.ok()) return pub.status();
+  std::optional<SubscriberMetrics> sub_metrics;
+  const Figures figures = MakeFigures(o.metrics.get(), o);
+  if (o.metrics) {
+    sub_metrics.emplace(o.metrics, *sub, o.subscription);
+    *pub = PublisherMetrics(o.metrics, o.predictions_topic).Wrap(*pub);
+    if (auto g = o.metrics->gauge("unibus_model_info", "The model classify serves (value 1).",
+                                  {{"version", models[0]->version()}});
+        g.ok()) {
+      (*g)->Set(1);
+    }
+  }
   TypedSubscriber<vision::ImageMessage> typed_in(*sub);
   TypedPublisher<vision::Prediction> typed_out(*pub, TypedOptions{.compress_above = 0});
   std::vector<std::thread> threads;
   std::vector<absl::Status> results(o.workers);
   for (int i = 0; i < o.workers; ++i) {
     threads.emplace_back(
-        [&, i] { results[i] = Work(typed_in, typed_out, *models[i], o, stop, stats); });
+        [&, i] { results[i] = Work(typed_in, typed_out, *models[i], o, stop, stats, figures); });
   }
   for (auto& t : threads) t.join();
   (void)typed_out.Flush();        // every prediction out, so its image gets acked

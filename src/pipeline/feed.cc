@@ -35,8 +35,9 @@ absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const
   auto pub = broker.publisher(o.topic, PublisherOptions{.max_batch_delay = o.publish_delay,
                                                         .create_topic_if_missing = true});
   if (!pub.ok()) return pub.status();
+  if (o.metrics) *pub = PublisherMetrics(o.metrics, o.topic).Wrap(*pub);
   TypedPublisher<vision::ImageMessage> typed(*pub, TypedOptions{.compress_above = 0});
-  const bool bar = o.progress && isatty(STDERR_FILENO);
+  const bool bar = o.progress && !o.on_progress && isatty(STDERR_FILENO);
   const absl::Time start = absl::Now();
   std::vector<PublishFuture> futures;
   futures.reserve(n - o.first);
@@ -58,6 +59,7 @@ absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const
       img.clear_label();
     img.set_produced_at_us(absl::ToUnixMicros(absl::Now()));
     futures.push_back(typed.Publish(img, img.image_id()));
+    if (o.on_progress) o.on_progress(futures.size());
     if (bar && (i % 256 == 0)) DrawProgress(i, n, start);
   }
   if (auto s = typed.Flush(); !s.ok()) return s;

@@ -1,4 +1,7 @@
+#include <optional>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "pipeline/stages.h"
 #include "spdlog/logger.h"
 #include "unibus/typed.h"
@@ -13,6 +16,16 @@ absl::Status RunSink(Broker& broker, PredictionStore& store, const SinkOptions& 
   so.max_outstanding_messages = std::max<std::size_t>(1000, o.max_batch * 2);
   auto sub = broker.subscriber(o.subscription, so);
   if (!sub.ok()) return sub.status();
+  std::optional<SubscriberMetrics> metrics;
+  Histogram* latency = nullptr;  // the one SubscriberMetrics exports
+  if (o.metrics) {
+    metrics.emplace(o.metrics, *sub, o.subscription);
+    latency =
+        o.metrics
+            ->histogram("unibus_end_to_end_latency_seconds",
+                        "Time from publish to ack, in seconds.", {{"subscription", o.subscription}})
+            .value_or(nullptr);
+  }
   TypedSubscriber<vision::Prediction> typed(*sub);
   std::vector<vision::Prediction> rows;
   absl::Status result;
@@ -34,7 +47,11 @@ absl::Status RunSink(Broker& broker, PredictionStore& store, const SinkOptions& 
       continue;
     }
     if (o.on_stored) o.on_stored(rows);
-    for (auto& t : *got) std::move(t.ack).ack();
+    const absl::Time acked = absl::Now();
+    for (auto& t : *got) {
+      std::move(t.ack).ack();
+      if (latency) latency->Observe(absl::ToDoubleSeconds(acked - t.envelope.publish_time));
+    }
     if (stored) *stored += static_cast<std::int64_t>(rows.size());
   }
   sub->connection()->Shutdown();

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "pipeline/store.h"
+#include "unibus/metrics.h"
 #include "unibus/unibus.h"
 #include "vision.pb.h"
 
@@ -55,12 +56,16 @@ struct FeedOptions {
   std::size_t count = 0;  // 0: every image of the set
   std::size_t first = 0;  // index of the first image to send (a restart continues here)
   double rate = 0;        // images per second; 0: as fast as possible
-  bool progress = false;  // draw a progress bar on stderr
+  bool progress = false;  // draw a progress bar on stderr (when on_progress is not set)
+  // Called after each publish with the images sent so far by this run. May be empty.
+  std::function<void(std::size_t sent)> on_progress;
   std::string id_prefix = "img-";
   // The images publisher's max_batch_delay. Zero: a batch goes as soon as the
   // publisher is idle, and batches grow by themselves while a write is under way
   // (waiting 1 ms, the library default, added 1 ms to every image at 1,000/s).
   absl::Duration publish_delay = absl::ZeroDuration();
+  // Where the images publisher's figures go (PublisherMetrics); null: nowhere.
+  std::shared_ptr<MetricsRegistry> metrics;
 };
 struct FeedResult {
   std::size_t published = 0;  // images first .. first + published - 1
@@ -88,6 +93,11 @@ struct ClassifyOptions {
   // Before taking images, run each worker's model once at every batch size 1..max_batch
   // (up to 32, then max_batch): first use of a shape costs LibTorch 5-40 ms.
   bool warm_up = true;
+  // Where the stage's figures go; null: nowhere. The images subscriber's
+  // (SubscriberMetrics, unibus_end_to_end_latency_seconds: image published to acked),
+  // the predictions publisher's (PublisherMetrics), unibus_classify_batch_size and
+  // unibus_classify_inference_seconds (per model call), unibus_model_info{version}.
+  std::shared_ptr<MetricsRegistry> metrics;
   // Where the stage says what goes wrong (a prediction not published, ...). May be null.
   std::shared_ptr<spdlog::logger> logger;
   // Observers (the --ui page), each may be empty. Called on the worker threads,
@@ -120,6 +130,10 @@ struct SinkOptions {
   std::string subscription = "sink";
   std::string predictions_topic = "predictions";
   std::size_t max_batch = 500;
+  // Where the stage's figures go; null: nowhere. The predictions subscriber's
+  // (SubscriberMetrics, unibus_end_to_end_latency_seconds: prediction published to
+  // stored and acked).
+  std::shared_ptr<MetricsRegistry> metrics;
   // Where the stage says what goes wrong (a batch the database refused). May be null.
   std::shared_ptr<spdlog::logger> logger;
   // Observer (the --ui page), may be empty: a batch committed to the store, before
