@@ -146,5 +146,44 @@ TEST(ClientMetricsTest, CountsPublishesDeliveriesAcksNacksAndLatency) {
   sub->connection()->Shutdown();
 }
 
+// Dead letters are counted by reason class: rejected at once as unprocessable, or
+// after max_delivery_attempts nacks.
+TEST(ClientMetricsTest, CountsDeadLettersByReasonClass) {
+  auto broker = Broker::Open("mem://client-metrics-dead-letters");
+  ASSERT_TRUE(broker.ok());
+  ASSERT_TRUE(broker->admin().CreateTopic("orders").ok());
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto pub = broker->publisher("orders");
+  ASSERT_TRUE(pub.ok());
+  auto sub = broker->subscriber("billing", {.topic = "orders",
+                                            .min_backoff = absl::Milliseconds(1),
+                                            .max_backoff = absl::Milliseconds(2),
+                                            .max_delivery_attempts = 2});
+  ASSERT_TRUE(sub.ok());
+  SubscriberMetrics sm(registry, *sub, "billing");
+  ASSERT_TRUE(pub->Publish(MessageBuilder{}.data("bad").build()).get().ok());
+  ASSERT_TRUE(pub->Publish(MessageBuilder{}.data("flaky").build()).get().ok());
+  const absl::Time end = absl::Now() + absl::Seconds(10);
+  while (sub->stats().dead_lettered < 2 && absl::Now() < end) {
+    auto got = sub->Pull(10, absl::Milliseconds(50));
+    ASSERT_TRUE(got.ok());
+    for (auto& m : *got) {
+      if (m.message.data == "bad") {
+        std::move(m.ack).reject("not an order");
+      } else {
+        std::move(m.ack).nack("try again");
+      }
+    }
+  }
+  const MetricsSnapshot snap = registry->Snapshot();
+  EXPECT_EQ(Value(snap, "unibus_messages_dead_lettered_total",
+                  {{"subscription", "billing"}, {"reason", "rejected"}}),
+            1);
+  EXPECT_EQ(Value(snap, "unibus_messages_dead_lettered_total",
+                  {{"subscription", "billing"}, {"reason", "max_delivery_attempts"}}),
+            1);
+  sub->connection()->Shutdown();
+}
+
 }  // namespace
 }  // namespace unibus
