@@ -79,6 +79,32 @@ class Completer {
 
 constexpr absl::Duration kSignalCheck = absl::Milliseconds(100);
 
+// collections.abc.Mapping, looked up once (GIL held).
+nb::handle MappingType() {
+  static PyObject* type =
+      nb::object(nb::module_::import_("collections.abc").attr("Mapping")).release().ptr();
+  return type;
+}
+
+// unibus.PublishFuture, set by _publisher.py once it defined the class (GIL held).
+PyObject* future_type = nullptr;
+
+// A unibus.PublishFuture over `result`, made without running Python code: the type's
+// tp_new (object's: the concurrent.futures state is made lazily, on first use, by the
+// class's __getattr__) and the `_impl` slot set directly.
+nb::object WrapResult(PublishResult result) {
+  nb::object impl = nb::cast(std::move(result), nb::rv_policy::move);
+  if (future_type == nullptr) return impl;
+  auto* type = reinterpret_cast<PyTypeObject*>(future_type);
+  static PyObject* no_args = PyTuple_New(0);
+  static PyObject* impl_name = PyUnicode_InternFromString("_impl");
+  nb::object f = nb::steal(type->tp_new(type, no_args, nullptr));
+  if (!f.is_valid() || PyObject_SetAttr(f.ptr(), impl_name, impl.ptr()) != 0) {
+    throw nb::python_error();
+  }
+  return f;
+}
+
 // The publish's message from Python arguments (GIL held). `*not_utf8` names the
 // attribute or key that is not UTF-8, if any: the contract refuses it on every backend.
 // (The C++ core does not check it yet; the bindings do, until it does.)
@@ -87,12 +113,20 @@ Message ToMessage(nb::handle data, nb::handle attributes, nb::handle ordering_ke
   Message m;
   m.data = TextOrBytes(data, "data");
   if (!attributes.is_none()) {
+    nb::object dict = nb::borrow(attributes);
     if (!PyDict_Check(attributes.ptr())) {
-      throw nb::type_error(absl::StrCat("attributes must be a dict[str, str], not ",
-                                        Py_TYPE(attributes.ptr())->tp_name)
-                               .c_str());
+      // Any other Mapping (types.MappingProxyType, a custom Mapping) as a dict.
+      if (!PyObject_IsInstance(attributes.ptr(), MappingType().ptr())) {
+        throw nb::type_error(absl::StrCat("attributes must be a dict[str, str], not ",
+                                          Py_TYPE(attributes.ptr())->tp_name)
+                                 .c_str());
+      }
+      dict = nb::steal(PyDict_New());
+      if (!dict.is_valid() || PyDict_Merge(dict.ptr(), attributes.ptr(), 1) != 0) {
+        throw nb::python_error();
+      }
     }
-    for (auto [k, v] : nb::borrow<nb::dict>(attributes)) {
+    for (auto [k, v] : nb::borrow<nb::dict>(dict)) {
       bool utf8 = true;
       std::string key = TextOrBytes(k, "attribute keys", &utf8);
       if (!utf8 && not_utf8->empty() && !IsUtf8(key)) *not_utf8 = "an attribute key";
@@ -169,19 +203,23 @@ void PublishResult::AddDoneCallback(nb::object fn) {
   future_.then([f](const absl::StatusOr<MessageId>&) { Completer::Get().Add(f); });
 }
 
-PublishResult PyPublisher::Publish(nb::handle data, nb::handle attributes,
-                                   nb::handle ordering_key) {
+nb::object PyPublisher::Publish(nb::handle data, nb::handle attributes, nb::handle ordering_key) {
   CheckOpen();
   std::string not_utf8;
   Message m = ToMessage(data, attributes, ordering_key, &not_utf8);
   if (!not_utf8.empty()) {
-    return PublishResult(MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(
-        absl::StrCat("publish to '", topic_, "': ", not_utf8,
-                     " is not valid UTF-8; attributes and ordering keys must be UTF-8 on every "
-                     "backend"))));
+    return WrapResult(
+        PublishResult(MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(
+            absl::StrCat("publish to '", topic_, "': ", not_utf8,
+                         " is not valid UTF-8; attributes and ordering keys must be UTF-8 on "
+                         "every backend")))));
   }
-  nb::gil_scoped_release release;  // Publish blocks while max_pending_messages are unsent
-  return PublishResult(publisher_.Publish(std::move(m)));
+  PublishFuture f;
+  {
+    nb::gil_scoped_release release;  // Publish blocks while max_pending_messages are unsent
+    f = publisher_.Publish(std::move(m));
+  }
+  return WrapResult(PublishResult(std::move(f)));
 }
 
 void PyPublisher::Flush() {
@@ -202,14 +240,28 @@ void PyPublisher::Close() {
 }
 
 void BindPublisher(nb::module_& m) {
+  m.def(
+      "_set_publish_future_type",
+      [](nb::handle type) {
+        if (!type.is_none() && !PyType_Check(type.ptr())) {
+          throw nb::type_error("expected a class or None");
+        }
+        Py_XDECREF(future_type);
+        future_type = type.is_none() ? nullptr : nb::borrow(type).release().ptr();
+      },
+      nb::arg("type").none(),
+      "Makes _Publisher.publish return instances of `type` (unibus.PublishFuture); None: "
+      "the bare _PublishResult (at interpreter exit, so the class is not kept alive).");
   nb::class_<PublishResult>(m, "_PublishResult")
       .def("done", &PublishResult::done)
       .def("result", &PublishResult::Result, nb::arg("timeout"))
       .def("exception", &PublishResult::Exception, nb::arg("timeout"))
       .def("add_done_callback", &PublishResult::AddDoneCallback, nb::arg("fn"));
   nb::class_<PyPublisher>(m, "_Publisher")
-      .def("publish", &PyPublisher::Publish, nb::arg("data"), nb::arg("attributes").none(),
-           nb::arg("ordering_key").none())
+      .def("publish", &PyPublisher::Publish, nb::arg("data"), nb::kw_only(),
+           nb::arg("attributes").none() = nb::none(), nb::arg("ordering_key").none() = nb::none(),
+           "publish(data, *, attributes=None, ordering_key=None) -> unibus.PublishFuture: see "
+           "unibus.Publisher.publish")
       .def("flush", &PyPublisher::Flush)
       .def("close", &PyPublisher::Close)
       .def_prop_ro("topic", &PyPublisher::topic)

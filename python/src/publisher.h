@@ -39,8 +39,9 @@ class PyPublisher {
     if (!closed_.exchange(true)) publisher_.connection()->Shutdown();
   }
 
-  // Queues a publish (GIL released while Publish blocks on backpressure).
-  PublishResult Publish(nb::handle data, nb::handle attributes, nb::handle ordering_key);
+  // Queues a publish (GIL released while Publish blocks on backpressure). Returns a
+  // unibus.PublishFuture over a PublishResult.
+  nb::object Publish(nb::handle data, nb::handle attributes, nb::handle ordering_key);
   void Flush();
   void Close();
   const std::string& topic() const { return topic_; }

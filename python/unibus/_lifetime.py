@@ -33,6 +33,7 @@ def _close_all() -> None:
         except Exception:  # noqa: BLE001 - exit goes on whatever one client says
             pass
     _unibus._shutdown()
+    _unibus._set_publish_future_type(None)
 
 
 atexit.register(_close_all)

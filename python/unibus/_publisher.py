@@ -23,6 +23,10 @@ class PublishFuture(concurrent.futures.Future):
     set up on first use).
     """
 
+    # Made by the extension without running __init__ (see _set_publish_future_type):
+    # `_impl` is the only state until the standard machinery is asked for.
+    __slots__ = ("_impl",)
+
     def __init__(self, impl: "_unibus._PublishResult") -> None:  # noqa: D107
         # The base class's lock, condition and waiter list are made only if wait() or
         # as_completed() ask for them (see __getattr__).
@@ -83,6 +87,9 @@ class PublishFuture(concurrent.futures.Future):
                 else f"<unibus.PublishFuture id={self._impl.result(0)!r}>")
 
 
+_unibus._set_publish_future_type(PublishFuture)
+
+
 class Publisher:
     """Publishes to one topic. Made by Broker.publisher(); thread-safe.
 
@@ -92,6 +99,10 @@ class Publisher:
 
     def __init__(self, impl: _unibus._Publisher) -> None:
         self._impl = impl
+        # publish() straight to the extension, which checks the arguments, converts a
+        # Mapping and makes the PublishFuture: no Python frame per message. The method
+        # below documents it (help(Publisher.publish)).
+        self.publish = impl.publish
         track(self)
 
     @property
@@ -122,10 +133,7 @@ class Publisher:
 
         Blocks (without the GIL) only while max_pending_messages are unsent.
         """
-        if attributes is not None and not isinstance(attributes, dict) \
-                and isinstance(attributes, Mapping):
-            attributes = dict(attributes)
-        return PublishFuture(self._impl.publish(data, attributes, ordering_key))
+        return self._impl.publish(data, attributes=attributes, ordering_key=ordering_key)
 
     async def publish_async(self, data: Data, *, attributes: Optional[Mapping[str, str]] = None,
                             ordering_key: Optional[str] = None) -> str:
