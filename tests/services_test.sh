@@ -53,7 +53,7 @@ stop() {
   wait "$1" || rc=$?
   [ "$rc" = 0 ] || fail "$2 ended with $rc after SIGTERM (expected 0)"
 }
-start_sink() { "$UNIBUS" sink --db "sqlite:$DB" >>"$DIR/sink.log" 2>&1 & SINK=$!; }
+start_sink() { "$UNIBUS" sink --db "sqlite:$DB" "$@" >>"$DIR/sink.log" 2>&1 & SINK=$!; }
 start_classify() {
   "$UNIBUS" classify --model "$MODEL" --workers 1 --ack-deadline 5s >>"$DIR/classify.log" 2>&1 &
   CLASSIFY=$!
@@ -80,6 +80,13 @@ for _ in $(seq 1 100); do grep -q "waiting for topic 'never-created'" "$DIR/wait
 stop "$WAITER" "sink waiting for a topic"
 WAITER=
 step "--wait-for-topics: waits with a log line, continues once created, SIGTERM while waiting -> 0"
+
+# SIGTERM while classify loads its model: a clean exit, nothing taken.
+"$UNIBUS" classify --model "$MODEL" --workers 1 -s early >"$DIR/early.log" 2>&1 &
+early=$!
+for _ in $(seq 300); do grep -q '^classify: model ' "$DIR/early.log" && break; sleep 0.02; done
+stop "$early" "classify stopped while loading its model"
+step "classify SIGTERMed while loading its model: exit 0"
 
 # Reverse order: the sink first, before anything exists.
 start_sink
@@ -113,13 +120,21 @@ start_classify
 wait_rows 4000 300
 stop "$SINK" "sink"
 [ "$(rows)" -lt "$COUNT" ] || fail "the sink's SIGTERM came too late to test anything"
-step "sink stopped with SIGTERM at $(rows) rows; restarted"
-start_sink
+step "sink stopped with SIGTERM at $(rows) rows; restarted (with --metrics)"
+start_sink --metrics 127.0.0.1:0
 
 wait "$FEED" || fail "the restarted feed failed: $(cat "$DIR/feed2.out")"
 FEED=
 wait_rows "$COUNT" 600
 sleep 1  # a redelivered prediction arriving now must update, not add, a row
+metrics_url="$(grep -o 'http://127.0.0.1:[0-9]*' "$DIR/sink.log" | tail -1)"
+curl -fsS "$metrics_url/metrics" >"$DIR/metrics" || fail "sink /metrics at '$metrics_url'"
+grep -q '^unibus_subscription_backlog{subscription="sink"} ' "$DIR/metrics" ||
+  fail "no consumer lag (backlog) in the sink's metrics: $(grep -v '^#' "$DIR/metrics")"
+if [ "$BACKEND" = kafka ]; then
+  grep -q '^unibus_subscription_partition_lag{partition="0",subscription="sink"} ' "$DIR/metrics" ||
+    fail "no per-partition lag on Kafka: $(grep -v '^#' "$DIR/metrics")"
+fi
 stop "$CLASSIFY" "classify"
 stop "$SINK" "sink"
 CLASSIFY= SINK=

@@ -49,6 +49,10 @@ int run_classify(const ClassifyCliOptions& o) {
   std::cerr << "classify: model " << *model << "\n";
   auto factory = CnnModelFactory(*model);
   if (!factory.ok()) return Fail(factory.status());
+  if (StopRequested()) {
+    std::cerr << "classify: stopped while loading the model; took no image\n";
+    return 0;
+  }
   auto in = OpenBroker(o.broker);
   if (!in.ok()) return Fail(in.status());
   auto out = o.out_url.empty() ? in : OpenBrokerUrl(o.out_url);
