@@ -108,7 +108,7 @@ err="$("$U" pipeline --count 1 --metrics 0.0.0.0:9464 2>&1)"; rc=$?
 PIPE=$!
 PIPE_URL="$(served_at "$DIR/pipe.log")"
 for _ in $(seq 100); do
-  curl -fsS "$PIPE_URL/metrics" 2>/dev/null | grep -q '^unibus_classify_batch_size_count' && break
+  curl -fsS "$PIPE_URL/metrics" 2>/dev/null | grep -q '^unibus_messages_published_total{topic="images' && break
   sleep 0.1
 done
 scrape "$PIPE_URL" "$DIR/p1"
