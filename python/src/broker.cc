@@ -7,6 +7,7 @@
 #include "admin.h"
 #include "cli/common.h"
 #include "common.h"
+#include "core/names.h"
 #include "publisher.h"
 #include "subscriber.h"
 
@@ -42,7 +43,8 @@ void BindBroker(nb::module_& m) {
   nb::class_<BrokerOptions> bo(m, "_BrokerOptions");
   bo.def(nb::init<>())
       .def_rw("properties", &BrokerOptions::properties)
-      .def_rw("max_message_bytes", &BrokerOptions::max_message_bytes);
+      .def_rw("max_message_bytes", &BrokerOptions::max_message_bytes)
+      .def_rw("portable_names", &BrokerOptions::portable_names);
   DurationField(bo, "connect_timeout", &BrokerOptions::connect_timeout, "seconds");
 
   nb::class_<PublisherOptions> po(m, "_PublisherOptions");
@@ -93,7 +95,50 @@ void BindBroker(nb::module_& m) {
       .def_ro("admin_delete_topic", &Capabilities::admin_delete_topic, "bool")
       .def_ro("start_position", &Capabilities::start_position,
               "bool: subscriptions may start at earliest or latest")
-      .def_ro("survives_broker_restart", &Capabilities::survives_broker_restart, "bool");
+      .def_ro("survives_broker_restart", &Capabilities::survives_broker_restart, "bool")
+      // The limits a publish is checked against (unibus.InvalidArgument when one is
+      // passed): what the backend delivers end to end, capped by max_message_bytes.
+      .def_ro("max_message_bytes", &Capabilities::max_message_bytes,
+              "int: bytes of data + attribute keys and values + ordering key, at most")
+      .def_ro("max_attributes", &Capabilities::max_attributes, "int: attributes per message")
+      .def_ro("max_attribute_key_bytes", &Capabilities::max_attribute_key_bytes,
+              "int: bytes of one attribute key (UTF-8)")
+      .def_ro("max_attribute_value_bytes", &Capabilities::max_attribute_value_bytes,
+              "int: bytes of one attribute value (UTF-8)")
+      .def_ro("max_ordering_key_bytes", &Capabilities::max_ordering_key_bytes,
+              "int: bytes of the ordering key (UTF-8)")
+      .def("__repr__", [](const Capabilities& c) {
+        auto b = [](bool v) { return v ? "True" : "False"; };
+        return absl::StrCat(
+            "Capabilities(backend='", c.backend, "', durable=", b(c.durable),
+            ", multi_process=", b(c.multi_process), ", ordering=", b(c.ordering),
+            ", partitions=", b(c.partitions), ", native_dead_letter=", b(c.native_dead_letter),
+            ", seek=", b(c.seek), ", retention=", b(c.retention),
+            ", admin_create_topic=", b(c.admin_create_topic),
+            ", admin_delete_topic=", b(c.admin_delete_topic),
+            ", start_position=", b(c.start_position),
+            ", survives_broker_restart=", b(c.survives_broker_restart),
+            ", max_message_bytes=", c.max_message_bytes, ", max_attributes=", c.max_attributes,
+            ", max_attribute_key_bytes=", c.max_attribute_key_bytes,
+            ", max_attribute_value_bytes=", c.max_attribute_value_bytes,
+            ", max_ordering_key_bytes=", c.max_ordering_key_bytes, ")");
+      });
+
+  m.def(
+      "check_portable_name",
+      [](const std::string& name, const std::string& kind) {
+        if (kind != "topic" && kind != "subscription") {
+          ThrowStatus(absl::InvalidArgumentError(
+              absl::StrCat("kind must be 'topic' or 'subscription', not '", kind, "'")));
+        }
+        Check(core_internal::ValidateName(kind, name));
+      },
+      nb::arg("name"), nb::arg("kind") = "topic",
+      "check_portable_name(name: str, kind: str = 'topic') -> None\n\n"
+      "Raises unibus.InvalidArgument, saying which rule `name` breaks, unless it is a "
+      "portable topic or subscription name: 3-249 characters of letters, digits, '.', '_' "
+      "and '-', starting with a letter, not starting with 'goog' (valid on every backend). "
+      "unibus creates only such names unless unibus.open(..., portable_names=False).");
 
   m.def("_resolve_url", &ResolveUrl, nb::arg("url"), nb::arg("broker"), nb::arg("config"));
   m.def("_default_url", &DefaultUrl);

@@ -112,11 +112,19 @@ void BindSubscriber(nb::module_& m) {
       .def_ro("delivered", &SubscriberStats::delivered, "int: handed to a callback or pulled")
       .def_ro("acked", &SubscriberStats::acked, "int")
       .def_ro("nacked", &SubscriberStats::nacked, "int")
-      .def_ro("dead_lettered", &SubscriberStats::dead_lettered, "int")
+      .def_ro("dead_lettered", &SubscriberStats::dead_lettered,
+              "int: written to the dead-letter topic (then acked), once per message")
+      .def_ro("dead_lettered_rejected", &SubscriberStats::dead_lettered_rejected,
+              "int: of those, the ones rejected as unprocessable (Message.reject)")
+      .def_ro("dead_letter_failed", &SubscriberStats::dead_letter_failed,
+              "int: messages whose dead-letter copy could not be written (Session.wait "
+              "raises the error); each stays unacked")
       .def_ro("outstanding", &SubscriberStats::outstanding, "int: delivered, not yet settled")
       .def("__repr__", [](const SubscriberStats& s) {
         return absl::StrCat("SubscriberStats(delivered=", s.delivered, ", acked=", s.acked,
                             ", nacked=", s.nacked, ", dead_lettered=", s.dead_lettered,
+                            ", dead_lettered_rejected=", s.dead_lettered_rejected,
+                            ", dead_letter_failed=", s.dead_letter_failed,
                             ", outstanding=", s.outstanding, ")");
       });
   nb::class_<PySession>(m, "_Session")

@@ -308,3 +308,68 @@ def test_iteration_ends_when_another_thread_closes_the_subscriber(mem):
     sub = mem.subscriber("s-iter-close", topic="t-iter-close")
     threading.Timer(0.3, sub.close).start()
     assert list(sub) == []
+
+
+def test_capabilities_give_the_publish_limits():
+    with unibus.open(f"mem://{unique('caps')}", max_message_bytes=1000) as broker:
+        caps = broker.capabilities()
+        assert caps.backend == "mem"
+        assert caps.max_message_bytes == 1000  # capped by max_message_bytes
+        for limit in ("max_attributes", "max_attribute_key_bytes", "max_attribute_value_bytes",
+                      "max_ordering_key_bytes"):
+            assert isinstance(getattr(caps, limit), int) and getattr(caps, limit) > 0, limit
+        assert "max_message_bytes=1000" in repr(caps)
+        broker.admin().create_topic("t-caps")
+        pub = broker.publisher("t-caps")
+        assert pub.publish(b"x" * caps.max_message_bytes).result(timeout=5)
+        with pytest.raises(unibus.InvalidArgument, match="1001 bytes"):
+            pub.publish(b"x" * (caps.max_message_bytes + 1)).result(timeout=5)
+
+
+def test_portable_name_rules():
+    unibus.check_portable_name("images.v2_raw-1")
+    unibus.check_portable_name("classifier", kind="subscription")
+    with pytest.raises(unibus.InvalidArgument, match="too short"):
+        unibus.check_portable_name("ab")
+    with pytest.raises(unibus.InvalidArgument, match="subscription"):
+        unibus.check_portable_name("9lives", kind="subscription")
+    with pytest.raises(unibus.InvalidArgument, match="goog"):
+        unibus.check_portable_name("google-topic")
+    with pytest.raises(unibus.InvalidArgument, match="kind must be"):
+        unibus.check_portable_name("images", kind="queue")
+    with pytest.raises(TypeError, match="name must be a str"):
+        unibus.check_portable_name(7)
+    # What unibus creates follows the rule unless the broker is opened without it.
+    name = unique("np")
+    with unibus.open(f"mem://{name}") as broker:
+        with pytest.raises(unibus.InvalidArgument, match="too short"):
+            broker.admin().create_topic("t1")
+    with unibus.open(f"mem://{name}-any", portable_names=False) as broker:
+        broker.admin().create_topic("t1")
+        assert "t1" in broker.admin().list_topics()
+    with pytest.raises(TypeError, match="portable_names must be a bool"):
+        unibus.open("mem://", portable_names="no")
+
+
+def test_session_wait_raises_a_dead_letter_failure():
+    # The dead-letter copy carries the reason attributes, so a message at the size limit
+    # cannot be dead-lettered: Session.wait raises that, and the session goes on.
+    with unibus.open(f"mem://{unique('dlf')}", max_message_bytes=300) as broker:
+        broker.admin().create_topic("t-dlf")
+        broker.admin().create_topic("s-dlf.dead-letter")
+        sub = broker.subscriber("s-dlf", topic="t-dlf")
+        seen = threading.Event()
+
+        def handle(m):
+            seen.set()
+            m.reject("cannot use it")
+
+        with sub.subscribe(handle) as session:
+            broker.publisher("t-dlf").publish(b"x" * 300).result(timeout=5)
+            assert seen.wait(10)
+            with pytest.raises(unibus.InvalidArgument, match="s-dlf.dead-letter"):
+                session.wait(10)
+            assert not session.stopped
+            assert session.wait(0.2) is False  # each failure is raised once
+            assert sub.stats().dead_letter_failed == 1
+            assert sub.stats().dead_lettered == 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from . import _unibus
 from ._admin import Admin, PartitionInfo, SubscriptionInfo, TopicInfo
-from ._broker import Broker, Capabilities, open
+from ._broker import Broker, Capabilities, check_portable_name, open
 from ._errors import (Aborted, AlreadyExists, Cancelled, DataLoss, DeadlineExceeded, Error,
                       FailedPrecondition, Internal, InvalidArgument, NotFound, OutOfRange,
                       PermissionDenied, ResourceExhausted, Unauthenticated, Unavailable,
@@ -48,6 +48,6 @@ __all__ = [
     "NotFound", "OutOfRange", "PartitionInfo", "PermissionDenied", "Prediction",
     "PublishFuture", "Publisher", "ResourceExhausted", "Session", "Subscriber", "SubscriberStats",
     "SubscriptionInfo", "TopicInfo", "Unauthenticated", "Unavailable", "Unimplemented",
-    "Unknown", "decode_image", "default_url", "encode_image", "open", "serve",
+    "Unknown", "check_portable_name", "decode_image", "default_url", "encode_image", "open", "serve",
 ]
 __version__ = "0.1.0"

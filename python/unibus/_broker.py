@@ -13,7 +13,7 @@ from ._subscriber import Subscriber
 Capabilities = _unibus.Capabilities
 
 _BROKER_OPTIONS = {"properties": "dict", "max_message_bytes": "count",
-                   "connect_timeout": "seconds"}
+                   "connect_timeout": "seconds", "portable_names": "bool"}
 _PUBLISHER_OPTIONS = {"max_batch_messages": "count", "max_batch_bytes": "count",
                       "max_batch_delay": "seconds", "max_pending_messages": "count",
                       "create_topic_if_missing": "bool"}
@@ -22,6 +22,29 @@ _SUBSCRIBER_OPTIONS = {"topic": "text", "start": "start", "max_outstanding_messa
                        "ack_deadline": "seconds", "min_backoff": "seconds",
                        "max_backoff": "seconds", "max_delivery_attempts": "count",
                        "dead_letter_topic": "text", "shutdown_timeout": "seconds"}
+
+
+def check_portable_name(name: str, *, kind: str = "topic") -> None:
+    """Checks that `name` is a portable topic or subscription name.
+
+    Portable: 3-249 characters of ASCII letters, digits, '.', '_' and '-', starting
+    with a letter and not with "goog" (the names valid on Kafka and on Pub/Sub alike).
+    The topics and subscriptions unibus creates (Admin, create_topic_if_missing, the
+    dead-letter topic "<subscription>.dead-letter") must have such names unless the
+    broker was opened with portable_names=False; existing ones are reachable by any
+    name their backend accepts.
+
+    Args:
+        name: the name to check.
+        kind: "topic" or "subscription" (only changes the error message).
+
+    Raises:
+        unibus.InvalidArgument: the name breaks a rule; the message says which.
+        TypeError: name or kind is not a str.
+    """
+    check_type("name", name, str, "a str")
+    check_type("kind", kind, str, "a str")
+    _unibus.check_portable_name(name, kind)
 
 
 def open(url: Optional[str] = None, *, broker: Optional[str] = None,  # noqa: A001
@@ -38,7 +61,9 @@ def open(url: Optional[str] = None, *, broker: Optional[str] = None,  # noqa: A0
         config: the config file (default ./unibus.yaml when it exists).
         **options: properties (dict[str, str], merged over the URL's query; Kafka:
             librdkafka properties), max_message_bytes (int, default 10 MiB),
-            connect_timeout (seconds, default 10).
+            connect_timeout (seconds, default 10), portable_names (bool, default True:
+            topics and subscriptions unibus creates must have names valid on every
+            backend, see unibus.check_portable_name; False: any name the backend takes).
 
     Raises:
         unibus.InvalidArgument: unknown scheme, malformed URL, bad option value.
@@ -75,7 +100,11 @@ class Broker:
         return self._impl.url
 
     def capabilities(self) -> Capabilities:
-        """What this backend really supports (ordering, partitions, seek, ...)."""
+        """What this backend really supports (ordering, partitions, seek, ...) and the
+        limits a publish is checked against: max_message_bytes (data + attribute keys
+        and values + ordering key), max_attributes, max_attribute_key_bytes,
+        max_attribute_value_bytes, max_ordering_key_bytes (int, bytes of UTF-8). A
+        publish past one fails with unibus.InvalidArgument naming the limit."""
         return self._impl.capabilities()
 
     def publisher(self, topic: str, **options: Any) -> Publisher:

@@ -34,10 +34,17 @@ class Session:
         self._impl.stop()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        """Blocks until the session ends by itself or `timeout` seconds pass.
+        """Blocks until something needs the caller's attention or `timeout` seconds pass.
 
-        Returns False on timeout. Raises the unibus.Error that ended the session (the
-        broker went away for good). Ctrl-C interrupts it (KeyboardInterrupt).
+        Returns True once stop() was called, False on timeout. Raises a unibus.Error:
+          - when a message could not be dead-lettered (its copy is too large for the
+            dead-letter topic, or another permanent publish error; counted in
+            SubscriberStats.dead_letter_failed): the error names the message and the
+            dead-letter topic. The session keeps running and the message stays
+            unacked (it goes back to the broker when the subscriber stops); each such
+            failure is raised by one wait() call, so call wait() again to go on;
+          - when the session ended by itself (the broker went away for good).
+        Ctrl-C interrupts it (KeyboardInterrupt).
         """
         return self._impl.wait(-1.0 if timeout is None else seconds("timeout", timeout))
 
