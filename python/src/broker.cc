@@ -134,7 +134,6 @@ void BindBroker(nb::module_& m) {
         Check(core_internal::ValidateName(kind, name));
       },
       nb::arg("name"), nb::arg("kind") = "topic",
-      "check_portable_name(name: str, kind: str = 'topic') -> None\n\n"
       "Raises unibus.InvalidArgument, saying which rule `name` breaks, unless it is a "
       "portable topic or subscription name: 3-249 characters of letters, digits, '.', '_' "
       "and '-', starting with a letter, not starting with 'goog' (valid on every backend). "
