@@ -67,6 +67,26 @@ def kafka_mock():
 
 
 @pytest.fixture(scope="session")
+def kafka_real(tmp_path_factory):
+    """A real one-node Kafka cluster (scripts/kafka.sh, KRaft), started once per session.
+
+    It stops when the session ends (and, through --owner-pid, if pytest dies).
+    """
+    script = ROOT / "scripts" / "kafka.sh"
+    if shutil.which("java") is None:
+        pytest.skip("no java to run a real Kafka broker (scripts/setup.sh installs it)")
+    cluster = tmp_path_factory.mktemp("kafka-cluster")
+    r = subprocess.run([str(script), "start", "--brokers", "1", "--dir", str(cluster),
+                        "--owner-pid", str(os.getpid()), "--fresh"],
+                       capture_output=True, text=True, timeout=300)
+    m = re.search(r"bootstrap: (\S+)", r.stdout)
+    if r.returncode != 0 or m is None:
+        raise RuntimeError(f"scripts/kafka.sh start failed ({r.returncode}):\n{r.stdout}{r.stderr}")
+    yield f"kafka://{m.group(1)}?heartbeat.interval.ms=500&topic.metadata.refresh.interval.ms=1000"
+    subprocess.run([str(script), "stop", "--dir", str(cluster)], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
 def pubsub_emulator(tmp_path_factory):
     script = os.environ.get("UNIBUS_PUBSUB_EMULATOR",
                             "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/"

@@ -21,14 +21,26 @@ def bootstrap(url: str) -> str:
     return url[len("kafka://"):].split("?")[0]
 
 
-def test_kafka_unibus_to_confluent(kafka_mock):
-    topic = f"pool-{next(_interop_topics)}"
-    with unibus.open(kafka_mock) as b:
+@pytest.fixture(params=["kafka_mock", "kafka_real"])
+def kafka_topic(request):
+    """(URL, topic with 4 partitions) on the mock cluster and on a real Kafka broker."""
+    url = request.getfixturevalue(request.param)
+    if request.param == "kafka_mock":  # the mock makes its topics at its start
+        return url, f"pool-{next(_interop_topics)}"
+    topic = unique("interop")
+    with unibus.open(url) as b:
+        b.admin().create_topic(topic, partitions=4)
+    return url, topic
+
+
+def test_kafka_unibus_to_confluent(kafka_topic):
+    url, topic = kafka_topic
+    with unibus.open(url) as b:
         pub = b.publisher(topic)
         for i in range(3):
             pub.publish(f"v{i}", attributes={"trace": f"t{i}", "kind": "x"}, ordering_key="key-1")
         pub.flush()
-    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap(kafka_mock),
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap(url),
                                          "group.id": unique("ck"),
                                          "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
@@ -46,14 +58,14 @@ def test_kafka_unibus_to_confluent(kafka_mock):
                                                          for i in range(3)]
 
 
-def test_kafka_confluent_to_unibus(kafka_mock):
-    topic = f"pool-{next(_interop_topics)}"
-    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap(kafka_mock)})
+def test_kafka_confluent_to_unibus(kafka_topic):
+    url, topic = kafka_topic
+    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap(url)})
     for i in range(3):
         producer.produce(topic, value=f"c{i}".encode(), key=b"img-9",
                          headers=[("source", b"confluent"), ("n", str(i).encode())])
-    assert producer.flush(10) == 0
-    with unibus.open(kafka_mock) as b:
+    assert producer.flush(30) == 0
+    with unibus.open(url) as b:
         sub = b.subscriber(unique("grp"), topic=topic, start="earliest")
         got = drain(sub, 3, timeout=30)
     assert [m.data for m in got] == [b"c0", b"c1", b"c2"]
