@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${1:-build}"
 case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac
 # The parts whose locks are annotated.
-PARTS=(src/core)
+PARTS=(src/core src/kafka)
 CLANG="${CLANG:-clang++}"
 
 if [ ! -f "$BUILD_DIR/compile_commands.json" ]; then

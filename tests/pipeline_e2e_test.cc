@@ -45,18 +45,25 @@ int OfflineCorrect(const pipeline::ModelFactory& factory) {
   return correct;
 }
 
-class PipelineE2E : public ::testing::TestWithParam<std::string> {};
+// Each backend's env is started once for the whole binary (one real Kafka cluster,
+// one emulator; conformance/registry.cc) and shared by the tests, which use their own
+// topic names.
+class PipelineE2E : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    absl::Status s;
+    env_ = conformance::GetEnv(GetParam(), &s);
+    ASSERT_NE(env_, nullptr);
+    if (!s.ok()) {
+      if (env_->required()) FAIL() << GetParam() << " could not start: " << s;
+      GTEST_SKIP() << GetParam() << " backend not available here: " << s;
+    }
+  }
+  conformance::BackendEnv* env_ = nullptr;
+};
 
 TEST_P(PipelineE2E, EveryImageOneRowAndAccuracyMatchesTheModel) {
-  std::unique_ptr<conformance::BackendEnv> env;
-  for (auto& [name, factory] : conformance::BackendEnvs()) {
-    if (name == GetParam()) env = factory();
-  }
-  ASSERT_TRUE(env);
-  if (auto s = env->Start(); !s.ok()) {
-    if (env->required()) FAIL() << GetParam() << " could not start: " << s;
-    GTEST_SKIP() << GetParam() << " backend not available here: " << s;
-  }
+  conformance::BackendEnv* env = env_;
   auto factory = cli::CnnModelFactory(std::string(UNIBUS_SOURCE_DIR) + "/" + cli::kDefaultModel);
   ASSERT_TRUE(factory.ok()) << factory.status();
   const int offline = OfflineCorrect(*factory);
@@ -75,7 +82,6 @@ TEST_P(PipelineE2E, EveryImageOneRowAndAccuracyMatchesTheModel) {
   o.db = absl::StrCat("sqlite:", testing::TempDir(), "/e2e-", GetParam(), "-", getpid(), ".db");
   o.classify.workers = 2;
   auto r = pipeline::RunPipeline(Images(), *factory, o);
-  env->Stop();
   ASSERT_TRUE(r.ok()) << r.status();
   std::cout << r->ToText();
   EXPECT_EQ(r->sent, kImages);
@@ -92,13 +98,7 @@ TEST_P(PipelineE2E, EveryImageOneRowAndAccuracyMatchesTheModel) {
 // every backend (on Pub/Sub because topics unibus creates retain messages and an
 // earliest subscription replays them).
 TEST_P(PipelineE2E, ClassifierStartedAfterTheFeedGetsEveryImage) {
-  std::unique_ptr<conformance::BackendEnv> env;
-  for (auto& [name, factory] : conformance::BackendEnvs()) {
-    if (name == GetParam()) env = factory();
-  }
-  ASSERT_TRUE(env);
-  if (auto s = env->Start(); !s.ok())
-    GTEST_SKIP() << GetParam() << " backend not available here: " << s;
+  conformance::BackendEnv* env = env_;
   auto factory = cli::CnnModelFactory(std::string(UNIBUS_SOURCE_DIR) + "/" + cli::kDefaultModel);
   ASSERT_TRUE(factory.ok()) << factory.status();
   auto broker = Broker::Open(env->Url());
@@ -130,7 +130,6 @@ TEST_P(PipelineE2E, ClassifierStartedAfterTheFeedGetsEveryImage) {
     absl::SleepFor(absl::Milliseconds(20));
   stop = true;
   worker.join();
-  env->Stop();
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(stats.classified.load(), static_cast<std::int64_t>(kLate))
       << "images published before the classifier's subscription existed were not delivered";

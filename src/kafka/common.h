@@ -22,40 +22,27 @@ class logger;
 
 namespace unibus::kafka_internal {
 
-struct RdKafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-struct ConfDeleter {
-  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
-};
-struct PartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const {
-    rd_kafka_topic_partition_list_destroy(l);
+// Owns a librdkafka object: std::unique_ptr<T, CDeleter<rd_kafka_T_destroy>>.
+template <auto Destroy>
+struct CDeleter {
+  template <typename T>
+  void operator()(T* p) const {
+    Destroy(p);
   }
 };
-struct TopicDeleter {
-  void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
-};
-struct QueueDeleter {
-  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
-};
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
-};
-struct MessageDeleter {
-  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
-};
-struct AdminOptionsDeleter {
-  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
-};
-using RdKafkaPtr = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
-using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
-using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
-using TopicPtr = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
-using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
-using EventPtr = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
-using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
-using AdminOptionsPtr = std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter>;
+template <typename T, auto Destroy>
+using CPtr = std::unique_ptr<T, CDeleter<Destroy>>;
+
+using RdKafkaPtr = CPtr<rd_kafka_t, rd_kafka_destroy>;
+using ConfPtr = CPtr<rd_kafka_conf_t, rd_kafka_conf_destroy>;
+using PartitionListPtr =
+    CPtr<rd_kafka_topic_partition_list_t, rd_kafka_topic_partition_list_destroy>;
+using TopicPtr = CPtr<rd_kafka_topic_t, rd_kafka_topic_destroy>;
+using QueuePtr = CPtr<rd_kafka_queue_t, rd_kafka_queue_destroy>;
+using EventPtr = CPtr<rd_kafka_event_t, rd_kafka_event_destroy>;
+using MessagePtr = CPtr<rd_kafka_message_t, rd_kafka_message_destroy>;
+using ErrorPtr = CPtr<rd_kafka_error_t, rd_kafka_error_destroy>;
+using AdminOptionsPtr = CPtr<rd_kafka_AdminOptions_t, rd_kafka_AdminOptions_destroy>;
 
 // The opaque every client of ours carries (rd_kafka_opaque): where librdkafka's
 // log lines go, and the object the client's callbacks belong to. Must outlive the

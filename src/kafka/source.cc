@@ -2,18 +2,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstdlib>
-#include <cstring>
 #include <deque>
-#include <map>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "core/mutex.h"
 #include "core/thread_name.h"
-#include "kafka/offset_tracker.h"
+#include "kafka/assignment_ledger.h"
+#include "kafka/consumer_group.h"
 #include "kafka/record.h"
 #include "spdlog/logger.h"
 
@@ -21,7 +19,11 @@ namespace unibus::kafka_internal {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using core_internal::MutexLock;
 
+// Lock order: poll_mu_ before keeper_mu_ and before mu_; keeper_mu_ and mu_ are
+// never held together. librdkafka calls our rebalance and commit callbacks on the
+// thread that polls, which holds poll_mu_.
 class KafkaSource : public core_internal::SubscriptionSource {
  public:
   KafkaSource(ClientConfig config, std::string subscription, std::string topic,
@@ -34,24 +36,10 @@ class KafkaSource : public core_internal::SubscriptionSource {
   ~KafkaSource() override { Close(); }
 
   absl::Status Start() {
-    opaque_.logger = config_.options.logger.get();
-    opaque_.owner = this;
-    const std::map<std::string, std::string> defaults = {
-        {"auto.offset.reset", options_.start == StartPosition::kEarliest ? "earliest" : "latest"},
-        {"client.id", "unibus-subscriber"},
-    };
-    // The backend's correctness depends on these: offsets move only by our commits.
-    const std::map<std::string, std::string> forced = {
-        {"group.id", subscription_},
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"enable.partition.eof", "false"},
-    };
-    auto conf = MakeConf(config_, defaults, forced, &opaque_);
-    if (!conf.ok()) return conf.status();
-    rd_kafka_conf_set_rebalance_cb(conf->get(), &KafkaSource::OnRebalance);
-    rd_kafka_conf_set_offset_commit_cb(conf->get(), &KafkaSource::OnCommitted);
-    auto rk = MakeClient(RD_KAFKA_CONSUMER, *std::move(conf), config_);
+    opaque_->logger = config_.options.logger.get();
+    opaque_->owner = this;
+    auto rk = MakeConsumer(config_, subscription_, options_.start, opaque_.get(),
+                           &KafkaSource::OnRebalance, &KafkaSource::OnCommitted);
     if (!rk.ok()) return rk.status();
     rk_ = *std::move(rk);
     rd_kafka_poll_set_consumer(rk_.get());
@@ -77,21 +65,88 @@ class KafkaSource : public core_internal::SubscriptionSource {
   absl::StatusOr<std::vector<core_internal::Delivery>> Fetch(std::size_t max_messages,
                                                              std::size_t max_bytes,
                                                              absl::Duration wait) override {
-    std::vector<core_internal::Delivery> out;
     const auto deadline = Clock::now() + absl::ToChronoNanoseconds(wait);
     fetch_wanted_.fetch_add(1, std::memory_order_acq_rel);
-    std::unique_lock<std::mutex> poll(poll_mu_, std::try_to_lock);
-    if (!poll.owns_lock()) {
+    if (!poll_mu_.TryLock()) {
       if (rk_) rd_kafka_queue_yield(queue_.get());
-      poll.lock();
+      poll_mu_.Lock();
     }
     fetch_wanted_.fetch_sub(1, std::memory_order_acq_rel);
-    struct Done {
-      KafkaSource* self;
-      ~Done() { self->last_fetch_end_.store(NowNanos(), std::memory_order_release); }
-    } done{this};
+    auto out = FetchLocked(max_messages, max_bytes, deadline);
+    last_fetch_end_.store(NowNanos(), std::memory_order_release);
+    poll_mu_.Unlock();
+    return out;
+  }
+
+  absl::Status Ack(const std::vector<std::string>& tokens) override {
+    MutexLock lock(&mu_);
+    ledger_.Ack(tokens);
+    return absl::OkStatus();
+  }
+
+  absl::Status Release(const std::vector<std::string>& tokens) override {
+    MutexLock lock(&mu_);
+    ledger_.Release(tokens);
+    return absl::OkStatus();
+  }
+
+  void Interrupt() override {
+    interrupted_.store(true, std::memory_order_release);
+    if (rk_) rd_kafka_queue_yield(queue_.get());  // wakes a Fetch blocked in the poll
+  }
+
+  absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override {
+    return absl::OkStatus();
+  }
+  bool needs_lease_extension() const override { return false; }
+
+  // Leaves the group, then destroys the client, each within kCloseBudget. It first
+  // unsubscribes and gives its partitions back (serving the revoke callback), so
+  // rd_kafka_consumer_close has nothing left to assign (librdkafka#4527, #4884).
+  void Close() override {
+    if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+    Interrupt();
+    {
+      MutexLock lock(&keeper_mu_);
+      stop_ = true;
+    }
+    keeper_cv_.SignalAll();
+    if (keeper_.joinable()) keeper_.join();
+    if (!rk_) return;
+    MutexLock poll(&poll_mu_);  // a Fetch still polling finishes first
+    DestroyDoomed();            // librdkafka's handle outlives none of its messages
+    Commit(/*sync=*/true);
+    const auto deadline = Clock::now() + kCloseBudget;
+    spdlog::logger* logger = config_.options.logger.get();
+    leaving_.store(true, std::memory_order_release);
+    const bool closed = LeaveGroup(rk_.get(), deadline, subscription_, logger) &&
+                        CloseConsumer(rk_.get(), deadline, subscription_, logger);
+    queue_.reset();
+    opaque_->owner = nullptr;  // no callback of ours from here on
+    DestroyConsumer(std::move(rk_), closed, opaque_, kCloseBudget, subscription_,
+                    config_.options.logger);
+  }
+
+ private:
+  struct Position {
+    std::int32_t partition;
+    std::int64_t offset;
+    std::size_t bytes;
+  };
+  struct Buffered {
+    core_internal::Delivery delivery;
+    std::int32_t partition;
+    std::int64_t offset;
+    std::size_t bytes;
+  };
+
+  absl::StatusOr<std::vector<core_internal::Delivery>> FetchLocked(std::size_t max_messages,
+                                                                   std::size_t max_bytes,
+                                                                   Clock::time_point deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
+    std::vector<core_internal::Delivery> out;
     if (closed_.load(std::memory_order_acquire)) return out;
-    ResumeIfPaused();
+    SetPaused(false);
     if (TakeStash(max_messages, max_bytes, &out)) return out;
     std::vector<rd_kafka_message_t*> batch;
     while (!interrupted_.load(std::memory_order_acquire)) {
@@ -114,97 +169,10 @@ class KafkaSource : public core_internal::SubscriptionSource {
       if (Clock::now() >= deadline) break;
     }
     if (out.empty()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (!error_.ok()) return error_;
     }
     return out;
-  }
-
-  absl::Status Ack(const std::vector<std::string>& tokens) override {
-    ForEachCurrent(tokens, [](Partition& part, std::int64_t offset) {
-      part.tracker.Ack(offset);
-      part.dirty = true;
-    });
-    return absl::OkStatus();
-  }
-
-  absl::Status Release(const std::vector<std::string>& tokens) override {
-    ForEachCurrent(tokens, [this](Partition& part, std::int64_t offset) {
-      if (part.tracker.Release(offset)) {
-        part.seek_to = part.seek_to < 0 ? offset : std::min(part.seek_to, offset);
-        seeks_pending_ = true;
-      }
-    });
-    return absl::OkStatus();
-  }
-
-  void Interrupt() override {
-    interrupted_.store(true, std::memory_order_release);
-    if (rk_) rd_kafka_queue_yield(queue_.get());  // wakes a Fetch blocked in the poll
-  }
-
-  absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override {
-    return absl::OkStatus();
-  }
-  bool needs_lease_extension() const override { return false; }
-
-  void Close() override {
-    if (closed_.exchange(true, std::memory_order_acq_rel)) return;
-    Interrupt();
-    {
-      std::lock_guard<std::mutex> lock(keeper_mu_);
-      stop_ = true;
-    }
-    keeper_cv_.notify_all();
-    if (keeper_.joinable()) keeper_.join();
-    if (!rk_) return;
-    std::lock_guard<std::mutex> poll(poll_mu_);  // a Fetch still polling finishes first
-    DestroyDoomed();  // librdkafka's handle outlives none of its messages
-    Commit(/*sync=*/true);
-    // Leaves the group; the revoke callback (on this thread) commits once more.
-    if (auto err = rd_kafka_consumer_close(rk_.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Log(spdlog::level::warn,
-          absl::StrCat("closing consumer of '", subscription_, "': ", rd_kafka_err2str(err)));
-    }
-    queue_.reset();
-    rk_.reset();
-  }
-
- private:
-  struct Partition {
-    std::uint64_t epoch = 0;
-    OffsetTracker tracker;
-    bool dirty = false;
-    std::int64_t seek_to = -1;  // released offset to read again from
-    std::int64_t committed = -2;
-    std::string committed_meta;
-  };
-  struct Position {
-    std::int32_t partition;
-    std::int64_t offset;
-    std::size_t bytes;
-  };
-  struct Buffered {
-    core_internal::Delivery delivery;
-    std::int32_t partition;
-    std::int64_t offset;
-    std::size_t bytes;
-  };
-
-  // Calls f(partition, offset) under mu_ for each token of the current assignment;
-  // tokens of partitions revoked since they were handed out are skipped.
-  template <typename F>
-  void ForEachCurrent(const std::vector<std::string>& tokens, F f) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& t : tokens) {
-      std::int32_t p;
-      std::int64_t offset;
-      std::uint64_t epoch;
-      if (!ParseToken(t, &p, &offset, &epoch)) continue;
-      auto it = parts_.find(p);
-      if (it == parts_.end() || !SameEpoch(it->second.epoch, epoch)) continue;
-      f(it->second, offset);
-    }
   }
 
   void Log(spdlog::level::level_enum level, const std::string& msg) const {
@@ -227,9 +195,12 @@ class KafkaSource : public core_internal::SubscriptionSource {
     auto last_commit = Clock::now();
     for (;;) {
       {
-        std::unique_lock<std::mutex> lock(keeper_mu_);
-        keeper_cv_.wait_until(lock, last_commit + std::chrono::milliseconds(50),
-                              [&] { return stop_ || !doomed_.empty(); });
+        MutexLock lock(&keeper_mu_);
+        const absl::Time wake = absl::Now() + absl::FromChrono(last_commit - Clock::now() +
+                                                               std::chrono::milliseconds(50));
+        while (!stop_ && doomed_.empty()) {
+          if (keeper_cv_.WaitWithDeadline(&keeper_mu_, wake)) break;
+        }
         if (stop_) return;
       }
       DestroyDoomed();
@@ -242,25 +213,29 @@ class KafkaSource : public core_internal::SubscriptionSource {
       const auto idle =
           std::chrono::nanoseconds(NowNanos() - last_fetch_end_.load(std::memory_order_acquire));
       if (idle < kStall) continue;
-      std::unique_lock<std::mutex> poll(poll_mu_, std::try_to_lock);
-      if (!poll.owns_lock() || fetch_wanted_.load(std::memory_order_acquire) > 0) continue;
-      PauseIfRunning();
-      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100)) {
-        // Fetched before the pause took effect, or from a partition assigned
-        // since: keep it for the next Fetch and pause again.
-        std::vector<rd_kafka_message_t*> batch{m};
-        Admit(batch, 0, nullptr);
-        std::lock_guard<std::mutex> lock(mu_);
-        paused_ = false;
-      }
+      if (!poll_mu_.TryLock()) continue;
+      if (fetch_wanted_.load(std::memory_order_acquire) == 0) ServeStalled();
+      poll_mu_.Unlock();
     }
   }
 
-  // Converts a polled batch. Messages the trackers want handed out go to `out`
-  // (up to about `max_bytes`) or, past that or when `out` is null, to stash_ for
-  // the next Fetch.
+  void ServeStalled() ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
+    SetPaused(true);
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100)) {
+      // Fetched before the pause took effect, or from a partition assigned
+      // since: keep it for the next Fetch and pause again.
+      std::vector<rd_kafka_message_t*> batch{m};
+      Admit(batch, 0, nullptr);
+      MutexLock lock(&mu_);
+      paused_ = false;
+    }
+  }
+
+  // Converts a polled batch. Messages the ledger wants handed out go to `out` (up
+  // to about `max_bytes`) or, past that or when `out` is null, to stash_ for the
+  // next Fetch.
   void Admit(std::vector<rd_kafka_message_t*>& batch, std::size_t max_bytes,
-             std::vector<core_internal::Delivery>* out) {
+             std::vector<core_internal::Delivery>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
     // Converted straight into place (outside mu_), then filtered in place.
     std::vector<core_internal::Delivery> local;
     std::vector<core_internal::Delivery>& dst = out != nullptr ? *out : local;
@@ -279,14 +254,13 @@ class KafkaSource : public core_internal::SubscriptionSource {
     Discard(batch);
     std::size_t kept = first, bytes = 0;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       for (std::size_t i = first; i < dst.size(); ++i) {
         const Position& pos = positions_[i - first];
-        auto it = parts_.find(pos.partition);
-        if (it == parts_.end()) continue;  // revoked meanwhile
-        if (!it->second.tracker.Deliver(pos.offset))
-          continue;  // re-read after a seek: settled or in flight
-        dst[i].token = TokenOf(pos.partition, pos.offset, it->second.epoch);
+        // Revoked meanwhile, or a re-read after a seek (settled or in flight): skipped.
+        std::optional<std::string> token = ledger_.Deliver(pos.partition, pos.offset);
+        if (!token) continue;
+        dst[i].token = *std::move(token);
         if (out != nullptr && stash_.empty() && (kept == first || bytes + pos.bytes <= max_bytes)) {
           bytes += pos.bytes;
           if (kept != i) dst[kept] = std::move(dst[i]);
@@ -305,17 +279,17 @@ class KafkaSource : public core_internal::SubscriptionSource {
   void Discard(std::vector<rd_kafka_message_t*>& batch) {
     if (batch.empty()) return;
     {
-      std::lock_guard<std::mutex> lock(keeper_mu_);
+      MutexLock lock(&keeper_mu_);
       doomed_.insert(doomed_.end(), batch.begin(), batch.end());
     }
-    keeper_cv_.notify_one();
+    keeper_cv_.Signal();
     batch.clear();
   }
 
   void DestroyDoomed() {
     std::vector<rd_kafka_message_t*> doomed;
     {
-      std::lock_guard<std::mutex> lock(keeper_mu_);
+      MutexLock lock(&keeper_mu_);
       doomed.swap(doomed_);
     }
     for (rd_kafka_message_t* m : doomed) rd_kafka_message_destroy(m);
@@ -324,7 +298,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
   // Moves stashed messages to `out` (within the limits); true if there were any.
   bool TakeStash(std::size_t max_messages, std::size_t max_bytes,
                  std::vector<core_internal::Delivery>* out) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stash_.empty()) return false;
     std::size_t bytes = 0;
     while (!stash_.empty() && out->size() < max_messages &&
@@ -337,241 +311,143 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   void OnConsumeError(const rd_kafka_message_t* m) {
-    const rd_kafka_resp_err_t err = m->err;
-    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
-    const std::string what = rd_kafka_message_errstr(m);
-    if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
-      std::lock_guard<std::mutex> lock(mu_);
-      error_ =
-          absl::NotFoundError(absl::StrCat("topic '", topic_, "' of subscription '", subscription_,
-                                           "' does not exist on ", config_.url, ": ", what));
-    } else if (err == RD_KAFKA_RESP_ERR__FATAL ||
-               CodeOf(err) == absl::StatusCode::kUnauthenticated ||
-               CodeOf(err) == absl::StatusCode::kPermissionDenied) {
-      std::lock_guard<std::mutex> lock(mu_);
-      error_ = ToStatus(
-          err, absl::StrCat("consume '", subscription_, "' from ", config_.url, " (", what, ")"));
-    } else {
-      // Transport and leadership errors: librdkafka recovers by itself.
-      Log(spdlog::level::warn, absl::StrCat("consumer of '", subscription_, "': ", what));
-    }
+    absl::Status s =
+        ConsumeErrorStatus(m, topic_, subscription_, config_.url, config_.options.logger.get());
+    if (s.ok()) return;
+    MutexLock lock(&mu_);
+    error_ = std::move(s);
   }
 
   bool Failed() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return !error_.ok();
   }
 
-  // Pauses (or resumes) the whole assignment. Called with poll_mu_ held.
-  void PauseIfRunning() { SetPaused(true); }
-  void ResumeIfPaused() { SetPaused(false); }
-  void SetPaused(bool pause) {
+  // Pauses (or resumes) the whole assignment.
+  void SetPaused(bool pause) ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (paused_ == pause) return;
       paused_ = pause;
     }
-    rd_kafka_topic_partition_list_t* assigned = nullptr;
-    if (rd_kafka_assignment(rk_.get(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
-    PartitionListPtr owned(assigned);
-    if (pause) {
-      rd_kafka_pause_partitions(rk_.get(), assigned);
-    } else {
-      rd_kafka_resume_partitions(rk_.get(), assigned);
-    }
+    PauseAssignment(rk_.get(), pause, subscription_, config_.options.logger.get());
   }
 
   void ApplySeeks() {
-    PartitionListPtr list;
+    std::vector<AssignmentLedger::Seek> seeks;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!seeks_pending_) return;
-      seeks_pending_ = false;
-      list.reset(rd_kafka_topic_partition_list_new(1));
-      for (auto& [p, part] : parts_) {
-        if (part.seek_to < 0) continue;
-        rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = part.seek_to;
-        part.seek_to = -1;
-      }
+      MutexLock lock(&mu_);
+      seeks = ledger_.TakeSeeks();
     }
-    if (list->cnt == 0) return;
-    if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(), 5000)) {
+    if (seeks.empty()) return;
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(seeks.size())));
+    for (const auto& s : seeks) {
+      rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), s.partition)->offset = s.offset;
+    }
+    if (ErrorPtr e{rd_kafka_seek_partitions(rk_.get(), list.get(), 5000)}) {
       Log(spdlog::level::warn, absl::StrCat("seek back for released messages of '", subscription_,
-                                            "' failed: ", rd_kafka_error_string(e)));
-      rd_kafka_error_destroy(e);
+                                            "' failed: ", rd_kafka_error_string(e.get())));
     }
-  }
-
-  // Adds `part`'s commit position (with the acks above it as metadata) to `list`
-  // when it changed since the last commit, or always when `force` (an async commit
-  // may have failed, e.g. during a rebalance, so the final ones must not trust the
-  // record of what was sent). Requires mu_.
-  void AddCommitLocked(rd_kafka_topic_partition_list_t* list, std::int32_t p, Partition& part,
-                       bool force) {
-    part.dirty = false;
-    const std::int64_t offset = part.tracker.committable();
-    if (offset < 0) return;
-    std::string meta = part.tracker.EncodeAcked();
-    if (!force && offset == part.committed && meta == part.committed_meta) return;
-    rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(list, topic_.c_str(), p);
-    tp->offset = offset;
-    if (!meta.empty()) {
-      // librdkafka frees the metadata with the list.
-      tp->metadata = std::malloc(meta.size());
-      std::memcpy(tp->metadata, meta.data(), meta.size());
-      tp->metadata_size = meta.size();
-    }
-    part.committed = offset;
-    part.committed_meta = std::move(meta);
   }
 
   void Commit(bool sync) {
-    PartitionListPtr list(rd_kafka_topic_partition_list_new(4));
+    std::vector<AssignmentLedger::Commit> commits;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (auto& [p, part] : parts_) {
-        if (part.dirty || sync) AddCommitLocked(list.get(), p, part, /*force=*/sync);
-      }
+      MutexLock lock(&mu_);
+      commits = ledger_.TakeCommits(/*all=*/sync);
     }
-    CommitList(list.get(), sync);
+    if (!commits.empty()) CommitList(CommitListOf(topic_, commits).get(), sync);
   }
 
-  // Returns true when every partition in `list` was committed (sync) or the
-  // commit was sent (async).
   bool CommitList(rd_kafka_topic_partition_list_t* list, bool sync) {
-    if (list->cnt == 0) return true;
-    rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list, sync ? 0 : 1);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-      Log(spdlog::level::warn,
-          absl::StrCat("commit for '", subscription_, "' failed: ", rd_kafka_err2str(err),
-                       "; settled messages past the last commit may be redelivered"));
-      return false;
-    }
-    return true;
+    return SendCommit(rk_.get(), list, sync, subscription_, config_.options.logger.get());
   }
 
   // A failed async commit (e.g. during a rebalance) is sent again by the next one.
   static void OnCommitted(rd_kafka_t*, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* offsets, void* opaque) {
     auto* self = static_cast<KafkaSource*>(static_cast<ClientOpaque*>(opaque)->owner);
-    if (offsets == nullptr) return;
-    std::lock_guard<std::mutex> lock(self->mu_);
+    if (offsets == nullptr || self == nullptr) return;
+    MutexLock lock(&self->mu_);
     for (int i = 0; i < offsets->cnt; ++i) {
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR && offsets->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        continue;
-      auto it = self->parts_.find(offsets->elems[i].partition);
-      if (it == self->parts_.end()) continue;
-      it->second.committed = -2;
-      it->second.dirty = true;
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR || offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        self->ledger_.CommitFailed(offsets->elems[i].partition);
     }
   }
 
+  // Updates the ledger, then answers librdkafka (AnswerRebalance). While Close
+  // leaves the group an assignment is taken (librdkafka waits for the call) but not
+  // read from.
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
     auto* self = static_cast<KafkaSource*>(static_cast<ClientOpaque*>(opaque)->owner);
-    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      self->OnAssign(partitions);
-      rd_kafka_error_t* e = nullptr;
-      if (cooperative) {
-        e = rd_kafka_incremental_assign(rk, partitions);
-      } else {
-        rd_kafka_assign(rk, partitions);
+    const bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    if (self != nullptr) {
+      if (assign && !self->leaving_.load(std::memory_order_acquire)) {
+        self->OnAssign(partitions);
+      } else if (!assign) {
+        self->OnRevoke(partitions, rd_kafka_assignment_lost(rk) != 0);
       }
-      if (e != nullptr) rd_kafka_error_destroy(e);
-    } else {
-      self->OnRevoke(partitions, rd_kafka_assignment_lost(rk) != 0);
-      rd_kafka_error_t* e = nullptr;
-      if (cooperative) {
-        e = rd_kafka_incremental_unassign(rk, partitions);
-      } else {
-        rd_kafka_assign(rk, nullptr);
-      }
-      if (e != nullptr) rd_kafka_error_destroy(e);
     }
+    AnswerRebalance(rk, assign, partitions, self != nullptr ? self->subscription_ : "",
+                    self != nullptr ? self->config_.options.logger.get() : nullptr);
   }
 
-  // Starts a tracker per new partition from the group's committed offset and the
-  // acks recorded above it, and starts reading right after what is settled. A
-  // partition that comes back to this consumer before the commit of its revoke was
-  // confirmed (a commit fails while the group rebalances) continues from this
-  // consumer's own record instead, so what it acked is not delivered again.
+  // Starts each new partition from the group's committed offset and the acks
+  // recorded above it (AssignmentLedger::Assign), reading right after what is
+  // settled.
   void OnAssign(rd_kafka_topic_partition_list_t* partitions) {
-    PartitionListPtr committed(rd_kafka_topic_partition_list_copy(partitions));
-    const int timeout_ms =
-        static_cast<int>(absl::ToInt64Milliseconds(config_.options.connect_timeout));
-    rd_kafka_resp_err_t err = rd_kafka_committed(rk_.get(), committed.get(), timeout_ms);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Log(spdlog::level::warn,
-          absl::StrCat("reading committed offsets of '", subscription_,
-                       "' failed: ", rd_kafka_err2str(err), "; using the group's defaults"));
+    std::string error;
+    std::vector<CommittedPosition> committed =
+        ReadCommitted(rk_.get(), partitions, config_.options.connect_timeout, &error);
+    if (!error.empty()) {
+      Log(spdlog::level::warn, absl::StrCat("reading committed offsets of '", subscription_,
+                                            "' failed: ", error, "; using the group's defaults"));
     }
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int i = 0; i < partitions->cnt; ++i) {
-      rd_kafka_topic_partition_t& tp = partitions->elems[i];
-      std::int64_t offset = -1;
-      std::set<std::int64_t> acked;
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const rd_kafka_topic_partition_t& c = committed->elems[i];
-        if (c.err == RD_KAFKA_RESP_ERR_NO_ERROR && c.offset >= 0) {
-          offset = c.offset;
-          if (c.metadata != nullptr && c.metadata_size > 0) {
-            acked = OffsetTracker::DecodeAcked(
-                std::string(static_cast<const char*>(c.metadata), c.metadata_size), offset);
-          }
+    std::vector<std::string> notes;
+    {
+      MutexLock lock(&mu_);
+      for (int i = 0; i < partitions->cnt; ++i) {
+        rd_kafka_topic_partition_t& tp = partitions->elems[i];
+        CommittedPosition& c = committed[static_cast<std::size_t>(i)];
+        const auto assigned = ledger_.Assign(tp.partition, c.offset, std::move(c.acked));
+        if (assigned.kept_own_record) {
+          notes.push_back(absl::StrCat("partition ", tp.partition, " of '", topic_,
+                                       "' came back to '", subscription_,
+                                       "' before its commit was confirmed; continuing at offset ",
+                                       assigned.start, " (the group had ", c.offset, ")"));
         }
+        tp.offset = assigned.start >= 0 ? assigned.start : RD_KAFKA_OFFSET_INVALID;
       }
-      Partition part;
-      auto own = unconfirmed_.find(tp.partition);
-      const std::int64_t own_position =
-          own == unconfirmed_.end() ? -1 : own->second.tracker.committable();
-      if (own_position >= 0 && offset <= own_position) {
-        part = std::move(own->second);
-        part.tracker.ReleaseAll();  // in flight under the old assignment: hand out again
-        part.dirty = true;          // commit our position under this assignment
-        part.seek_to = -1;
-        Log(spdlog::level::info,
-            absl::StrCat("partition ", tp.partition, " of '", topic_, "' came back to '",
-                         subscription_, "' before its commit was confirmed; continuing at offset ",
-                         own_position, " (the group had ", offset, ")"));
-      } else {
-        part.tracker = OffsetTracker(offset, std::move(acked));
-      }
-      if (own != unconfirmed_.end()) unconfirmed_.erase(own);
-      part.epoch = ++next_epoch_;
-      part.committed = offset;
-      const std::int64_t start = part.tracker.committable();
-      tp.offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;
-      parts_[tp.partition] = std::move(part);
+      paused_ = false;  // a fresh assignment is not paused (the keeper pauses it again)
     }
-    paused_ = false;  // a fresh assignment is not paused (the keeper pauses it again)
+    for (const auto& n : notes) Log(spdlog::level::info, n);
   }
 
   // Commits what was settled on the revoked partitions and stops delivering them:
   // their in-flight tokens become stale, their buffered messages are dropped (the
   // next owner reads them from the commit). A partition whose commit is not
-  // confirmed is remembered until its next assignment (see OnAssign).
+  // confirmed stays in the ledger until its next assignment.
   void OnRevoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
-    PartitionListPtr commit(rd_kafka_topic_partition_list_new(partitions->cnt));
+    std::vector<AssignmentLedger::Commit> commits;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       for (int i = 0; i < partitions->cnt; ++i) {
-        const std::int32_t p = partitions->elems[i].partition;
-        auto it = parts_.find(p);
-        if (it == parts_.end()) continue;
-        if (!lost) AddCommitLocked(commit.get(), p, it->second, /*force=*/true);
-        unconfirmed_[p] = std::move(it->second);
-        parts_.erase(it);
+        if (auto c = ledger_.Revoke(partitions->elems[i].partition, lost)) {
+          commits.push_back(*std::move(c));
+        }
       }
       for (auto it = stash_.begin(); it != stash_.end();) {
-        it = parts_.count(it->partition) ? std::next(it) : stash_.erase(it);
+        it = ledger_.Holds(it->partition) ? std::next(it) : stash_.erase(it);
       }
     }
-    const bool ok = CommitList(commit.get(), /*sync=*/true);
-    std::lock_guard<std::mutex> lock(mu_);
-    for (int i = 0; ok && i < commit->cnt; ++i) {
-      if (commit->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        unconfirmed_.erase(commit->elems[i].partition);
+    if (commits.empty()) return;
+    PartitionListPtr list = CommitListOf(topic_, commits);
+    const bool ok = CommitList(list.get(), /*sync=*/true);
+    MutexLock lock(&mu_);
+    for (int i = 0; ok && i < list->cnt; ++i) {
+      if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        ledger_.Confirmed(list->elems[i].partition);
     }
   }
 
@@ -579,35 +455,36 @@ class KafkaSource : public core_internal::SubscriptionSource {
   // How long the dispatcher may go without fetching before the keeper pauses the
   // partitions and serves the consumer itself.
   static constexpr std::chrono::seconds kStall{1};
+  // How long Close waits for the group to be left, and again for librdkafka's shutdown.
+  static constexpr std::chrono::seconds kCloseBudget{10};
 
   const ClientConfig config_;
   const std::string subscription_;
   const std::string topic_;
   const SubscriberOptions options_;
-  ClientOpaque opaque_;
+  // Shared with the thread that destroys rk_ (DestroyClient), which may outlive us.
+  const std::shared_ptr<ClientOpaque> opaque_ = std::make_shared<ClientOpaque>();
   RdKafkaPtr rk_;
   QueuePtr queue_;  // rk_'s consumer queue
 
-  std::mutex poll_mu_;                // held by whoever polls the consumer: a Fetch or the keeper
-  std::vector<Position> positions_;   // guarded by poll_mu_: Admit's scratch
-  std::atomic<int> fetch_wanted_{0};  // Fetch calls waiting for poll_mu_
-  std::atomic<std::int64_t> last_fetch_end_{0};  // steady-clock ns
+  core_internal::Mutex poll_mu_;  // held by whoever polls the consumer: a Fetch or the keeper
+  std::vector<Position> positions_ ABSL_GUARDED_BY(poll_mu_);  // Admit's scratch
+  std::atomic<int> fetch_wanted_{0};                           // Fetch calls waiting for poll_mu_
+  std::atomic<std::int64_t> last_fetch_end_{0};                // steady-clock ns
   std::atomic<bool> interrupted_{false}, closed_{false};
+  std::atomic<bool> leaving_{false};  // Close is leaving the group: assignments are not read
 
   std::thread keeper_;
-  std::mutex keeper_mu_;
-  std::condition_variable keeper_cv_;
-  bool stop_ = false;                        // guarded by keeper_mu_
-  std::vector<rd_kafka_message_t*> doomed_;  // guarded by keeper_mu_: converted, to destroy
+  core_internal::Mutex keeper_mu_;
+  core_internal::CondVar keeper_cv_;
+  bool stop_ ABSL_GUARDED_BY(keeper_mu_) = false;
+  std::vector<rd_kafka_message_t*> doomed_ ABSL_GUARDED_BY(keeper_mu_);  // converted, to destroy
 
-  std::mutex mu_;
-  std::deque<Buffered> stash_;                     // guarded by mu_: polled, not yet fetched
-  std::map<std::int32_t, Partition> parts_;        // guarded by mu_: the current assignment
-  std::map<std::int32_t, Partition> unconfirmed_;  // guarded by mu_: revoked, commit not confirmed
-  std::uint64_t next_epoch_ = 0;                   // guarded by mu_
-  bool paused_ = false;                            // guarded by mu_
-  bool seeks_pending_ = false;                     // guarded by mu_
-  absl::Status error_;                             // guarded by mu_: a terminal consume error
+  core_internal::Mutex mu_;
+  std::deque<Buffered> stash_ ABSL_GUARDED_BY(mu_);  // polled, not yet fetched
+  AssignmentLedger ledger_ ABSL_GUARDED_BY(mu_);
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status error_ ABSL_GUARDED_BY(mu_);  // a terminal consume error
 };
 
 }  // namespace

@@ -1,11 +1,11 @@
-// The conformance suite on kafka://. By default against librdkafka's mock cluster (3
-// brokers; the mock has no CreateTopics, so topics are made with the mock API). With
-// UNIBUS_KAFKA_CONFORMANCE=real, against a real Apache Kafka cluster (KRaft, from the
-// Maven Central jars) that scripts/kafka.sh starts for the suite: 3 brokers, so topics
-// have replication factor 3 and min.insync.replicas 2 (UNIBUS_KAFKA_TEST_BROKERS=1 for
-// one); a real cluster that cannot start fails the suite with the reason. Consumer-group
-// timeouts are short so rebalances take ~1 s, not 45. Set UNIBUS_KAFKA_TEST_PARAMS to
-// add librdkafka properties (e.g. debug=cgrp).
+// The conformance suite on kafka://, against a real Apache Kafka cluster (KRaft, from
+// the Maven Central jars) that scripts/kafka.sh starts once for the test binary: 3
+// brokers, so topics have replication factor 3 and min.insync.replicas 2
+// (UNIBUS_KAFKA_TEST_BROKERS=1 for one); a cluster that cannot start fails the suite
+// with the reason. UNIBUS_KAFKA_CONFORMANCE=mock runs it on librdkafka's mock cluster
+// instead (3 brokers; no Java needed; the mock has no CreateTopics, so topics are made
+// with the mock API). Consumer-group timeouts are short so rebalances take ~1 s, not
+// 45. Set UNIBUS_KAFKA_TEST_PARAMS to add librdkafka properties (e.g. debug=cgrp).
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -21,7 +21,7 @@ namespace {
 
 bool Real() {
   const char* v = std::getenv("UNIBUS_KAFKA_CONFORMANCE");
-  return v != nullptr && std::string_view(v) == "real";
+  return v == nullptr || std::string_view(v) != "mock";
 }
 
 class KafkaEnv : public BackendEnv {

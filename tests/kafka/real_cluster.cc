@@ -142,6 +142,10 @@ absl::Status RealCluster::Kill(int node) {
              : absl::DeadlineExceededError(absl::StrCat("node ", node, " outlived SIGKILL"));
 }
 
+absl::Status RealCluster::Stop(int node) {
+  return Script({"stop", "--dir", dir_ + "/cluster", "--node", absl::StrCat(node)}).status();
+}
+
 absl::Status RealCluster::StopAll() {
   return Script({"stop", "--dir", dir_ + "/cluster"}).status();
 }

@@ -32,6 +32,8 @@ class RealCluster {
   int Pid(int node) const;
   // SIGKILLs node `node` and waits until it is gone.
   absl::Status Kill(int node);
+  // Stops node `node` gracefully (SIGTERM), waiting until it is gone.
+  absl::Status Stop(int node);
   // Stops every node gracefully (SIGTERM), waiting until they are gone.
   absl::Status StopAll();
   // Starts every node that is down, keeping its data and ports; waits until ready.

@@ -11,93 +11,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "conformance/checker.h"
-#include "kafka/real_cluster.h"
-#include "unibus/unibus.h"
+#include "kafka/real_kafka_fixture.h"
 
 namespace unibus::kafka_testing {
 namespace {
 
 using conformance::Checker;
-
-RealCluster* cluster = nullptr;
-absl::Status cluster_status = absl::UnknownError("not started");
-
-class ClusterEnv : public ::testing::Environment {
- public:
-  void SetUp() override {
-    auto c = RealCluster::Start(3);
-    cluster_status = c.status();
-    if (!c.ok()) return;
-    cluster = c->release();
-    std::fprintf(stderr, "real_kafka_test: running on %s\n", cluster->description().c_str());
-  }
-  void TearDown() override {
-    delete cluster;
-    cluster = nullptr;
-  }
-};
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new ClusterEnv);
-
-constexpr char kFastGroup[] =
-    "?session.timeout.ms=6000&heartbeat.interval.ms=500&topic.metadata.refresh.interval.ms=1000";
-
-class RealKafka : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_NE(cluster, nullptr) << "the real Kafka cluster did not start: " << cluster_status;
-    auto b = Broker::Open(cluster->url() + kFastGroup);
-    ASSERT_TRUE(b.ok()) << b.status();
-    broker_ = std::make_unique<Broker>(*b);
-  }
-
-  // kafka-topics / kafka-consumer-groups from the same jars.
-  std::string Topics(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--bootstrap-server", cluster->bootstrap()});
-    auto out = cluster->Tool("org.apache.kafka.tools.TopicCommand", args);
-    EXPECT_TRUE(out.ok()) << out.status();
-    return out.ok() ? *out : "";
-  }
-  std::string Groups(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--bootstrap-server", cluster->bootstrap()});
-    auto out = cluster->Tool("org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", args);
-    EXPECT_TRUE(out.ok()) << out.status();
-    return out.ok() ? *out : "";
-  }
-
-  void PublishN(const std::string& topic, int from, int to, Checker* checker = nullptr) {
-    auto p = broker_->publisher(topic);
-    ASSERT_TRUE(p.ok()) << p.status();
-    std::vector<PublishFuture> fs;
-    for (int i = from; i < to; ++i) {
-      const std::string data = absl::StrCat(topic, "/", i);
-      if (checker) checker->Expect(data);
-      fs.push_back(
-          p->Publish(MessageBuilder{}.data(data).ordering_key(absl::StrCat("k", i % 7)).build()));
-    }
-    for (auto& f : fs) ASSERT_TRUE(f.get().ok()) << f.get().status();
-  }
-
-  // Pulls and acks until `want` distinct messages or `limit`; returns all deliveries.
-  std::vector<std::string> Drain(Subscriber& sub, int want, absl::Duration limit) {
-    std::vector<std::string> got;
-    std::set<std::string> distinct;
-    const absl::Time end = absl::Now() + limit;
-    while (static_cast<int>(distinct.size()) < want && absl::Now() < end) {
-      auto r = sub.Pull(100, absl::Milliseconds(200));
-      EXPECT_TRUE(r.ok()) << r.status();
-      if (!r.ok()) break;
-      for (auto& m : *r) {
-        got.push_back(m.message.data);
-        distinct.insert(m.message.data);
-        std::move(m.ack).ack();
-      }
-    }
-    return got;
-  }
-
-  std::unique_ptr<Broker> broker_;
-};
 
 TEST_F(RealKafka, CapabilitiesSayTheServerHasAdmin) {
   Capabilities c = broker_->capabilities();
