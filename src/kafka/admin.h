@@ -90,6 +90,8 @@ class KafkaAdmin : public AdminConnection {
     std::vector<PartitionInfo> info;
   };
   absl::StatusOr<TopicMeta> Metadata(const std::string& topic);
+  // Metadata, with a NotFound asked again of a few brokers before it is believed.
+  absl::StatusOr<TopicMeta> LookUp(const std::string& topic);
   // One attempt at committing `config`'s start offsets on every partition of `topic`;
   // sets *transient to the broker's answer when it is one a retry can get past.
   absl::Status InitGroupOffsets(const SubscriptionConfig& config, const TopicMeta& topic,

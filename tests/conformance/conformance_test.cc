@@ -154,7 +154,8 @@ TEST_P(Conformance, AdminTopicsAndSubscriptions) {
     EXPECT_EQ(admin.CreateTopic(topic).code(), absl::StatusCode::kUnimplemented);
     return;
   }
-  ASSERT_TRUE(admin.CreateTopic(topic).ok());
+  auto made = admin.CreateTopic(topic);
+  ASSERT_TRUE(made.ok()) << made;
   EXPECT_EQ(admin.CreateTopic(topic).code(), absl::StatusCode::kAlreadyExists);
   auto topics = admin.ListTopics();
   ASSERT_TRUE(topics.ok()) << topics.status();
@@ -165,7 +166,8 @@ TEST_P(Conformance, AdminTopicsAndSubscriptions) {
   EXPECT_EQ(admin.DescribeTopic(Name("missing")).status().code(), absl::StatusCode::kNotFound);
 
   const std::string sub = Name("admin-sub");
-  ASSERT_TRUE(admin.CreateSubscription(SubscriptionConfig{.name = sub, .topic = topic}).ok());
+  auto created = admin.CreateSubscription(SubscriptionConfig{.name = sub, .topic = topic});
+  ASSERT_TRUE(created.ok()) << created;
   EXPECT_EQ(admin.CreateSubscription(SubscriptionConfig{.name = sub, .topic = topic}).code(),
             absl::StatusCode::kAlreadyExists);
   auto subs = admin.ListSubscriptions();

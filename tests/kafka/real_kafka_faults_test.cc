@@ -310,10 +310,10 @@ TEST_F(RealKafkaFaults, RollingRestartOfAllBrokersUnderLoadLosesNothing) {
   std::atomic<int> published{0};
   std::vector<PublishFuture> fs;
   std::thread load([&] {
-    for (int i = 0; !stop.load(); i += 10) {
-      PublishAsync(*p, "rolling", i, i + 10, &checker, &fs);
-      published = i + 10;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    for (int i = 0; !stop.load(); i += 5) {  // ~100 messages/s
+      PublishAsync(*p, "rolling", i, i + 5, &checker, &fs);
+      published = i + 5;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
   for (int node = 1; node <= 3; ++node) {
