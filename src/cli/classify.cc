@@ -67,7 +67,10 @@ int run_classify(const ClassifyCliOptions& o) {
   if (*server) (*server)->SetReady(absl::UnavailableError("waiting for topics"));
   const auto log = [](const std::string& line) { Logger()->warn("classify: {}", line); };
   absl::Status topics = EnsureTopic(*in, c.images_topic, o.wait_for_topics, log);
-  if (topics.ok()) topics = EnsureTopic(*out, c.predictions_topic, o.wait_for_topics, log);
+  // The predictions publisher creates its topic where the backend can (or, like
+  // librdkafka's mock cluster, on the first produce); waits only when told to.
+  if (topics.ok() && o.wait_for_topics)
+    topics = EnsureTopic(*out, c.predictions_topic, /*wait_only=*/true, log);
   if (!topics.ok()) {
     if (!absl::IsCancelled(topics)) return Fail(topics);
     std::cerr << "classify: " << topics.message() << "; classified nothing\n";
