@@ -136,5 +136,6 @@ def test_bench_runs_and_prints_ratios(kafka_mock, pubsub_emulator):
                         pubsub_emulator, "-n", "300", "--pubsub-messages", "200", "-r", "1"],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count("ratio") == 6, r.stdout
+    assert r.stdout.count("ratio") == 7, r.stdout  # 3 per broker + Kafka publish's CPU
+    assert "CPU per message" in r.stdout and r.stdout.count("load average") == 2, r.stdout
     assert "confluent-kafka" in r.stdout and "google-cloud-pubsub" in r.stdout

@@ -6,6 +6,8 @@ Each round both clients publish N messages of S bytes to one fresh topic, then a
 subscription of each reads all 2N back, acking each; throughput is timed from the first
 message received to the last (a consumer group's join is not counted). Prints the median
 over the rounds and the ratio unibus / baseline; a ratio above 1 means unibus is faster.
+For publishing it also prints the CPU time of the whole process (every thread) per
+message, steadier than throughput on a busy machine, and the load average.
 
     python -m unibus.bench --kafka-mock               # librdkafka's mock cluster (unibus CLI)
     python -m unibus.bench --kafka kafka://HOST:PORT  # a real cluster
@@ -33,13 +35,23 @@ def _rate(n: int, seconds: float) -> float:
     return n / seconds if seconds > 0 else float("inf")
 
 
-def _unibus_publish(broker: unibus.Broker, topic: str, n: int, payload: bytes) -> float:
+def _cpu_us(n: int, cpu_start: float) -> float:
+    """CPU time of the whole process (every thread, the client library's too) per message
+    since `cpu_start`, in microseconds: steadier than throughput on a busy machine."""
+    return (time.process_time() - cpu_start) / n * 1e6
+
+
+def _unibus_publish(broker: unibus.Broker, topic: str, n: int, payload: bytes,
+                    cpu: "List[float] | None" = None) -> float:
     pub = broker.publisher(topic, max_batch_delay=0.001)
+    cpu_start = time.process_time()
     start = time.perf_counter()
     for _ in range(n):
         pub.publish(payload)
     pub.flush()
     elapsed = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(_cpu_us(n, cpu_start))
     pub.close()
     return _rate(n, elapsed)
 
@@ -69,11 +81,13 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
     bootstrap = url[len("kafka://"):].split("?")[0]
     payload = os.urandom(size)
     broker = unibus.open(url)
-    results: Dict[str, list] = {k: [] for k in ("pub", "ck_pub", "sub1", "sub_batch", "ck_sub")}
+    results: Dict[str, list] = {k: [] for k in ("pub", "ck_pub", "sub1", "sub_batch", "ck_sub",
+                                                "pub_cpu", "ck_pub_cpu")}
     for r in range(rounds):
         topic = topics[r]
-        results["pub"].append(_unibus_publish(broker, topic, n, payload))
+        results["pub"].append(_unibus_publish(broker, topic, n, payload, results["pub_cpu"]))
         producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "linger.ms": 1})
+        cpu_start = time.process_time()
         start = time.perf_counter()
         for _ in range(n):
             try:
@@ -83,6 +97,7 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
                 producer.produce(topic, payload)
         producer.flush()
         results["ck_pub"].append(_rate(n, time.perf_counter() - start))
+        results["ck_pub_cpu"].append(_cpu_us(n, cpu_start))
         total = 2 * n
         results["sub1"].append(_unibus_consume(broker, topic, total, 1))
         results["sub_batch"].append(_unibus_consume(broker, topic, total, 500))
@@ -169,6 +184,13 @@ def _report(title: str, results: Dict[str, list], baseline: str, pairs) -> None:
         value, base = statistics.median(results[key]), statistics.median(results[base_key])
         print(f"  {label:<38} unibus {value:>9,.0f}   {baseline} {base:>9,.0f}   "
               f"ratio {value / base:5.2f}x")
+        if f"{key}_cpu" in results and results[f"{key}_cpu"]:
+            cpu = statistics.median(results[f"{key}_cpu"])
+            base_cpu = statistics.median(results[f"{base_key}_cpu"])
+            print(f"  {'  CPU per message, all threads (us)':<38} unibus {cpu:>9.2f}   "
+                  f"{baseline} {base_cpu:>9.2f}   ratio {base_cpu / cpu:5.2f}x")
+    print(f"  load average {' '.join(open('/proc/loadavg').read().split()[:3])}"
+          f"{' (noisy: above 1)' if os.getloadavg()[0] > 1 else ''}")
 
 
 def _start_kafka_mock(cli: str, topics: List[str]) -> "tuple[subprocess.Popen, str]":
