@@ -100,7 +100,8 @@ alive "$CLASSIFY" "classify started before feed"
 FEED=$!
 step "started sink, classify, feed ($COUNT images at $RATE/s)"
 
-sleep 2  # the feed takes ~7 s to publish everything: stop it well before
+for _ in $(seq 300); do grep -q '^feed: sending images' "$DIR/feed.log" && break; sleep 0.05; done
+sleep 0.5  # the feed takes ~7 s to publish everything: stop it well before
 alive "$FEED" "feed"
 stop "$FEED" "feed"
 next="$(sed -n 's/.*continue with --first \([0-9]*\).*/\1/p' "$DIR/feed1.out")"

@@ -53,6 +53,8 @@ int run_feed(const FeedCliOptions& o) {
   }
   if (*server) (*server)->SetReady(absl::OkStatus());
   const std::size_t total = f.count == 0 ? images->size() : f.count;
+  std::cerr << "feed: sending images " << f.first << ".." << total << " to " << f.topic << " on "
+            << broker->url() << "\n";
   Progress progress("images sent", total > f.first ? total - f.first : 0,
                     o.quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
   f.on_progress = [&](std::size_t sent) { progress.Update(sent); };
