@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cli/common.h"
+#include "cli/latency_flags.h"
 #include "cli/metrics_server.h"
 #include "cli/model_path.h"
 #include "cli/subcommands.h"
@@ -23,6 +24,7 @@ struct ClassifyCliOptions {
   std::string out_url;
   std::string model;  // empty: FindModel searches DefaultModelPlaces()
   int max_wait_ms = 2;
+  double p99_target_ms = 0;  // --p99-target-ms; 0: off
   std::string ack_deadline = "10s";
   pipeline::ClassifyOptions classify;
   MetricsFlags metrics;
@@ -59,6 +61,7 @@ int run_classify(const ClassifyCliOptions& o) {
   if (!out.ok()) return Fail(out.status());
   pipeline::ClassifyOptions c = o.classify;
   c.max_wait = absl::Milliseconds(o.max_wait_ms);
+  if (auto t = UseP99Target(o.p99_target_ms, c); !t.ok()) return Fail(t);
   auto deadline = ParseDuration(o.ack_deadline);
   if (!deadline.ok()) return Fail(deadline.status());
   c.ack_deadline = *deadline;
@@ -102,6 +105,7 @@ int run_classify(const ClassifyCliOptions& o) {
   watcher.join();
   std::cerr << "classified " << stats.classified.load() << " images in " << stats.batches.load()
             << " batches; rejected " << stats.rejected.load() << "\n";
+  if (c.latency_target) std::cerr << "classify: " << P99TargetSummary(c) << "\n";
   if (s.ok() && stats.classified.load() == 0 && stats.rejected.load() == 0) {
     // Not an error (a worker may simply have had no work), but never silent: the
     // usual cause is a subscription that started after the images were published.
@@ -130,6 +134,7 @@ void setup_classify(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch")
       ->check(CLI::NonNegativeNumber);
+  AddP99TargetFlag(cmd, &opts->p99_target_ms);
   cmd->add_option("--workers", opts->classify.workers, "worker threads, one model each")
       ->check(CLI::PositiveNumber);
   cmd->add_option(

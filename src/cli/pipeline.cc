@@ -12,6 +12,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "cli/common.h"
+#include "cli/latency_flags.h"
 #include "cli/metrics_server.h"
 #include "cli/model_path.h"
 #include "cli/progress.h"
@@ -30,6 +31,7 @@ struct PipelineCliOptions {
   std::string model;  // empty: FindModel searches DefaultModelPlaces()
   std::string report = "pipeline-report.json";
   int max_wait_ms = 2;
+  double p99_target_ms = 0;  // --p99-target-ms; 0: off
   pipeline::PipelineOptions p;
   UiFlags ui;
   MetricsFlags metrics;
@@ -60,6 +62,7 @@ int run_pipeline(const PipelineCliOptions& o) {
   p.in_url = o.in.empty() ? *url : o.in;
   p.out_url = o.out.empty() ? *url : o.out;
   p.classify.max_wait = absl::Milliseconds(o.max_wait_ms);
+  if (auto t = UseP99Target(o.p99_target_ms, p.classify); !t.ok()) return Fail(t);
   Progress progress("images fed", p.feed.count == 0 ? images->size() : p.feed.count,
                     o.quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
   p.feed.on_progress = [&](std::size_t sent) { progress.Update(sent); };
@@ -80,6 +83,7 @@ int run_pipeline(const PipelineCliOptions& o) {
   if (!r.ok()) return Fail(r.status());
   progress.Finish(static_cast<std::size_t>(r->sent));
   std::cout << r->ToText();
+  if (p.classify.latency_target) std::cout << "  " << P99TargetSummary(p.classify) << "\n";
   if (!o.report.empty()) {
     std::ofstream f(o.report);
     f << r->ToJson() << "\n";
@@ -105,6 +109,7 @@ void setup_pipeline(CLI::App& app) {
   cmd->add_option("--max-batch", opts->p.classify.max_batch, "images per model call")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch");
+  AddP99TargetFlag(cmd, &opts->p99_target_ms);
   cmd->add_option("--workers", opts->p.classify.workers, "classifier threads")
       ->check(CLI::PositiveNumber);
   cmd->add_option(

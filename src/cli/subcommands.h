@@ -22,6 +22,7 @@ void setup_feed(CLI::App& app);
 void setup_classify(CLI::App& app);
 void setup_sink(CLI::App& app);
 void setup_pipeline(CLI::App& app);
+void setup_bench_latency(CLI::App& app);
 #endif
 
 // Adds every subcommand compiled into this build.
@@ -42,6 +43,7 @@ inline void SetupAll(CLI::App& app) {
   setup_classify(app);
   setup_sink(app);
   setup_pipeline(app);
+  setup_bench_latency(app);
 #endif
 }
 

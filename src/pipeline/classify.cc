@@ -79,13 +79,17 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
   ++stats->ready_workers;
   while (!stop.load()) {
     batch.clear();
+    // With a p99 target the controller picks this batch's size and wait (<= the options').
+    const LatencyTarget::Setting setting = o.latency_target
+                                               ? o.latency_target->Current()
+                                               : LatencyTarget::Setting{o.max_batch, o.max_wait};
     // Fill the batch: wait for a first image, then up to max_wait for more.
     absl::Time deadline = absl::InfiniteFuture();
-    while (batch.size() < o.max_batch && !stop.load()) {
+    while (batch.size() < setting.max_batch && !stop.load()) {
       const absl::Duration wait = batch.empty()
                                       ? absl::Milliseconds(100)
                                       : std::max(absl::ZeroDuration(), deadline - absl::Now());
-      auto got = in.Pull(o.max_batch - batch.size(), wait);
+      auto got = in.Pull(setting.max_batch - batch.size(), wait);
       if (!got.ok()) return got.status();
       for (auto& t : *got) {
         if (auto s = ValidateImage(t.value); !s.ok()) {
@@ -93,7 +97,7 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
           std::move(t.ack).reject(std::string(s.message()));
           continue;
         }
-        if (batch.empty()) deadline = absl::Now() + o.max_wait;
+        if (batch.empty()) deadline = absl::Now() + setting.max_wait;
         batch.push_back(std::move(t));
       }
       if (!batch.empty() && absl::Now() >= deadline) break;
@@ -138,10 +142,12 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       auto ack = std::make_shared<AckHandler>(std::move(batch[i].ack));
       out.Publish(p, img.image_id())
           .then([ack, logger = o.logger, id = img.image_id(), latency = figures.latency,
+                 target = o.latency_target.get(),
                  published = batch[i].envelope.publish_time](const absl::StatusOr<MessageId>& r) {
             if (r.ok()) {
               std::move(*ack).ack();
               if (latency) latency->Observe(absl::ToDoubleSeconds(absl::Now() - published));
+              if (target) target->Observe(absl::Now() - published);
               return;
             }
             if (logger)

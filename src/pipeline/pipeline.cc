@@ -271,7 +271,7 @@ absl::StatusOr<PipelineReport> RunPipeline(const ImageSet& images, const ModelFa
   r.p95_ms = Percentile(summary->latencies_ms, 0.95);
   r.p99_ms = Percentile(summary->latencies_ms, 0.99);
   auto stage = [](const std::vector<double>& v) {
-    return PipelineReport::Stage{Percentile(v, 0.50), Percentile(v, 0.99)};
+    return PipelineReport::Stage{Percentile(v, 0.50), Percentile(v, 0.95), Percentile(v, 0.99)};
   };
   r.queue = stage(summary->queue_ms);
   r.inference = stage(summary->inference_ms);

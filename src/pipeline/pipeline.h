@@ -46,7 +46,7 @@ struct PipelineReport {
   double p50_ms = 0, p95_ms = 0, p99_ms = 0;  // produced -> stored
   // The same split by stage (see StoreSummary): where a slow image lost its time.
   struct Stage {
-    double p50_ms = 0, p99_ms = 0;
+    double p50_ms = 0, p95_ms = 0, p99_ms = 0;
   };
   Stage queue, inference, delivery;
   std::string ToJson() const;

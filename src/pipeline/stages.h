@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "pipeline/latency_target.h"
 #include "pipeline/store.h"
 #include "unibus/metrics.h"
 #include "unibus/unibus.h"
@@ -85,6 +86,10 @@ struct ClassifyOptions {
   int workers = 2;  // one model (one intra-op thread) per worker
   std::size_t max_batch = 16;
   absl::Duration max_wait = absl::Milliseconds(2);
+  // When set, adapts each micro-batch's size and wait (at most max_batch and max_wait)
+  // to keep the p99 of end-to-end latency (image published -> prediction published)
+  // under its target; see LatencyTarget. Must outlive RunClassifier.
+  std::shared_ptr<LatencyTarget> latency_target;
   // If this worker dies, its unacked images go to another after this long.
   absl::Duration ack_deadline = absl::Seconds(10);
   // The predictions publisher's max_batch_delay. A worker publishes its whole batch at

@@ -1,0 +1,93 @@
+#include "pipeline/latency_target.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace unibus::pipeline {
+
+absl::StatusOr<std::unique_ptr<LatencyTarget>> LatencyTarget::Create(
+    const LatencyTargetOptions& o) {
+  if (o.p99_target <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--p99-target-ms must be > 0 (milliseconds)");
+  }
+  if (o.max_batch < 1) return absl::InvalidArgumentError("--max-batch must be at least 1");
+  if (o.max_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--max-wait-ms must be >= 0");
+  }
+  if (o.window < 10) {
+    return absl::InvalidArgumentError("latency target window must hold at least 10 latencies");
+  }
+  if (!(o.headroom > 0 && o.headroom < 1)) {
+    return absl::InvalidArgumentError("latency target headroom must be in (0, 1)");
+  }
+  return std::unique_ptr<LatencyTarget>(new LatencyTarget(o));
+}
+
+LatencyTarget::LatencyTarget(const LatencyTargetOptions& o)
+    : o_(o), current_{o.max_batch, o.max_wait} {
+  window_ms_.reserve(o.window);
+}
+
+LatencyTarget::Setting LatencyTarget::Current() const {
+  absl::MutexLock l(&mu_);
+  return current_;
+}
+
+void LatencyTarget::Observe(absl::Duration latency) {
+  absl::MutexLock l(&mu_);
+  window_ms_.push_back(absl::ToDoubleMilliseconds(latency));
+  if (window_ms_.size() >= o_.window) Decide();
+}
+
+void LatencyTarget::Decide() {
+  // Nearest-rank p99 of the window.
+  const std::size_t rank =
+      static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(window_ms_.size())));
+  std::nth_element(window_ms_.begin(), window_ms_.begin() + (rank - 1), window_ms_.end());
+  const double p99 = window_ms_[rank - 1];
+  window_ms_.clear();
+  const double target = absl::ToDoubleMilliseconds(o_.p99_target);
+  if (p99 > target) {
+    current_.max_batch = std::max<std::size_t>(1, current_.max_batch / 2);
+    current_.max_wait = current_.max_wait / 2;
+  } else if (p99 < o_.headroom * target) {
+    current_.max_batch = std::min(o_.max_batch, current_.max_batch + 1);
+    current_.max_wait = std::min(o_.max_wait, current_.max_wait + o_.wait_step);
+  }
+  history_.push_back({p99, current_.max_batch, current_.max_wait});
+}
+
+std::vector<LatencyTarget::Decision> LatencyTarget::History() const {
+  absl::MutexLock l(&mu_);
+  return history_;
+}
+
+std::string LatencyTarget::Summary() const {
+  absl::MutexLock l(&mu_);
+  std::string s = absl::StrFormat("p99 target %g ms: %d windows of %d latencies; batch %d",
+                                  absl::ToDoubleMilliseconds(o_.p99_target), history_.size(),
+                                  o_.window, o_.max_batch);
+  // The batch sizes it chose, in order, each change once (at most the last 40).
+  std::vector<std::size_t> changes;
+  std::size_t last = o_.max_batch;
+  for (const auto& d : history_) {
+    if (d.max_batch != last) changes.push_back(d.max_batch);
+    last = d.max_batch;
+  }
+  if (changes.size() > 40) {
+    absl::StrAppend(&s, " ... (", changes.size() - 40, " more)");
+    changes.erase(changes.begin(), changes.end() - 40);
+  }
+  for (std::size_t b : changes) absl::StrAppend(&s, " -> ", b);
+  double worst = 0;
+  for (const auto& d : history_) worst = std::max(worst, d.p99_ms);
+  absl::StrAppend(&s, absl::StrFormat("; now batch %d, wait %g ms; worst window p99 %.1f ms",
+                                      current_.max_batch,
+                                      absl::ToDoubleMilliseconds(current_.max_wait), worst));
+  return s;
+}
+
+}  // namespace unibus::pipeline

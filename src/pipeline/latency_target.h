@@ -1,0 +1,77 @@
+// Adapts the classifier's micro-batch size and batch wait at run time to keep the p99
+// of end-to-end latency under a target (`classify --p99-target-ms`, `pipeline
+// --p99-target-ms`), at the highest rate it can.
+//
+// The rule (AIMD over a sliding window of end-to-end latencies):
+//  - every `window` latencies observed, take their p99 and clear the window;
+//  - p99 > target (over): multiplicative decrease, batch = max(1, batch / 2) and
+//    wait = wait / 2; a smaller batch finishes sooner and waits less to fill;
+//  - p99 < headroom x target (room to spare): additive increase, batch = min(ceiling,
+//    batch + 1) and wait = min(ceiling, wait + wait_step); bigger batches cost the
+//    model less per image, so the stage keeps up with a higher rate;
+//  - in between: keep both.
+// It starts at the ceilings (the --max-batch and --max-wait-ms given), which are never
+// exceeded. Thread-safe: workers read Current() and publish callbacks call Observe()
+// concurrently.
+#ifndef UNIBUS_PIPELINE_LATENCY_TARGET_H_
+#define UNIBUS_PIPELINE_LATENCY_TARGET_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace unibus::pipeline {
+
+struct LatencyTargetOptions {
+  absl::Duration p99_target = absl::Milliseconds(10);  // > 0
+  std::size_t max_batch = 16;                          // ceiling, >= 1
+  absl::Duration max_wait = absl::Milliseconds(2);     // ceiling, >= 0
+  std::size_t window = 200;                            // latencies per decision, >= 10
+  double headroom = 0.7;                               // grow only below this x target, (0, 1)
+  absl::Duration wait_step = absl::Microseconds(250);  // additive increase of the wait
+};
+
+class LatencyTarget {
+ public:
+  // InvalidArgument (saying which option and what is allowed) on a bad option.
+  static absl::StatusOr<std::unique_ptr<LatencyTarget>> Create(const LatencyTargetOptions& o);
+
+  struct Setting {
+    std::size_t max_batch;
+    absl::Duration max_wait;
+  };
+  // What a worker uses for its next micro-batch.
+  Setting Current() const;
+  // One image's end-to-end latency (published -> prediction published). May decide.
+  void Observe(absl::Duration latency);
+
+  // One decision: the window's p99 and the setting chosen after it.
+  struct Decision {
+    double p99_ms;
+    std::size_t max_batch;
+    absl::Duration max_wait;
+  };
+  std::vector<Decision> History() const;
+  // "target p99 10 ms: 12 windows of 200; batch 16 -> 8 -> 9 ...; now batch 9, wait 1.5 ms"
+  std::string Summary() const;
+
+ private:
+  explicit LatencyTarget(const LatencyTargetOptions& o);
+  void Decide() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const LatencyTargetOptions o_;
+  mutable absl::Mutex mu_;
+  Setting current_ ABSL_GUARDED_BY(mu_);
+  std::vector<double> window_ms_ ABSL_GUARDED_BY(mu_);
+  std::vector<Decision> history_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace unibus::pipeline
+
+#endif  // UNIBUS_PIPELINE_LATENCY_TARGET_H_

@@ -1,0 +1,88 @@
+// LatencyTarget without threads: synthetic latencies in, the batch size and wait it
+// chooses out.
+#include "pipeline/latency_target.h"
+
+#include <gtest/gtest.h>
+
+namespace unibus::pipeline {
+namespace {
+
+LatencyTargetOptions Options() {
+  LatencyTargetOptions o;
+  o.p99_target = absl::Milliseconds(10);
+  o.max_batch = 16;
+  o.max_wait = absl::Milliseconds(2);
+  o.window = 100;
+  return o;
+}
+
+// One window of latencies: 98 at `typical_ms`, 2 at `tail_ms` (so the p99 is tail_ms).
+void FeedWindow(LatencyTarget& t, double typical_ms, double tail_ms) {
+  for (int i = 0; i < 98; ++i) t.Observe(absl::Microseconds(typical_ms * 1000));
+  t.Observe(absl::Microseconds(tail_ms * 1000));
+  t.Observe(absl::Microseconds(tail_ms * 1000));
+}
+
+TEST(LatencyTarget, StartsAtTheCeilings) {
+  auto t = LatencyTarget::Create(Options());
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ((*t)->Current().max_batch, 16u);
+  EXPECT_EQ((*t)->Current().max_wait, absl::Milliseconds(2));
+  EXPECT_TRUE((*t)->History().empty());
+}
+
+TEST(LatencyTarget, ShrinksTheBatchWhenP99IsOverTheTarget) {
+  auto t = *LatencyTarget::Create(Options());
+  // 99 latencies: no decision before the window is full.
+  for (int i = 0; i < 99; ++i) t->Observe(absl::Milliseconds(30));
+  EXPECT_EQ(t->Current().max_batch, 16u);
+  t->Observe(absl::Milliseconds(30));
+  EXPECT_EQ(t->Current().max_batch, 8u);
+  EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(1));
+  FeedWindow(*t, 2, 25);  // the median is fine, the tail is not: still over
+  EXPECT_EQ(t->Current().max_batch, 4u);
+  FeedWindow(*t, 2, 25);
+  FeedWindow(*t, 2, 25);
+  FeedWindow(*t, 2, 25);
+  EXPECT_EQ(t->Current().max_batch, 1u);  // never below 1
+  ASSERT_EQ(t->History().size(), 5u);
+  EXPECT_DOUBLE_EQ(t->History()[1].p99_ms, 25);
+}
+
+TEST(LatencyTarget, GrowsTheBatchWithHeadroomUpToTheCeiling) {
+  auto t = *LatencyTarget::Create(Options());
+  FeedWindow(*t, 30, 30);  // over: 16 -> 8, wait 2 -> 1 ms
+  ASSERT_EQ(t->Current().max_batch, 8u);
+  FeedWindow(*t, 1, 3);  // p99 3 ms < 0.7 x 10 ms: grow by one
+  EXPECT_EQ(t->Current().max_batch, 9u);
+  EXPECT_EQ(t->Current().max_wait, absl::Microseconds(1250));
+  for (int i = 0; i < 20; ++i) FeedWindow(*t, 1, 3);
+  EXPECT_EQ(t->Current().max_batch, 16u);  // never above --max-batch
+  EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(2));
+}
+
+TEST(LatencyTarget, KeepsTheSettingBetweenHeadroomAndTarget) {
+  auto t = *LatencyTarget::Create(Options());
+  FeedWindow(*t, 30, 30);
+  FeedWindow(*t, 5, 8);  // 7 ms <= p99 8 ms <= 10 ms: hold
+  EXPECT_EQ(t->Current().max_batch, 8u);
+  EXPECT_NE(t->Summary().find("batch 16 -> 8"), std::string::npos) << t->Summary();
+}
+
+TEST(LatencyTarget, BadOptionsAreClearErrors) {
+  auto o = Options();
+  o.p99_target = absl::ZeroDuration();
+  auto t = LatencyTarget::Create(o);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(t.status().message().find("--p99-target-ms"), std::string::npos);
+  o = Options();
+  o.max_batch = 0;
+  EXPECT_EQ(LatencyTarget::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
+  o = Options();
+  o.window = 3;
+  EXPECT_EQ(LatencyTarget::Create(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace unibus::pipeline
