@@ -48,7 +48,7 @@ absl::StatusOr<Round> RunUnibus(unibus::Broker& broker, const std::string& topic
     if (auto s = pub->Flush(); !s.ok()) return s;
     r.publish = p.messages / absl::ToDoubleSeconds(absl::Now() - start);
   }
-  pub->connection()->Shutdown();
+  pub->Shutdown();
   // Subscribed after publishing, as the baseline does, so neither phase competes
   // with the other for the CPU.
   unibus::SubscriberOptions so;
@@ -68,7 +68,7 @@ absl::StatusOr<Round> RunUnibus(unibus::Broker& broker, const std::string& topic
     got += static_cast<int>(batch->size());
   }
   const absl::Time done = absl::Now();
-  sub->connection()->Shutdown();
+  sub->Shutdown();
   if (got < p.messages)
     return absl::DeadlineExceededError("unibus consumer did not get every message in 120s");
   r.consume = p.messages / absl::ToDoubleSeconds(done - first);

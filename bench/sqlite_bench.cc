@@ -68,7 +68,7 @@ void BM_SqlitePublish(benchmark::State& state) {
     if (auto s = pub->Flush(); !s.ok()) return state.SkipWithError(s.ToString().c_str());
     rate = kMessages / absl::ToDoubleSeconds(absl::Now() - start);
     state.PauseTiming();
-    pub->connection()->Shutdown();
+    pub->Shutdown();
     RemoveDb(path);
     state.ResumeTiming();
   }
@@ -98,7 +98,7 @@ void BM_SqliteConsumeAck(benchmark::State& state) {
       const std::string payload(kSize, 'x');
       for (int i = 0; i < kMessages; ++i) pub->Publish(Message{.data = payload});
       (void)pub->Flush();
-      pub->connection()->Shutdown();
+      pub->Shutdown();
     }
     state.ResumeTiming();
     const absl::Time start = absl::Now();
@@ -110,7 +110,7 @@ void BM_SqliteConsumeAck(benchmark::State& state) {
       got += static_cast<int>(batch->size());
       if (absl::Now() - start > absl::Seconds(60)) return state.SkipWithError("timed out");
     }
-    sub->connection()->Shutdown();  // commits the last acks
+    sub->Shutdown();  // commits the last acks
     rate = kMessages / absl::ToDoubleSeconds(absl::Now() - start);
     state.PauseTiming();
     RemoveDb(path);

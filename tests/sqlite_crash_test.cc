@@ -98,7 +98,7 @@ TEST(SqliteCrashTest, KilledConsumerLosesNothing) {
   EXPECT_EQ(r.unexpected, 0);
   std::cout << "killed consumer printed " << child_printed << ", second consumer finished; lost "
             << r.lost << ", duplicated " << r.duplicated << "\n";
-  sub->connection()->Shutdown();
+  sub->Shutdown();
   std::filesystem::remove(path);
 }
 

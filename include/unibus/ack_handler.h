@@ -5,10 +5,12 @@
 #include <memory>
 #include <string>
 
+#include "unibus/export.h"
+
 namespace unibus {
 
 // What a backend implements behind an AckHandler. Mockable.
-class AckHandlerImpl {
+class UNIBUS_EXPORT AckHandlerImpl {
  public:
   virtual ~AckHandlerImpl() = default;
   virtual void ack() = 0;
@@ -26,7 +28,7 @@ class AckHandlerImpl {
 // Settles one delivered message. Move-only: ack() or nack() consumes it, so a
 // message is settled exactly once. Destroying an unsettled handler nacks the message
 // ("dropped"). Thread-safe to call from any thread; never blocks on the network.
-class AckHandler {
+class UNIBUS_EXPORT AckHandler {
  public:
   AckHandler() = default;
   explicit AckHandler(std::unique_ptr<AckHandlerImpl> impl) : impl_(std::move(impl)) {}

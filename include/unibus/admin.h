@@ -12,11 +12,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "unibus/export.h"
 #include "unibus/options.h"
 
 namespace unibus {
 
-struct TopicConfig {
+struct UNIBUS_EXPORT TopicConfig {
   std::string name;
   int partitions = 1;           // Kafka only; other backends ignore it
   int replication_factor = -1;  // Kafka only; -1 = the broker's default
@@ -27,7 +28,7 @@ struct TopicConfig {
   std::map<std::string, std::string> configs;  // backend-specific topic configs
 };
 
-struct PartitionInfo {
+struct UNIBUS_EXPORT PartitionInfo {
   int id = 0;
   int leader = -1;
   std::int64_t low_offset = -1;
@@ -36,7 +37,7 @@ struct PartitionInfo {
   std::vector<int> in_sync_replicas;  // Kafka: the replicas caught up with the leader (ISR)
 };
 
-struct TopicInfo {
+struct UNIBUS_EXPORT TopicInfo {
   std::string name;
   int partitions = 1;
   int replication_factor = 1;
@@ -49,7 +50,7 @@ struct TopicInfo {
   std::map<std::string, std::string> configs;
 };
 
-struct SubscriptionConfig {
+struct UNIBUS_EXPORT SubscriptionConfig {
   std::string name;
   std::string topic;
   StartPosition start = StartPosition::kLatest;
@@ -60,14 +61,14 @@ struct SubscriptionConfig {
 };
 
 // Kafka: where a consumer group stands on one partition of its topic.
-struct SubscriptionPartition {
+struct UNIBUS_EXPORT SubscriptionPartition {
   int partition = 0;
   std::int64_t committed_offset = -1;  // next offset to consume; -1 if none committed
   std::int64_t high_offset = -1;       // the partition's end
   std::int64_t lag = -1;               // high_offset - committed_offset; -1 if unknown
 };
 
-struct SubscriptionInfo {
+struct UNIBUS_EXPORT SubscriptionInfo {
   std::string name;
   std::string topic;
   std::int64_t backlog = -1;    // messages not yet acked; -1 if unknown
@@ -79,7 +80,7 @@ struct SubscriptionInfo {
 };
 
 // What a backend implements behind Admin. Mockable.
-class AdminConnection {
+class UNIBUS_EXPORT AdminConnection {
  public:
   virtual ~AdminConnection() = default;
   virtual absl::Status CreateTopic(const TopicConfig& config) = 0;
@@ -98,7 +99,7 @@ class AdminConnection {
 // Errors mean the same on every backend: NotFound (no such topic/subscription),
 // AlreadyExists, InvalidArgument (bad name or config), Unimplemented (this server
 // cannot do it; see Capabilities), Unavailable (broker unreachable).
-class Admin {
+class UNIBUS_EXPORT Admin {
  public:
   explicit Admin(std::shared_ptr<AdminConnection> conn) : conn_(std::move(conn)) {}
 

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "unibus/admin.h"
 #include "unibus/capabilities.h"
+#include "unibus/export.h"
 #include "unibus/options.h"
 #include "unibus/publisher.h"
 #include "unibus/subscriber.h"
@@ -15,7 +16,7 @@
 namespace unibus {
 
 // What a backend implements behind Broker. Mockable.
-class BrokerConnection {
+class UNIBUS_EXPORT BrokerConnection {
  public:
   virtual ~BrokerConnection() = default;
   virtual Capabilities capabilities() const = 0;
@@ -29,7 +30,7 @@ class BrokerConnection {
 };
 
 // The URL used when none is given: $UNIBUS_URL, else sqlite://unibus.db.
-std::string DefaultUrl();
+UNIBUS_EXPORT std::string DefaultUrl();
 
 // A connection to one broker, picked by URL:
 //   mem://[NAME]               in-process; same NAME in one process = same broker
@@ -37,7 +38,7 @@ std::string DefaultUrl();
 //   kafka://HOST:PORT[,...]    Apache Kafka (query parameters go to librdkafka)
 //   pubsub://PROJECT           Google Cloud Pub/Sub (PUBSUB_EMULATOR_HOST honoured)
 // A cheap value: copies share the connection. Thread-safe.
-class Broker {
+class UNIBUS_EXPORT Broker {
  public:
   // Opens `url`. InvalidArgument for an unknown scheme or malformed URL,
   // Unavailable when the broker cannot be reached, FailedPrecondition for a file

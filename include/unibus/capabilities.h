@@ -5,16 +5,17 @@
 #include <cstddef>
 #include <string>
 
+#include "unibus/export.h"
+
 namespace unibus {
 
-struct Capabilities {
+struct UNIBUS_EXPORT Capabilities {
   std::string backend;                  // "mem", "sqlite", "kafka", "pubsub"
   bool durable = false;                 // messages survive a process restart
   bool multi_process = false;           // several processes may share one broker
   bool ordering = true;                 // per-ordering-key serial, in-order delivery
   bool partitions = false;              // topics have partitions (Kafka)
   bool native_dead_letter = false;      // the broker moves messages to a DLQ itself
-  bool seek = false;                    // a subscription can be rewound (replay)
   bool retention = false;               // per-topic retention by age / count
   bool admin_create_topic = true;       // Admin::CreateTopic works on this server
   bool admin_delete_topic = true;       // Admin::DeleteTopic works on this server

@@ -13,12 +13,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "unibus/broker.h"
+#include "unibus/export.h"
 #include "unibus/message.h"
 
 namespace unibus {
 
 // One message in a subscription's dead-letter topic.
-struct DeadLetter {
+struct UNIBUS_EXPORT DeadLetter {
   // The message as the dead-letter topic holds it, reason attributes included.
   // `message.id` is its id in the dead-letter topic: the id Show and Replay take.
   Message message;
@@ -32,14 +33,14 @@ struct DeadLetter {
 // Which dead letters a call takes. A dead letter is selected when `all` is set, or
 // when it passes every filter that is set (reason, ids); an empty selector selects
 // nothing, so that a replay never takes everything by accident.
-struct DeadLetterSelector {
+struct UNIBUS_EXPORT DeadLetterSelector {
   bool all = false;
   std::string reason;            // exact reason; empty: any
   std::vector<std::string> ids;  // DeadLetter::message.id values; empty: any
   [[nodiscard]] bool Matches(const DeadLetter& d) const;
 };
 
-struct DeadLetterOptions {
+struct UNIBUS_EXPORT DeadLetterOptions {
   // The subscription's dead-letter topic; empty: "<subscription>.dead-letter", the
   // default of SubscriberOptions::dead_letter_topic.
   std::string dead_letter_topic;
@@ -61,7 +62,7 @@ struct DeadLetterOptions {
 };
 
 // What Replay did.
-struct ReplayReport {
+struct UNIBUS_EXPORT ReplayReport {
   std::vector<std::string> replayed;  // dead-letter ids published to their source and acked
   // Dead letters selected but not replayed (they stay in the dead-letter topic),
   // each with its id and the error.
@@ -78,7 +79,7 @@ struct ReplayReport {
 // On Kafka a consumer group commits a contiguous prefix of offsets: a dead letter
 // replayed while an earlier one of its partition stays behind is listed (and
 // replayed) again later. Replay all, or by reason, when that matters.
-class DeadLetters {
+class UNIBUS_EXPORT DeadLetters {
  public:
   // InvalidArgument for a bad subscription or topic name, or max_messages == 0.
   [[nodiscard]] static absl::StatusOr<DeadLetters> Open(Broker broker, std::string subscription,
@@ -118,10 +119,11 @@ class DeadLetters {
 // without the attributes dead-lettering added (unibus-dead-letter-reason,
 // unibus-source-topic, unibus-source-subscription, unibus-delivery-attempts, and
 // Pub/Sub's CloudPubSubDeadLetter*).
-Message ReplayMessage(const DeadLetter& d);
+UNIBUS_EXPORT Message ReplayMessage(const DeadLetter& d);
 
 // How many dead letters carry each reason, most frequent first (ties by reason).
-std::vector<std::pair<std::string, int>> CountByReason(const std::vector<DeadLetter>& letters);
+UNIBUS_EXPORT std::vector<std::pair<std::string, int>> CountByReason(
+    const std::vector<DeadLetter>& letters);
 
 }  // namespace unibus
 

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "unibus/export.h"
+
 namespace unibus {
 
 namespace internal {
@@ -24,7 +26,7 @@ struct WaitSlot {
   std::mutex mu;
   std::condition_variable cv;
 };
-WaitSlot& WaitSlotFor(const void* state);  // defined once, in the library
+UNIBUS_EXPORT WaitSlot& WaitSlotFor(const void* state);  // defined once, in the library
 
 template <typename T>
 struct FutureState {

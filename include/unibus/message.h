@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/time/time.h"
+#include "unibus/export.h"
 
 namespace unibus {
 
@@ -17,7 +18,7 @@ namespace unibus {
 // `data`, `attributes` and `ordering_key` are set by the publisher. `id`,
 // `publish_time` and `delivery_attempt` are set by the broker and the library on
 // delivery; values a publisher puts there are ignored.
-struct Message {
+struct UNIBUS_EXPORT Message {
   std::string data;                               // the payload, any bytes
   std::map<std::string, std::string> attributes;  // string key/value metadata
   std::string ordering_key;  // same key: delivered one at a time, in publish order
@@ -35,7 +36,7 @@ struct Message {
 
 // Builds a Message so that it reads like a sentence:
 //   MessageBuilder{}.data("hello").attribute("k", "v").ordering_key("img-7").build()
-class MessageBuilder {
+class UNIBUS_EXPORT MessageBuilder {
  public:
   MessageBuilder& data(std::string d) & {
     m_.data = std::move(d);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "unibus/export.h"
 #include "unibus/publisher.h"
 #include "unibus/subscriber.h"
 
@@ -27,21 +28,21 @@ enum class MetricType { kCounter, kGauge, kHistogram };
 
 // A histogram at one moment: `bucket_counts[i]` observations were <= upper_bounds[i]
 // (and above the bound before); the last entry counts those above every bound (+Inf).
-struct HistogramData {
+struct UNIBUS_EXPORT HistogramData {
   std::vector<double> upper_bounds;
   std::vector<std::uint64_t> bucket_counts;  // upper_bounds.size() + 1 entries
   double sum = 0;
   std::uint64_t count = 0;
 };
 
-struct MetricPoint {
+struct UNIBUS_EXPORT MetricPoint {
   MetricLabels labels;
   double value = 0;         // counters and gauges
   HistogramData histogram;  // histograms
 };
 
 // One metric name with every label set it has.
-struct MetricFamily {
+struct UNIBUS_EXPORT MetricFamily {
   std::string name;  // Prometheus style: unibus_messages_acked_total
   std::string help;
   MetricType type = MetricType::kCounter;
@@ -51,7 +52,7 @@ struct MetricFamily {
 using MetricsSnapshot = std::vector<MetricFamily>;
 
 // A count that only goes up. Thread-safe, lock-free.
-class Counter {
+class UNIBUS_EXPORT Counter {
  public:
   void Increment(double n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
   double value() const { return value_.load(std::memory_order_relaxed); }
@@ -61,7 +62,7 @@ class Counter {
 };
 
 // A value that goes up and down. Thread-safe, lock-free.
-class Gauge {
+class UNIBUS_EXPORT Gauge {
  public:
   void Set(double v) { value_.store(v, std::memory_order_relaxed); }
   void Add(double n) { value_.fetch_add(n, std::memory_order_relaxed); }
@@ -72,7 +73,7 @@ class Gauge {
 };
 
 // Observations counted into fixed buckets. Thread-safe (a short lock per Observe).
-class Histogram {
+class UNIBUS_EXPORT Histogram {
  public:
   // `upper_bounds` ascending; the +Inf bucket is implicit.
   explicit Histogram(std::vector<double> upper_bounds);
@@ -85,11 +86,11 @@ class Histogram {
 };
 
 // Seconds, from 100 us to 60 s: handler time and end-to-end latency.
-std::vector<double> LatencyBuckets();
+UNIBUS_EXPORT std::vector<double> LatencyBuckets();
 
 // Owns metrics by name and labels. Thread-safe. Metrics live as long as the
 // registry; the pointers it returns stay valid until then.
-class MetricsRegistry {
+class UNIBUS_EXPORT MetricsRegistry {
  public:
   // The metric `name` with `labels`, created on first use. InvalidArgument when
   // `name` or a label name is not a valid Prometheus name, or `name` was first
@@ -137,13 +138,13 @@ class MetricsRegistry {
 
 // `snapshot` in the Prometheus text exposition format (version 0.0.4), served with
 // Content-Type "text/plain; version=0.0.4". Families with the same name are merged.
-std::string PrometheusText(const MetricsSnapshot& snapshot);
+UNIBUS_EXPORT std::string PrometheusText(const MetricsSnapshot& snapshot);
 
 // The figures of one Publisher, labelled {topic}:
 //   unibus_messages_published_total, unibus_publish_failures_total{code}.
 // Wrap() returns a Publisher that counts every publish's outcome; it shares the
 // wrapped one's connection. Thread-safe. The registry must outlive it.
-class PublisherMetrics {
+class UNIBUS_EXPORT PublisherMetrics {
  public:
   PublisherMetrics(std::shared_ptr<MetricsRegistry> registry, std::string topic);
   [[nodiscard]] Publisher Wrap(Publisher p) const;
@@ -161,7 +162,7 @@ class PublisherMetrics {
 // unibus_handler_seconds (delivery to settlement) and
 // unibus_end_to_end_latency_seconds (publish time to ack).
 // Thread-safe. Stops reporting when destroyed.
-class SubscriberMetrics {
+class UNIBUS_EXPORT SubscriberMetrics {
  public:
   SubscriberMetrics(std::shared_ptr<MetricsRegistry> registry, Subscriber subscriber,
                     std::string subscription);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "unibus/export.h"
 
 namespace spdlog {
 class logger;
@@ -17,7 +18,7 @@ class logger;
 
 namespace unibus {
 
-struct BrokerOptions {
+struct UNIBUS_EXPORT BrokerOptions {
   // Where the library logs. Null: it logs nothing. The library never touches
   // spdlog's global logger.
   std::shared_ptr<spdlog::logger> logger;
@@ -40,7 +41,7 @@ struct BrokerOptions {
   absl::Duration connect_timeout = absl::Seconds(10);
 };
 
-struct PublisherOptions {
+struct UNIBUS_EXPORT PublisherOptions {
   // A batch is sent when it holds this many messages...
   std::size_t max_batch_messages = 1000;
   // ...or this many bytes...
@@ -60,7 +61,7 @@ struct PublisherOptions {
 // Where a new subscription starts reading its topic.
 enum class StartPosition { kEarliest, kLatest };
 
-struct SubscriberOptions {
+struct UNIBUS_EXPORT SubscriberOptions {
   // The topic to read. Needed on Kafka (a subscription is a consumer group, which
   // names no topic by itself). Elsewhere, when set and the subscription does not
   // exist, it is created on this topic at `start`.

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "unibus/capabilities.h"
+#include "unibus/export.h"
 #include "unibus/future.h"
 #include "unibus/message.h"
 
@@ -18,13 +19,16 @@ using MessageId = std::string;
 using PublishFuture = Future<absl::StatusOr<MessageId>>;
 
 // What a backend implements behind Publisher. Mockable.
-class PublisherConnection {
+class UNIBUS_EXPORT PublisherConnection {
  public:
   virtual ~PublisherConnection() = default;
   virtual PublishFuture Publish(Message m) = 0;
   virtual absl::Status Flush() = 0;
   // Rejects new publishes, sends what is pending, joins the library's threads.
   virtual void Shutdown() = 0;
+  // Lets `ordering_key` publish again after a failed publish paused it. A backend
+  // that does not pause keys (all but pubsub) keeps the default, which does nothing.
+  virtual void ResumePublish(const std::string& ordering_key) { (void)ordering_key; }
 };
 
 // The portability rules every publish is checked against, the same on every
@@ -35,12 +39,14 @@ class PublisherConnection {
 // value, ordering-key and message sizes are within `caps`' limits. Returns OK, or
 // InvalidArgument naming the field, the rule and `topic`.
 // `allow_reserved`: PublisherOptions::allow_reserved_attributes.
-[[nodiscard]] absl::Status ValidateForPublish(const Message& m, const Capabilities& caps,
-                                              std::string_view topic, bool allow_reserved = false);
+[[nodiscard]] UNIBUS_EXPORT absl::Status ValidateForPublish(const Message& m,
+                                                            const Capabilities& caps,
+                                                            std::string_view topic,
+                                                            bool allow_reserved = false);
 
 // Publishes to one topic. A cheap value: copies share one connection, batching and
 // background thread. Thread-safe.
-class Publisher {
+class UNIBUS_EXPORT Publisher {
  public:
   // A publisher that sends whatever it is given (no portability check).
   explicit Publisher(std::shared_ptr<PublisherConnection> conn) : conn_(std::move(conn)) {}
@@ -71,6 +77,19 @@ class Publisher {
   // Blocks until every message published before this call has its result. Returns
   // the first error among them, if any.
   [[nodiscard]] absl::Status Flush() { return conn_->Flush(); }
+
+  // Sends what is pending, then joins the library's threads; every Publish after it
+  // returns FailedPrecondition at once. Blocks until the pending messages have
+  // their results. Idempotent; shuts down every copy of this Publisher (they share
+  // one connection). The last copy's destruction does the same.
+  void Shutdown() { conn_->Shutdown(); }
+
+  // On pubsub, a failed publish of ordering key K pauses K, as Google's client
+  // libraries do: K's queued messages fail, and every later Publish with key K
+  // fails at once with FailedPrecondition until K is resumed, by this call or by
+  // the next Flush() (which returns the failure and resumes every key). Other
+  // keys are not affected. Other backends never pause a key; there it does nothing.
+  void ResumePublish(const std::string& ordering_key) { conn_->ResumePublish(ordering_key); }
 
   std::shared_ptr<PublisherConnection> connection() const { return conn_; }
 

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "unibus/ack_handler.h"
+#include "unibus/export.h"
 #include "unibus/message.h"
 
 namespace unibus {
@@ -19,13 +20,13 @@ namespace unibus {
 // handler (ack/nack), now or later from any thread; an exception it throws nacks.
 using MessageHandler = std::function<void(Message, AckHandler)>;
 
-struct PulledMessage {
+struct UNIBUS_EXPORT PulledMessage {
   Message message;
   AckHandler ack;
 };
 
 // Counters of a subscriber since it started.
-struct SubscriberStats {
+struct UNIBUS_EXPORT SubscriberStats {
   // Deliveries handed to a handler or returned by Pull: a redelivered message
   // counts once per attempt.
   std::int64_t delivered = 0;
@@ -49,7 +50,7 @@ struct SubscriberStats {
 };
 
 // What runs behind a Session. Mockable.
-class SessionImpl {
+class UNIBUS_EXPORT SessionImpl {
  public:
   virtual ~SessionImpl() = default;
   virtual void Stop() = 0;
@@ -57,7 +58,7 @@ class SessionImpl {
 };
 
 // A running Subscribe(): stops (and joins its threads) on Stop() or destruction.
-class Session {
+class UNIBUS_EXPORT Session {
  public:
   Session() = default;
   explicit Session(std::unique_ptr<SessionImpl> impl) : impl_(std::move(impl)) {}
@@ -90,7 +91,7 @@ class Session {
 };
 
 // What a backend implements behind Subscriber. Mockable.
-class SubscriberConnection {
+class UNIBUS_EXPORT SubscriberConnection {
  public:
   virtual ~SubscriberConnection() = default;
   virtual absl::StatusOr<Session> Subscribe(MessageHandler handler) = 0;
@@ -103,7 +104,7 @@ class SubscriberConnection {
 
 // Receives from one subscription. A cheap value sharing one connection. Use either
 // Subscribe() or Pull() on one Subscriber, not both at once. Thread-safe.
-class Subscriber {
+class UNIBUS_EXPORT Subscriber {
  public:
   explicit Subscriber(std::shared_ptr<SubscriberConnection> conn) : conn_(std::move(conn)) {}
 
@@ -124,6 +125,14 @@ class Subscriber {
   }
 
   SubscriberStats stats() const { return conn_->stats(); }
+
+  // Stops fetching, lets running handlers finish (SubscriberOptions::
+  // shutdown_timeout), commits what was acked, returns unsettled messages to the
+  // broker and joins every thread. Blocks. Idempotent; stops every copy of this
+  // Subscriber (they share one connection) and every Session it started. The last
+  // copy's destruction does the same.
+  void Shutdown() { conn_->Shutdown(); }
+
   std::shared_ptr<SubscriberConnection> connection() const { return conn_; }
 
  private:

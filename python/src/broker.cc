@@ -89,7 +89,6 @@ void BindBroker(nb::module_& m) {
       .def_ro("partitions", &Capabilities::partitions, "bool: topics have partitions (Kafka)")
       .def_ro("native_dead_letter", &Capabilities::native_dead_letter,
               "bool: the broker moves messages to a dead-letter topic itself")
-      .def_ro("seek", &Capabilities::seek, "bool: a subscription can be rewound")
       .def_ro("retention", &Capabilities::retention, "bool: per-topic retention")
       .def_ro("admin_create_topic", &Capabilities::admin_create_topic, "bool")
       .def_ro("admin_delete_topic", &Capabilities::admin_delete_topic, "bool")
@@ -113,8 +112,7 @@ void BindBroker(nb::module_& m) {
             "Capabilities(backend='", c.backend, "', durable=", b(c.durable),
             ", multi_process=", b(c.multi_process), ", ordering=", b(c.ordering),
             ", partitions=", b(c.partitions), ", native_dead_letter=", b(c.native_dead_letter),
-            ", seek=", b(c.seek), ", retention=", b(c.retention),
-            ", admin_create_topic=", b(c.admin_create_topic),
+            ", retention=", b(c.retention), ", admin_create_topic=", b(c.admin_create_topic),
             ", admin_delete_topic=", b(c.admin_delete_topic),
             ", start_position=", b(c.start_position),
             ", survives_broker_restart=", b(c.survives_broker_restart),

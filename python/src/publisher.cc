@@ -236,7 +236,7 @@ void PyPublisher::Close() {
   if (closed_.exchange(true)) return;
   nb::gil_scoped_release release;
   (void)publisher_.Flush();  // each future has its own result; close only drains
-  publisher_.connection()->Shutdown();
+  publisher_.Shutdown();
 }
 
 void BindPublisher(nb::module_& m) {

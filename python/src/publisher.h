@@ -36,7 +36,7 @@ class PyPublisher {
   PyPublisher(Publisher p, std::string topic)
       : publisher_(std::move(p)), topic_(std::move(topic)) {}
   ~PyPublisher() {
-    if (!closed_.exchange(true)) publisher_.connection()->Shutdown();
+    if (!closed_.exchange(true)) publisher_.Shutdown();
   }
 
   // Queues a publish (GIL released while Publish blocks on backpressure). Returns a

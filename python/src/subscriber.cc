@@ -104,7 +104,7 @@ std::unique_ptr<PySession> PySubscriber::Subscribe(nb::object callback) {
 void PySubscriber::Close() {
   if (closed_.exchange(true)) return;
   nb::gil_scoped_release release;
-  subscriber_.connection()->Shutdown();
+  subscriber_.Shutdown();
 }
 
 void BindSubscriber(nb::module_& m) {

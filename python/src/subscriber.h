@@ -33,7 +33,7 @@ class PySubscriber {
   PySubscriber(Subscriber s, std::string name)
       : subscriber_(std::move(s)), name_(std::move(name)) {}
   ~PySubscriber() {
-    if (!closed_.exchange(true)) subscriber_.connection()->Shutdown();
+    if (!closed_.exchange(true)) subscriber_.Shutdown();
   }
 
   // Up to `max_messages`, waiting up to `timeout` seconds (negative: until one comes)

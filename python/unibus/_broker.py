@@ -100,7 +100,7 @@ class Broker:
         return self._impl.url
 
     def capabilities(self) -> Capabilities:
-        """What this backend really supports (ordering, partitions, seek, ...) and the
+        """What this backend really supports (ordering, partitions, retention, ...) and the
         limits a publish is checked against: max_message_bytes (data + attribute keys
         and values + ordering key), max_attributes, max_attribute_key_bytes,
         max_attribute_value_bytes, max_ordering_key_bytes (int, bytes of UTF-8). A

@@ -138,11 +138,11 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
   for (auto& t : threads) t.join();
   r.consume_cpu = bench::CpuSince(cpu_before, bench::ThreadCpuNow());
   r.consume_cpu["(Pull callers)"] = caller_cpu;
-  for (auto& s : subs) s.connection()->Shutdown();  // commits the acks
+  for (auto& s : subs) s.Shutdown();  // commits the acks
   if (failed)
     return absl::DeadlineExceededError("consumers did not receive every message within 120s");
   r.consume = o.messages / absl::ToDoubleSeconds(absl::Now() - first);
-  pub->connection()->Shutdown();
+  pub->Shutdown();
   // Only what this round made (run-scoped names): its subscription, then its topic.
   (void)admin.DeleteSubscription(subscription);
   (void)admin.DeleteTopic(topic);
@@ -213,8 +213,8 @@ absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOption
     absl::SleepFor(absl::Milliseconds(10));
   }
   session->Stop();
-  sub->connection()->Shutdown();
-  pub->connection()->Shutdown();
+  sub->Shutdown();
+  pub->Shutdown();
   (void)broker.admin().DeleteSubscription(topic + ".latency");
   (void)broker.admin().DeleteTopic(topic);
   std::sort(lat.begin(), lat.end());

@@ -123,7 +123,7 @@ int run_consume(const ConsumeOptions& o) {
         o.max == 0 ? 100 : static_cast<std::size_t>(std::min<std::int64_t>(100, o.max - printed));
     auto got = sub->Pull(want, absl::Milliseconds(200));
     if (!got.ok()) {
-      sub->connection()->Shutdown();
+      sub->Shutdown();
       return Fail(got.status());
     }
     if (got->empty()) {
@@ -138,14 +138,14 @@ int run_consume(const ConsumeOptions& o) {
       // Written and flushed before the ack, so nothing acked goes unprinted.
       if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() ||
           std::fflush(stdout) != 0) {
-        sub->connection()->Shutdown();
+        sub->Shutdown();
         return Fail(absl::UnavailableError("cannot write to stdout; the message was not acked"));
       }
       std::move(m.ack).ack();
       ++printed;
     }
   }
-  sub->connection()->Shutdown();  // commits the acks
+  sub->Shutdown();  // commits the acks
   return 0;
 }
 

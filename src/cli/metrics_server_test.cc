@@ -140,7 +140,7 @@ TEST(MetricsServerTest, ExpositionPassesPromtoolAndCountersMove) {
   }
   // A broken exposition fails promtool, so the check above can fail.
   EXPECT_NE(Promtool("# TYPE x counter\nx{a=\"1\" 1\n"), "");
-  sub->connection()->Shutdown();
+  sub->Shutdown();
 }
 
 }  // namespace

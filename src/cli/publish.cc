@@ -75,7 +75,7 @@ int run_publish(const PublishOptions& o) {
       if (failed++ == 0) first = r.status();
     }
   }
-  publisher->connection()->Shutdown();
+  publisher->Shutdown();
   if (failed > 0) {
     return Fail(
         absl::Status(first.code(), absl::StrCat(failed, " of ", futures.size(),

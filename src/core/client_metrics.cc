@@ -43,6 +43,9 @@ class CountingPublisher : public PublisherConnection {
   }
   absl::Status Flush() override { return inner_->Flush(); }
   void Shutdown() override { inner_->Shutdown(); }
+  void ResumePublish(const std::string& ordering_key) override {
+    inner_->ResumePublish(ordering_key);
+  }
 
  private:
   std::shared_ptr<PublisherConnection> inner_;

@@ -122,7 +122,7 @@ class Reading {
   Reading& operator=(const Reading&) = delete;
   ~Reading() {
     held_.acks.clear();  // unsettled after shutdown: no-ops
-    if (sub_) sub_->connection()->Shutdown();
+    if (sub_) sub_->Shutdown();
   }
 
   // Returns false (OK) when the dead-letter topic does not exist.
@@ -184,7 +184,7 @@ class Reading {
   // Acks what was acked and hands the rest back.
   void Finish() {
     held_.acks.clear();
-    if (sub_) sub_->connection()->Shutdown();
+    if (sub_) sub_->Shutdown();
     sub_.reset();
   }
 

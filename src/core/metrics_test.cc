@@ -1,9 +1,11 @@
 #include "unibus/metrics.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
 #include "unibus/broker.h"
+#include "unibus/mocks/mock_publisher_connection.h"
 
 namespace unibus {
 namespace {
@@ -89,6 +91,30 @@ TEST(MetricsRegistryTest, CollectorsAddFiguresUntilRemoved) {
   EXPECT_EQ(calls, 1);
 }
 
+// The counting publisher passes every call on to the publisher it wraps, and counts
+// the publish the wrapped one accepted.
+TEST(ClientMetricsTest, AWrappedPublisherForwardsEveryCall) {
+  auto mock = std::make_shared<::testing::StrictMock<unibus_mocks::MockPublisherConnection>>();
+  ::testing::InSequence in_order;
+  EXPECT_CALL(*mock, Publish).WillOnce([](Message m) {
+    EXPECT_EQ(m.data, "x");
+    return MakeReadyFuture<absl::StatusOr<MessageId>>(MessageId("m-1"));
+  });
+  EXPECT_CALL(*mock, ResumePublish("k"));
+  EXPECT_CALL(*mock, Flush).WillOnce(::testing::Return(absl::UnavailableError("down")));
+  EXPECT_CALL(*mock, Shutdown);
+  auto registry = std::make_shared<MetricsRegistry>();
+  Publisher pub = PublisherMetrics(registry, "orders").Wrap(Publisher(mock));
+  auto id = pub.Publish(MessageBuilder{}.data("x").build()).get();
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, "m-1");
+  EXPECT_EQ(Value(registry->Snapshot(), "unibus_messages_published_total", {{"topic", "orders"}}),
+            1);
+  pub.ResumePublish("k");
+  EXPECT_EQ(pub.Flush().code(), absl::StatusCode::kUnavailable);
+  pub.Shutdown();
+}
+
 // The client figures move as messages flow through a real (mem) broker.
 TEST(ClientMetricsTest, CountsPublishesDeliveriesAcksNacksAndLatency) {
   auto broker = Broker::Open("mem://client-metrics");
@@ -143,7 +169,7 @@ TEST(ClientMetricsTest, CountsPublishesDeliveriesAcksNacksAndLatency) {
   EXPECT_EQ(Value(snap, "unibus_messages_outstanding", s), 0);
   EXPECT_EQ(Value(snap, "unibus_handler_seconds", s), 7);             // histogram count
   EXPECT_EQ(Value(snap, "unibus_end_to_end_latency_seconds", s), 5);  // acks only
-  sub->connection()->Shutdown();
+  sub->Shutdown();
 }
 
 // Dead letters are counted by reason class: rejected at once as unprocessable, or

@@ -40,7 +40,6 @@ class KafkaTransport : public core_internal::Transport {
     c.ordering = true;
     c.partitions = true;
     c.native_dead_letter = false;
-    c.seek = true;
     c.retention = true;
     c.admin_create_topic = c.admin_delete_topic = admin_->SupportsTopicAdmin();
     c.start_position = true;

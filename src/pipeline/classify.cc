@@ -209,10 +209,10 @@ absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& factory,
         [&, i] { results[i] = Work(typed_in, typed_out, *models[i], o, stop, stats, figures); });
   }
   for (auto& t : threads) t.join();
-  (void)typed_out.Flush();        // every prediction out, so its image gets acked
-  sub->connection()->Shutdown();  // then commit the acks and finish dead-letter writes
+  (void)typed_out.Flush();  // every prediction out, so its image gets acked
+  sub->Shutdown();          // then commit the acks and finish dead-letter writes
   stats->rejected.store(sub->stats().dead_lettered);
-  pub->connection()->Shutdown();
+  pub->Shutdown();
   for (auto& r : results) {
     if (!r.ok()) return r;
   }

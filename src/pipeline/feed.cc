@@ -67,7 +67,7 @@ absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const
     if (!f.get().ok()) return f.get().status();
   }
   if (bar) DrawProgress(o.first + futures.size(), n, start);
-  pub->connection()->Shutdown();
+  pub->Shutdown();
   return FeedResult{futures.size(), absl::ToDoubleSeconds(absl::Now() - start)};
 }
 

@@ -106,7 +106,7 @@ struct Bystanders {
       if (auto id = pub->Publish(MessageBuilder{}.data(m).build()).get(); !id.ok())
         return id.status();
     }
-    pub->connection()->Shutdown();
+    pub->Shutdown();
     auto store = PredictionStore::Open(db);
     if (!store.ok()) return store.status();
     vision::Prediction p;
@@ -130,7 +130,7 @@ struct Bystanders {
         std::move(m.ack).ack();
       }
     }
-    sub->connection()->Shutdown();
+    sub->Shutdown();
     return got;
   }
   std::int64_t EarlierRows() {

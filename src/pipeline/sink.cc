@@ -54,7 +54,7 @@ absl::Status RunSink(Broker& broker, PredictionStore& store, const SinkOptions& 
     }
     if (stored) *stored += static_cast<std::int64_t>(rows.size());
   }
-  sub->connection()->Shutdown();
+  sub->Shutdown();
   return result;
 }
 

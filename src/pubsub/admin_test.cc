@@ -47,9 +47,9 @@ TEST(PubsubStartPosition, EarliestReplaysWhatWasPublishedBeforeTheSubscription) 
       broker->subscriber("from-now", {.topic = "events", .start = StartPosition::kLatest});
   ASSERT_TRUE(latest.ok()) << latest.status();
   EXPECT_TRUE(Drain(*latest).empty());
-  earliest->connection()->Shutdown();
-  latest->connection()->Shutdown();
-  pub->connection()->Shutdown();
+  earliest->Shutdown();
+  latest->Shutdown();
+  pub->Shutdown();
 }
 
 TEST(PubsubStartPosition, EarliestOnATopicWithoutRetentionSaysItCannot) {

@@ -16,8 +16,7 @@ class PubsubTransport : public core_internal::Transport {
   explicit PubsubTransport(std::shared_ptr<Connection> conn)
       : conn_(std::move(conn)), admin_(std::make_shared<PubsubAdmin>(conn_)) {}
 
-  // The emulator keeps everything in memory and cannot seek; Pub/Sub itself is
-  // durable across anything a client sees. The limits are Pub/Sub's
+  // Pub/Sub is durable across anything a client sees. The limits are Pub/Sub's
   // (cloud.google.com/pubsub/quotas): 10 MB a message, 100 attributes, 256-byte
   // attribute keys, 1024-byte attribute values and ordering keys.
   Capabilities capabilities() const override {
@@ -29,7 +28,6 @@ class PubsubTransport : public core_internal::Transport {
                                               // ordering (unless ordering=off)
     c.partitions = false;
     c.native_dead_letter = true;  // Admin can set a subscription's dead-letter policy
-    c.seek = false;
     c.retention = true;
     c.admin_create_topic = true;
     c.admin_delete_topic = true;

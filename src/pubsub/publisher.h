@@ -64,7 +64,7 @@ class PubsubPublisher : public PublisherConnection {
   void Shutdown() override;
 
   // Lets `ordering_key` publish again after a failure paused it.
-  void ResumePublish(const std::string& ordering_key);
+  void ResumePublish(const std::string& ordering_key) override;
 
  private:
   struct Pending;

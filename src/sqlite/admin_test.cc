@@ -74,7 +74,7 @@ TEST(BrokerTest, PublishSubscribeThroughTheDispatcher) {
     }
   }
   EXPECT_EQ(got.size(), 1000u);
-  sub->connection()->Shutdown();
+  sub->Shutdown();
   EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM leases"), 0) << "shutdown commits the acks";
 }
 

@@ -52,7 +52,7 @@ int Consume(const std::string& url, const std::string& sub, const std::string& t
     if (!sub_info.ok()) return Fail(sub_info.status());
     if (topic_info->messages >= expected && sub_info->backlog == 0) break;
   }
-  subscriber->connection()->Shutdown();
+  subscriber->Shutdown();
   std::fclose(out);
   return 0;
 }

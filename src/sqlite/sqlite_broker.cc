@@ -27,7 +27,6 @@ class SqliteTransport : public core_internal::Transport {
     c.ordering = true;
     c.partitions = false;
     c.native_dead_letter = false;
-    c.seek = false;
     c.retention = true;
     c.start_position = true;
     c.survives_broker_restart = true;

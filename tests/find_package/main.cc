@@ -1,6 +1,10 @@
-// Publishes and receives one message through an installed unibus.
+// Publishes and receives one message through an installed unibus, then one typed
+// message through the installed unibus::typed.
+#include <google/protobuf/wrappers.pb.h>
+
 #include <iostream>
 
+#include "unibus/typed.h"
 #include "unibus/unibus.h"
 
 int main() {
@@ -15,6 +19,15 @@ int main() {
   auto got = sub->Pull(1, absl::Seconds(5));
   if (!got.ok() || got->size() != 1 || (*got)[0].message.data != "hello") return 5;
   std::move((*got)[0].ack).ack();
-  std::cout << "received " << (*got)[0].message.data << "\n";
+
+  google::protobuf::StringValue value;
+  value.set_value("typed hello");
+  unibus::TypedPublisher<google::protobuf::StringValue> typed_pub(*pub);
+  if (!typed_pub.Publish(value).get().ok()) return 6;
+  unibus::TypedSubscriber<google::protobuf::StringValue> typed_sub(*sub);
+  auto typed = typed_sub.Pull(1, absl::Seconds(5));
+  if (!typed.ok() || typed->size() != 1 || (*typed)[0].value.value() != "typed hello") return 7;
+  std::move((*typed)[0].ack).ack();
+  std::cout << "received " << (*got)[0].message.data << ", " << (*typed)[0].value.value() << "\n";
   return 0;
 }

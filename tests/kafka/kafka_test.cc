@@ -327,7 +327,7 @@ TEST_F(KafkaTest, ConsumerGroupMembersSplitPartitionsAndTakeOver) {
   EXPECT_GT(by2.load(), 0) << "both members should own partitions";
   // One member stops; the other takes its partitions over.
   s2->Stop();
-  c2->connection()->Shutdown();
+  c2->Shutdown();
   const int before = by1.load();
   Publish(*p, "shared", 1000, 2000, checker);
   end = absl::Now() + absl::Seconds(40);
@@ -371,7 +371,7 @@ TEST_F(KafkaTest, BufferedButUndeliveredMessagesSurviveARestart) {
       }
     }
     ASSERT_EQ(got, 2);
-    sub->connection()->Shutdown();
+    sub->Shutdown();
   }
   auto sub = broker_->subscriber("restarted", Opts("buffered"));
   ASSERT_TRUE(sub.ok());
@@ -434,7 +434,7 @@ TEST_F(KafkaTest, AnIdleCallerLongerThanMaxPollIntervalKeepsItsPartitions) {
       std::move(m.ack).ack();
     }
   }
-  sub->connection()->Shutdown();
+  sub->Shutdown();
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
   EXPECT_EQ(r.duplicated, 0)

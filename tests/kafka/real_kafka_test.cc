@@ -137,7 +137,7 @@ TEST_F(RealKafka, SubscriptionsAreConsumerGroupsKafkasToolsSee) {
     auto with_member = admin.DescribeSubscription("readers");
     ASSERT_TRUE(with_member.ok());
     EXPECT_EQ(with_member->members.size(), 1u);
-    sub->connection()->Shutdown();
+    sub->Shutdown();
   }
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
@@ -218,7 +218,7 @@ TEST_F(RealKafka, PartitionLeaderKilledMidStreamLosesAndDuplicatesNothing) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   session->Stop();
-  sub->connection()->Shutdown();
+  sub->Shutdown();
   auto r = consumed.Report();
   EXPECT_EQ(r.lost, 0) << "the consumer stopped after the leader died";
   EXPECT_EQ(r.unexpected, 0);
@@ -237,7 +237,7 @@ TEST_F(RealKafka, PartitionLeaderKilledMidStreamLosesAndDuplicatesNothing) {
   Checker log;
   for (int i = 0; i < n; ++i) log.Expect(absl::StrCat("failover/", i));
   for (const auto& d : Drain(*audit, n, absl::Seconds(60))) log.Receive(d);
-  audit->connection()->Shutdown();
+  audit->Shutdown();
   auto lr = log.Report();
   EXPECT_EQ(lr.lost, 0);
   EXPECT_EQ(lr.duplicated, 0) << "a publish was written twice (idempotence)";
