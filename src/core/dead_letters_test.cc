@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "conformance/backend.h"
+#include "conformance/env_test.h"
 
 namespace unibus {
 namespace {
@@ -76,32 +77,9 @@ TEST(DeadLettersOpenTest, RejectsBadNamesAndLimits) {
   EXPECT_EQ(d->reader_subscription(), "sub.dead-letter.reader");
 }
 
-class DeadLettersTest : public ::testing::TestWithParam<std::string> {
+class DeadLettersTest : public conformance::EnvTest {
  protected:
-  void SetUp() override {
-    absl::Status started;
-    env_ = conformance::GetEnv(GetParam(), &started);
-    if (!started.ok()) GTEST_SKIP() << GetParam() << " backend not available here: " << started;
-    auto b = Broker::Open(env_->Url());
-    ASSERT_TRUE(b.ok()) << b.status();
-    broker_ = std::make_unique<Broker>(*b);
-  }
-
-  std::string Name(const std::string& base) {
-    static int counter = 0;
-    return absl::StrCat(base, "-", ++counter, "-", absl::ToUnixMicros(absl::Now()) % 1000000);
-  }
-
-  SubscriberOptions Opts(const std::string& topic) {
-    SubscriberOptions o;
-    o.topic = topic;
-    o.start = StartPosition::kEarliest;
-    o.min_backoff = absl::Milliseconds(10);
-    o.max_backoff = absl::Milliseconds(50);
-    o.max_delivery_attempts = 2;
-    o.shutdown_timeout = absl::Seconds(5);
-    return env_->TuneSubscriber(o);
-  }
+  DeadLettersTest() : EnvTest("dead-letters-", /*max_delivery_attempts=*/2) {}
 
   // Where the backend cannot report the reader's backlog (Kafka, Pub/Sub), each
   // call waits this long after the last dead letter.
@@ -111,9 +89,6 @@ class DeadLettersTest : public ::testing::TestWithParam<std::string> {
     return {.wait = absl::Milliseconds(500),
             .first_wait = GetParam() == "kafka" ? absl::Seconds(40) : absl::Seconds(10)};
   }
-
-  conformance::BackendEnv* env_ = nullptr;
-  std::unique_ptr<Broker> broker_;
 };
 
 TEST_P(DeadLettersTest, NothingDeadLetteredListsNothing) {
@@ -251,7 +226,7 @@ TEST_P(DeadLettersTest, ListShowAndReplayByReasonIdAndAll) {
   auto none = dl->List();
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_TRUE(none->empty());
-  sub->connection()->Shutdown();
+  sub->Shutdown();
 }
 
 // A replay whose source topic is gone fails for that dead letter and leaves it.
@@ -276,7 +251,7 @@ TEST_P(DeadLettersTest, ReplayToAMissingTopicLeavesTheDeadLetter) {
       for (auto& m : *got) std::move(m.ack).nack("poison");
     }
     ASSERT_EQ(sub->stats().dead_lettered, 1);
-    sub->connection()->Shutdown();
+    sub->Shutdown();
   }
   ASSERT_TRUE(broker_->admin().DeleteSubscription(sub_name).ok());
   ASSERT_TRUE(broker_->admin().DeleteTopic(topic).ok());
@@ -293,14 +268,8 @@ TEST_P(DeadLettersTest, ReplayToAMissingTopicLeavesTheDeadLetter) {
   EXPECT_EQ(list->size(), 1u);
 }
 
-std::vector<std::string> EnvNames() {
-  std::vector<std::string> names;
-  for (auto& [name, factory] : conformance::BackendEnvs()) names.push_back(name);
-  return names;
-}
-
-INSTANTIATE_TEST_SUITE_P(Backends, DeadLettersTest, ::testing::ValuesIn(EnvNames()),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Backends, DeadLettersTest, ::testing::ValuesIn(conformance::EnvNames()),
+                         conformance::EnvParamName);
 
 }  // namespace
 }  // namespace unibus

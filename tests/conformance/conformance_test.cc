@@ -14,46 +14,14 @@
 #include "absl/strings/str_cat.h"
 #include "conformance/backend.h"
 #include "conformance/checker.h"
+#include "conformance/env_test.h"
 
 namespace unibus::conformance {
 namespace {
 
-class Conformance : public ::testing::TestWithParam<std::string> {
+class Conformance : public EnvTest {
  protected:
-  void SetUp() override {
-    absl::Status started;
-    env_ = GetEnv(GetParam(), &started);
-    if (!started.ok() && env_->required()) FAIL() << GetParam() << " could not start: " << started;
-    if (!started.ok()) GTEST_SKIP() << GetParam() << " backend not available here: " << started;
-    auto b = Broker::Open(env_->Url());
-    ASSERT_TRUE(b.ok()) << b.status();
-    broker_ = std::make_unique<Broker>(*b);
-    caps_ = broker_->capabilities();
-  }
-
-  // A unique topic name for this test.
-  std::string Name(const std::string& base) {
-    return absl::StrCat(base, "-", ::testing::UnitTest::GetInstance()->current_test_info()->line(),
-                        "-", counter_++);
-  }
-
-  std::string MakeTopic(int partitions = 1) {
-    std::string t = Name("topic");
-    auto s = env_->CreateTopic(*broker_, t, partitions);
-    EXPECT_TRUE(s.ok()) << s;
-    return t;
-  }
-
-  SubscriberOptions Opts(const std::string& topic) {
-    SubscriberOptions o;
-    o.topic = topic;
-    o.start = StartPosition::kEarliest;
-    o.min_backoff = absl::Milliseconds(10);
-    o.max_backoff = absl::Milliseconds(50);
-    o.max_delivery_attempts = 3;
-    o.shutdown_timeout = absl::Seconds(5);
-    return env_->TuneSubscriber(o);
-  }
+  Conformance() : EnvTest("") {}
 
   Subscriber Sub(const std::string& name, const SubscriberOptions& o) {
     auto s = broker_->subscriber(name, o);
@@ -95,11 +63,6 @@ class Conformance : public ::testing::TestWithParam<std::string> {
       }
     }
   }
-
-  BackendEnv* env_ = nullptr;
-  std::unique_ptr<Broker> broker_;
-  Capabilities caps_;
-  int counter_ = 0;
 };
 
 // ---- Tier 0 ----
@@ -139,7 +102,7 @@ TEST_P(Conformance, AckedMessagesAreNotRedelivered) {
     auto sub = Sub(name, Opts(topic));
     PublishN(topic, 20, nullptr, &checker);
     DrainPull(sub, checker, 20);
-    sub.connection()->Shutdown();
+    sub.Shutdown();
   }
   auto sub = Sub(name, Opts(topic));
   auto got = sub.Pull(100, absl::Seconds(2));
@@ -325,7 +288,7 @@ TEST_P(Conformance, OutOfOrderAcksNeverLoseTheUnacked) {
       }
     });
     acker.join();
-    sub.connection()->Shutdown();  // #3 unsettled: goes back to the broker
+    sub.Shutdown();  // #3 unsettled: goes back to the broker
   }
   auto sub = Sub(name, Opts(topic));
   Checker checker;
@@ -496,7 +459,7 @@ TEST_P(Conformance, RestartLosesNothing) {
     auto sub = Sub(name, Opts(topic));
     PublishN(topic, 200, nullptr, &checker);
     DrainPull(sub, checker, 100);
-    sub.connection()->Shutdown();
+    sub.Shutdown();
   }
   if (caps_.durable) {
     // A new connection to the same broker, as a restarted process would open.
@@ -539,10 +502,7 @@ TEST_P(Conformance, StartPositionLatestSkipsOldMessages) {
   EXPECT_EQ(got, std::vector<std::string>{"new"});
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::ValuesIn(EnvNames()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return info.param;
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::ValuesIn(EnvNames()), EnvParamName);
 
 }  // namespace
 }  // namespace unibus::conformance

@@ -8,45 +8,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "conformance/backend.h"
+#include "conformance/env_test.h"
 
 namespace unibus::conformance {
 namespace {
 
-class Contract : public ::testing::TestWithParam<std::string> {
+class Contract : public EnvTest {
  protected:
-  void SetUp() override {
-    absl::Status started;
-    env_ = GetEnv(GetParam(), &started);
-    if (!started.ok()) GTEST_SKIP() << GetParam() << " backend not available here: " << started;
-    url_ = env_->Url();
-    auto b = Broker::Open(url_);
-    ASSERT_TRUE(b.ok()) << b.status();
-    broker_ = std::make_unique<Broker>(*b);
-    caps_ = broker_->capabilities();
-  }
-
-  // "contract-" keeps these apart from the Conformance suite's names: both suites share
-  // one broker per backend, and their tests can sit on the same line numbers.
-  std::string Name(const std::string& base) {
-    return absl::StrCat("contract-", base, "-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->line(), "-",
-                        counter_++);
-  }
-
-  std::string MakeTopic() {
-    std::string t = Name("topic");
-    auto s = env_->CreateTopic(*broker_, t, 1);
-    EXPECT_TRUE(s.ok()) << s;
-    return t;
-  }
-
-  SubscriberOptions Opts(const std::string& topic) {
-    SubscriberOptions o;
-    o.topic = topic;
-    o.start = StartPosition::kEarliest;
-    o.shutdown_timeout = absl::Seconds(5);
-    return env_->TuneSubscriber(o);
-  }
+  Contract() : EnvTest("contract-") {}
 
   // Pulls and acks until `n` messages came or 60 s passed.
   std::vector<Message> Receive(Subscriber& sub, std::size_t n) {
@@ -93,14 +62,8 @@ class Contract : public ::testing::TestWithParam<std::string> {
       EXPECT_EQ(it->second->attributes, want.attributes);
       EXPECT_EQ(it->second->ordering_key, want.ordering_key);
     }
-    sub->connection()->Shutdown();
+    sub->Shutdown();
   }
-
-  BackendEnv* env_ = nullptr;
-  std::string url_;
-  std::unique_ptr<Broker> broker_;
-  Capabilities caps_;
-  int counter_ = 0;
 };
 
 // A message of n bytes whose data starts with `tag` (so each is told apart).
@@ -268,7 +231,7 @@ TEST_P(Contract, ASubscriptionCreatedOnDemandDescribesTheSameEverywhere) {
   ASSERT_TRUE(sub.ok()) << sub.status();
   auto info = broker_->admin().DescribeSubscription(name);
   if (caps_.backend == "kafka" && !caps_.admin_create_topic) {
-    sub->connection()->Shutdown();
+    sub->Shutdown();
     GTEST_SKIP() << "librdkafka's mock cluster answers a group's OffsetFetch for all topics "
                     "with nothing, so no consumer group can be described there: "
                  << info.status();
@@ -285,7 +248,7 @@ TEST_P(Contract, ASubscriptionCreatedOnDemandDescribesTheSameEverywhere) {
     auto other = broker_->subscriber(name, Opts(MakeTopic()));
     EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument) << other.status();
   }
-  sub->connection()->Shutdown();
+  sub->Shutdown();
 }
 
 TEST_P(Contract, ADerivedNameTooLongIsRefusedWhenTheSubscriptionIsCreated) {
@@ -303,7 +266,7 @@ TEST_P(Contract, ADerivedNameTooLongIsRefusedWhenTheSubscriptionIsCreated) {
   o.dead_letter_topic = Name("dlq");
   auto named = broker_->subscriber(name, o);
   EXPECT_TRUE(named.ok()) << named.status();
-  if (named.ok()) named->connection()->Shutdown();
+  if (named.ok()) named->Shutdown();
 }
 
 TEST_P(Contract, ExistingResourcesAreReachableByAnyNameTheirBackendAccepts) {
@@ -325,14 +288,11 @@ TEST_P(Contract, ExistingResourcesAreReachableByAnyNameTheirBackendAccepts) {
     auto got = Receive(*sub, 1);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].data, topic);
-    sub->connection()->Shutdown();
+    sub->Shutdown();
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Contract, ::testing::ValuesIn(EnvNames()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return info.param;
-                         });
+INSTANTIATE_TEST_SUITE_P(Backends, Contract, ::testing::ValuesIn(EnvNames()), EnvParamName);
 
 }  // namespace
 }  // namespace unibus::conformance
