@@ -4,12 +4,17 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <type_traits>
+#include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/c_handle.h"
+#include "core/url.h"
 #include "pipeline/store_check.h"
-#include "sqlite/checkpointer.h"
+#include "sqlite/db.h"
 
 namespace unibus::pipeline {
 namespace {
@@ -57,166 +62,143 @@ void SortLatencies(StoreSummary* s) {
     std::sort(v->begin(), v->end());
 }
 
-struct SqliteCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtCloser {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
+// The SQL of the SQLite store, built once: Db caches a prepared statement by the
+// address of its text.
+const char* SqliteSql(int which) {
+  static const std::string* const sql = new std::string[3]{
+      absl::StrCat("INSERT INTO predictions (image_id, class_index, class_name, confidence, "
+                   "model_version, true_label, produced_at_us, classified_at_us, stored_at_us, "
+                   "queue_ms, inference_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   kUpsertTail),
+      absl::StrCat(kSummaryColumns, kRunRowsSqlite), absl::StrCat(kLatencyColumns, kRunRowsSqlite)};
+  return sql[which].c_str();
+}
+enum SqliteStatement { kUpsert = 0, kSummary = 1, kLatencies = 2 };
 
+// On the sqlite backend's connection layer (src/sqlite/db.h): WAL, a busy handler,
+// checkpoints on their own thread, cached statements, write transactions that roll
+// back on failure, and SQLite's result codes as the status codes the broker uses.
 class SqliteStore : public PredictionStore {
  public:
   static absl::StatusOr<std::unique_ptr<PredictionStore>> Open(const std::string& path) {
     // Decided before anything is written: a file of another application is left
     // byte-for-byte as it was (no table, no journal mode change).
     if (auto s = CheckSqliteOwnership(path); !s.ok()) return s;
-    sqlite3* raw = nullptr;
-    int rc =
-        sqlite3_open_v2(path.c_str(), &raw,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    std::unique_ptr<sqlite3, SqliteCloser> db(raw);
-    if (rc != SQLITE_OK) {
-      return absl::UnavailableError(absl::StrCat("cannot open predictions database '", path, "': ",
-                                                 raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-    }
-    sqlite3_busy_timeout(db.get(), 10000);
-    auto store = std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), path));
-    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", kCreateTable}) {
-      if (auto s = store->Exec(sql); !s.ok()) return s;
-    }
-    // Checkpoints (and their fsyncs) on a thread of their own, not in the sink's
-    // commits; if it cannot start, SQLite's automatic checkpoint stays.
-    if (auto c = sqlite_internal::WalCheckpointer::Start(path, /*synchronous_full=*/false);
-        c.ok()) {
-      store->checkpointer_ = *std::move(c);
-      store->checkpointer_->Attach(store->db_.get());
-    }
-    const std::string insert = absl::StrCat(
-        "INSERT INTO predictions (image_id, class_index, class_name, confidence, model_version, "
-        "true_label, "
-        "produced_at_us, classified_at_us, stored_at_us, queue_ms, inference_ms) VALUES "
-        "(?,?,?,?,?,?,?,?,?,?,?)",
-        kUpsertTail);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(store->db_.get(), insert.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-      return store->Error("prepare upsert");
-    }
-    store->upsert_.reset(st);
-    return std::unique_ptr<PredictionStore>(std::move(store));
+    sqlite_internal::DbConfig config;
+    config.path = path;
+    config.url = absl::StrCat("predictions database sqlite:", path);
+    config.busy_timeout = absl::Seconds(10);
+    auto db = sqlite_internal::Db::Open(
+        config, [](sqlite_internal::Db& db) { return db.Exec(kCreateTable); });
+    if (!db.ok()) return db.status();
+    return std::unique_ptr<PredictionStore>(new SqliteStore(*std::move(db)));
   }
 
   absl::Status Upsert(const std::vector<vision::Prediction>& batch) override {
-    if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
     const std::int64_t now = absl::ToUnixMicros(absl::Now());
-    for (const auto& p : batch) {
-      sqlite3_stmt* st = upsert_.get();
-      sqlite3_reset(st);
-      sqlite3_bind_text(st, 1, p.image_id().data(), static_cast<int>(p.image_id().size()),
-                        SQLITE_TRANSIENT);
-      sqlite3_bind_int(st, 2, p.class_index());
-      sqlite3_bind_text(st, 3, p.class_name().data(), static_cast<int>(p.class_name().size()),
-                        SQLITE_TRANSIENT);
-      sqlite3_bind_double(st, 4, p.confidence());
-      sqlite3_bind_text(st, 5, p.model_version().data(), static_cast<int>(p.model_version().size()),
-                        SQLITE_TRANSIENT);
-      if (p.has_true_label())
-        sqlite3_bind_int(st, 6, p.true_label());
-      else
-        sqlite3_bind_null(st, 6);
-      sqlite3_bind_int64(st, 7, p.produced_at_us());
-      sqlite3_bind_int64(st, 8, p.classified_at_us());
-      sqlite3_bind_int64(st, 9, now);
-      sqlite3_bind_double(st, 10, p.queue_ms());
-      sqlite3_bind_double(st, 11, p.inference_ms());
-      if (sqlite3_step(st) != SQLITE_DONE) {
-        auto s = Error(absl::StrCat("upsert prediction for ", p.image_id()));
-        (void)Exec("ROLLBACK");
-        return s;
+    return db_->Write([&]() -> absl::Status {
+      auto upsert = db_->Prepare(SqliteSql(kUpsert));
+      if (!upsert.ok()) return upsert.status();
+      for (const auto& p : batch) {
+        sqlite_internal::StmtScope q(*upsert);
+        q->BindText(1, p.image_id());
+        q->Bind(2, p.class_index());
+        q->BindText(3, p.class_name());
+        q->BindDouble(4, p.confidence());
+        q->BindText(5, p.model_version());
+        if (p.has_true_label())
+          q->Bind(6, p.true_label());
+        else
+          q->BindNull(6);
+        q->Bind(7, p.produced_at_us());
+        q->Bind(8, p.classified_at_us());
+        q->Bind(9, now);
+        q->BindDouble(10, p.queue_ms());
+        q->BindDouble(11, p.inference_ms());
+        if (const int rc = q->Step(); rc != SQLITE_DONE)
+          return db_->Error(rc, absl::StrCat("storing the prediction for image ", p.image_id()));
       }
-    }
-    return Exec("COMMIT");
+      return absl::OkStatus();
+    });
   }
 
   absl::StatusOr<StoreSummary> Summarize(const std::string& prefix) override {
     StoreSummary out;
-    sqlite3_stmt* raw = nullptr;
-    const std::string summary = absl::StrCat(kSummaryColumns, kRunRowsSqlite);
-    if (sqlite3_prepare_v2(db_.get(), summary.c_str(), -1, &raw, nullptr) != SQLITE_OK)
-      return Error("summary");
-    std::unique_ptr<sqlite3_stmt, StmtCloser> st(raw);
-    sqlite3_bind_text(st.get(), 1, prefix.data(), static_cast<int>(prefix.size()),
-                      SQLITE_TRANSIENT);
-    if (sqlite3_step(st.get()) != SQLITE_ROW) return Error("summary");
-    out.rows = sqlite3_column_int64(st.get(), 0);
-    out.distinct_images = sqlite3_column_int64(st.get(), 1);
-    out.labelled = sqlite3_column_int64(st.get(), 2);
-    out.correct = sqlite3_column_int64(st.get(), 3);
-    out.redeliveries = sqlite3_column_int64(st.get(), 4);
-    const std::string latencies = absl::StrCat(kLatencyColumns, kRunRowsSqlite);
-    if (sqlite3_prepare_v2(db_.get(), latencies.c_str(), -1, &raw, nullptr) != SQLITE_OK)
-      return Error("latencies");
-    st.reset(raw);
-    sqlite3_bind_text(st.get(), 1, prefix.data(), static_cast<int>(prefix.size()),
-                      SQLITE_TRANSIENT);
-    while (sqlite3_step(st.get()) == SQLITE_ROW) {
-      out.latencies_ms.push_back(sqlite3_column_double(st.get(), 0));
-      out.queue_ms.push_back(sqlite3_column_double(st.get(), 1));
-      out.inference_ms.push_back(sqlite3_column_double(st.get(), 2));
-      out.delivery_ms.push_back(sqlite3_column_double(st.get(), 3));
+    auto summary = db_->Prepare(SqliteSql(kSummary));
+    if (!summary.ok()) return summary.status();
+    {
+      sqlite_internal::StmtScope q(*summary);
+      q->BindText(1, prefix);
+      if (const int rc = q->Step(); rc != SQLITE_ROW)
+        return db_->Error(rc, "counting the stored predictions");
+      out.rows = q->Int(0);
+      out.distinct_images = q->Int(1);
+      out.labelled = q->Int(2);
+      out.correct = q->Int(3);
+      out.redeliveries = q->Int(4);
     }
+    auto latencies = db_->Prepare(SqliteSql(kLatencies));
+    if (!latencies.ok()) return latencies.status();
+    sqlite_internal::StmtScope q(*latencies);
+    q->BindText(1, prefix);
+    int rc;
+    while ((rc = q->Step()) == SQLITE_ROW) {
+      out.latencies_ms.push_back(q->Double(0));
+      out.queue_ms.push_back(q->Double(1));
+      out.inference_ms.push_back(q->Double(2));
+      out.delivery_ms.push_back(q->Double(3));
+    }
+    if (rc != SQLITE_DONE) return db_->Error(rc, "reading the stored latencies");
     SortLatencies(&out);
     return out;
   }
 
-  absl::Status Clear() override { return Exec("DELETE FROM predictions"); }
+  absl::Status Clear() override {
+    return db_->Write([&] { return db_->Exec("DELETE FROM predictions"); });
+  }
 
  private:
-  SqliteStore(std::unique_ptr<sqlite3, SqliteCloser> db, std::string path)
-      : db_(std::move(db)), path_(std::move(path)) {}
+  explicit SqliteStore(std::unique_ptr<sqlite_internal::Db> db) : db_(std::move(db)) {}
 
-  absl::Status Exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown error";
-      sqlite3_free(err);
-      return absl::UnavailableError(absl::StrCat("predictions database '", path_, "': ", msg));
-    }
-    return absl::OkStatus();
+  std::unique_ptr<sqlite_internal::Db> db_;
+};
+
+using PgConn = core_internal::CHandle<PGconn, PQfinish>;
+using PgResult = core_internal::CHandle<PGresult, PQclear>;
+
+// The number in row `row`, column `col` of `r`; Internal naming the column when the
+// server sent something else.
+template <typename T>
+absl::StatusOr<T> PgNumber(const PGresult* r, int row, int col) {
+  const char* text = PQgetvalue(r, row, col);
+  T v{};
+  bool ok;
+  if constexpr (std::is_floating_point_v<T>)
+    ok = absl::SimpleAtod(text, &v);
+  else
+    ok = absl::SimpleAtoi(text, &v);
+  if (!ok) {
+    return absl::InternalError(absl::StrCat("PostgreSQL returned '", text, "' for column ",
+                                            PQfname(r, col), ", which should be a number"));
   }
-  absl::Status Error(const std::string& what) {
-    return absl::UnavailableError(absl::StrCat("predictions database '", path_, "': ", what, ": ",
-                                               sqlite3_errmsg(db_.get())));
-  }
-
-  // Declared first: it must outlive the connection that calls it.
-  std::unique_ptr<sqlite_internal::WalCheckpointer> checkpointer_;
-  std::unique_ptr<sqlite3, SqliteCloser> db_;
-  std::unique_ptr<sqlite3_stmt, StmtCloser> upsert_;
-  std::string path_;
-};
-
-struct PgCloser {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct PgResultCloser {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using PgResult = std::unique_ptr<PGresult, PgResultCloser>;
+  return v;
+}
 
 class PostgresStore : public PredictionStore {
  public:
   static absl::StatusOr<std::unique_ptr<PredictionStore>> Open(const std::string& url) {
-    std::unique_ptr<PGconn, PgCloser> conn(PQconnectdb(url.c_str()));
+    const std::string shown = core_internal::RedactUrl(url);
+    PgConn conn(PQconnectdb(url.c_str()));
     if (PQstatus(conn.get()) != CONNECTION_OK) {
-      return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL at '", Redact(url),
+      return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL at '", shown,
                                                  "': ", PQerrorMessage(conn.get()),
                                                  " (is the server running?)"));
     }
     // Server NOTICEs ("relation already exists, skipping") are not for the user.
     PQsetNoticeProcessor(
         conn.get(), [](void*, const char*) {}, nullptr);
-    if (auto s = CheckPostgresOwnership(conn.get(), Redact(url)); !s.ok()) return s;
-    auto store = std::unique_ptr<PostgresStore>(new PostgresStore(std::move(conn), Redact(url)));
+    if (auto s = CheckPostgresOwnership(conn.get(), shown); !s.ok()) return s;
+    auto store = std::unique_ptr<PostgresStore>(new PostgresStore(std::move(conn), shown));
     if (auto s = store->Exec(kCreateTable); !s.ok()) return s;
     const std::string insert = absl::StrCat(
         "INSERT INTO predictions (image_id, class_index, class_name, confidence, model_version, "
@@ -225,7 +207,8 @@ class PostgresStore : public PredictionStore {
         "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
         kUpsertTail);
     PgResult r(PQprepare(store->conn_.get(), "upsert", insert.c_str(), 11, nullptr));
-    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) return store->Error("prepare upsert");
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+      return store->Error("preparing the upsert", r.get());
     return std::unique_ptr<PredictionStore>(std::move(store));
   }
 
@@ -249,7 +232,7 @@ class PostgresStore : public PredictionStore {
       if (!p.has_true_label()) values[5] = nullptr;
       PgResult r(PQexecPrepared(conn_.get(), "upsert", 11, values, nullptr, nullptr, 0));
       if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
-        auto s = Error(absl::StrCat("upsert prediction for ", p.image_id()));
+        auto s = Error(absl::StrCat("storing the prediction for image ", p.image_id()), r.get());
         (void)Exec("ROLLBACK");
         return s;
       }
@@ -262,21 +245,31 @@ class PostgresStore : public PredictionStore {
     const char* params[1] = {prefix.c_str()};
     const std::string summary = absl::StrCat(kSummaryColumns, kRunRowsPg);
     PgResult r(PQexecParams(conn_.get(), summary.c_str(), 1, nullptr, params, nullptr, nullptr, 0));
-    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) return Error("summary");
-    out.rows = std::stoll(PQgetvalue(r.get(), 0, 0));
-    out.distinct_images = std::stoll(PQgetvalue(r.get(), 0, 1));
-    out.labelled = std::stoll(PQgetvalue(r.get(), 0, 2));
-    out.correct = std::stoll(PQgetvalue(r.get(), 0, 3));
-    out.redeliveries = std::stoll(PQgetvalue(r.get(), 0, 4));
+    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK)
+      return Error("counting the stored predictions", r.get());
+    const std::pair<int, std::int64_t*> counts[] = {{0, &out.rows},
+                                                    {1, &out.distinct_images},
+                                                    {2, &out.labelled},
+                                                    {3, &out.correct},
+                                                    {4, &out.redeliveries}};
+    for (auto [col, field] : counts) {
+      auto v = PgNumber<std::int64_t>(r.get(), 0, col);
+      if (!v.ok()) return v.status();
+      *field = *v;
+    }
     const std::string latencies = absl::StrCat(kLatencyColumns, kRunRowsPg);
     PgResult l(
         PQexecParams(conn_.get(), latencies.c_str(), 1, nullptr, params, nullptr, nullptr, 0));
-    if (PQresultStatus(l.get()) != PGRES_TUPLES_OK) return Error("latencies");
+    if (PQresultStatus(l.get()) != PGRES_TUPLES_OK)
+      return Error("reading the stored latencies", l.get());
+    const std::pair<int, std::vector<double>*> columns[] = {
+        {0, &out.latencies_ms}, {1, &out.queue_ms}, {2, &out.inference_ms}, {3, &out.delivery_ms}};
     for (int i = 0; i < PQntuples(l.get()); ++i) {
-      out.latencies_ms.push_back(std::stod(PQgetvalue(l.get(), i, 0)));
-      out.queue_ms.push_back(std::stod(PQgetvalue(l.get(), i, 1)));
-      out.inference_ms.push_back(std::stod(PQgetvalue(l.get(), i, 2)));
-      out.delivery_ms.push_back(std::stod(PQgetvalue(l.get(), i, 3)));
+      for (auto [col, list] : columns) {
+        auto v = PgNumber<double>(l.get(), i, col);
+        if (!v.ok()) return v.status();
+        list->push_back(*v);
+      }
     }
     SortLatencies(&out);
     return out;
@@ -285,34 +278,46 @@ class PostgresStore : public PredictionStore {
   absl::Status Clear() override { return Exec("DELETE FROM predictions"); }
 
  private:
-  PostgresStore(std::unique_ptr<PGconn, PgCloser> conn, std::string url)
-      : conn_(std::move(conn)), url_(std::move(url)) {}
+  PostgresStore(PgConn conn, std::string url) : conn_(std::move(conn)), url_(std::move(url)) {}
 
-  static std::string Redact(const std::string& url) {
-    // postgresql://user:password@host -> postgresql://user:***@host
-    auto scheme = url.find("://");
-    auto at = url.find('@');
-    if (scheme == std::string::npos || at == std::string::npos) return url;
-    auto colon = url.find(':', scheme + 3);
-    if (colon == std::string::npos || colon > at) return url;
-    return url.substr(0, colon + 1) + "***" + url.substr(at);
-  }
   absl::Status Exec(const char* sql) {
     PgResult r(PQexec(conn_.get(), sql));
     const auto st = PQresultStatus(r.get());
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Error(sql);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+      return Error(absl::StrCat("running '", sql, "'"), r.get());
     return absl::OkStatus();
   }
-  absl::Status Error(const std::string& what) {
-    return absl::UnavailableError(
-        absl::StrCat("PostgreSQL '", url_, "': ", what, ": ", PQerrorMessage(conn_.get())));
+  // The failure of `what`, with the code its SQLSTATE means (PostgresStatusCode).
+  absl::Status Error(const std::string& what, const PGresult* r) {
+    const char* sqlstate = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    return absl::Status(
+        PostgresStatusCode(sqlstate != nullptr ? sqlstate : ""),
+        absl::StrCat("PostgreSQL '", url_, "': ", what, ": ", PQerrorMessage(conn_.get()),
+                     sqlstate != nullptr ? absl::StrCat(" (SQLSTATE ", sqlstate, ")") : ""));
   }
 
-  std::unique_ptr<PGconn, PgCloser> conn_;
-  std::string url_;
+  PgConn conn_;
+  std::string url_;  // secrets redacted
 };
 
 }  // namespace
+
+absl::StatusCode PostgresStatusCode(std::string_view sqlstate) {
+  if (sqlstate == "42501") return absl::StatusCode::kPermissionDenied;  // insufficient_privilege
+  const std::string_view cls = sqlstate.substr(0, 2);
+  if (cls.size() < 2 || cls == "08" || cls == "57") {
+    // No result (the connection broke), connection exception, operator intervention
+    // (server shutting down, query cancelled): try again later.
+    return absl::StatusCode::kUnavailable;
+  }
+  if (cls == "28") return absl::StatusCode::kPermissionDenied;   // invalid authorization
+  if (cls == "53") return absl::StatusCode::kResourceExhausted;  // disk full, out of memory
+  if (cls == "40") return absl::StatusCode::kAborted;            // serialization, deadlock
+  if (cls == "22" || cls == "23") return absl::StatusCode::kInvalidArgument;  // bad data
+  if (cls == "42") return absl::StatusCode::kFailedPrecondition;  // schema not as expected
+  if (cls == "54") return absl::StatusCode::kResourceExhausted;   // program limit exceeded
+  return absl::StatusCode::kInternal;                             // 58, XX and the rest
+}
 
 absl::StatusOr<std::unique_ptr<PredictionStore>> PredictionStore::Open(const std::string& db) {
   if (absl::StartsWith(db, "postgresql://") || absl::StartsWith(db, "postgres://")) {

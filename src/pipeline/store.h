@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "vision.pb.h"
 
@@ -35,7 +37,9 @@ class PredictionStore {
   // A database that is neither new, empty, nor a unibus predictions store (see
   // store_check.h) is refused with FailedPrecondition before anything is written:
   // a SQLite file of another application stays byte-for-byte as it was.
-  // InvalidArgument for an unknown form, Unavailable when the server does not answer.
+  // InvalidArgument for an unknown form, Unavailable when the server does not answer;
+  // a SQLite file that cannot be opened has the sqlite backend's codes (for example
+  // FailedPrecondition for a directory that does not exist, PermissionDenied).
   static absl::StatusOr<std::unique_ptr<PredictionStore>> Open(const std::string& db);
 
   // Upserts `batch` in one transaction keyed by image_id: a redelivered prediction
@@ -49,6 +53,13 @@ class PredictionStore {
   // Deletes every row (only for `unibus pipeline --fresh`).
   virtual absl::Status Clear() = 0;
 };
+
+// What a PostgreSQL SQLSTATE (www.postgresql.org/docs/current/errcodes-appendix.html)
+// means as a status code, the same as the SQLite store's for the same trouble:
+// Unavailable for a broken connection (or no SQLSTATE at all), PermissionDenied,
+// ResourceExhausted (disk full), Aborted (serialization failure, deadlock),
+// InvalidArgument (bad data), FailedPrecondition (schema not as expected), Internal.
+absl::StatusCode PostgresStatusCode(std::string_view sqlstate);
 
 }  // namespace unibus::pipeline
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/c_handle.h"
 #include "sqlite/schema.h"
 
 namespace unibus::pipeline {
@@ -17,16 +18,6 @@ namespace {
 constexpr char kWhatToDo[] =
     "; unibus will not change it: give --db a new file, an empty database, or an existing "
     "unibus predictions store";
-
-struct SqliteCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtCloser {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-struct PgResultCloser {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
 
 // What one SQLite query returned: its rows (every column as text) or the error code.
 struct Rows {
@@ -38,7 +29,7 @@ Rows Query(sqlite3* db, const char* sql) {
   Rows out;
   sqlite3_stmt* raw = nullptr;
   out.rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
-  std::unique_ptr<sqlite3_stmt, StmtCloser> st(raw);
+  core_internal::CHandle<sqlite3_stmt, sqlite3_finalize> st(raw);
   if (out.rc != SQLITE_OK) return out;
   while ((out.rc = sqlite3_step(st.get())) == SQLITE_ROW) {
     std::vector<std::string> row;
@@ -91,7 +82,7 @@ absl::Status CheckSqliteOwnership(const std::string& path) {
   sqlite3* raw = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  std::unique_ptr<sqlite3, SqliteCloser> db(raw);
+  core_internal::CHandle<sqlite3, sqlite3_close_v2> db(raw);
   if (rc != SQLITE_OK) {
     return absl::UnavailableError(
         absl::StrCat("cannot open ", what, ": ", raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
@@ -131,7 +122,7 @@ absl::Status CheckSqliteOwnership(const std::string& path) {
 
 absl::Status CheckPostgresOwnership(PGconn* conn, const std::string& what) {
   auto query = [&](const char* sql, std::vector<std::string>* out) -> absl::Status {
-    std::unique_ptr<PGresult, PgResultCloser> r(PQexec(conn, sql));
+    core_internal::CHandle<PGresult, PQclear> r(PQexec(conn, sql));
     if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) {
       return absl::UnavailableError(
           absl::StrCat("PostgreSQL '", what, "': reading its schema: ", PQerrorMessage(conn)));

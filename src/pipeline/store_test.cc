@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "core/c_handle.h"
 
 namespace unibus::pipeline {
 namespace {
@@ -131,12 +132,35 @@ TEST(StoreTest, ForeignSqliteDatabaseIsRefusedAndUnchanged) {
 TEST(StoreTest, BadDatabaseArgumentsAreClear) {
   EXPECT_EQ(PredictionStore::Open("mysql://x").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(PredictionStore::Open("sqlite:").status().code(), absl::StatusCode::kInvalidArgument);
+  // A directory that does not exist is the caller's to fix, not worth a retry.
   auto s = PredictionStore::Open("sqlite:/nonexistent-dir/x/preds.db");
-  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition) << s.status();
   EXPECT_NE(s.status().message().find("/nonexistent-dir/x/preds.db"), std::string::npos);
   auto pg = PredictionStore::Open("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2");
   EXPECT_EQ(pg.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(pg.status().message().find("is the server running"), std::string::npos);
+  // Neither the password of the authority nor one in the query is shown.
+  auto secret = PredictionStore::Open(
+      "postgresql://nobody:hunter2@127.0.0.1:1/none?connect_timeout=2&"
+      "password=hunter3");
+  EXPECT_EQ(secret.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(secret.status().message().find("hunter"), std::string::npos) << secret.status();
+  EXPECT_NE(secret.status().message().find("nobody:***@127.0.0.1"), std::string::npos)
+      << secret.status();
+}
+
+// A SQLSTATE means what the same trouble means on the SQLite store.
+TEST(StoreTest, PostgresErrorsHaveTheCodeTheirSqlstateMeans) {
+  EXPECT_EQ(PostgresStatusCode("08006"), absl::StatusCode::kUnavailable);  // connection failure
+  EXPECT_EQ(PostgresStatusCode(""), absl::StatusCode::kUnavailable);       // no result at all
+  EXPECT_EQ(PostgresStatusCode("57P01"), absl::StatusCode::kUnavailable);  // admin shutdown
+  EXPECT_EQ(PostgresStatusCode("42501"), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(PostgresStatusCode("28P01"), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(PostgresStatusCode("53100"), absl::StatusCode::kResourceExhausted);  // disk full
+  EXPECT_EQ(PostgresStatusCode("40001"), absl::StatusCode::kAborted);  // serialization failure
+  EXPECT_EQ(PostgresStatusCode("22P02"), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PostgresStatusCode("42P01"), absl::StatusCode::kFailedPrecondition);  // no table
+  EXPECT_EQ(PostgresStatusCode("XX000"), absl::StatusCode::kInternal);
 }
 
 // A throwaway PostgreSQL server on a loopback port, from Debian's postgresql package.
@@ -190,13 +214,11 @@ TEST(StoreTest, PostgresUpsertNeverMakesASecondRowAndForeignSchemaIsRefused) {
   PostgresServer server;
   auto started = server.Start();
   ASSERT_TRUE(started.ok()) << started;
-  PGconn* conn = PQconnectdb(server.Url().c_str());
-  ASSERT_EQ(PQstatus(conn), CONNECTION_OK);
+  core_internal::CHandle<PGconn, PQfinish> conn(PQconnectdb(server.Url().c_str()));
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK);
   auto exec = [&](const char* sql) {
-    PGresult* r = PQexec(conn, sql);
-    std::string first = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-    PQclear(r);
-    return first;
+    core_internal::CHandle<PGresult, PQclear> r(PQexec(conn.get(), sql));
+    return PQntuples(r.get()) > 0 ? std::string(PQgetvalue(r.get(), 0, 0)) : std::string();
   };
   exec("CREATE TABLE users (id INT)");
   auto refused = PredictionStore::Open(server.Url());
@@ -208,7 +230,7 @@ TEST(StoreTest, PostgresUpsertNeverMakesASecondRowAndForeignSchemaIsRefused) {
             "0")
       << "a predictions table was created anyway";
   exec("DROP TABLE users");
-  PQfinish(conn);
+  conn.reset();
 
   auto store = PredictionStore::Open(server.Url());
   ASSERT_TRUE(store.ok()) << store.status();

@@ -11,7 +11,7 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const st
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  std::unique_ptr<sqlite3, Closer> db(raw);
+  core_internal::CHandle<sqlite3, sqlite3_close_v2> db(raw);
   if (rc != SQLITE_OK) {
     return absl::UnavailableError(absl::StrCat("cannot open ", path, " for checkpoints: ",
                                                raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "core/c_handle.h"
 
 namespace unibus::sqlite_internal {
 
@@ -70,10 +71,7 @@ class WalCheckpointer {
   static int OnCommit(void* self, sqlite3* db, const char* schema, int wal_pages);
   void Loop();
 
-  struct Closer {
-    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-  };
-  const std::unique_ptr<sqlite3, Closer> db_;  // used by the thread only
+  const core_internal::CHandle<sqlite3, sqlite3_close_v2> db_;  // used by the thread only
   const int wal_pages_;
   const int sync_flags_;  // SQLITE_SYNC_NORMAL or SQLITE_SYNC_FULL, as the writers
   std::atomic<std::int64_t> checkpoints_{0};

@@ -9,16 +9,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "sqlite/db.h"
 #include "sqlite/sqlite_test_util.h"
 #include "sqlite/store.h"
 
 namespace unibus::sqlite_internal {
 namespace {
 
-struct Closer {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-using Conn = std::unique_ptr<sqlite3, Closer>;
+using Conn = DbHandle;
 
 Conn OpenWal(const std::string& path) {
   sqlite3* raw = nullptr;

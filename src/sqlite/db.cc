@@ -20,6 +20,10 @@ Db::~Db() {
 }
 
 absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbConfig& config) {
+  return Open(config, [](Db& db) { return EnsureSchema(db); });
+}
+
+absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbConfig& config, const Schema& schema) {
   std::unique_ptr<Db> db(new Db(config, FileStateFor(config.path)));
   sqlite3* raw = nullptr;
   // NOMUTEX: each Db is used by one thread at a time, guarded by its owner.
@@ -31,7 +35,7 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbConfig& config) {
   if (sqlite3_db_readonly(raw, "main") == 1) return db->Error(SQLITE_READONLY, "opened read-only");
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_handler(raw, &Db::BusyHandler, db.get());
-  if (auto s = db->Configure(); !s.ok()) return s;
+  if (auto s = db->Configure(schema); !s.ok()) return s;
   db->AttachCheckpointer();
   return db;
 }
@@ -40,7 +44,7 @@ void Db::AttachCheckpointer() {
   FileState& file = *file_;
   std::lock_guard<std::mutex> lock(file.checkpointer_mu);
   if (file.checkpointer == nullptr) {
-    // Started once the file is known to be a unibus database in WAL mode (Configure).
+    // Started once the file has its schema and is in WAL mode (Configure).
     auto c = WalCheckpointer::Start(config_.path, config_.synchronous_full);
     if (!c.ok()) return;  // this connection keeps SQLite's own checkpoints
     file.checkpointer = *std::move(c);
@@ -48,10 +52,10 @@ void Db::AttachCheckpointer() {
   file.checkpointer->Attach(db_.get());
 }
 
-absl::Status Db::Configure() {
-  // Reading the schema stamp is the first read of the file: a file that is not a
-  // SQLite database fails here with SQLITE_NOTADB.
-  if (auto s = EnsureSchema(*this); !s.ok()) return s;
+absl::Status Db::Configure(const Schema& schema) {
+  // The schema is the first read of the file: a file that is not a SQLite database
+  // fails here with SQLITE_NOTADB.
+  if (auto s = schema(*this); !s.ok()) return s;
   bool wal = false;
   {
     auto mode = Prepare("PRAGMA journal_mode");

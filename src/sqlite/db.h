@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -16,17 +17,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/c_handle.h"
 
 namespace unibus::sqlite_internal {
 
 struct FileState;
 
-struct DbCloser {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
+using DbHandle = core_internal::CHandle<sqlite3, sqlite3_close_v2>;
+using StmtHandle = core_internal::CHandle<sqlite3_stmt, sqlite3_finalize>;
 
 // How a file is opened; parsed from the URL's query (see sqlite_broker.cc).
 struct DbConfig {
@@ -44,6 +42,8 @@ class Stmt {
   explicit Stmt(sqlite3_stmt* s) : s_(s) {}
   sqlite3_stmt* get() const { return s_.get(); }
   void Bind(int i, std::int64_t v) { sqlite3_bind_int64(s_.get(), i, v); }
+  void BindDouble(int i, double v) { sqlite3_bind_double(s_.get(), i, v); }
+  void BindNull(int i) { sqlite3_bind_null(s_.get(), i); }
   void BindText(int i, std::string_view v) {
     sqlite3_bind_text(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
   }
@@ -65,6 +65,7 @@ class Stmt {
   }
   int Step() { return sqlite3_step(s_.get()); }
   std::int64_t Int(int col) const { return sqlite3_column_int64(s_.get(), col); }
+  double Double(int col) const { return sqlite3_column_double(s_.get(), col); }
   std::string_view Text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_.get(), col));
     return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s_.get(), col)))
@@ -77,7 +78,7 @@ class Stmt {
   }
 
  private:
-  std::unique_ptr<sqlite3_stmt, StmtFinalizer> s_;
+  StmtHandle s_;
 };
 
 // Resets a statement (and drops its bindings) when leaving a scope.
@@ -103,6 +104,13 @@ class Db {
   // and checks the schema stamp: creates the schema in a new file, refuses a file
   // that is not a unibus database or was made by a newer unibus (FailedPrecondition).
   static absl::StatusOr<std::unique_ptr<Db>> Open(const DbConfig& config);
+
+  // Creates or checks the tables of a database that is not a broker's.
+  using Schema = std::function<absl::Status(Db& db)>;
+  // Opens `config.path` as Open does (WAL, busy handler, checkpoints, errors), for a
+  // database other than a broker's: `schema` creates or checks its tables instead
+  // of the broker's schema stamp.
+  static absl::StatusOr<std::unique_ptr<Db>> Open(const DbConfig& config, const Schema& schema);
 
   ~Db();
 
@@ -132,14 +140,14 @@ class Db {
 
  private:
   Db(DbConfig config, std::shared_ptr<FileState> file);
-  absl::Status Configure();
+  absl::Status Configure(const Schema& schema);
   // Leaves this connection's WAL checkpoints to the file's WalCheckpointer.
   void AttachCheckpointer();
   static int BusyHandler(void* self, int count);
 
   DbConfig config_;
   std::shared_ptr<FileState> file_;
-  std::unique_ptr<sqlite3, DbCloser> db_;
+  DbHandle db_;
   std::unordered_map<const char*, std::unique_ptr<Stmt>> stmts_;
   absl::Time busy_since_ = absl::InfinitePast();
 };

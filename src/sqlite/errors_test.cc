@@ -117,7 +117,7 @@ TEST(FileErrorsTest, LockedBeyondBusyTimeoutIsUnavailableAndWritesNothing) {
   // Another connection (standing in for another process) holds the write lock.
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
-  std::unique_ptr<sqlite3, DbCloser> other(raw);
+  DbHandle other(raw);
   ASSERT_EQ(sqlite3_exec(raw, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
   auto r = pub->Publish(MessageBuilder{}.data("x").build()).get();
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();

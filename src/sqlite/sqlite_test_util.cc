@@ -82,11 +82,11 @@ std::vector<std::string> Data(const std::vector<core_internal::Delivery>& ds) {
 std::int64_t RawQuery(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
   EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  std::unique_ptr<sqlite3, DbCloser> owner(db);
+  DbHandle owner(db);
   sqlite3_stmt* s = nullptr;
   const int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr);
   EXPECT_EQ(rc, SQLITE_OK) << sqlite3_errmsg(db) << " in " << sql;
-  std::unique_ptr<sqlite3_stmt, StmtFinalizer> stmt(s);
+  StmtHandle stmt(s);
   const int step = sqlite3_step(s);
   EXPECT_TRUE(step == SQLITE_ROW || step == SQLITE_DONE) << sqlite3_errmsg(db) << " in " << sql;
   return step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
