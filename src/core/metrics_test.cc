@@ -208,7 +208,7 @@ TEST(ClientMetricsTest, CountsDeadLettersByReasonClass) {
   EXPECT_EQ(Value(snap, "unibus_messages_dead_lettered_total",
                   {{"subscription", "billing"}, {"reason", "max_delivery_attempts"}}),
             1);
-  sub->connection()->Shutdown();
+  sub->Shutdown();
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ class Member {
 
   void Stop() {
     if (session_) session_->Stop();
-    if (sub_) sub_->connection()->Shutdown();
+    if (sub_) sub_->Shutdown();
     session_.reset();
     sub_.reset();
   }
@@ -114,7 +114,7 @@ class RealKafkaFaults : public RealKafka {
     Checker log;
     for (int i = 0; i < n; ++i) log.Expect(absl::StrCat(topic, "/", i));
     for (const auto& d : Drain(*audit, n, absl::Seconds(60))) log.Receive(d);
-    audit->connection()->Shutdown();
+    audit->Shutdown();
     auto r = log.Report();
     EXPECT_EQ(r.lost, 0) << "acked publishes missing from the log of " << topic;
     EXPECT_EQ(r.duplicated, 0) << "a publish was written twice to " << topic << " (idempotence)";
