@@ -11,9 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "cli/vision_glue.h"
 #include "conformance/backend.h"
 #include "pipeline/pipeline.h"
+#include "vision/idx.h"
+#include "vision/pipeline_model.h"
 
 namespace unibus {
 namespace {
@@ -22,7 +23,7 @@ constexpr int kImages = 1000;
 
 const pipeline::ImageSet& Images() {
   static const pipeline::ImageSet* set = [] {
-    auto all = cli::LoadTestImages(cli::kDefaultDataDir);
+    auto all = vision::LoadTestImages(vision::kDefaultFashionMnistDir);
     EXPECT_TRUE(all.ok()) << all.status();
     auto* s = new pipeline::ImageSet;
     s->pixels.assign(all->pixels.begin(), all->pixels.begin() + kImages * pipeline::kImageBytes);
@@ -64,7 +65,8 @@ class PipelineE2E : public ::testing::TestWithParam<std::string> {
 
 TEST_P(PipelineE2E, EveryImageOneRowAndAccuracyMatchesTheModel) {
   conformance::BackendEnv* env = env_;
-  auto factory = cli::CnnModelFactory(std::string(UNIBUS_SOURCE_DIR) + "/" + cli::kDefaultModel);
+  auto factory =
+      vision::CnnModelFactory(std::string(UNIBUS_SOURCE_DIR) + "/" + vision::kDefaultModelFile);
   ASSERT_TRUE(factory.ok()) << factory.status();
   const int offline = OfflineCorrect(*factory);
 
@@ -99,7 +101,8 @@ TEST_P(PipelineE2E, EveryImageOneRowAndAccuracyMatchesTheModel) {
 // earliest subscription replays them).
 TEST_P(PipelineE2E, ClassifierStartedAfterTheFeedGetsEveryImage) {
   conformance::BackendEnv* env = env_;
-  auto factory = cli::CnnModelFactory(std::string(UNIBUS_SOURCE_DIR) + "/" + cli::kDefaultModel);
+  auto factory =
+      vision::CnnModelFactory(std::string(UNIBUS_SOURCE_DIR) + "/" + vision::kDefaultModelFile);
   ASSERT_TRUE(factory.ok()) << factory.status();
   auto broker = Broker::Open(env->Url());
   ASSERT_TRUE(broker.ok()) << broker.status();

@@ -19,8 +19,9 @@
 #include "cli/latency_flags.h"
 #include "cli/model_path.h"
 #include "cli/subcommands.h"
-#include "cli/vision_glue.h"
 #include "pipeline/pipeline.h"
+#include "vision/idx.h"
+#include "vision/pipeline_model.h"
 #include "vision/threads.h"
 
 namespace unibus::cli {
@@ -65,7 +66,7 @@ namespace {
 struct SweepOptions {
   BrokerFlags broker;  // default: UNIBUS_URL, else a sqlite file in a new temp directory
   std::string db;      // default: sqlite in the same directory
-  std::string data = kDefaultDataDir;
+  std::string data = vision::kDefaultFashionMnistDir;
   std::string model;
   std::size_t count = 5000;  // images per point
   int steps = 10;            // points from 10% to 100% of the maximum
@@ -92,12 +93,12 @@ int run_sweep(SweepOptions o) {
     o.steps = 2;
   }
   if (o.steps < 1) return Fail(absl::InvalidArgumentError("--steps must be at least 1"));
-  auto images = LoadTestImages(o.data);
+  auto images = vision::LoadTestImages(o.data);
   if (!images.ok()) return Fail(images.status());
   vision::KeepFreedMemoryForReuse();  // as in `pipeline`: see there
   auto model = FindModel(o.model, DefaultModelPlaces());
   if (!model.ok()) return Fail(model.status());
-  auto factory = CnnModelFactory(*model);
+  auto factory = vision::CnnModelFactory(*model);
   if (!factory.ok()) return Fail(factory.status());
   std::filesystem::path tmp;
   if (o.broker.url.empty() && o.broker.broker.empty() && std::getenv("UNIBUS_URL") == nullptr) {

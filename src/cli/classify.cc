@@ -12,8 +12,9 @@
 #include "cli/model_path.h"
 #include "cli/subcommands.h"
 #include "cli/ui_server.h"
-#include "cli/vision_glue.h"
+#include "pipeline/stages.h"
 #include "spdlog/logger.h"
+#include "vision/pipeline_model.h"
 #include "vision/threads.h"
 
 namespace unibus::cli {
@@ -49,7 +50,7 @@ int run_classify(const ClassifyCliOptions& o) {
   auto model = FindModel(o.model, DefaultModelPlaces());
   if (!model.ok()) return Fail(model.status());
   std::cerr << "classify: model " << *model << "\n";
-  auto factory = CnnModelFactory(*model);
+  auto factory = vision::CnnModelFactory(*model);
   if (!factory.ok()) return Fail(factory.status());
   if (StopRequested()) {
     std::cerr << "classify: stopped while loading the model; took no image\n";

@@ -11,15 +11,17 @@
 #include "cli/metrics_server.h"
 #include "cli/progress.h"
 #include "cli/subcommands.h"
-#include "cli/vision_glue.h"
+#include "pipeline/stages.h"
 #include "spdlog/logger.h"
+#include "vision/idx.h"
+#include "vision/pipeline_model.h"
 
 namespace unibus::cli {
 namespace {
 
 struct FeedCliOptions {
   BrokerFlags broker;
-  std::string data = kDefaultDataDir;
+  std::string data = vision::kDefaultFashionMnistDir;
   bool wait_for_topics = false;
   pipeline::FeedOptions feed;
   MetricsFlags metrics;
@@ -31,7 +33,7 @@ int run_feed(const FeedCliOptions& o) {
   auto registry = std::make_shared<MetricsRegistry>();
   auto server = MetricsServer::Start(o.metrics, registry);
   if (!server.ok()) return Fail(server.status());
-  auto images = LoadTestImages(o.data);
+  auto images = vision::LoadTestImages(o.data);
   if (!images.ok()) return Fail(images.status());
   auto broker = OpenBroker(o.broker);
   if (!broker.ok()) return Fail(broker.status());

@@ -18,7 +18,8 @@
 #include "cli/progress.h"
 #include "cli/subcommands.h"
 #include "cli/ui_server.h"
-#include "cli/vision_glue.h"
+#include "vision/idx.h"
+#include "vision/pipeline_model.h"
 #include "vision/threads.h"
 
 namespace unibus::cli {
@@ -27,7 +28,7 @@ namespace {
 struct PipelineCliOptions {
   BrokerFlags broker;  // --url: both in and out unless --in/--out say otherwise
   std::string in, out;
-  std::string data = kDefaultDataDir;
+  std::string data = vision::kDefaultFashionMnistDir;
   std::string model;  // empty: FindModel searches DefaultModelPlaces()
   std::string report = "pipeline-report.json";
   int max_wait_ms = 2;
@@ -45,7 +46,7 @@ int run_pipeline(const PipelineCliOptions& o) {
   auto registry = std::make_shared<MetricsRegistry>();
   auto server = MetricsServer::Start(o.metrics, registry);
   if (!server.ok()) return Fail(server.status());
-  auto images = LoadTestImages(o.data);
+  auto images = vision::LoadTestImages(o.data);
   if (!images.ok()) return Fail(images.status());
   // LibTorch frees and reallocates its activations on every batch; with glibc's
   // default thresholds each worker thread's arena hands them back to the kernel and
@@ -54,7 +55,7 @@ int run_pipeline(const PipelineCliOptions& o) {
   vision::KeepFreedMemoryForReuse();
   auto model = FindModel(o.model, DefaultModelPlaces());
   if (!model.ok()) return Fail(model.status());
-  auto factory = CnnModelFactory(*model);
+  auto factory = vision::CnnModelFactory(*model);
   if (!factory.ok()) return Fail(factory.status());
   auto url = ResolveUrl(o.broker);
   if (!url.ok()) return Fail(url.status());

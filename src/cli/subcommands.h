@@ -18,6 +18,8 @@ void setup_kafka_mock(CLI::App& app);
 #ifdef UNIBUS_WITH_VISION
 void setup_train(CLI::App& app);
 void setup_bench_model(CLI::App& app);
+void setup_bench_pipeline(CLI::App& app);
+void setup_evaluate(CLI::App& app);
 void setup_feed(CLI::App& app);
 void setup_classify(CLI::App& app);
 void setup_sink(CLI::App& app);
@@ -39,6 +41,8 @@ inline void SetupAll(CLI::App& app) {
 #ifdef UNIBUS_WITH_VISION
   setup_train(app);
   setup_bench_model(app);
+  setup_bench_pipeline(app);
+  setup_evaluate(app);
   setup_feed(app);
   setup_classify(app);
   setup_sink(app);

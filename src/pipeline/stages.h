@@ -1,6 +1,6 @@
 // The three stages of the image pipeline, each usable alone (the `feed`, `classify`
 // and `sink` subcommands) or together (`pipeline`). No LibTorch here: the model
-// comes in through the Model interface (src/vision adapts its CNN to it).
+// comes in through the Model interface (pipeline/model.h; src/vision adapts its CNN).
 #ifndef UNIBUS_PIPELINE_STAGES_H_
 #define UNIBUS_PIPELINE_STAGES_H_
 
@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "pipeline/latency_target.h"
+#include "pipeline/model.h"
 #include "pipeline/store.h"
 #include "unibus/metrics.h"
 #include "unibus/unibus.h"
@@ -23,33 +24,6 @@ class logger;
 }
 
 namespace unibus::pipeline {
-
-inline constexpr int kImageSide = 28;
-inline constexpr int kImageBytes = kImageSide * kImageSide;
-
-// Images to feed: n images of 28x28 bytes, row-major, and their labels (-1 unknown).
-struct ImageSet {
-  std::vector<std::uint8_t> pixels;
-  std::vector<int> labels;
-  std::size_t size() const { return labels.size(); }
-};
-
-struct ModelOutput {
-  int class_index = 0;
-  float confidence = 0;
-};
-
-// A classifier the worker calls with a batch. One instance per worker thread.
-class Model {
- public:
-  virtual ~Model() = default;
-  // `n` images of 28x28 bytes, contiguous. Returns n outputs.
-  virtual absl::StatusOr<std::vector<ModelOutput>> Classify(const std::uint8_t* images,
-                                                            std::size_t n) = 0;
-  virtual std::string version() const = 0;
-  virtual std::string class_name(int index) const = 0;
-};
-using ModelFactory = std::function<absl::StatusOr<std::unique_ptr<Model>>()>;
 
 // ---- feed ----
 struct FeedOptions {
