@@ -364,11 +364,17 @@ absl::StatusOr<KafkaAdmin::TopicMeta> KafkaAdmin::Metadata(const std::string& to
 absl::StatusOr<KafkaAdmin::TopicMeta> KafkaAdmin::LookUp(const std::string& topic) {
   // A metadata request goes to one broker picked at random, and a broker learns a
   // topic created elsewhere a moment after the controller (AwaitTopic makes that
-  // unlikely, not impossible, under load): a NotFound is asked again of a few
-  // brokers before it is believed.
+  // unlikely, not impossible: on a loaded machine a broker lagged more than 250 ms).
+  // So on a cluster with the admin APIs (a real one) a NotFound is believed only after
+  // it has held for kTopicPropagation, as librdkafka's producer does for an unknown
+  // topic (topic.metadata.propagation.max.ms). librdkafka's mock cluster has no such
+  // lag and answers at once.
+  constexpr absl::Duration kTopicPropagation = absl::Seconds(3);
   auto m = Metadata(topic);
-  for (int asked = 1; absl::IsNotFound(m.status()) && asked < 6; ++asked) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (!absl::IsNotFound(m.status()) || !SupportsTopicAdmin()) return m;
+  const absl::Time deadline = absl::Now() + kTopicPropagation;
+  while (absl::IsNotFound(m.status()) && absl::Now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     m = Metadata(topic);
   }
   return m;
