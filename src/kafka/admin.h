@@ -28,6 +28,12 @@ namespace unibus::kafka_internal {
 // Operations the server lacks (librdkafka's mock cluster has no CreateTopics,
 // DeleteTopics, ListGroups, DescribeGroups, DeleteGroups, DescribeConfigs) return
 // Unimplemented naming the server and the operation.
+// True for librdkafka's answer to an API the cluster (or librdkafka) does not have.
+inline bool IsUnsupported(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ||
+         err == RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION;
+}
+
 class KafkaAdmin : public AdminConnection {
  public:
   // Connects and waits until a broker answers, up to connect_timeout: Unavailable

@@ -43,6 +43,10 @@ using EventPtr = CPtr<rd_kafka_event_t, rd_kafka_event_destroy>;
 using MessagePtr = CPtr<rd_kafka_message_t, rd_kafka_message_destroy>;
 using ErrorPtr = CPtr<rd_kafka_error_t, rd_kafka_error_destroy>;
 using AdminOptionsPtr = CPtr<rd_kafka_AdminOptions_t, rd_kafka_AdminOptions_destroy>;
+using MetadataPtr = CPtr<const rd_kafka_metadata_t, rd_kafka_metadata_destroy>;
+using NewTopicPtr = CPtr<rd_kafka_NewTopic_t, rd_kafka_NewTopic_destroy>;
+using DeleteTopicPtr = CPtr<rd_kafka_DeleteTopic_t, rd_kafka_DeleteTopic_destroy>;
+using ConfigResourcePtr = CPtr<rd_kafka_ConfigResource_t, rd_kafka_ConfigResource_destroy>;
 
 // The opaque every client of ours carries (rd_kafka_opaque): where librdkafka's
 // log lines go, and the object the client's callbacks belong to. Must outlive the
