@@ -33,8 +33,10 @@ void AddP99TargetFlag(CLI::App* cmd, double* p99_target_ms) {
                   "adapt the batch size and wait at run time to keep the p99 of end-to-end latency "
                   "(image published -> prediction published) under this many ms (0: off, fixed "
                   "--max-batch/--max-wait-ms). Rule (AIMD): every 200 images, take their p99; over "
-                  "the target: halve batch and wait; under 0.7x the target: batch + 1 and wait + "
-                  "0.25 ms, never above --max-batch and --max-wait-ms (where it starts)")
+                  "the target: halve the wait, and halve the batch if the batches themselves "
+                  "(picked -> published, p99) take over half the target, else (a queue) double "
+                  "it; under 0.7x the target: batch + 1 and wait + 0.25 ms; never above "
+                  "--max-batch and --max-wait-ms (where it starts)")
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {
             double ms = 0;
@@ -126,7 +128,8 @@ int run_sweep(SweepOptions o) {
     p.feed.rate = rate;
     p.classify = o.classify;
     p.classify.max_wait = absl::Milliseconds(o.max_wait_ms);
-    if (auto s = UseP99Target(o.p99_target_ms, p.classify); !s.ok()) return s;
+    // The maximum is the stage's, untuned: the target applies to the sweep's points.
+    if (auto s = UseP99Target(rate > 0 ? o.p99_target_ms : 0, p.classify); !s.ok()) return s;
     auto r = pipeline::RunPipeline(*images, *factory, p);
     if (r.ok() && p.classify.latency_target) {
       std::cout << "    " << P99TargetSummary(p.classify) << "\n";

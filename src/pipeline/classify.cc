@@ -142,12 +142,15 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       auto ack = std::make_shared<AckHandler>(std::move(batch[i].ack));
       out.Publish(p, img.image_id())
           .then([ack, logger = o.logger, id = img.image_id(), latency = figures.latency,
-                 target = o.latency_target.get(),
+                 target = o.latency_target.get(), picked,
                  published = batch[i].envelope.publish_time](const absl::StatusOr<MessageId>& r) {
             if (r.ok()) {
               std::move(*ack).ack();
               if (latency) latency->Observe(absl::ToDoubleSeconds(absl::Now() - published));
-              if (target) target->Observe(absl::Now() - published);
+              if (target) {
+                const absl::Time now = absl::Now();
+                target->Observe(now - published, now - picked);
+              }
               return;
             }
             if (logger)

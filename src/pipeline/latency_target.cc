@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<LatencyTarget>> LatencyTarget::Create(
 LatencyTarget::LatencyTarget(const LatencyTargetOptions& o)
     : o_(o), current_{o.max_batch, o.max_wait} {
   window_ms_.reserve(o.window);
+  service_ms_.reserve(o.window);
 }
 
 LatencyTarget::Setting LatencyTarget::Current() const {
@@ -36,28 +37,40 @@ LatencyTarget::Setting LatencyTarget::Current() const {
   return current_;
 }
 
-void LatencyTarget::Observe(absl::Duration latency) {
+void LatencyTarget::Observe(absl::Duration latency, absl::Duration service) {
   absl::MutexLock l(&mu_);
   window_ms_.push_back(absl::ToDoubleMilliseconds(latency));
+  service_ms_.push_back(absl::ToDoubleMilliseconds(service));
   if (window_ms_.size() >= o_.window) Decide();
 }
 
-void LatencyTarget::Decide() {
-  // Nearest-rank p99 of the window.
+namespace {
+// Nearest-rank p99; reorders `v`.
+double P99(std::vector<double>& v) {
   const std::size_t rank =
-      static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(window_ms_.size())));
-  std::nth_element(window_ms_.begin(), window_ms_.begin() + (rank - 1), window_ms_.end());
-  const double p99 = window_ms_[rank - 1];
+      static_cast<std::size_t>(std::ceil(0.99 * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + (rank - 1), v.end());
+  return v[rank - 1];
+}
+}  // namespace
+
+void LatencyTarget::Decide() {
+  const double p99 = P99(window_ms_);
+  const double service = P99(service_ms_);
   window_ms_.clear();
+  service_ms_.clear();
   const double target = absl::ToDoubleMilliseconds(o_.p99_target);
-  if (p99 > target) {
+  if (p99 > target && service > target / 2) {
     current_.max_batch = std::max<std::size_t>(1, current_.max_batch / 2);
+    current_.max_wait = current_.max_wait / 2;
+  } else if (p99 > target) {
+    current_.max_batch = std::min(o_.max_batch, current_.max_batch * 2);
     current_.max_wait = current_.max_wait / 2;
   } else if (p99 < o_.headroom * target) {
     current_.max_batch = std::min(o_.max_batch, current_.max_batch + 1);
     current_.max_wait = std::min(o_.max_wait, current_.max_wait + o_.wait_step);
   }
-  history_.push_back({p99, current_.max_batch, current_.max_wait});
+  history_.push_back({p99, service, current_.max_batch, current_.max_wait});
 }
 
 std::vector<LatencyTarget::Decision> LatencyTarget::History() const {

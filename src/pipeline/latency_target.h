@@ -3,12 +3,16 @@
 // --p99-target-ms`), at the highest rate it can.
 //
 // The rule (AIMD over a sliding window of end-to-end latencies):
-//  - every `window` latencies observed, take their p99 and clear the window;
-//  - p99 > target (over): multiplicative decrease, batch = max(1, batch / 2) and
-//    wait = wait / 2; a smaller batch finishes sooner and waits less to fill;
-//  - p99 < headroom x target (room to spare): additive increase, batch = min(ceiling,
-//    batch + 1) and wait = min(ceiling, wait + wait_step); bigger batches cost the
-//    model less per image, so the stage keeps up with a higher rate;
+//  - every `window` images observed, take the p99 of their latency (published ->
+//    prediction published) and of their service time (picked by a worker ->
+//    prediction published), and clear the window;
+//  - latency p99 > target and service p99 > target / 2 (the batches themselves are
+//    too slow): multiplicative decrease, batch = max(1, batch / 2), wait = wait / 2;
+//  - latency p99 > target but service p99 <= target / 2 (images wait in the queue: the
+//    stage is behind): batch = min(ceiling, 2 x batch) and wait = wait / 2, since
+//    bigger batches cost the model less per image and drain the backlog sooner;
+//  - latency p99 < headroom x target (room to spare): additive increase, batch =
+//    min(ceiling, batch + 1) and wait = min(ceiling, wait + wait_step);
 //  - in between: keep both.
 // It starts at the ceilings (the --max-batch and --max-wait-ms given), which are never
 // exceeded. Thread-safe: workers read Current() and publish callbacks call Observe()
@@ -48,12 +52,14 @@ class LatencyTarget {
   };
   // What a worker uses for its next micro-batch.
   Setting Current() const;
-  // One image's end-to-end latency (published -> prediction published). May decide.
-  void Observe(absl::Duration latency);
+  // One image's end-to-end latency (published -> prediction published) and the part
+  // of it after a worker picked it (model call and publish). May decide.
+  void Observe(absl::Duration latency, absl::Duration service);
 
   // One decision: the window's p99 and the setting chosen after it.
   struct Decision {
-    double p99_ms;
+    double p99_ms;          // end-to-end
+    double service_p99_ms;  // picked -> prediction published
     std::size_t max_batch;
     absl::Duration max_wait;
   };
@@ -69,6 +75,7 @@ class LatencyTarget {
   mutable absl::Mutex mu_;
   Setting current_ ABSL_GUARDED_BY(mu_);
   std::vector<double> window_ms_ ABSL_GUARDED_BY(mu_);
+  std::vector<double> service_ms_ ABSL_GUARDED_BY(mu_);
   std::vector<Decision> history_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -16,11 +16,15 @@ LatencyTargetOptions Options() {
   return o;
 }
 
-// One window of latencies: 98 at `typical_ms`, 2 at `tail_ms` (so the p99 is tail_ms).
-void FeedWindow(LatencyTarget& t, double typical_ms, double tail_ms) {
-  for (int i = 0; i < 98; ++i) t.Observe(absl::Microseconds(typical_ms * 1000));
-  t.Observe(absl::Microseconds(tail_ms * 1000));
-  t.Observe(absl::Microseconds(tail_ms * 1000));
+absl::Duration Ms(double ms) { return absl::Microseconds(ms * 1000); }
+
+// One window of latencies: 98 at `typical_ms`, 2 at `tail_ms` (so the p99 is tail_ms),
+// each with `service_ms` of it after a worker picked the image (default: all of it).
+void FeedWindow(LatencyTarget& t, double typical_ms, double tail_ms, double service_ms = -1) {
+  for (int i = 0; i < 98; ++i)
+    t.Observe(Ms(typical_ms), Ms(service_ms < 0 ? typical_ms : service_ms));
+  t.Observe(Ms(tail_ms), Ms(service_ms < 0 ? tail_ms : service_ms));
+  t.Observe(Ms(tail_ms), Ms(service_ms < 0 ? tail_ms : service_ms));
 }
 
 TEST(LatencyTarget, StartsAtTheCeilings) {
@@ -34,9 +38,9 @@ TEST(LatencyTarget, StartsAtTheCeilings) {
 TEST(LatencyTarget, ShrinksTheBatchWhenP99IsOverTheTarget) {
   auto t = *LatencyTarget::Create(Options());
   // 99 latencies: no decision before the window is full.
-  for (int i = 0; i < 99; ++i) t->Observe(absl::Milliseconds(30));
+  for (int i = 0; i < 99; ++i) t->Observe(absl::Milliseconds(30), absl::Milliseconds(30));
   EXPECT_EQ(t->Current().max_batch, 16u);
-  t->Observe(absl::Milliseconds(30));
+  t->Observe(absl::Milliseconds(30), absl::Milliseconds(30));
   EXPECT_EQ(t->Current().max_batch, 8u);
   EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(1));
   FeedWindow(*t, 2, 25);  // the median is fine, the tail is not: still over
@@ -47,6 +51,22 @@ TEST(LatencyTarget, ShrinksTheBatchWhenP99IsOverTheTarget) {
   EXPECT_EQ(t->Current().max_batch, 1u);  // never below 1
   ASSERT_EQ(t->History().size(), 5u);
   EXPECT_DOUBLE_EQ(t->History()[1].p99_ms, 25);
+}
+
+TEST(LatencyTarget, GrowsTheBatchWhenTheQueueMakesTheTail) {
+  auto t = *LatencyTarget::Create(Options());
+  FeedWindow(*t, 30, 30);  // slow batches: 16 -> 8, wait 2 -> 1 ms
+  FeedWindow(*t, 30, 30);  // 8 -> 4, wait 0.5 ms
+  ASSERT_EQ(t->Current().max_batch, 4u);
+  // Over the target, but each image spends 2 ms after it is picked: a queue. Bigger
+  // batches drain it sooner; the wait still halves.
+  FeedWindow(*t, 20, 40, /*service_ms=*/2);
+  EXPECT_EQ(t->Current().max_batch, 8u);
+  EXPECT_EQ(t->Current().max_wait, absl::Microseconds(250));
+  EXPECT_DOUBLE_EQ(t->History().back().service_p99_ms, 2);
+  FeedWindow(*t, 20, 40, 2);
+  FeedWindow(*t, 20, 40, 2);
+  EXPECT_EQ(t->Current().max_batch, 16u);  // never above --max-batch
 }
 
 TEST(LatencyTarget, GrowsTheBatchWithHeadroomUpToTheCeiling) {
