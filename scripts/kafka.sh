@@ -6,6 +6,7 @@
 #   scripts/kafka.sh stop   [--dir DIR] [--node K] [--kill]
 #   scripts/kafka.sh status [--dir DIR]
 #   scripts/kafka.sh fetch                      # only download the jars (setup, CI)
+#   scripts/kafka.sh random-uuid                # a new cluster id, as kafka-storage random-uuid
 #   scripts/kafka.sh tool CLASS [ARGS...]       # run a Kafka tool class from the same jars
 #
 # start: fetches the jars once into ~/.cache/unibus/kafka-VERSION/libs (offline after that),
@@ -63,6 +64,18 @@ fetch() {
   rm -rf "$LIBS"
   mv "$tmp" "$LIBS"
   touch "$LIBS/.complete"
+}
+
+# A KRaft cluster id: 16 random bytes in URL-safe base64 without padding (22 characters).
+# Like Kafka's Uuid.randomUuid(), never one that starts with '-': StorageTool's argument
+# parser reads `-t -Abc...` as an option and format fails (1 id in 64).
+random_uuid() {
+  local id
+  while :; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    [ "${id:0:1}" != - ] && break
+  done
+  printf '%s\n' "$id"
 }
 
 run_java() {  # run_java LOG4J2_CONFIG MAIN ARGS... (foreground)
@@ -246,7 +259,7 @@ cmd_start() {
   else
     BROKERS="${WANT_BROKERS:-1}"
     [[ "$BROKERS" =~ ^[1-9]$ ]] || die "--brokers must be 1 to 9, got '$BROKERS'"
-    CLUSTER_ID="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    CLUSTER_ID="$(random_uuid)"
     pick_ports "$BROKERS" "$BASE_PORT"
     for ((k = 1; k <= BROKERS; k++)); do write_config "$k"; done
     # Format every node's storage in parallel (one JVM each).
@@ -329,11 +342,15 @@ cmd_status() {
   [ "$up" = "$BROKERS" ] || return 3
 }
 
-[ $# -ge 1 ] || die "usage: $ME start|stop|status|fetch|tool [--brokers N] [--dir DIR]"
+[ $# -ge 1 ] || die "usage: $ME start|stop|status|fetch|random-uuid|tool [--brokers N] [--dir DIR]"
 CMD="$1"
 shift
 DIR="$CACHE/kafka-cluster"
 WANT_BROKERS="" BASE_PORT="" OWNER_PID="" FRESH=0 NODE="" KILL=0
+if [ "$CMD" = random-uuid ]; then
+  random_uuid
+  exit 0
+fi
 if [ "$CMD" = tool ]; then
   fetch
   run_java log4j-tools.properties "$@"
@@ -359,5 +376,5 @@ case "$CMD" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   fetch) fetch && echo "$LIBS" ;;
-  *) die "unknown command '$CMD' (start, stop, status, fetch, tool)" ;;
+  *) die "unknown command '$CMD' (start, stop, status, fetch, random-uuid, tool)" ;;
 esac

@@ -17,6 +17,15 @@ expect_in() {  # expect_in TEXT NEEDLE WHAT
   case "$1" in *"$2"*) ;; *) fail "$3: expected '$2' in: $1" ;; esac
 }
 
+# Cluster ids: 22 URL-safe base64 characters, never a leading '-' (Kafka's StorageTool
+# reads `-t -Abc...` as an option; 1 random id in 64 used to fail format). 640 ids: a
+# generator that allowed a leading '-' passes this with probability (63/64)^640 < 0.00004.
+for _ in $(seq 640); do
+  id="$("$SCRIPT" random-uuid)" || fail "random-uuid"
+  [[ "$id" =~ ^[A-Za-z0-9_][A-Za-z0-9_-]{21}$ ]] || fail "random-uuid printed '$id'"
+done
+step random-uuid
+
 out="$("$SCRIPT" start --dir "$DIR" --owner-pid $$ 2>&1)" || fail "start: $out"
 echo "$out"
 bootstrap="$(sed -n 's/^bootstrap: //p' <<<"$out")"
