@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "kafka/consumer_group.h"
 
 namespace unibus::bench {
 namespace {
@@ -125,7 +126,10 @@ absl::StatusOr<BaselineResult> RunKafkaBaseline(const core_internal::Url& url,
                        {{"group.id", topic + ".baseline"},
                         {"enable.auto.commit", "false"},
                         {"enable.auto.offset.store", "false"},
-                        {"auto.offset.reset", "earliest"}},
+                        {"auto.offset.reset", "earliest"},
+                        // As unibus's consumer (kafka/consumer_group.cc): the ratio then
+                        // measures the library, not librdkafka 2.0's 1 s refetch stall.
+                        {"queued.min.messages", kafka_internal::kQueuedMinMessages}},
                        nullptr, nullptr);
   if (!consumer.ok()) return consumer.status();
   rd_kafka_t* ck = consumer->get();

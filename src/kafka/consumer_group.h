@@ -20,6 +20,10 @@ class logger;
 
 namespace unibus::kafka_internal {
 
+// The consumer's default queued.min.messages (see MakeConsumer); a URL or
+// BrokerOptions property of that name overrides it.
+inline constexpr char kQueuedMinMessages[] = "1000000";
+
 // A consumer in group `subscription` (not yet subscribed) whose offsets move only by
 // the caller's commits; a new group starts at `start`. `opaque` becomes its
 // rd_kafka_opaque; the callbacks are librdkafka's rebalance and offset-commit ones.
