@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "conformance/checker.h"
 #include "kafka/mock_cluster.h"
@@ -299,45 +300,59 @@ TEST_F(KafkaTest, InjectedRequestErrorsLoseNothing) {
       checker);
 }
 
+// Two members split the partitions; one leaves and the other takes its partitions
+// over from their committed offsets. Nothing acked before the takeover comes again.
+// A message of the second batch that reaches the survivor while the group rebalances
+// and is acked after its partition was revoked may come again (Kafka's eager
+// rebalance: that ack can no longer be committed; at-least-once), so the second batch
+// is checked for loss only. Seen: 500 (then 148) such redeliveries in 1 run of 15.
 TEST_F(KafkaTest, ConsumerGroupMembersSplitPartitionsAndTakeOver) {
   ASSERT_TRUE(cluster_->CreateTopic("shared", 4).ok());
   auto c1 = broker_->subscriber("workers", Opts("shared"));
   auto c2 = broker_->subscriber("workers", Opts("shared"));
   ASSERT_TRUE(c1.ok() && c2.ok());
-  Checker checker;
+  Checker before_takeover, after_takeover;
+  // "shared/i": the first 1000 are published before the takeover.
+  auto receive = [&](const Message& m) {
+    int i = 0;
+    const bool first = absl::SimpleAtoi(m.data.substr(m.data.find('/') + 1), &i) && i < 1000;
+    (first ? before_takeover : after_takeover).Receive(m.data);
+  };
   std::atomic<int> by1{0}, by2{0};
   auto s1 = c1->Subscribe([&](Message m, AckHandler h) {
-    checker.Receive(m.data);
+    receive(m);
     ++by1;
     std::move(h).ack();
   });
   auto s2 = c2->Subscribe([&](Message m, AckHandler h) {
-    checker.Receive(m.data);
+    receive(m);
     ++by2;
     std::move(h).ack();
   });
   ASSERT_TRUE(s1.ok() && s2.ok());
   auto p = broker_->publisher("shared");
   ASSERT_TRUE(p.ok());
-  Publish(*p, "shared", 0, 1000, checker);
+  Publish(*p, "shared", 0, 1000, before_takeover);
   absl::Time end = absl::Now() + absl::Seconds(30);
-  while (checker.distinct() < 1000 && absl::Now() < end)
+  while (before_takeover.distinct() < 1000 && absl::Now() < end)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_GT(by1.load(), 0) << "both members should own partitions";
   EXPECT_GT(by2.load(), 0) << "both members should own partitions";
   // One member stops; the other takes its partitions over.
   s2->Stop();
   c2->Shutdown();
-  const int before = by1.load();
-  Publish(*p, "shared", 1000, 2000, checker);
+  const int by2_at_stop = by2.load();
+  Publish(*p, "shared", 1000, 2000, after_takeover);
   end = absl::Now() + absl::Seconds(40);
-  while (checker.distinct() < 2000 && absl::Now() < end)
+  while (after_takeover.distinct() < 1000 && absl::Now() < end)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   s1->Stop();
-  auto r = checker.Report();
-  EXPECT_EQ(r.lost, 0);
-  EXPECT_EQ(by1.load() - before, 1000 - 0) << "the survivor should get every later message";
-  EXPECT_EQ(r.duplicated, 0) << "everything was acked before the takeover";
+  auto r1 = before_takeover.Report();
+  EXPECT_EQ(r1.lost, 0);
+  EXPECT_EQ(r1.duplicated, 0) << "everything was acked before the takeover";
+  auto r2 = after_takeover.Report();
+  EXPECT_EQ(r2.lost, 0) << "the survivor should get every later message";
+  EXPECT_EQ(by2.load(), by2_at_stop) << "a stopped member gets nothing";
 }
 
 }  // namespace
