@@ -125,6 +125,7 @@ def test_pubsub_google_to_unibus(pubsub):
 
 def test_bench_runs_and_prints_ratios(kafka_mock, pubsub_emulator):
     import os
+    import re
     import subprocess
     import sys
 
@@ -133,9 +134,13 @@ def test_bench_runs_and_prints_ratios(kafka_mock, pubsub_emulator):
     env = dict(os.environ, UNIBUS_CLI=os.environ.get("UNIBUS_CLI") or
                str(ROOT / "build" / "src" / "cli" / "unibus"))
     r = subprocess.run([sys.executable, "-m", "unibus.bench", "--kafka-mock", "--pubsub-emulator",
-                        pubsub_emulator, "-n", "300", "--pubsub-messages", "200", "-r", "1"],
+                        pubsub_emulator, "-n", "300", "--pubsub-messages", "200", "-r", "2"],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.count("ratio") == 7, r.stdout  # 3 per broker + Kafka publish's CPU
-    assert "CPU per message" in r.stdout and r.stdout.count("load average") == 2, r.stdout
+    # 3 figures per broker + Kafka publish's CPU, each with min / median / spread per client
+    assert r.stdout.count("ratio (medians)") == 7, r.stdout
+    rows = re.findall(r"^    (unibus|confluent-kafka|google-cloud-pubsub) +min +[\d,.]+ +median +"
+                      r"[\d,.]+ +(msg/s|us) +spread +\d+ %$", r.stdout, re.MULTILINE)
+    assert len(rows) == 14, r.stdout
+    assert "CPU per message" in r.stdout and r.stdout.count("load average before") == 2, r.stdout
     assert "confluent-kafka" in r.stdout and "google-cloud-pubsub" in r.stdout

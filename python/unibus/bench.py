@@ -4,10 +4,15 @@ Kafka: unibus-Python vs confluent-kafka (produce + flush; poll + commit per mess
 Pub/Sub: unibus-Python vs google-cloud-pubsub (publisher futures; streaming pull with ack).
 Each round both clients publish N messages of S bytes to one fresh topic, then a
 subscription of each reads all 2N back, acking each; throughput is timed from the first
-message received to the last (a consumer group's join is not counted). Prints the median
-over the rounds and the ratio unibus / baseline; a ratio above 1 means unibus is faster.
-For publishing it also prints the CPU time of the whole process (every thread) per
-message, steadier than throughput on a busy machine, and the load average.
+message received to the last (a consumer group's join is not counted). unibus's
+subscribers allow 5000 outstanding messages (max_outstanding_messages, as `unibus bench`);
+confluent-kafka has no such limit. Prints, per figure, the min and median over the rounds
+(5 by default) and their spread ((max - min) / median) for each client, and the ratio of
+the medians, unibus / baseline (above 1: unibus is faster), or "noisy" when the
+baseline's rounds spread over 25 %, plus the per-round ratios. For publishing it also
+prints the CPU time of the whole process (every thread) per message, steadier than
+throughput on a busy machine. The load average before and after is printed; at 1 or
+more the run is not quiet and its figures are not to be quoted.
 
     python -m unibus.bench --kafka-mock               # librdkafka's mock cluster (unibus CLI)
     python -m unibus.bench --kafka kafka://HOST:PORT  # a real cluster
@@ -29,6 +34,10 @@ import uuid
 from typing import Callable, Dict, List
 
 import unibus
+
+
+# The subscribers' flow-control limit, as `unibus bench` (src/cli/bench.cc) sets it.
+MAX_OUTSTANDING = 5000
 
 
 def _rate(n: int, seconds: float) -> float:
@@ -58,7 +67,7 @@ def _unibus_publish(broker: unibus.Broker, topic: str, n: int, payload: bytes,
 
 def _unibus_consume(broker: unibus.Broker, topic: str, n: int, batch: int) -> float:
     sub = broker.subscriber(f"u-{uuid.uuid4().hex[:8]}", topic=topic, start="earliest",
-                            max_outstanding_messages=max(1000, 2 * batch))
+                            max_outstanding_messages=max(MAX_OUTSTANDING, 2 * batch))
     got, start = 0, None
     deadline = time.monotonic() + 300
     while got < n and time.monotonic() < deadline:
@@ -146,7 +155,8 @@ def bench_pubsub(emulator: str, n: int, size: int, rounds: int) -> Dict[str, lis
         results["g_pub"].append(_rate(n, time.perf_counter() - start))
         total = 2 * n
         for key, name, batch in (("sub1", "u1", 1), ("sub_batch", "ub", 500)):
-            sub = broker.subscriber(f"{topic}-{name}", max_outstanding_messages=1000)
+            sub = broker.subscriber(f"{topic}-{name}",
+                                    max_outstanding_messages=MAX_OUTSTANDING)
             got, start = 0, None
             while got < total:
                 msgs = sub.pull(batch, 1.0)
@@ -178,19 +188,62 @@ def bench_pubsub(emulator: str, n: int, size: int, rounds: int) -> Dict[str, lis
     return results
 
 
-def _report(title: str, results: Dict[str, list], baseline: str, pairs) -> None:
-    print(f"\n{title} (median of {len(results['pub'])} rounds, messages/s)")
+# A baseline whose rounds scatter more than this was disturbed by other load; a ratio
+# against it says more about the machine than about unibus (as `unibus bench`).
+NOISY_SPREAD = 0.25
+
+
+def _spread(values: List[float]) -> float:
+    """How far the rounds scatter: (max - min) / median, 0 for one round."""
+    med = statistics.median(values)
+    return (max(values) - min(values)) / med if med > 0 else 0.0
+
+
+def _row(name: str, values: List[float], unit: str, fmt: str) -> str:
+    return (f"    {name:<20} min {format(min(values), fmt):>10}  median "
+            f"{format(statistics.median(values), fmt):>10} {unit:<5} spread "
+            f"{100 * _spread(values):3.0f} %")
+
+
+def _ratio(ours: List[float], base: List[float], higher_is_better: bool = True) -> str:
+    """The ratio of medians (unibus / baseline for rates, baseline / unibus for costs),
+    or "noisy" when the baseline's rounds spread over NOISY_SPREAD; plus per-round ratios
+    (each round runs both clients seconds apart, so the machine's drift cancels out)."""
+    per_round = [(o / b if higher_is_better else b / o) for o, b in zip(ours, base)]
+    medians = statistics.median(ours) / statistics.median(base)
+    if not higher_is_better:
+        medians = 1 / medians
+    head = (f"noisy (baseline rounds spread {100 * _spread(base):.0f} % > "
+            f"{100 * NOISY_SPREAD:.0f} %), medians give {medians:.2f}x"
+            if _spread(base) > NOISY_SPREAD else f"{medians:.2f}x")
+    return (f"    ratio (medians) {head}; per-round ratios min {min(per_round):.2f}x "
+            f"median {statistics.median(per_round):.2f}x")
+
+
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def _report(title: str, results: Dict[str, list], baseline: str, pairs,
+            load_before: float) -> None:
+    """Prints, per figure, min / median over the rounds and their spread for unibus and
+    the baseline, then the ratio of medians ("noisy" if the baseline spread > 25 %)."""
+    print(f"\n{title}, {len(results['pub'])} rounds, load average {load_before:.2f}")
     for label, key, base_key in pairs:
-        value, base = statistics.median(results[key]), statistics.median(results[base_key])
-        print(f"  {label:<38} unibus {value:>9,.0f}   {baseline} {base:>9,.0f}   "
-              f"ratio {value / base:5.2f}x")
-        if f"{key}_cpu" in results and results[f"{key}_cpu"]:
-            cpu = statistics.median(results[f"{key}_cpu"])
-            base_cpu = statistics.median(results[f"{base_key}_cpu"])
-            print(f"  {'  CPU per message, all threads (us)':<38} unibus {cpu:>9.2f}   "
-                  f"{baseline} {base_cpu:>9.2f}   ratio {base_cpu / cpu:5.2f}x")
-    print(f"  load average {' '.join(open('/proc/loadavg').read().split()[:3])}"
-          f"{' (noisy: above 1)' if os.getloadavg()[0] > 1 else ''}")
+        print(f"  {label}")
+        print(_row("unibus", results[key], "msg/s", ",.0f"))
+        print(_row(baseline, results[base_key], "msg/s", ",.0f"))
+        print(_ratio(results[key], results[base_key]))
+        if results.get(f"{key}_cpu"):
+            print("  CPU per message, all threads of the process (us; lower is better)")
+            print(_row("unibus", results[f"{key}_cpu"], "us", ".2f"))
+            print(_row(baseline, results[f"{base_key}_cpu"], "us", ".2f"))
+            print(_ratio(results[f"{key}_cpu"], results[f"{base_key}_cpu"],
+                         higher_is_better=False))
+    load_after = _load()
+    quiet = max(load_before, load_after) < 1
+    print(f"  load average before {load_before:.2f}, after {load_after:.2f}"
+          f"{'' if quiet else ' (noisy: not quiet, do not quote these figures; a quiet machine has load < 1)'}")
 
 
 def _start_kafka_mock(cli: str, topics: List[str]) -> "tuple[subprocess.Popen, str]":
@@ -234,7 +287,8 @@ def main(argv: "list[str] | None" = None) -> None:
     p.add_argument("-n", "--messages", type=int, default=20000, help="per client per round")
     p.add_argument("--pubsub-messages", type=int, default=5000, help="per client per round")
     p.add_argument("-s", "--size", type=int, default=100, help="payload bytes")
-    p.add_argument("-r", "--rounds", type=int, default=3)
+    p.add_argument("-r", "--rounds", type=int, default=5,
+                   help="rounds; min, median and spread over them are printed")
     a = p.parse_args(argv)
     procs: List[subprocess.Popen] = []
     try:
@@ -249,23 +303,25 @@ def main(argv: "list[str] | None" = None) -> None:
                 admin = unibus.open(url).admin()
                 for t in topics:
                     admin.create_topic(t, partitions=4)
+            load = _load()
             res = bench_kafka(url, a.messages, a.size, a.rounds, topics)
             _report(f"Kafka {'mock cluster' if a.kafka_mock else url}, {a.messages} x {a.size} B"
                     " per client", res, "confluent-kafka", [
                         ("publish (futures / produce) + flush", "pub", "ck_pub"),
                         ("consume + ack, one message per call", "sub1", "ck_sub"),
-                        ("consume + ack, pull(500)", "sub_batch", "ck_sub")])
+                        ("consume + ack, pull(500)", "sub_batch", "ck_sub")], load)
         if a.pubsub or a.pubsub_emulator:
             emulator = a.pubsub_emulator
             if not emulator:
                 proc, emulator = _start_emulator()
                 procs.append(proc)
+            load = _load()
             res = bench_pubsub(emulator, a.pubsub_messages, a.size, a.rounds)
             _report(f"Pub/Sub emulator, {a.pubsub_messages} x {a.size} B per client", res,
                     "google-cloud-pubsub", [
                         ("publish futures, all resolved", "pub", "g_pub"),
                         ("consume + ack, one message per call", "sub1", "g_sub"),
-                        ("consume + ack, pull(500)", "sub_batch", "g_sub")])
+                        ("consume + ack, pull(500)", "sub_batch", "g_sub")], load)
         if not (a.kafka or a.kafka_mock or a.pubsub or a.pubsub_emulator):
             p.error("choose --kafka URL, --kafka-mock, --pubsub or --pubsub-emulator HOST:PORT")
     finally:
