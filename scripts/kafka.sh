@@ -82,7 +82,7 @@ run_java() {  # run_java LOG4J2_CONFIG MAIN ARGS... (foreground)
   local log4j="$1"
   shift
   # shellcheck disable=SC2086
-  java $JVM_OPTS -Dlog4j.configuration="file:$HERE/kafka/$log4j" -cp "$LIBS/*" "$@"
+  java $JVM_OPTS -Dlog4j2.configurationFile="$HERE/kafka/$log4j" -cp "$LIBS/*" "$@"
 }
 
 port_free() {  # nothing listens on 127.0.0.1:$1
@@ -179,7 +179,7 @@ start_node() {  # start_node K
   : >"$d/kafka.log"
   # setsid: the broker outlives this script and does not get the terminal's Ctrl-C.
   # shellcheck disable=SC2086
-  setsid java $JVM_OPTS -Dlog4j.configuration="file:$HERE/kafka/log4j.properties" \
+  setsid java $JVM_OPTS -Dlog4j2.configurationFile="$HERE/kafka/log4j2.properties" \
     -cp "$LIBS/*" kafka.Kafka "$d/server.properties" >>"$d/kafka.log" 2>&1 </dev/null 9>&- &
   echo $! >"$d/pid"
 }
@@ -265,7 +265,7 @@ cmd_start() {
     # Format every node's storage in parallel (one JVM each).
     local pids=()
     for ((k = 1; k <= BROKERS; k++)); do
-      run_java log4j-tools.properties kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$DIR/node-$k/server.properties" \
+      run_java log4j2-tools.properties kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$DIR/node-$k/server.properties" \
         >"$DIR/node-$k/format.log" 2>&1 &
       pids+=($!)
     done
@@ -353,7 +353,7 @@ if [ "$CMD" = random-uuid ]; then
 fi
 if [ "$CMD" = tool ]; then
   fetch
-  run_java log4j-tools.properties "$@"
+  run_java log4j2-tools.properties "$@"
   exit $?
 fi
 while [ $# -gt 0 ]; do
