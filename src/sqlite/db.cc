@@ -70,9 +70,16 @@ absl::Status Db::Configure(const Schema& schema) {
     std::lock_guard<std::mutex> lock(file_->write_mu);
     if (auto s = Exec("PRAGMA journal_mode=WAL"); !s.ok()) return s;
   }
-  return Exec(config_.synchronous_full
-                  ? "PRAGMA synchronous=FULL; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY"
-                  : "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY");
+  // mmap_size: pages of the database file are read through a shared mapping rather than
+  // pread into each connection's own cache. A process has several connections on one
+  // file (publisher, fetcher, admin); each commit by one empties the others' caches, so
+  // without the mapping every statement re-read its pages with a syscall and a copy
+  // (measured: 21k preads, 84 MB, for 10,000 images through the pipeline). The WAL is
+  // still read with pread; only the file's mapping is shared.
+  return Exec(config_.synchronous_full ? "PRAGMA synchronous=FULL; PRAGMA cache_size=-8192; "
+                                         "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456"
+                                       : "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8192; "
+                                         "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456");
 }
 
 int Db::BusyHandler(void* p, int count) {

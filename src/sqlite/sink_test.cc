@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sqlite/common.h"
+#include "sqlite/db.h"
 #include "sqlite/sqlite_test_util.h"
 
 namespace unibus::sqlite_internal {
@@ -27,6 +28,19 @@ TEST(SinkTest, IdsCountUpPerTopic) {
   auto c = sink->PublishBatch("first", batch);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(*(*c)[0], "4");
+}
+
+TEST(SinkTest, ConnectionsReadTheFileThroughAMapping) {
+  TempDb tmp;
+  auto db = Db::Open(tmp.config());
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto q = (*db)->Prepare("PRAGMA mmap_size");
+  ASSERT_TRUE(q.ok()) << q.status();
+  StmtScope s(*q);
+  ASSERT_EQ(s->Step(), SQLITE_ROW);
+  // Without it every connection re-reads, by pread, the pages another one's commit
+  // made stale in its cache.
+  EXPECT_EQ(s->Int(0), 268435456);
 }
 
 TEST(SinkTest, MissingTopicIsNotFoundAndSaysWhatToDo) {
