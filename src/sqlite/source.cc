@@ -187,10 +187,9 @@ absl::Status SqliteSource::LeaseExpired(std::size_t max, std::size_t max_bytes, 
 absl::Status SqliteSource::LeaseNew(std::size_t max, std::size_t max_bytes, std::int64_t now,
                                     std::size_t* bytes, std::vector<Delivery>* out) {
   Db& db = *db_;
-  auto ins = db.Prepare(
-      "INSERT OR REPLACE INTO leases(sub_id, seq, deadline_ms, attempts) VALUES(?1, ?2, ?3, 1)");
-  if (!ins.ok()) return ins.status();
+  const std::size_t before = out->size();
   std::int64_t cursor = cursor_;
+  std::int64_t first_seq = -1, last_seq = -1;
   bool exhausted = false;
   {
     auto q = db.Prepare(
@@ -209,16 +208,36 @@ absl::Status SqliteSource::LeaseNew(std::size_t max, std::size_t max_bytes, std:
       out->push_back(MakeDelivery(*s, 1, seq, 1));
       *bytes += out->back().message.ByteSize();
       ++taken;
+      if (first_seq < 0) first_seq = seq;
+      last_seq = seq;
       cursor = seq + 1;
-      StmtScope i(*ins);
-      i->Bind(1, sub_id_);
-      i->Bind(2, seq);
-      i->Bind(3, now + ack_deadline_ms_);
-      const int irc = i->Step();
-      if (irc != SQLITE_DONE) return db.Error(irc, "leasing a message");
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db.Error(rc, "reading messages");
     exhausted = rc == SQLITE_DONE;
+  }
+  if (first_seq >= 0) {
+    // The rows read are every message of [first_seq, last_seq] (an ordered scan of
+    // the topic from the cursor): one statement leases them all, rather than one
+    // INSERT per message (each a statement run, about a third of a fetch's CPU).
+    auto ins = db.Prepare(
+        "INSERT OR REPLACE INTO leases(sub_id, seq, deadline_ms, attempts) "
+        "SELECT ?1, seq, ?2, 1 FROM messages WHERE topic_id = ?3 AND seq >= ?4 AND seq <= ?5");
+    if (!ins.ok()) return ins.status();
+    StmtScope i(*ins);
+    i->Bind(1, sub_id_);
+    i->Bind(2, now + ack_deadline_ms_);
+    i->Bind(3, topic_id_);
+    i->Bind(4, first_seq);
+    i->Bind(5, last_seq);
+    const int irc = i->Step();
+    ++lease_statements_;
+    if (irc != SQLITE_DONE) return db.Error(irc, "leasing messages");
+    const auto leased = static_cast<std::size_t>(sqlite3_changes(db.handle()));
+    if (leased != out->size() - before) {
+      return absl::InternalError(absl::StrCat(db.config().url, ": leased ", leased,
+                                              " messages of seq ", first_seq, "..", last_seq,
+                                              ", read ", out->size() - before));
+    }
   }
   // Past the last stored message (retention may have removed the ones below).
   if (exhausted) cursor = next_seq_;
@@ -267,9 +286,47 @@ absl::Status SqliteSource::ForEachToken(const std::vector<std::string>& tokens, 
 }
 
 absl::Status SqliteSource::Ack(const std::vector<std::string>& tokens) {
-  // Whoever holds the lease now, the message was handled: delete it.
-  return ForEachToken(tokens, "DELETE FROM leases WHERE sub_id = ?1 AND seq = ?2", 0,
-                      "acknowledging messages");
+  // Whoever holds the lease now, the message was handled: delete it. Acks mostly come
+  // in runs of consecutive sequence numbers (a fetched batch, handled in order): one
+  // DELETE per run rather than one per message.
+  if (tokens.empty()) return absl::OkStatus();
+  std::vector<std::int64_t> seqs;
+  seqs.reserve(tokens.size());
+  std::string bad;
+  for (const std::string& token : tokens) {
+    std::int64_t seq, attempts;
+    if (ParseLeaseToken(token, &seq, &attempts)) {
+      seqs.push_back(seq);
+    } else {
+      bad = token;
+    }
+  }
+  std::sort(seqs.begin(), seqs.end());
+  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sub_id_ < 0) return absl::OkStatus();  // nothing was ever leased
+  Db& db = *db_;
+  absl::Status s = db.Write([&]() -> absl::Status {
+    auto q = db.Prepare("DELETE FROM leases WHERE sub_id = ?1 AND seq >= ?2 AND seq <= ?3");
+    if (!q.ok()) return q.status();
+    for (std::size_t i = 0; i < seqs.size();) {
+      std::size_t j = i + 1;
+      while (j < seqs.size() && seqs[j] == seqs[j - 1] + 1) ++j;
+      StmtScope st(*q);
+      st->Bind(1, sub_id_);
+      st->Bind(2, seqs[i]);
+      st->Bind(3, seqs[j - 1]);
+      const int rc = st->Step();
+      ++lease_statements_;
+      if (rc != SQLITE_DONE) return db.Error(rc, "acknowledging messages");
+      i = j;
+    }
+    return absl::OkStatus();
+  });
+  if (s.ok() && !bad.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", bad, "' is not a sqlite lease token"));
+  }
+  return s;
 }
 
 absl::Status SqliteSource::Release(const std::vector<std::string>& tokens) {

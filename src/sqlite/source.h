@@ -43,6 +43,14 @@ class SqliteSource : public core_internal::SubscriptionSource {
   bool needs_lease_extension() const override { return true; }
   void Close() override;
 
+  // Statements run on the leases table by fetches of new messages and by acks, since
+  // this source was made (for tests: a batch costs one, an ack of a consecutive run
+  // one).
+  std::int64_t lease_statements() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lease_statements_;
+  }
+
  private:
   absl::StatusOr<std::vector<core_internal::Delivery>> TryFetch(std::size_t max,
                                                                 std::size_t max_bytes, bool scan);
@@ -68,6 +76,7 @@ class SqliteSource : public core_internal::SubscriptionSource {
   std::int64_t sub_id_ = -1;             // guarded by mu_
   std::int64_t topic_id_ = -1;           // guarded by mu_
   std::int64_t cursor_ = 0;              // guarded by mu_
+  std::int64_t lease_statements_ = 0;    // guarded by mu_
   std::int64_t next_seq_ = 0;            // guarded by mu_
   std::int64_t next_lease_scan_ms_ = 0;  // guarded by mu_
   std::int64_t data_version_ = -1;       // guarded by mu_

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -59,6 +60,53 @@ TEST_F(SourceTest, PublishFetchAckKeepsOrderAndFields) {
   auto none = source->Fetch(10, 1 << 20, absl::Milliseconds(20));
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+  source->Close();
+}
+
+TEST_F(SourceTest, ABatchIsLeasedWithOneStatementAndAConsecutiveAckWithOne) {
+  Subscribe("billing");
+  PublishRange(*sink_, "orders", "m", 0, 100);
+  auto source = MakeSource(db_.config(), "billing", "orders");
+  auto got = source->Fetch(100, 1 << 20, absl::ZeroDuration());
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 100u);
+  EXPECT_EQ(source->lease_statements(), 1);
+  EXPECT_EQ(RawQuery(db_.path(), "SELECT count(*) FROM leases"), 100);
+  // Acked in any order: still one run of consecutive sequence numbers.
+  std::vector<std::string> tokens = Tokens(*got);
+  std::reverse(tokens.begin(), tokens.end());
+  ASSERT_TRUE(source->Ack(tokens).ok());
+  EXPECT_EQ(source->lease_statements(), 2);
+  EXPECT_EQ(RawQuery(db_.path(), "SELECT count(*) FROM leases"), 0);
+
+  // Every other message acked: five runs, and only those five leases go.
+  PublishRange(*sink_, "orders", "n", 0, 10);
+  auto next = source->Fetch(10, 1 << 20, absl::ZeroDuration());
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_EQ(next->size(), 10u);
+  EXPECT_EQ(source->lease_statements(), 3);
+  std::vector<std::string> even;
+  std::string odd_ids;
+  for (std::size_t i = 0; i < next->size(); ++i) {
+    if (i % 2 == 0) {
+      even.push_back((*next)[i].token);
+    } else {
+      absl::StrAppend(&odd_ids, odd_ids.empty() ? "" : ",", (*next)[i].message.id);
+    }
+  }
+  ASSERT_TRUE(source->Ack(even).ok());
+  EXPECT_EQ(source->lease_statements(), 8);
+  EXPECT_EQ(RawQuery(db_.path(), "SELECT count(*) FROM leases"), 5);
+  EXPECT_EQ(RawQuery(db_.path(),
+                     absl::StrCat("SELECT count(*) FROM leases WHERE seq IN (", odd_ids, ")")),
+            5);
+  // A bad token among good ones: the good ones are acked, the call says which was bad.
+  std::vector<std::string> odd;
+  for (std::size_t i = 1; i < next->size(); i += 2) odd.push_back((*next)[i].token);
+  odd.push_back("not-a-token");
+  auto s = source->Ack(odd);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_EQ(RawQuery(db_.path(), "SELECT count(*) FROM leases"), 0);
   source->Close();
 }
 
