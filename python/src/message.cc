@@ -7,20 +7,46 @@
 #include "common.h"
 
 namespace unibus::python {
+
+const char* StateName(DeliveredMessage::State s) {
+  switch (s) {
+    case DeliveredMessage::kAck:
+      return "ack";
+    case DeliveredMessage::kNack:
+      return "nack";
+    case DeliveredMessage::kReject:
+      return "reject";
+    case DeliveredMessage::kUnsettled:
+      break;
+  }
+  return "unsettled";
+}
+
+nb::object WrapMessage(Message m, AckHandler h) {
+  nb::object o = nb::inst_alloc(nb::type<DeliveredMessage>());
+  new (nb::inst_ptr<DeliveredMessage>(o)) DeliveredMessage(std::move(m), std::move(h));
+  nb::inst_mark_ready(o);
+  return o;
+}
+
 namespace {
 
-void Settle(DeliveredMessage& d, const char* how, std::string reason) {
-  std::string previous;
+void Settle(DeliveredMessage& d, DeliveredMessage::State how, std::string reason) {
+  DeliveredMessage::State previous;
   AckHandler h = d.Take(how, &previous);
-  if (!previous.empty()) {
+  if (previous != DeliveredMessage::kUnsettled) {
     ThrowStatus(absl::FailedPreconditionError(
-        absl::StrCat("message ", d.message.id, " was already settled (", previous,
+        absl::StrCat("message ", d.message.id, " was already settled (", StateName(previous),
                      "); ack(), nack() and reject() settle a message once")));
   }
-  nb::gil_scoped_release release;
-  if (std::string_view(how) == "ack") {
+  if (how == DeliveredMessage::kAck) {
+    // An ack never blocks on the network (the AckHandler contract): it queues the id
+    // for the fetching thread under a short lock, so it keeps the GIL.
     std::move(h).ack();
-  } else if (std::string_view(how) == "nack") {
+    return;
+  }
+  nb::gil_scoped_release release;
+  if (how == DeliveredMessage::kNack) {
     std::move(h).nack(std::move(reason));
   } else {
     std::move(h).reject(std::move(reason));
@@ -72,15 +98,17 @@ void BindMessage(nb::module_& m) {
           "delivery_attempt", [](const DeliveredMessage& d) { return d.message.delivery_attempt; },
           "int: 1 on the first delivery, counting up on each redelivery.")
       .def_prop_ro(
-          "settled", [](DeliveredMessage& d) { return d.settled(); },
+          "settled", [](const DeliveredMessage& d) { return d.settled(); },
           "bool: True once ack(), nack() or reject() was called.")
       .def(
-          "ack", [](DeliveredMessage& d) { Settle(d, "ack", {}); },
+          "ack", [](DeliveredMessage& d) { Settle(d, DeliveredMessage::kAck, {}); },
           "Acknowledges the message: it is not redelivered in normal operation.\n\n"
           "Raises unibus.FailedPrecondition if the message was already settled.")
       .def(
           "nack",
-          [](DeliveredMessage& d, std::string reason) { Settle(d, "nack", std::move(reason)); },
+          [](DeliveredMessage& d, std::string reason) {
+            Settle(d, DeliveredMessage::kNack, std::move(reason));
+          },
           nb::arg("reason") = "nacked",
           "Negatively acknowledges the message: it is redelivered after a backoff\n"
           "(100 ms doubling to 10 s), or, after max_delivery_attempts, moved to the\n"
@@ -88,7 +116,9 @@ void BindMessage(nb::module_& m) {
           "Raises unibus.FailedPrecondition if the message was already settled.")
       .def(
           "reject",
-          [](DeliveredMessage& d, std::string reason) { Settle(d, "reject", std::move(reason)); },
+          [](DeliveredMessage& d, std::string reason) {
+            Settle(d, DeliveredMessage::kReject, std::move(reason));
+          },
           nb::arg("reason"),
           "Moves the message to the dead-letter topic now with `reason`, without\n"
           "further attempts (it can never be handled: wrong type, unparsable).\n\n"

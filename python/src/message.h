@@ -2,39 +2,47 @@
 #ifndef UNIBUS_PYTHON_MESSAGE_H_
 #define UNIBUS_PYTHON_MESSAGE_H_
 
-#include <mutex>
+#include <atomic>
+#include <cstdint>
 #include <string>
 
+#include "common.h"
 #include "unibus/unibus.h"
 
 namespace unibus::python {
 
 // One delivered message: its value and the AckHandler that settles it. ack(), nack()
 // and reject() consume the handler once; dropping an unsettled DeliveredMessage nacks
-// it (the C++ rule). Thread-safe: `mu` guards `ack` and `settled_by`.
+// it (the C++ rule). Thread-safe: only the caller that moves `state` from kUnsettled
+// touches `ack` (no lock, no allocation per settle).
 struct DeliveredMessage {
+  enum State : std::uint8_t { kUnsettled = 0, kAck, kNack, kReject };
+
   DeliveredMessage(Message m, AckHandler h) : message(std::move(m)), ack(std::move(h)) {}
   Message message;
-  std::mutex mu;
-  AckHandler ack;          // guarded by mu
-  std::string settled_by;  // guarded by mu: "ack", "nack" or "reject" once settled
+  AckHandler ack;  // owned by whoever moved `state` away from kUnsettled
+  std::atomic<std::uint8_t> state{kUnsettled};
 
   // Takes the handler for settling as `how`; an unsettled (empty) handler when it
   // was settled before, with `*previous` saying how.
-  AckHandler Take(const char* how, std::string* previous) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (!settled_by.empty()) {
-      *previous = settled_by;
+  AckHandler Take(State how, State* previous) {
+    std::uint8_t expected = kUnsettled;
+    if (!state.compare_exchange_strong(expected, how, std::memory_order_acq_rel)) {
+      *previous = static_cast<State>(expected);
       return AckHandler();
     }
-    settled_by = how;
+    *previous = kUnsettled;
     return std::move(ack);
   }
-  bool settled() {
-    std::lock_guard<std::mutex> lock(mu);
-    return !settled_by.empty();
-  }
+  bool settled() const { return state.load(std::memory_order_acquire) != kUnsettled; }
 };
+
+// "ack", "nack" or "reject".
+const char* StateName(DeliveredMessage::State s);
+
+// A new unibus.Message owning `m` and `h`, allocated inside its Python object (one
+// allocation, no separate C++ heap object). Needs the GIL.
+nb::object WrapMessage(Message m, AckHandler h);
 
 }  // namespace unibus::python
 

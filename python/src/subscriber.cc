@@ -16,10 +16,6 @@ namespace {
 // How long a blocking call waits without the GIL before it looks for Ctrl-C.
 constexpr absl::Duration kSignalCheck = absl::Milliseconds(100);
 
-nb::object Wrap(Message m, AckHandler h) {
-  return nb::cast(new DeliveredMessage(std::move(m), std::move(h)), nb::rv_policy::take_ownership);
-}
-
 }  // namespace
 
 void PySession::Stop() {
@@ -55,25 +51,34 @@ void PySubscriber::CheckOpen() const {
 nb::list PySubscriber::Pull(std::size_t max_messages, double timeout) {
   CheckOpen();
   if (max_messages < 1) ThrowStatus(absl::InvalidArgumentError("max_messages must be at least 1"));
-  const absl::Time deadline =
-      timeout < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Seconds(timeout);
-  for (;;) {
-    const absl::Duration slice =
-        std::max(absl::ZeroDuration(), std::min(kSignalCheck, deadline - absl::Now()));
-    absl::StatusOr<std::vector<PulledMessage>> got;
-    {
-      nb::gil_scoped_release release;
-      got = subscriber_.Pull(max_messages, slice);
+  // Messages already waiting are taken with the GIL held: a zero timeout only takes the
+  // subscriber's short internal lock, and a busy consumer saves a GIL hand-over a call.
+  absl::StatusOr<std::vector<PulledMessage>> got =
+      subscriber_.Pull(max_messages, absl::ZeroDuration());
+  if (got.ok() && got->empty() && timeout != 0) {
+    const absl::Time deadline =
+        timeout < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Seconds(timeout);
+    for (;;) {
+      const absl::Duration slice =
+          std::max(absl::ZeroDuration(), std::min(kSignalCheck, deadline - absl::Now()));
+      {
+        nb::gil_scoped_release release;
+        got = subscriber_.Pull(max_messages, slice);
+      }
+      if (!got.ok() || !got->empty() || absl::Now() >= deadline) break;
+      if (PyErr_CheckSignals() != 0) throw nb::python_error();
+      CheckOpen();
     }
-    if (!got.ok()) ThrowStatus(got.status());
-    if (!got->empty() || absl::Now() >= deadline) {
-      nb::list out;
-      for (PulledMessage& p : *got) out.append(Wrap(std::move(p.message), std::move(p.ack)));
-      return out;
-    }
-    if (PyErr_CheckSignals() != 0) throw nb::python_error();
-    CheckOpen();
   }
+  if (!got.ok()) ThrowStatus(got.status());
+  nb::list out = nb::steal<nb::list>(PyList_New(static_cast<Py_ssize_t>(got->size())));
+  if (!out.is_valid()) throw nb::python_error();
+  Py_ssize_t i = 0;
+  for (PulledMessage& p : *got) {
+    PyList_SET_ITEM(out.ptr(), i++,
+                    WrapMessage(std::move(p.message), std::move(p.ack)).release().ptr());
+  }
+  return out;
 }
 
 std::unique_ptr<PySession> PySubscriber::Subscribe(nb::object callback) {
@@ -82,13 +87,13 @@ std::unique_ptr<PySession> PySubscriber::Subscribe(nb::object callback) {
   MessageHandler handler = [cb](Message m, AckHandler h) {
     if (!PythonAlive()) return;  // the handler drops unsettled: a nack
     nb::gil_scoped_acquire gil;
-    nb::object msg = Wrap(std::move(m), std::move(h));
+    nb::object msg = WrapMessage(std::move(m), std::move(h));
     try {
       cb->fn(msg);
     } catch (nb::python_error& e) {
       // The Python wrapper nacks and logs; this is only what escaped it.
-      std::string previous;
-      AckHandler left = nb::cast<DeliveredMessage&>(msg).Take("nack", &previous);
+      DeliveredMessage::State previous;
+      AckHandler left = nb::cast<DeliveredMessage&>(msg).Take(DeliveredMessage::kNack, &previous);
       std::move(left).nack(absl::StrCat("callback raised: ", e.what()));
       e.discard_as_unraisable("unibus subscriber callback");
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import re
 import subprocess
 import sys
 import textwrap
@@ -100,6 +101,39 @@ def test_a_message_settles_once(mem):
     assert m.settled
     with pytest.raises(unibus.FailedPrecondition, match=r"already settled \(ack\)"):
         m.nack("late")
+
+
+def test_racing_settles_settle_a_message_once(mem):
+    mem.admin().create_topic("t-race")
+    sub = mem.subscriber("s-race", topic="t-race")
+    pub = mem.publisher("t-race")
+    for i in range(50):
+        pub.publish(str(i))
+    pub.flush()
+    msgs = drain(sub, 50, ack=False)
+    assert not any(m.settled for m in msgs)
+    wins, errors, start = [], [], threading.Barrier(4)
+
+    def settle(how):
+        start.wait()
+        for m in msgs:
+            try:
+                m.ack() if how == "ack" else m.nack("raced")
+                wins.append((m.id, how))
+            except unibus.FailedPrecondition as e:
+                errors.append(str(e))
+
+    threads = [threading.Thread(target=settle, args=(h,)) for h in ("ack", "nack") * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(i for i, _ in wins) == sorted(m.id for m in msgs)  # one winner each
+    assert len(errors) == 3 * 50
+    assert all(re.search(r"already settled \((ack|nack)\)", e) for e in errors)
+    nacked = {i for i, how in wins if how == "nack"}
+    stats = sub.stats()
+    assert (stats.acked, stats.nacked) == (50 - len(nacked), len(nacked))
 
 
 def test_asyncio_publish_and_async_for(mem):

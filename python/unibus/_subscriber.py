@@ -98,8 +98,15 @@ class Subscriber:
             unibus.FailedPrecondition: the subscriber is closed.
             unibus.Error: the broker failed (Unavailable, NotFound, ...).
         """
-        check_type("max_messages", max_messages, int, "an int")
-        wait = -1.0 if timeout is None else seconds("timeout", timeout)
+        # The common argument types skip the general checks (a call per message counts).
+        if type(max_messages) is not int:
+            check_type("max_messages", max_messages, int, "an int")
+        if timeout is None:
+            wait = -1.0
+        elif type(timeout) is float:
+            wait = timeout
+        else:
+            wait = seconds("timeout", timeout)
         return self._impl.pull(max_messages, wait)
 
     def __iter__(self) -> Iterator[Message]:
