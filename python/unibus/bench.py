@@ -9,10 +9,11 @@ subscribers allow 5000 outstanding messages (max_outstanding_messages, as `unibu
 confluent-kafka has no such limit. Prints, per figure, the min and median over the rounds
 (5 by default) and their spread ((max - min) / median) for each client, and the ratio of
 the medians, unibus / baseline (above 1: unibus is faster), or "noisy" when the
-baseline's rounds spread over 25 %, plus the per-round ratios. For publishing it also
-prints the CPU time of the whole process (every thread) per message, steadier than
-throughput on a busy machine. The load average before and after is printed; at 1 or
-more the run is not quiet and its figures are not to be quoted.
+baseline's rounds spread over 25 %, plus the per-round ratios. For publishing and
+consuming on Kafka it also prints the CPU time of the whole process (every thread, the
+client library's too) per message, steadier than throughput on a busy machine. The
+load average before and after is printed; at 1 or more the run is not quiet and its
+figures are not to be quoted.
 
     python -m unibus.bench --kafka-mock               # librdkafka's mock cluster (unibus CLI)
     python -m unibus.bench --kafka kafka://HOST:PORT  # a real cluster
@@ -65,7 +66,8 @@ def _unibus_publish(broker: unibus.Broker, topic: str, n: int, payload: bytes,
     return _rate(n, elapsed)
 
 
-def _unibus_consume(broker: unibus.Broker, topic: str, n: int, batch: int) -> float:
+def _unibus_consume(broker: unibus.Broker, topic: str, n: int, batch: int,
+                    cpu: "List[float] | None" = None) -> float:
     sub = broker.subscriber(f"u-{uuid.uuid4().hex[:8]}", topic=topic, start="earliest",
                             max_outstanding_messages=max(MAX_OUTSTANDING, 2 * batch))
     got, start = 0, None
@@ -73,11 +75,13 @@ def _unibus_consume(broker: unibus.Broker, topic: str, n: int, batch: int) -> fl
     while got < n and time.monotonic() < deadline:
         msgs = sub.pull(batch, 1.0)
         if msgs and start is None:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
         for m in msgs:
             m.ack()
         got += len(msgs)
     elapsed = time.perf_counter() - (start or time.perf_counter())
+    if cpu is not None and start is not None:
+        cpu.append(_cpu_us(n - 1, cpu_start))
     sub.close()
     if got < n:
         raise RuntimeError(f"unibus consumed {got} of {n}")
@@ -91,7 +95,8 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
     payload = os.urandom(size)
     broker = unibus.open(url)
     results: Dict[str, list] = {k: [] for k in ("pub", "ck_pub", "sub1", "sub_batch", "ck_sub",
-                                                "pub_cpu", "ck_pub_cpu")}
+                                                "pub_cpu", "ck_pub_cpu", "sub1_cpu",
+                                                "sub_batch_cpu", "ck_sub_cpu")}
     for r in range(rounds):
         topic = topics[r]
         results["pub"].append(_unibus_publish(broker, topic, n, payload, results["pub_cpu"]))
@@ -108,8 +113,9 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
         results["ck_pub"].append(_rate(n, time.perf_counter() - start))
         results["ck_pub_cpu"].append(_cpu_us(n, cpu_start))
         total = 2 * n
-        results["sub1"].append(_unibus_consume(broker, topic, total, 1))
-        results["sub_batch"].append(_unibus_consume(broker, topic, total, 500))
+        results["sub1"].append(_unibus_consume(broker, topic, total, 1, results["sub1_cpu"]))
+        results["sub_batch"].append(_unibus_consume(broker, topic, total, 500,
+                                                    results["sub_batch_cpu"]))
         consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap,
                                              "group.id": f"ck-{uuid.uuid4().hex[:8]}",
                                              "auto.offset.reset": "earliest",
@@ -121,10 +127,11 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
             if m is None or m.error() is not None:
                 continue
             if start is None:
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
             consumer.commit(message=m, asynchronous=True)
             got += 1
         results["ck_sub"].append(_rate(total - 1, time.perf_counter() - start))
+        results["ck_sub_cpu"].append(_cpu_us(total - 1, cpu_start))
         consumer.close()
     broker.close()
     return results
@@ -235,15 +242,17 @@ def _report(title: str, results: Dict[str, list], baseline: str, pairs,
         print(_row(baseline, results[base_key], "msg/s", ",.0f"))
         print(_ratio(results[key], results[base_key]))
         if results.get(f"{key}_cpu"):
-            print("  CPU per message, all threads of the process (us; lower is better)")
+            print("  CPU per message, all threads of the process (us; lower is better;"
+                  " ratio = baseline / unibus)")
             print(_row("unibus", results[f"{key}_cpu"], "us", ".2f"))
             print(_row(baseline, results[f"{base_key}_cpu"], "us", ".2f"))
             print(_ratio(results[f"{key}_cpu"], results[f"{base_key}_cpu"],
                          higher_is_better=False))
     load_after = _load()
     quiet = max(load_before, load_after) < 1
-    print(f"  load average before {load_before:.2f}, after {load_after:.2f}"
-          f"{'' if quiet else ' (noisy: not quiet, do not quote these figures; a quiet machine has load < 1)'}")
+    note = "" if quiet else (" (noisy: not quiet, do not quote these figures; a quiet machine"
+                             " has load < 1)")
+    print(f"  load average before {load_before:.2f}, after {load_after:.2f}{note}")
 
 
 def _start_kafka_mock(cli: str, topics: List[str]) -> "tuple[subprocess.Popen, str]":
