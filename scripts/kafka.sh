@@ -3,6 +3,7 @@
 # Maven Central jars pinned in scripts/kafka/pom.xml. No Docker, no tarball.
 #
 #   scripts/kafka.sh start  [--brokers N] [--dir DIR] [--port P] [--owner-pid PID] [--fresh]
+#                           [--security sasl_ssl [--user NAME:PASSWORD]...]
 #   scripts/kafka.sh stop   [--dir DIR] [--node K] [--kill]
 #   scripts/kafka.sh status [--dir DIR]
 #   scripts/kafka.sh fetch                      # only download the jars (setup, CI)
@@ -18,6 +19,17 @@
 #   registered, then prints `bootstrap: 127.0.0.1:PORT,...`. Starting again on a DIR whose
 #   nodes are stopped (or some SIGKILLed) restarts them with their data and ports; --fresh
 #   wipes DIR first. --owner-pid: stop the cluster when that process exits (test fixtures).
+# --security sasl_ssl: the clients' listeners are SASL_SSL with SCRAM-SHA-512 and PLAIN
+#   (librdkafka before 2.6.1, Debian 12's 2.0.2 among them, fails SCRAM against Kafka 4:
+#   librdkafka#4895), and KRaft's StandardAuthorizer denies what no ACL allows. The
+#   script makes a CA and a broker certificate for 127.0.0.1 with openssl (PKCS12
+#   keystores, DIR/security), and the users: `admin` (a super user, random password) and
+#   each --user, as SCRAM credentials at format time and PLAIN users of the listener.
+#   It writes DIR/security/client.properties (librdkafka: kafka://...?config_file=) and
+#   DIR/security/admin-java.properties (Kafka's tools: --command-config) for admin, both
+#   mode 600; clients trust DIR/security/ca.pem. The controller listener stays PLAINTEXT
+#   on 127.0.0.1 (its ANONYMOUS principal, the brokers' own, is a super user there).
+#   Passwords are never printed.
 # stop: SIGTERM every node (or node K), SIGKILL after a grace period (or at once, --kill).
 #
 # Environment: UNIBUS_KAFKA_JVM_OPTS (default: small heap, serial GC, quick-start JIT),
@@ -110,8 +122,13 @@ pick_ports() {
   done
 }
 
+set_listener() {
+  if [ "$SECURITY" = sasl_ssl ]; then LISTENER=SASL_SSL; else LISTENER=PLAINTEXT; fi
+}
+
 load_state() {
   [ -f "$DIR/cluster.env" ] || return 1
+  SECURITY=""
   # shellcheck disable=SC1091
   source "$DIR/cluster.env"
   read -r -a PORTS <<<"$PORTS_LIST"
@@ -145,11 +162,11 @@ write_config() {  # write_config K
 process.roles=broker,controller
 node.id=$k
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:${PORTS[k - 1]},CONTROLLER://127.0.0.1:${CPORTS[k - 1]}
-advertised.listeners=PLAINTEXT://127.0.0.1:${PORTS[k - 1]}
+listeners=$LISTENER://127.0.0.1:${PORTS[k - 1]},CONTROLLER://127.0.0.1:${CPORTS[k - 1]}
+advertised.listeners=$LISTENER://127.0.0.1:${PORTS[k - 1]}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=$LISTENER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$LISTENER:$LISTENER
 log.dirs=$DIR/node-$k/data
 num.partitions=1
 default.replication.factor=$rf
@@ -171,6 +188,89 @@ log.cleaner.dedupe.buffer.size=16777216
 broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=3000
 EOF
+  [ "$SECURITY" = sasl_ssl ] || return 0
+  local sec="$DIR/security" store_pw admin_pw
+  store_pw="$(cat "$sec/store.password")"
+  admin_pw="$(cat "$sec/admin.password")"
+  local plain_users="user_admin=\"$admin_pw\"" u
+  while read -r u; do plain_users+=" user_${u%%:*}=\"${u#*:}\""; done <"$sec/users"
+  cat >>"$DIR/node-$k/server.properties" <<EOF
+# --security sasl_ssl: over TLS, SCRAM-SHA-512 (between brokers, Kafka's Java clients,
+# librdkafka >= 2.6.1) and PLAIN (librdkafka before 2.6.1, e.g. Debian 12's 2.0.2, whose
+# SCRAM Kafka 4 refuses: librdkafka#4895).
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_pw";
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin_pw" $plain_users;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$sec/broker.p12
+ssl.keystore.password=$store_pw
+ssl.key.password=$store_pw
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$sec/truststore.p12
+ssl.truststore.password=$store_pw
+ssl.client.auth=none
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin;User:ANONYMOUS
+EOF
+  chmod 600 "$DIR/node-$k/server.properties"
+}
+
+# --security sasl_ssl: a CA, a broker certificate for 127.0.0.1/localhost signed by it
+# (PKCS12 keystore), a truststore with the CA, random store and admin passwords, and
+# the admin's client properties. Once per DIR.
+make_security() {
+  need openssl "--security sasl_ssl makes its certificates with openssl"
+  need keytool "--security sasl_ssl makes the truststore with Java's keytool"
+  local sec="$DIR/security" store_pw admin_pw
+  local log="$sec/openssl.log"
+  mkdir -p "$sec"
+  chmod 700 "$sec"
+  (
+    umask 077
+    openssl rand -hex 16 >"$sec/store.password"
+    openssl rand -hex 16 >"$sec/admin.password"
+    : >"$sec/users"  # NAME:PASSWORD lines, for PLAIN (written into server.properties)
+    for u in "${USERS[@]}"; do printf '%s\n' "$u" >>"$sec/users"; done
+  )
+  store_pw="$(cat "$sec/store.password")"
+  admin_pw="$(cat "$sec/admin.password")"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=unibus test CA" \
+      -keyout "$sec/ca.key" -out "$sec/ca.pem" &&
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$sec/broker.key" -out "$sec/broker.csr" &&
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$sec/san.ext" &&
+      openssl x509 -req -in "$sec/broker.csr" -CA "$sec/ca.pem" -CAkey "$sec/ca.key" \
+        -CAcreateserial -days 3650 -extfile "$sec/san.ext" -out "$sec/broker.pem" &&
+      openssl pkcs12 -export -in "$sec/broker.pem" -inkey "$sec/broker.key" -certfile "$sec/ca.pem" \
+        -name broker -out "$sec/broker.p12" -passout "file:$sec/store.password" &&
+      keytool -importcert -noprompt -alias ca -file "$sec/ca.pem" -keystore "$sec/truststore.p12" \
+        -storetype PKCS12 -storepass:file "$sec/store.password"
+  } >"$log" 2>&1 || die "making the certificates for --security sasl_ssl failed; see $log"
+  chmod 600 "$sec/ca.key" "$sec/broker.key" "$sec/broker.p12" "$sec/truststore.p12"
+  (
+    umask 077
+    cat >"$sec/client.properties" <<EOF
+# librdkafka properties for the cluster's super user (kafka://...?config_file=THIS).
+# PLAIN: librdkafka before 2.6.1 fails SCRAM against Kafka 4 (librdkafka#4895).
+security.protocol=SASL_SSL
+sasl.mechanisms=PLAIN
+sasl.username=admin
+sasl.password=$admin_pw
+ssl.ca.location=$sec/ca.pem
+EOF
+    cat >"$sec/admin-java.properties" <<EOF
+# Kafka's tools as the cluster's super user (--command-config THIS).
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_pw";
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$sec/truststore.p12
+ssl.truststore.password=$store_pw
+EOF
+  )
 }
 
 start_node() {  # start_node K
@@ -213,9 +313,11 @@ wait_started() {
 # The cluster answers a metadata request listing all N brokers (when kcat is installed).
 wait_metadata() {
   command -v kcat >/dev/null 2>&1 || return 0
+  local kcat=(kcat)
+  [ "$SECURITY" = sasl_ssl ] && kcat+=(-F "$DIR/security/client.properties")
   local deadline=$(($(date +%s) + 30)) n
   while :; do
-    n="$(kcat -b "$(bootstrap)" -L -m 5 2>/dev/null | grep -c ' broker [0-9]* at ' || true)"
+    n="$("${kcat[@]}" -b "$(bootstrap)" -L -m 5 2>/dev/null | grep -c ' broker [0-9]* at ' || true)"
     [ "$n" -ge "$BROKERS" ] && break
     [ "$(date +%s)" -ge "$deadline" ] && die "the brokers started but metadata lists $n of $BROKERS brokers after 30s; see $DIR/node-*/kafka.log"
     sleep 0.3
@@ -223,11 +325,11 @@ wait_metadata() {
   # The group coordinator: the first FindCoordinator creates __consumer_offsets, and a
   # fresh cluster takes seconds to elect its leaders; do it now, not in a client's
   # first consumer-group call.
-  kcat -b "$(bootstrap)" -G unibus-kafka-sh-warmup -q unibus-kafka-sh-warmup >/dev/null 2>&1 9>&- &
+  "${kcat[@]}" -b "$(bootstrap)" -G unibus-kafka-sh-warmup -q unibus-kafka-sh-warmup >/dev/null 2>&1 9>&- &
   local warm=$!
   deadline=$(($(date +%s) + 60))
   while [ "$(date +%s)" -lt "$deadline" ]; do
-    n="$(kcat -b "$(bootstrap)" -L -t __consumer_offsets -m 5 2>/dev/null | grep -c 'partition .* leader [0-9]' || true)"
+    n="$("${kcat[@]}" -b "$(bootstrap)" -L -t __consumer_offsets -m 5 2>/dev/null | grep -c 'partition .* leader [0-9]' || true)"
     [ "$n" -ge 10 ] && break
     sleep 0.3
   done
@@ -256,25 +358,40 @@ cmd_start() {
   if load_state; then
     [ -z "$WANT_BROKERS" ] || [ "$WANT_BROKERS" = "$BROKERS" ] ||
       die "$DIR holds a $BROKERS-node cluster; use another --dir or --fresh for $WANT_BROKERS"
+    [ -z "$WANT_SECURITY" ] || [ "$WANT_SECURITY" = "$SECURITY" ] ||
+      die "$DIR holds a cluster without --security $WANT_SECURITY; use another --dir or --fresh"
   else
     BROKERS="${WANT_BROKERS:-1}"
     [[ "$BROKERS" =~ ^[1-9]$ ]] || die "--brokers must be 1 to 9, got '$BROKERS'"
     CLUSTER_ID="$(random_uuid)"
+    SECURITY="$WANT_SECURITY"
     pick_ports "$BROKERS" "$BASE_PORT"
+    local scram=() u
+    if [ "$SECURITY" = sasl_ssl ]; then
+      make_security
+      # The SCRAM users go into the bootstrap metadata (the format JVM's log does not
+      # print its arguments).
+      scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$(cat "$DIR/security/admin.password")]")
+      for u in "${USERS[@]}"; do
+        scram+=(--add-scram "SCRAM-SHA-512=[name=${u%%:*},password=${u#*:}]")
+      done
+    fi
+    set_listener
     for ((k = 1; k <= BROKERS; k++)); do write_config "$k"; done
     # Format every node's storage in parallel (one JVM each).
     local pids=()
     for ((k = 1; k <= BROKERS; k++)); do
       run_java log4j2-tools.properties kafka.tools.StorageTool format -t "$CLUSTER_ID" -c "$DIR/node-$k/server.properties" \
-        >"$DIR/node-$k/format.log" 2>&1 &
+        "${scram[@]}" >"$DIR/node-$k/format.log" 2>&1 &
       pids+=($!)
     done
     for ((k = 1; k <= BROKERS; k++)); do
       wait "${pids[k - 1]}" || die "formatting storage of node $k failed; see $DIR/node-$k/format.log"
     done
-    printf 'BROKERS=%s\nCLUSTER_ID=%s\nPORTS_LIST="%s"\nCPORTS_LIST="%s"\nVERSION=%s\n' \
-      "$BROKERS" "$CLUSTER_ID" "${PORTS[*]}" "${CPORTS[*]}" "$VERSION" >"$DIR/cluster.env"
+    printf 'BROKERS=%s\nCLUSTER_ID=%s\nPORTS_LIST="%s"\nCPORTS_LIST="%s"\nVERSION=%s\nSECURITY=%s\n' \
+      "$BROKERS" "$CLUSTER_ID" "${PORTS[*]}" "${CPORTS[*]}" "$VERSION" "$SECURITY" >"$DIR/cluster.env"
   fi
+  set_listener
   local nodes=()
   for ((k = 1; k <= BROKERS; k++)); do node_pid "$k" >/dev/null || nodes+=("$k"); done
   while :; do
@@ -298,6 +415,12 @@ cmd_start() {
   [ -n "$OWNER_PID" ] && watch_owner "$OWNER_PID"
   echo "Apache Kafka $VERSION, $BROKERS node(s) in $DIR"
   echo "bootstrap: $(bootstrap)"
+  if [ "$SECURITY" = sasl_ssl ]; then
+    echo "security: SASL_SSL (SCRAM-SHA-512, PLAIN), StandardAuthorizer (super user admin)"
+    echo "ca: $DIR/security/ca.pem"
+    echo "admin client properties: $DIR/security/client.properties"
+    echo "admin tool properties: $DIR/security/admin-java.properties"
+  fi
 }
 
 cmd_stop() {
@@ -346,7 +469,8 @@ cmd_status() {
 CMD="$1"
 shift
 DIR="$CACHE/kafka-cluster"
-WANT_BROKERS="" BASE_PORT="" OWNER_PID="" FRESH=0 NODE="" KILL=0
+WANT_BROKERS="" BASE_PORT="" OWNER_PID="" FRESH=0 NODE="" KILL=0 WANT_SECURITY="" SECURITY=""
+USERS=()
 if [ "$CMD" = random-uuid ]; then
   random_uuid
   exit 0
@@ -363,6 +487,14 @@ while [ $# -gt 0 ]; do
     --port) BASE_PORT="${2:?--port needs a number}"; shift 2 ;;
     --owner-pid) OWNER_PID="${2:?--owner-pid needs a pid}"; shift 2 ;;
     --node) NODE="${2:?--node needs a number}"; shift 2 ;;
+    --security)
+      WANT_SECURITY="${2:?--security needs a value (sasl_ssl)}"
+      [ "$WANT_SECURITY" = sasl_ssl ] || die "--security: only sasl_ssl is supported, got '$WANT_SECURITY'"
+      shift 2 ;;
+    --user)
+      [[ "${2:-}" =~ ^[A-Za-z0-9_.-]+:[A-Za-z0-9_.@%+-]+$ ]] ||
+        die "--user needs NAME:PASSWORD (NAME of letters, digits, '.', '_', '-'; PASSWORD of those and '@', '%', '+')"
+      USERS+=("$2"); shift 2 ;;
     --fresh) FRESH=1; shift ;;
     --kill) KILL=1; shift ;;
     *) die "unknown option '$1'" ;;

@@ -175,6 +175,61 @@ absl::Status ToStatus(rd_kafka_resp_err_t err, absl::string_view context) {
                                                 rd_kafka_err2name(err), ")"));
 }
 
+absl::Status AuthorizationError(const ClientConfig& config, absl::string_view context,
+                                rd_kafka_resp_err_t err, absl::string_view operation,
+                                absl::string_view resource, absl::string_view purpose) {
+  absl::string_view type, flag;
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+      type = "TOPIC";
+      flag = "--topic ";
+      break;
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+      type = "GROUP";
+      flag = "--group ";
+      break;
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+      type = "CLUSTER";
+      flag = "--cluster";
+      resource = "kafka-cluster";
+      break;
+    default:
+      return ToStatus(err, context);
+  }
+  std::string principal = "User:ANONYMOUS";
+  if (auto it = config.properties.find("sasl.username"); it != config.properties.end()) {
+    principal = absl::StrCat("User:", it->second);
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      context, ": permission denied (", rd_kafka_err2name(err), "): no ACL allows principal ",
+      principal, " operation ", operation, " on resource type ", type, " '", resource, "'", purpose,
+      "; a super user can grant it: kafka-acls --bootstrap-server ", config.bootstrap,
+      " --command-config ADMIN.properties --add --allow-principal ", principal, " --operation ",
+      operation, " ", flag, type == "CLUSTER" ? "" : resource));
+}
+
+absl::Status AuthenticationError(const ClientConfig& config, absl::string_view detail) {
+  auto get = [&](const char* key, absl::string_view fallback) -> std::string {
+    auto it = config.properties.find(key);
+    return it == config.properties.end() ? std::string(fallback) : it->second;
+  };
+  const std::string mechanism = get("sasl.mechanisms", "GSSAPI");
+  std::string scram_note;
+  if (absl::StartsWithIgnoreCase(mechanism, "SCRAM") && rd_kafka_version() < 0x020601ff) {
+    scram_note = absl::StrCat(
+        "; note: librdkafka ", rd_kafka_version_str(),
+        " (before 2.6.1) fails SCRAM against Kafka 4 brokers even with the right password "
+        "(librdkafka#4895): there use sasl.mechanisms=PLAIN over SASL_SSL, or a newer librdkafka");
+  }
+  return absl::UnauthenticatedError(absl::StrCat(
+      config.url, ": authentication failed: ", detail,
+      " (security.protocol=", get("security.protocol", "plaintext"),
+      ", sasl.mechanisms=", mechanism, ", sasl.username=", get("sasl.username", "(none)"),
+      "); check sasl.username and sasl.password (URL options or config_file) and that the user "
+      "exists on the cluster, or the ssl.* settings for a TLS failure",
+      scram_note));
+}
+
 std::string MessageIdOf(std::int32_t partition, std::int64_t offset) {
   return absl::StrCat(partition, "-", offset);
 }

@@ -92,6 +92,19 @@ absl::StatusCode CodeOf(rd_kafka_resp_err_t err);
 // `context`: what failed, e.g. "publish to 'orders' on kafka://h:9092".
 absl::Status ToStatus(rd_kafka_resp_err_t err, absl::string_view context);
 
+// PermissionDenied for a broker's TOPIC_, GROUP_ or CLUSTER_AUTHORIZATION_FAILED, in
+// Kafka's ACL terms: the principal (User:<sasl.username>), the operation it lacks on
+// the resource (resource type TOPIC/GROUP/CLUSTER and its name) and the kafka-acls
+// command that grants it. `purpose` (may be empty) follows the operation, e.g.
+// " (to consume)". Other errors: ToStatus(err, context).
+absl::Status AuthorizationError(const ClientConfig& config, absl::string_view context,
+                                rd_kafka_resp_err_t err, absl::string_view operation,
+                                absl::string_view resource, absl::string_view purpose = "");
+
+// Unauthenticated for a failed SASL/SSL handshake (`detail`: librdkafka's reason),
+// saying which settings to check. Never holds a secret.
+absl::Status AuthenticationError(const ClientConfig& config, absl::string_view detail);
+
 // "PARTITION-OFFSET": a message id unique within its topic.
 std::string MessageIdOf(std::int32_t partition, std::int64_t offset);
 

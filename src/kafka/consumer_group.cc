@@ -103,8 +103,9 @@ bool SendCommit(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, bool sync
 }
 
 absl::Status ConsumeErrorStatus(const rd_kafka_message_t* m, const std::string& topic,
-                                const std::string& subscription, const std::string& url,
+                                const std::string& subscription, const ClientConfig& config,
                                 spdlog::logger* logger) {
+  const std::string& url = config.url;
   const rd_kafka_resp_err_t err = m->err;
   if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return absl::OkStatus();
   const std::string what = rd_kafka_message_errstr(m);
@@ -112,8 +113,20 @@ absl::Status ConsumeErrorStatus(const rd_kafka_message_t* m, const std::string& 
     return absl::NotFoundError(absl::StrCat("topic '", topic, "' of subscription '", subscription,
                                             "' does not exist on ", url, ": ", what));
   }
-  if (err == RD_KAFKA_RESP_ERR__FATAL || CodeOf(err) == absl::StatusCode::kUnauthenticated ||
-      CodeOf(err) == absl::StatusCode::kPermissionDenied) {
+  const std::string context =
+      absl::StrCat("consume '", subscription, "' from topic '", topic, "' on ", url);
+  if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+    return AuthorizationError(config, context, err, "READ", topic, " (to consume)");
+  }
+  if (err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
+    return AuthorizationError(
+        config, context, err, "READ", subscription,
+        " (to consume as subscription, i.e. consumer group, '" + subscription + "')");
+  }
+  if (CodeOf(err) == absl::StatusCode::kUnauthenticated) {
+    return AuthenticationError(config, absl::StrCat(context, ": ", what));
+  }
+  if (err == RD_KAFKA_RESP_ERR__FATAL || CodeOf(err) == absl::StatusCode::kPermissionDenied) {
     return ToStatus(err, absl::StrCat("consume '", subscription, "' from ", url, " (", what, ")"));
   }
   Log(logger, spdlog::level::warn, absl::StrCat("consumer of '", subscription, "': ", what));

@@ -53,7 +53,7 @@ bool SendCommit(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* list, bool sync
 // the translated error for fatal, authentication and authorisation errors; OK (after
 // a log line) for transport and leadership errors, which librdkafka recovers from.
 absl::Status ConsumeErrorStatus(const rd_kafka_message_t* m, const std::string& topic,
-                                const std::string& subscription, const std::string& url,
+                                const std::string& subscription, const ClientConfig& config,
                                 spdlog::logger* logger);
 
 // `commits` of `topic` as a librdkafka list (metadata copied; the list owns it).

@@ -166,7 +166,16 @@ class KafkaPublisher : public PublisherConnection {
         return absl::NotFoundError(
             absl::StrCat("topic '", topic_, "' does not exist on ", config_.url,
                          "; create it first (unibus topics create ", topic_, ")"));
+      case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+      case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        return AuthorizationError(
+            config_, context, err,
+            err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? "WRITE" : "IDEMPOTENT_WRITE",
+            topic_, " (to publish)");
       default:
+        if (CodeOf(err) == absl::StatusCode::kUnauthenticated) {
+          return AuthenticationError(config_, absl::StrCat(context, ": ", rd_kafka_err2str(err)));
+        }
         return ToStatus(err, context);
     }
   }

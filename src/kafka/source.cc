@@ -312,7 +312,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
 
   void OnConsumeError(const rd_kafka_message_t* m) {
     absl::Status s =
-        ConsumeErrorStatus(m, topic_, subscription_, config_.url, config_.options.logger.get());
+        ConsumeErrorStatus(m, topic_, subscription_, config_, config_.options.logger.get());
     if (s.ok()) return;
     MutexLock lock(&mu_);
     error_ = std::move(s);

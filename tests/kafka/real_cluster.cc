@@ -63,7 +63,13 @@ RunResult Run(const std::vector<std::string>& argv, const std::string& err_file)
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RealCluster>> RealCluster::Start(int brokers) {
-  if (const char* dir = getenv("UNIBUS_KAFKA_TEST_CLUSTER")) {
+  return Start(brokers, {});
+}
+
+absl::StatusOr<std::unique_ptr<RealCluster>> RealCluster::Start(
+    int brokers, const std::vector<std::string>& options) {
+  const char* dir = options.empty() ? getenv("UNIBUS_KAFKA_TEST_CLUSTER") : nullptr;
+  if (dir != nullptr) {
     // A cluster started by hand (scripts/kafka.sh start --dir DIR), for quick reruns.
     std::unique_ptr<RealCluster> c(new RealCluster());
     c->dir_ = std::filesystem::path(dir).parent_path();
@@ -83,8 +89,11 @@ absl::StatusOr<std::unique_ptr<RealCluster>> RealCluster::Start(int brokers) {
   std::unique_ptr<RealCluster> c(new RealCluster());
   c->dir_ = tmpl;
   c->brokers_ = brokers;
-  auto out = c->Script({"start", "--brokers", absl::StrCat(brokers), "--dir", c->dir_ + "/cluster",
-                        "--owner-pid", absl::StrCat(getpid())});
+  std::vector<std::string> args = {
+      "start",       "--brokers",           absl::StrCat(brokers), "--dir", c->dir_ + "/cluster",
+      "--owner-pid", absl::StrCat(getpid())};
+  args.insert(args.end(), options.begin(), options.end());
+  auto out = c->Script(args);
   if (!out.ok()) {
     return absl::Status(out.status().code(),
                         absl::StrCat("could not start a real Kafka cluster with ",
@@ -99,6 +108,7 @@ absl::StatusOr<std::unique_ptr<RealCluster>> RealCluster::Start(int brokers) {
     return absl::InternalError(absl::StrCat(UNIBUS_KAFKA_SCRIPT, " printed no bootstrap: ", *out));
   }
   c->description_ = absl::StrCat(first, ", bootstrap ", c->bootstrap_);
+  c->start_output_ = *out;
   return c;
 }
 

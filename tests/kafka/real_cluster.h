@@ -19,6 +19,11 @@ class RealCluster {
   // message (jars not fetchable, never ready and its log file, ...). The nodes are
   // stopped when this object is destroyed, or when the process dies.
   static absl::StatusOr<std::unique_ptr<RealCluster>> Start(int brokers);
+  // The same with more `scripts/kafka.sh start` options, e.g. {"--security", "sasl_ssl",
+  // "--user", "alice:PASSWORD"}. Always a cluster of its own (UNIBUS_KAFKA_TEST_CLUSTER
+  // is not used).
+  static absl::StatusOr<std::unique_ptr<RealCluster>> Start(
+      int brokers, const std::vector<std::string>& options);
   ~RealCluster();
 
   const std::string& bootstrap() const { return bootstrap_; }
@@ -27,6 +32,15 @@ class RealCluster {
   // "Apache Kafka 4.1.1, 3 node(s) in DIR, bootstrap ...": what a test ran on.
   const std::string& description() const { return description_; }
   const std::string& dir() const { return dir_; }
+  // --security sasl_ssl: the CA clients trust, the super user's (admin) librdkafka
+  // properties and Kafka tools' --command-config file (scripts/kafka.sh writes them).
+  std::string ca_file() const { return dir_ + "/cluster/security/ca.pem"; }
+  std::string admin_properties() const { return dir_ + "/cluster/security/client.properties"; }
+  std::string admin_tool_properties() const {
+    return dir_ + "/cluster/security/admin-java.properties";
+  }
+  // What `scripts/kafka.sh start` printed.
+  const std::string& start_output() const { return start_output_; }
 
   // The process id of node `node` (1-based, = its broker id), or -1 if it is down.
   int Pid(int node) const;
@@ -52,6 +66,7 @@ class RealCluster {
   std::string dir_;
   std::string bootstrap_;
   std::string description_;
+  std::string start_output_;
   int brokers_ = 0;
 };
 
