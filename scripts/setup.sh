@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   clang clang-format clang-tidy libclang-rt-14-dev
   libabsl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
-  librdkafka-dev kcat maven
+  librdkafka-dev kcat maven openssl
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql
   libtorch-dev libopenblas0-pthread
@@ -23,6 +23,7 @@ PACKAGES=(
 # checks the /metrics exposition in the tests (19 MB download; Debian 12 ships
 # promtool in no smaller package). chromium: the browser of the --ui page test
 # (tests/ui), driven by playwright-core from npm, which must never download its own.
+# openssl: the CA and broker certificate of scripts/kafka.sh --security sasl_ssl.
 OPTIONAL=(google-cloud-cli-pubsub-emulator)
 # Tools some machines already have from elsewhere (a NodeSource node, a JDK): only
 # install Debian's when the command is missing, so the two never conflict.
