@@ -34,6 +34,19 @@ grep -q "topics create nosuch" "$DIR/err" || fail "NotFound does not say what to
 expect_rc 2 "$U" topics list --url 'foo://x'             # unknown scheme
 expect_rc 2 "$U" topics create 'bad name'               # invalid name
 expect_rc 2 "$U" publish -t orders --attr novalue x      # malformed attribute
+# Flag validators name the rule and the value (not CLI11's "Value 0 not in range 0.000000 to 1.8e308").
+for args in "bench -n 0:--messages: must be a positive whole number (>= 1), got 0" \
+            "topics create t --partitions -3:--partitions: must be a positive whole number (>= 1), got -3" \
+            "consume -s billing --max -1:--max: must be a whole number >= 0, got -1"; do
+  read -ra argv <<<"${args%%:--*}"
+  "$U" "${argv[@]}" >"$DIR/out" 2>"$DIR/err" && fail "${args%%:--*} was accepted"
+  grep -qF -- "--${args#*:--}" "$DIR/err" || fail "${args%%:--*}: $(cat "$DIR/err")"
+  ! grep -q "not in range" "$DIR/err" || fail "${args%%:--*}: CLI11's range message: $(cat "$DIR/err")"
+done
+if "$U" train --help >/dev/null 2>&1; then
+  "$U" train --lr 0 >"$DIR/out" 2>"$DIR/err" && fail "train --lr 0 was accepted"
+  grep -qF -- "--lr: must be a positive number (> 0), got 0" "$DIR/err" || fail "train --lr 0: $(cat "$DIR/err")"
+fi
 echo "not sqlite" > "$DIR/junk.db"
 "$U" topics list --url "sqlite://$DIR/junk.db" >/dev/null 2>"$DIR/err" && fail "opened a non-database"
 grep -q "$DIR/junk.db" "$DIR/err" || fail "error does not name the file"

@@ -377,15 +377,12 @@ void setup_bench(CLI::App& app) {
   auto opts = std::make_shared<BenchOptions>();
   auto* cmd =
       app.add_subcommand("bench", "measure throughput and latency against a same-run baseline");
-  cmd->add_option("--messages,-n", opts->messages, "messages per round")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--size,-s", opts->size, "payload bytes")->check(CLI::PositiveNumber);
-  cmd->add_option("--consumers,-c", opts->consumers, "competing consumers")
-      ->check(CLI::PositiveNumber);
+  cmd->add_option("--messages,-n", opts->messages, "messages per round")->check(Positive());
+  cmd->add_option("--size,-s", opts->size, "payload bytes")->check(Positive());
+  cmd->add_option("--consumers,-c", opts->consumers, "competing consumers")->check(Positive());
   cmd->add_option("--repeat,-r", opts->repeat, "rounds (min and median are reported)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", opts->batch, "publisher batch size (messages)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
+  cmd->add_option("--batch", opts->batch, "publisher batch size (messages)")->check(Positive());
   cmd->add_option("--latency-messages", opts->latency_messages,
                   "messages in the latency run (0: skip)");
   cmd->add_flag("--no-baseline", opts->no_baseline, "skip the baseline");
@@ -395,7 +392,7 @@ void setup_bench(CLI::App& app) {
       "--cpu", opts->cpu,
       "print each round's consume-phase CPU time by thread (unibus's and the baseline's)");
   cmd->add_option("--partitions", opts->partitions, "partitions of the bench topic (Kafka)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   AddBrokerFlags(cmd, &opts->broker);
   cmd->callback([opts] { Exit(run_bench(*opts)); });
 }

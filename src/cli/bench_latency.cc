@@ -199,9 +199,9 @@ void setup_bench_latency(CLI::App& app) {
       "latency sweep: measure the pipeline's maximum rate, then p50/p95/p99 (total and by "
       "stage) at 10%..100% of it; CSV and a gnuplot PNG of latency against throughput");
   cmd->add_option("--count,-n", opts->count, "images per point (at most the 10,000 test images)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--steps", opts->steps, "points from 10% to 100% of the maximum rate")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_flag("--quick", opts->quick, "a short sweep for tests: 300 images, 10% and 100%");
   cmd->add_option("--csv", opts->csv, "write the sweep here");
   cmd->add_option("--png", opts->png, "draw latency against throughput here ('' to skip)");
@@ -209,11 +209,10 @@ void setup_bench_latency(CLI::App& app) {
                   "sqlite:PATH or postgresql://... (default: in the temp dir, or "
                   "sqlite:predictions.db with --url)");
   cmd->add_option("--max-batch", opts->classify.max_batch, "images per model call")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--workers", opts->classify.workers, "classifier threads")
-      ->check(CLI::PositiveNumber);
+      ->check(NonNegative());
+  cmd->add_option("--workers", opts->classify.workers, "classifier threads")->check(Positive());
   cmd->add_option("--model", opts->model, "model file (default: as `pipeline`)");
   cmd->add_option("--data", opts->data, "directory of the gzip'd IDX files");
   AddP99TargetFlag(cmd, &opts->p99_target_ms);

@@ -162,7 +162,7 @@ void setup_bench_model(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--batches", o->batches, "batch sizes")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber)
+      ->check(Positive())
       ->delimiter(',');
   cmd->add_option("--layouts", o->layouts,
                   "inference layouts: module (unfolded batch norm), folded, channels-last, "
@@ -171,16 +171,16 @@ void setup_bench_model(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--repetitions", o->repetitions, "timed runs per row")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--images", o->images, "images classified per run")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--threads", o->threads, "LibTorch threads (1 measures one core)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--gemm-size", o->gemm_size, "side of the square matrices of the peak SGEMM")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--core", o->core, "CPU to pin to (-1: the one it starts on)")
       ->capture_default_str();
   cmd->callback([o] { Exit(run_bench_model(*o)); });

@@ -258,19 +258,19 @@ void setup_bench_pipeline(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--images", o->images, "images per round and side (the test set repeats)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--rounds", o->rounds, "rounds; each runs model-only then end to end")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--workers", o->workers, "classifier workers (one model thread each)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--max-batch", o->max_batch, "images per model call")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--max-wait-ms", o->max_wait_ms, "classify's wait for a fuller batch")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative());
   cmd->callback([o] { Exit(run_bench_pipeline(*o)); });
 }
 

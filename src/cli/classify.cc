@@ -132,12 +132,12 @@ void setup_classify(CLI::App& app) {
   cmd->add_option("--predictions-topic", opts->classify.predictions_topic, "predictions topic");
   cmd->add_option("--out-url", opts->out_url, "broker for predictions (default: the input broker)");
   cmd->add_option("--max-batch", opts->classify.max_batch, "images per model call")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative());
   AddP99TargetFlag(cmd, &opts->p99_target_ms);
   cmd->add_option("--workers", opts->classify.workers, "worker threads, one model each")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option(
       "--model", opts->model,
       "model file (default: $UNIBUS_MODEL, <prefix>/share/unibus/, the source tree, ./models/)");

@@ -1,6 +1,8 @@
 #include "cli/common.h"
 
+#include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -16,7 +18,36 @@ namespace unibus::cli {
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
+
+// A whole number >= `min`; `rule` says so in the error.
+CLI::Validator WholeAtLeast(std::int64_t min, const char* rule, const char* name) {
+  return CLI::Validator(
+      [min, rule](std::string& text) -> std::string {
+        std::int64_t v = 0;
+        if (absl::SimpleAtoi(text, &v) && v >= min) return "";
+        return absl::StrCat(rule, ", got ", text);
+      },
+      name);
+}
 }  // namespace
+
+CLI::Validator Positive() {
+  return WholeAtLeast(1, "must be a positive whole number (>= 1)", "POSITIVE");
+}
+
+CLI::Validator NonNegative() {
+  return WholeAtLeast(0, "must be a whole number >= 0", "NONNEGATIVE");
+}
+
+CLI::Validator PositiveReal() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double v = 0;
+        if (absl::SimpleAtod(text, &v) && v > 0 && std::isfinite(v)) return "";
+        return absl::StrCat("must be a positive number (> 0), got ", text);
+      },
+      "POSITIVE");
+}
 
 void AddBrokerFlags(CLI::App* app, BrokerFlags* flags) {
   app->add_option("--url", flags->url,

@@ -60,6 +60,16 @@ int Fail(const absl::Status& s);
 // Ends a subcommand with `code` (CLI11 turns it into the process exit code).
 void Exit(int code);
 
+// CLI11 validators whose error names the rule and the value, e.g.
+// "--workers: must be a positive whole number (>= 1), got 0" (CLI::PositiveNumber says
+// "Value 0 not in range 0.000000 to 1.797693e+308"). Help shows INT:POSITIVE etc.
+//   Positive():     a whole number >= 1.
+//   PositiveReal(): a number > 0 (e.g. a learning rate).
+//   NonNegative():  a whole number >= 0.
+CLI::Validator Positive();
+CLI::Validator PositiveReal();
+CLI::Validator NonNegative();
+
 // Parses "250ms", "10s", "5m", "7d" (absl durations plus days). InvalidArgument otherwise.
 absl::StatusOr<absl::Duration> ParseDuration(const std::string& text);
 

@@ -160,7 +160,7 @@ void setup_consume(CLI::App& app) {
   cmd->add_option("--topic,-t", opts->topic, "topic; creates the subscription on it when missing");
   cmd->add_flag("--from-beginning", opts->from_beginning,
                 "a new subscription starts at the earliest message");
-  cmd->add_option("--max,-n", opts->max, "stop after N messages")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max,-n", opts->max, "stop after N messages")->check(NonNegative());
   cmd->add_option("--timeout", opts->timeout, "stop after this long without a message, e.g. 5s");
   cmd->add_option("--format", opts->format, "text or json");
   cmd->add_option(

@@ -180,8 +180,7 @@ void setup_dead_letters(CLI::App& app) {
     sub->add_option("--format", opts->format, "text or json");
     sub->add_option("--wait", opts->wait,
                     "how long to wait for more dead letters before deciding there are no more");
-    sub->add_option("--max", opts->max, "read at most this many dead letters")
-        ->check(CLI::PositiveNumber);
+    sub->add_option("--max", opts->max, "read at most this many dead letters")->check(Positive());
     AddBrokerFlags(sub, &opts->broker);
     sub->callback([opts, sub] { Exit(run_dead_letters(sub->get_name(), *opts)); });
   }

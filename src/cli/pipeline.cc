@@ -108,11 +108,10 @@ void setup_pipeline(CLI::App& app) {
   cmd->add_option("--count,-n", opts->p.feed.count, "images (default: all 10,000)");
   cmd->add_option("--rate", opts->p.feed.rate, "images per second (default: as fast as possible)");
   cmd->add_option("--max-batch", opts->p.classify.max_batch, "images per model call")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--max-wait-ms", opts->max_wait_ms, "wait this long to fill a batch");
   AddP99TargetFlag(cmd, &opts->p99_target_ms);
-  cmd->add_option("--workers", opts->p.classify.workers, "classifier threads")
-      ->check(CLI::PositiveNumber);
+  cmd->add_option("--workers", opts->p.classify.workers, "classifier threads")->check(Positive());
   cmd->add_option(
       "--model", opts->model,
       "model file (default: $UNIBUS_MODEL, <prefix>/share/unibus/, the source tree, ./models/)");

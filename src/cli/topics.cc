@@ -70,8 +70,7 @@ void setup_topics(CLI::App& app) {
   topics->require_subcommand(1);
   auto* create = topics->add_subcommand("create", "create a topic");
   create->add_option("name", opts->name, "topic name")->required();
-  create->add_option("--partitions", opts->partitions, "partitions (Kafka)")
-      ->check(CLI::PositiveNumber);
+  create->add_option("--partitions", opts->partitions, "partitions (Kafka)")->check(Positive());
   create->add_option("--replication", opts->replication, "replication factor (Kafka)");
   create->add_option("--retention", opts->retention, "keep messages this long, e.g. 7d, 12h");
   create->add_option("--retention-messages", opts->retention_messages,

@@ -100,19 +100,19 @@ void setup_train(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--epochs", o->config.epochs, "passes over the training set")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--seed", o->config.seed, "seed of weights, dropout, shuffling and flips")
       ->capture_default_str();
   cmd->add_option("--batch-size", o->config.batch_size, "images per optimizer step")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_option("--lr", o->config.learning_rate, "peak learning rate (AdamW, cosine decay)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(PositiveReal());
   cmd->add_option("--threads", o->config.threads,
                   "LibTorch threads; more than free cores slows training down a lot")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive());
   cmd->add_flag("!--no-augment", o->config.augment,
                 "do not flip or shift training images at random");
   cmd->add_option("--max-shift", o->config.max_shift,
