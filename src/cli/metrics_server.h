@@ -3,23 +3,18 @@
 #ifndef UNIBUS_CLI_METRICS_SERVER_H_
 #define UNIBUS_CLI_METRICS_SERVER_H_
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "cli/http_listen.h"
 #include "unibus/broker.h"
 #include "unibus/metrics.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace unibus::cli {
 
@@ -54,31 +49,28 @@ int AddStageMetrics(MetricsRegistry& registry, Broker broker, std::string stage,
 class MetricsServer {
  public:
   // Listens on `address` ("127.0.0.1:9464", "localhost:0" for any free port,
-  // "[::1]:9464"). InvalidArgument for a malformed address, or one that is not
-  // loopback unless `allow_remote`; Unavailable when the port is taken, naming it.
+  // "[::1]:9464"), see HttpListener. InvalidArgument for a malformed address, or one
+  // that is not loopback unless `allow_remote`; Unavailable when the port is taken,
+  // naming it.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       const std::string& address, bool allow_remote, std::shared_ptr<MetricsRegistry> registry);
   // Starts the server `flags` ask for and says where on stderr, or returns null
   // when they ask for none.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       const MetricsFlags& flags, std::shared_ptr<MetricsRegistry> registry);
-  ~MetricsServer();  // stops listening and joins
+  ~MetricsServer() = default;  // stops listening and joins
 
   // What /readyz answers: OK -> 200, else 503 with the status message.
   void SetReady(absl::Status ready);
-  int port() const { return port_; }
-  const std::string& host() const { return host_; }
+  int port() const { return listener_->port(); }
+  const std::string& host() const { return listener_->host(); }
 
  private:
   MetricsServer() = default;
   std::shared_ptr<MetricsRegistry> registry_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<bool> done_{false};  // the listen loop returned
-  std::string host_;
-  int port_ = 0;
   std::mutex mu_;
   absl::Status ready_ = absl::UnavailableError("starting");  // guarded by mu_
+  std::unique_ptr<HttpListener> listener_;                   // last: stopped before the rest goes
 };
 
 }  // namespace unibus::cli

@@ -3,18 +3,13 @@
 #ifndef UNIBUS_CLI_UI_SERVER_H_
 #define UNIBUS_CLI_UI_SERVER_H_
 
-#include <atomic>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "cli/http_listen.h"
 #include "cli/ui_state.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace unibus::cli {
 
@@ -33,8 +28,9 @@ void AddUiFlags(CLI::App* app, UiFlags* flags, bool with_keep);
 class UiServer {
  public:
   // Listens on `address` ("127.0.0.1:8080", "localhost:0" for any free port,
-  // "[::1]:8080"). InvalidArgument for a malformed address, or one that is not
-  // loopback unless `allow_remote`; Unavailable when the port is taken, naming it.
+  // "[::1]:8080"), see HttpListener. InvalidArgument for a malformed address, or one
+  // that is not loopback unless `allow_remote`; Unavailable when the port is taken,
+  // naming it.
   static absl::StatusOr<std::unique_ptr<UiServer>> Start(const std::string& address,
                                                          bool allow_remote,
                                                          std::shared_ptr<const UiState> state);
@@ -42,19 +38,15 @@ class UiServer {
   // when they ask for none.
   static absl::StatusOr<std::unique_ptr<UiServer>> Start(const UiFlags& flags,
                                                          std::shared_ptr<const UiState> state);
-  ~UiServer();  // stops listening and joins
+  ~UiServer() = default;  // stops listening and joins
 
-  int port() const { return port_; }
-  const std::string& host() const { return host_; }
+  int port() const { return listener_->port(); }
+  const std::string& host() const { return listener_->host(); }
 
  private:
   UiServer() = default;
   std::shared_ptr<const UiState> state_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<bool> done_{false};  // the listen loop returned
-  std::string host_;
-  int port_ = 0;
+  std::unique_ptr<HttpListener> listener_;  // last: stopped before the rest goes
 };
 
 // For --ui-keep: says on stderr that the page stays up, then blocks until SIGINT or
