@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <mutex>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/baselines.h"
+#include "cli/bench_stats.h"
 #include "cli/common.h"
 #include "cli/subcommands.h"
 #include "core/url.h"
@@ -236,24 +236,6 @@ void PrintCpu(const std::string& what, const bench::ThreadCpu& cpu) {
   std::cout << line << "\n";
 }
 
-// The 1-minute load average, or -1 where /proc/loadavg cannot be read.
-double LoadAverage() {
-  std::ifstream f("/proc/loadavg");
-  double load = -1;
-  if (!(f >> load)) return -1;
-  return load;
-}
-
-// How far a side's rounds scatter: (max - min) / median.
-double Spread(const std::vector<double>& v) {
-  if (v.empty() || Median(v) <= 0) return 0;
-  return (*std::max_element(v.begin(), v.end()) - Min(v)) / Median(v);
-}
-
-// A baseline whose rounds scatter more than this was disturbed by other load; a ratio
-// against it says more about the machine than about unibus.
-constexpr double kNoisySpread = 0.25;
-
 int run_bench(const BenchOptions& options) {
   BenchOptions o = options;
   TopicMaker fallback;
@@ -337,11 +319,7 @@ int run_bench(const BenchOptions& options) {
     row(absl::StrCat(base_name, " publish").c_str(), base_pub);
     row(absl::StrCat(base_name, " consume+ack").c_str(), base_con);
     auto ratio = [](const std::vector<double>& ours, const std::vector<double>& base) {
-      if (Spread(base) > kNoisySpread) {
-        return absl::StrFormat("noisy (baseline rounds spread %.0f %% > %.0f %%)",
-                               100 * Spread(base), 100 * kNoisySpread);
-      }
-      return absl::StrFormat("%.2fx", Median(ours) / Median(base));
+      return RatioOrNoisy(ours, base, "baseline");
     };
     std::cout << absl::StrFormat("  ratio unibus/%s (medians): publish %s, consume+ack %s\n",
                                  base_name, ratio(pub, base_pub), ratio(con, base_con));
@@ -363,11 +341,7 @@ int run_bench(const BenchOptions& options) {
         pct(0.50), pct(0.99));
   }
   const double load_after = LoadAverage();
-  std::cout << absl::StrFormat(
-      "  load average before %.2f, after %.2f%s\n", load_before, load_after,
-      std::max(load_before, load_after) >= 1
-          ? " (not quiet: do not quote these figures; a quiet machine has load < 1)"
-          : "");
+  std::cout << LoadLine(load_before, load_after);
   return 0;
 }
 

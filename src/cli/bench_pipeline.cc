@@ -10,7 +10,6 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -21,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/baselines.h"
+#include "cli/bench_stats.h"
 #include "cli/common.h"
 #include "cli/model_path.h"
 #include "cli/subcommands.h"
@@ -47,19 +47,6 @@ struct BenchPipelineOptions {
   int max_wait_ms = 2;
 };
 
-double LoadAverage() {
-  std::ifstream f("/proc/loadavg");
-  double load = -1;
-  if (!(f >> load)) return -1;
-  return load;
-}
-
-// (max - min) / median of a side's rounds.
-double Spread(const std::vector<double>& v) {
-  if (v.empty() || Median(v) <= 0) return 0;
-  return (*std::max_element(v.begin(), v.end()) - Min(v)) / Median(v);
-}
-
 // CPU seconds (user + system) this process has used so far, every thread included.
 double ProcessCpuSeconds() {
   rusage u{};
@@ -67,9 +54,6 @@ double ProcessCpuSeconds() {
   auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
   return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
-
-// Above this spread between rounds the machine, not the pipeline, moved the figures.
-constexpr double kNoisySpread = 0.25;
 
 // `n` images cut from `all` (repeating it when n is larger), labels kept.
 pipeline::ImageSet Take(const pipeline::ImageSet& all, std::size_t n) {
@@ -217,14 +201,8 @@ int run_bench_pipeline(const BenchPipelineOptions& o) {
   };
   row("model only (ceiling)", ceiling);
   row("end to end", e2e);
-  if (Spread(ceiling) > kNoisySpread) {
-    std::cout << absl::StrFormat(
-        "  ratio end to end / model only: noisy (ceiling rounds spread %.0f %% > %.0f %%)\n",
-        100 * Spread(ceiling), 100 * kNoisySpread);
-  } else {
-    std::cout << absl::StrFormat("  ratio end to end / model only (medians): %.2fx\n",
-                                 Median(e2e) / Median(ceiling));
-  }
+  std::cout << "  ratio end to end / model only (medians): "
+            << RatioOrNoisy(e2e, ceiling, "ceiling") << "\n";
   std::cout << absl::StrFormat("  per-round ratios: min %.2fx median %.2fx\n", Min(ratios),
                                Median(ratios));
   std::cout << absl::StrFormat(
@@ -232,11 +210,7 @@ int run_bench_pipeline(const BenchPipelineOptions& o) {
       "broker, feed and sink cost on top of the model)\n",
       Median(ceiling_cpu), Median(e2e_cpu), Median(e2e_cpu) / Median(ceiling_cpu));
   const double load_after = LoadAverage();
-  std::cout << absl::StrFormat(
-      "  load average before %.2f, after %.2f%s\n", load_before, load_after,
-      std::max(load_before, load_after) >= 1
-          ? " (not quiet: do not quote these figures; a quiet machine has load < 1)"
-          : "");
+  std::cout << LoadLine(load_before, load_after);
   return 0;
 }
 

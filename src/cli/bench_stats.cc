@@ -1,0 +1,41 @@
+#include "cli/bench_stats.h"
+
+#include <algorithm>
+#include <fstream>
+
+#include "absl/strings/str_format.h"
+#include "bench/baselines.h"
+
+namespace unibus::cli {
+
+double LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  double load = -1;
+  if (!(f >> load)) return -1;
+  return load;
+}
+
+double Spread(const std::vector<double>& rounds) {
+  const double median = bench::Median(rounds);
+  if (rounds.empty() || median <= 0) return 0;
+  return (*std::max_element(rounds.begin(), rounds.end()) - bench::Min(rounds)) / median;
+}
+
+std::string RatioOrNoisy(const std::vector<double>& ours, const std::vector<double>& base,
+                         const std::string& base_what) {
+  if (Spread(base) > kNoisySpread) {
+    return absl::StrFormat("noisy (%s rounds spread %.0f %% > %.0f %%)", base_what,
+                           100 * Spread(base), 100 * kNoisySpread);
+  }
+  return absl::StrFormat("%.2fx", bench::Median(ours) / bench::Median(base));
+}
+
+std::string LoadLine(double before, double after) {
+  return absl::StrFormat(
+      "  load average before %.2f, after %.2f%s\n", before, after,
+      std::max(before, after) >= 1
+          ? " (not quiet: do not quote these figures; a quiet machine has load < 1)"
+          : "");
+}
+
+}  // namespace unibus::cli
