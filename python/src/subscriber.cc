@@ -16,6 +16,40 @@ namespace {
 // How long a blocking call waits without the GIL before it looks for Ctrl-C.
 constexpr absl::Duration kSignalCheck = absl::Milliseconds(100);
 
+// A TypeError "`name` must be `what`, not T" (the wording of unibus._checks).
+[[noreturn]] void WrongType(const char* name, const char* what, nb::handle value) {
+  throw nb::type_error(
+      absl::StrCat(name, " must be ", what, ", not ", nb::type_name(value.type()).c_str()).c_str());
+}
+
+// Subscriber.pull's max_messages: an int (not a bool).
+std::size_t MaxMessages(nb::handle h) {
+  if (!PyLong_Check(h.ptr()) || PyBool_Check(h.ptr())) WrongType("max_messages", "an int", h);
+  const long long n = PyLong_AsLongLong(h.ptr());
+  if (n == -1 && PyErr_Occurred()) throw nb::python_error();
+  if (n < 1) ThrowStatus(absl::InvalidArgumentError("max_messages must be at least 1"));
+  return static_cast<std::size_t>(n);
+}
+
+// Subscriber.pull's timeout in seconds: None (-1: until one comes), a float or int, or a
+// datetime.timedelta.
+double PullTimeout(nb::handle h) {
+  if (h.is_none()) return -1.0;
+  if (PyFloat_CheckExact(h.ptr())) return PyFloat_AS_DOUBLE(h.ptr());
+  if ((PyLong_Check(h.ptr()) || PyFloat_Check(h.ptr())) && !PyBool_Check(h.ptr())) {
+    const double d = PyFloat_AsDouble(h.ptr());
+    if (d == -1.0 && PyErr_Occurred()) throw nb::python_error();
+    return d;
+  }
+  // Kept for the interpreter's life (never released: no destruction order at exit).
+  static PyObject* timedelta =
+      nb::object(nb::module_::import_("datetime").attr("timedelta")).release().ptr();
+  if (PyObject_IsInstance(h.ptr(), timedelta) == 1) {
+    return nb::cast<double>(h.attr("total_seconds")());
+  }
+  WrongType("timeout", "a number of seconds (float) or a datetime.timedelta", h);
+}
+
 }  // namespace
 
 void PySession::Stop() {
@@ -50,7 +84,6 @@ void PySubscriber::CheckOpen() const {
 
 nb::list PySubscriber::Pull(std::size_t max_messages, double timeout) {
   CheckOpen();
-  if (max_messages < 1) ThrowStatus(absl::InvalidArgumentError("max_messages must be at least 1"));
   // Messages already waiting are taken with the GIL held: a zero timeout only takes the
   // subscriber's short internal lock, and a busy consumer saves a GIL hand-over a call.
   absl::StatusOr<std::vector<PulledMessage>> got =
@@ -137,7 +170,15 @@ void BindSubscriber(nb::module_& m) {
       .def("wait", &PySession::Wait, nb::arg("timeout"))
       .def_prop_ro("stopped", &PySession::stopped);
   nb::class_<PySubscriber>(m, "_Subscriber")
-      .def("pull", &PySubscriber::Pull, nb::arg("max_messages"), nb::arg("timeout"))
+      .def(
+          "pull",
+          [](PySubscriber& s, nb::handle max_messages, nb::handle timeout) {
+            return s.Pull(MaxMessages(max_messages), PullTimeout(timeout));
+          },
+          nb::arg("max_messages") = 100, nb::arg("timeout").none() = nb::none(),
+          nb::sig("def pull(self, max_messages: int = 100, timeout: float | datetime.timedelta "
+                  "| None = None) -> list[Message]"),
+          "Subscriber.pull itself (see there); checks its arguments in C++.")
       .def("subscribe", &PySubscriber::Subscribe, nb::arg("callback"))
       .def("stats", &PySubscriber::Stats)
       .def("close", &PySubscriber::Close)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import datetime
 import re
 import subprocess
 import sys
@@ -65,6 +66,15 @@ def test_wrong_types_name_the_expected_type(mem):
         sub.subscribe(3)
     with pytest.raises(TypeError, match="max_messages must be an int, not str"):
         sub.pull("10")
+    with pytest.raises(TypeError, match="max_messages must be an int, not bool"):
+        sub.pull(True)
+    with pytest.raises(TypeError, match=r"timeout must be a number of seconds \(float\) or a "
+                       r"datetime.timedelta, not str"):
+        sub.pull(1, "1")
+    with pytest.raises(unibus.InvalidArgument, match="max_messages must be at least 1"):
+        sub.pull(0, 0)
+    assert sub.pull(1, datetime.timedelta(milliseconds=1)) == []
+    assert sub.pull(1, 0) == [] and sub.pull(timeout=0.001) == []
 
 
 def test_non_utf8_attributes_follow_the_cpp_rule(mem):

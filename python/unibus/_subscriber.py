@@ -8,7 +8,7 @@ from typing import AsyncIterator, Callable, Iterator, List, Optional
 
 from . import _errors as unibus_errors
 from . import _unibus
-from ._checks import check_type, seconds
+from ._checks import seconds
 from ._lifetime import track
 
 Message = _unibus.Message
@@ -79,6 +79,10 @@ class Subscriber:
 
     def __init__(self, impl: _unibus._Subscriber) -> None:
         self._impl = impl
+        # pull() straight to the extension, which checks the arguments as the method
+        # below does: no Python frame per call. The method documents it
+        # (help(Subscriber.pull)).
+        self.pull = impl.pull  # type: ignore[method-assign]
         track(self)
 
     @property
@@ -98,16 +102,7 @@ class Subscriber:
             unibus.FailedPrecondition: the subscriber is closed.
             unibus.Error: the broker failed (Unavailable, NotFound, ...).
         """
-        # The common argument types skip the general checks (a call per message counts).
-        if type(max_messages) is not int:
-            check_type("max_messages", max_messages, int, "an int")
-        if timeout is None:
-            wait = -1.0
-        elif type(timeout) is float:
-            wait = timeout
-        else:
-            wait = seconds("timeout", timeout)
-        return self._impl.pull(max_messages, wait)
+        return self._impl.pull(max_messages, timeout)
 
     def __iter__(self) -> Iterator[Message]:
         """Yields messages as they come, until close() (from any thread) or Ctrl-C."""
