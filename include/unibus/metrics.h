@@ -143,11 +143,13 @@ UNIBUS_EXPORT std::string PrometheusText(const MetricsSnapshot& snapshot);
 // The figures of one Publisher, labelled {topic}:
 //   unibus_messages_published_total, unibus_publish_failures_total{code}.
 // Wrap() returns a Publisher that counts every publish's outcome; it shares the
-// wrapped one's connection. Thread-safe. The registry must outlive it.
+// wrapped one's connection and keeps its portability checks (what the wrapped one
+// refuses with InvalidArgument, the wrapped result refuses too). Thread-safe. The registry must
+// outlive it.
 class UNIBUS_EXPORT PublisherMetrics {
  public:
   PublisherMetrics(std::shared_ptr<MetricsRegistry> registry, std::string topic);
-  [[nodiscard]] Publisher Wrap(Publisher p) const;
+  [[nodiscard]] Publisher Wrap(const Publisher& p) const;
 
  private:
   std::shared_ptr<MetricsRegistry> registry_;

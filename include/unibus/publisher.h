@@ -93,6 +93,14 @@ class UNIBUS_EXPORT Publisher {
 
   std::shared_ptr<PublisherConnection> connection() const { return conn_; }
 
+  // A Publisher over `conn` (e.g. a decorator of connection()) that keeps this one's
+  // portability rules: it refuses what this one refuses (see ValidateForPublish).
+  Publisher WithConnection(std::shared_ptr<PublisherConnection> conn) const {
+    Publisher p(std::move(conn));
+    p.rules_ = rules_;
+    return p;
+  }
+
  private:
   struct Rules {
     Capabilities caps;

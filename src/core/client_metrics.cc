@@ -62,8 +62,8 @@ PublisherMetrics::PublisherMetrics(std::shared_ptr<MetricsRegistry> registry, st
   (void)Must(registry_->counter(kPublished, "Messages the broker accepted.", {{"topic", topic_}}));
 }
 
-Publisher PublisherMetrics::Wrap(Publisher p) const {
-  return Publisher(std::make_shared<CountingPublisher>(p.connection(), registry_, topic_));
+Publisher PublisherMetrics::Wrap(const Publisher& p) const {
+  return p.WithConnection(std::make_shared<CountingPublisher>(p.connection(), registry_, topic_));
 }
 
 struct SubscriberMetrics::Figures {
@@ -131,7 +131,8 @@ SubscriberMetrics::SubscriberMetrics(std::shared_ptr<MetricsRegistry> registry,
       "unibus_handler_seconds", "Time from delivery to ack or nack, in seconds.", labels));
   figures_->latency = Must(registry_->histogram("unibus_end_to_end_latency_seconds",
                                                 "Time from publish to ack, in seconds.", labels));
-  collector_ = registry_->AddCollector([subscriber, labels](MetricsSnapshot& out) {
+  collector_ = registry_->AddCollector([subscriber = std::move(subscriber),
+                                        labels](MetricsSnapshot& out) {
     const SubscriberStats s = subscriber.stats();
     auto counter = [&](const char* name, const char* help, std::int64_t v) {
       out.push_back({name, help, MetricType::kCounter, {{labels, static_cast<double>(v), {}}}});

@@ -115,6 +115,30 @@ TEST(ClientMetricsTest, AWrappedPublisherForwardsEveryCall) {
   pub.Shutdown();
 }
 
+// Wrapping keeps the contract of Broker::publisher: what the broker's publisher
+// refuses (ValidateForPublish), the wrapped one refuses too, before the broker.
+TEST(ClientMetricsTest, AWrappedBrokerPublisherKeepsThePortabilityChecks) {
+  auto broker = Broker::Open("mem://client-metrics-rules");
+  ASSERT_TRUE(broker.ok());
+  ASSERT_TRUE(broker->admin().CreateTopic("orders").ok());
+  auto registry = std::make_shared<MetricsRegistry>();
+  auto raw = broker->publisher("orders");
+  ASSERT_TRUE(raw.ok());
+  Publisher pub = PublisherMetrics(registry, "orders").Wrap(*raw);
+  auto empty = pub.Publish(Message{}).get();
+  EXPECT_EQ(empty.status().code(), absl::StatusCode::kInvalidArgument) << empty.status();
+  auto bad_utf8 = pub.Publish(MessageBuilder{}.data("x").attribute("k", "\xff\xfe").build()).get();
+  EXPECT_EQ(bad_utf8.status().code(), absl::StatusCode::kInvalidArgument) << bad_utf8.status();
+  EXPECT_THAT(bad_utf8.status().message(), ::testing::HasSubstr("UTF-8"));
+  EXPECT_EQ(Value(registry->Snapshot(), "unibus_messages_published_total", {{"topic", "orders"}}),
+            0);
+  // A valid message still goes through and is counted.
+  ASSERT_TRUE(pub.Publish(MessageBuilder{}.data("x").build()).get().ok());
+  EXPECT_EQ(Value(registry->Snapshot(), "unibus_messages_published_total", {{"topic", "orders"}}),
+            1);
+  pub.Shutdown();
+}
+
 // The client figures move as messages flow through a real (mem) broker.
 TEST(ClientMetricsTest, CountsPublishesDeliveriesAcksNacksAndLatency) {
   auto broker = Broker::Open("mem://client-metrics");
