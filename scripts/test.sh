@@ -15,6 +15,10 @@ echo "== build (Release)"
 BUILD_DIR=build scripts/build.sh
 echo "== thread safety (clang -Wthread-safety)"
 scripts/check_thread_safety.sh build
+echo "== tidy (clang-tidy, the allow-list in .clang-tidy)"
+tidy_start=$SECONDS
+scripts/check_tidy.sh build
+echo "tidy: $((SECONDS - tidy_start)) s"
 echo "== test (Release)"
 (cd build && ctest --output-on-failure -j "${CTEST_JOBS:-2}" --timeout 900)
 

@@ -32,7 +32,7 @@ absl::StatusOr<Broker> Broker::Open(const std::string& url, BrokerOptions option
   }
   auto transport = (*factory)(*parsed, options);
   if (!transport.ok()) return transport.status();
-  return Broker(core_internal::WithPolicy(*std::move(transport), options));
+  return Broker(core_internal::WithPolicy(*std::move(transport), std::move(options)));
 }
 
 absl::StatusOr<Publisher> Broker::publisher(const std::string& topic, PublisherOptions options) {

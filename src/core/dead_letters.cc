@@ -117,7 +117,8 @@ namespace {
 // topic does not exist: nothing was ever dead-lettered.
 class Reading {
  public:
-  Reading(Broker broker, const DeadLetterOptions& options) : broker_(broker), o_(options) {}
+  Reading(Broker broker, const DeadLetterOptions& options)
+      : broker_(std::move(broker)), o_(options) {}
   Reading(const Reading&) = delete;
   Reading& operator=(const Reading&) = delete;
   ~Reading() {

@@ -155,8 +155,8 @@ class PolicyBroker : public BrokerConnection, public std::enable_shared_from_thi
 }  // namespace
 
 std::shared_ptr<BrokerConnection> WithPolicy(std::shared_ptr<Transport> transport,
-                                             const BrokerOptions& options) {
-  return std::make_shared<PolicyBroker>(std::move(transport), options);
+                                             BrokerOptions options) {
+  return std::make_shared<PolicyBroker>(std::move(transport), std::move(options));
 }
 
 }  // namespace unibus::core_internal

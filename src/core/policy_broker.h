@@ -23,7 +23,7 @@ namespace unibus::core_internal {
 // An unreachable broker is reported as the transport says (Unavailable), never as
 // a missing resource.
 std::shared_ptr<BrokerConnection> WithPolicy(std::shared_ptr<Transport> transport,
-                                             const BrokerOptions& options);
+                                             BrokerOptions options);
 
 }  // namespace unibus::core_internal
 

@@ -104,7 +104,7 @@ absl::StatusOr<RdKafkaPtr> MakeClient(rd_kafka_type_t type, ConfPtr conf,
     return absl::InvalidArgumentError(
         absl::StrCat("cannot create a Kafka client for ", config.url, ": ", err));
   }
-  conf.release();  // rd_kafka_new took it
+  (void)conf.release();  // rd_kafka_new took it
   return RdKafkaPtr(rk);
 }
 
@@ -211,7 +211,7 @@ absl::Status AuthorizationError(const ClientConfig& config, absl::string_view co
 absl::Status AuthenticationError(const ClientConfig& config, absl::string_view detail) {
   auto get = [&](const char* key, absl::string_view fallback) -> std::string {
     auto it = config.properties.find(key);
-    return it == config.properties.end() ? std::string(fallback) : it->second;
+    return it == config.properties.end() ? static_cast<std::string>(fallback) : it->second;
   };
   const std::string mechanism = get("sasl.mechanisms", "GSSAPI");
   std::string scram_note;

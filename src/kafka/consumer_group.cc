@@ -216,7 +216,7 @@ bool CloseConsumer(rd_kafka_t* rk, std::chrono::steady_clock::time_point deadlin
 
 void DestroyConsumer(RdKafkaPtr rk, bool closed, std::shared_ptr<const void> keep_alive,
                      std::chrono::seconds budget, const std::string& subscription,
-                     std::shared_ptr<spdlog::logger> logger) {
+                     const std::shared_ptr<spdlog::logger>& logger) {
   auto done = std::make_shared<std::promise<void>>();
   std::future<void> finished = done->get_future();
   std::thread([rk = rk.release(), flags = closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE,

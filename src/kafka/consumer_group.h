@@ -91,7 +91,7 @@ bool CloseConsumer(rd_kafka_t* rk, std::chrono::steady_clock::time_point deadlin
 // to finish alone after `budget`, with an error logged.
 void DestroyConsumer(RdKafkaPtr rk, bool closed, std::shared_ptr<const void> keep_alive,
                      std::chrono::seconds budget, const std::string& subscription,
-                     std::shared_ptr<spdlog::logger> logger);
+                     const std::shared_ptr<spdlog::logger>& logger);
 
 }  // namespace unibus::kafka_internal
 

@@ -32,7 +32,7 @@ absl::StatusOr<std::unique_ptr<MockCluster>> MockCluster::Start(int brokers) {
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), err, sizeof(err));
   if (rk == nullptr)
     return absl::InternalError(absl::StrCat("cannot start the Kafka mock cluster: ", err));
-  conf.release();
+  (void)conf.release();  // rd_kafka_new took it
   impl->rk.reset(rk);
   impl->cluster = rd_kafka_mock_cluster_new(rk, brokers);
   if (impl->cluster == nullptr) {
@@ -78,6 +78,7 @@ absl::Status MockCluster::SetBrokerUp(int id) {
 
 absl::Status MockCluster::PushRequestErrors(std::int16_t api_key, const std::vector<int>& errors) {
   std::vector<rd_kafka_resp_err_t> errs;
+  errs.reserve(errors.size());
   for (int e : errors) errs.push_back(static_cast<rd_kafka_resp_err_t>(e));
   rd_kafka_mock_push_request_errors_array(impl_->cluster, api_key, errs.size(), errs.data());
   return absl::OkStatus();

@@ -56,7 +56,10 @@ std::vector<LogicalLine> LogicalLines(absl::string_view text) {
     continuing = backslashes % 2 == 1;
     if (continuing) line.remove_suffix(1);
     current.text.append(line.data(), line.size());
-    if (!continuing) out.push_back(std::move(current));
+    if (!continuing) {
+      out.push_back(std::move(current));
+      current = LogicalLine{};
+    }
   }
   if (continuing) out.push_back(std::move(current));  // a continuation at the end of the text
   return out;
