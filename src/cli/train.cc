@@ -58,8 +58,14 @@ int run_train(const TrainOptions& o) {
       o.native_cpu ? "native (not pinned: reproducible on this CPU type only)"
                    : "pinned to AVX2 (ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA, OPENBLAS_CORETYPE)");
   absl::StatusOr<vision::TrainResult> result = vision::Train(
-      o.config, *train, *test, o.out, [&o, spent = 0.0](const vision::EpochStats& e) mutable {
+      o.config, *train, *test, o.out,
+      [&o, &csv, spent = 0.0, so_far = vision::TrainResult()](const vision::EpochStats& e) mutable {
         spent += e.seconds;
+        // The CSV so far, so a quiet run's progress can be followed.
+        so_far.epochs.push_back(e);
+        if (absl::Status s = vision::WriteTrainingCsv(so_far, csv); !s.ok()) {
+          std::cerr << "unibus: warning: " << s.message() << std::endl;
+        }
         if (o.quiet) return;
         const int left = o.config.epochs - e.epoch;
         std::cout << absl::StreamFormat(
@@ -123,6 +129,16 @@ void setup_train(CLI::App& app) {
                   "cross-entropy label smoothing in [0, 1)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));
+  cmd->add_option("--random-erasing", o->config.random_erasing,
+                  "with augmentation, probability of blanking a random rectangle of the image "
+                  "with random pixels (random erasing), in [0, 1]")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--ema-decay", o->config.ema_decay,
+                  "save an exponential moving average of the weights with this decay per step, "
+                  "in [0, 1) (0: the last weights)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999999));
   cmd->add_option("--train-limit", o->config.train_limit,
                   "train on the first N images only (0: all)")
       ->capture_default_str();

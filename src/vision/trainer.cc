@@ -16,6 +16,7 @@
 #include "vision/model.h"
 #include "vision/reproducible.h"
 #include "vision/threads.h"
+#include "vision/weight_average.h"
 
 namespace unibus::vision {
 namespace {
@@ -44,6 +45,33 @@ void AugmentImage(const std::uint8_t* src, std::uint8_t* dst, bool flip, int dx,
       const bool inside = sr >= 0 && sr < kImageRows && sc >= 0 && sc < kImageCols;
       dst[r * kImageCols + c] = inside ? src[sr * kImageCols + sc] : 0;
     }
+  }
+}
+
+// A uniform double in [0, 1) from 53 bits of `r` (the same on every platform, unlike
+// std::uniform_real_distribution).
+double Uniform(std::uint64_t r) { return static_cast<double>(r >> 11) * 0x1.0p-53; }
+
+// Random erasing (Zhong et al. 2017): blanks one rectangle of 2-25 % of the image with
+// aspect ratio 0.3-3.3 by random pixels; gives up after 10 tries at a rectangle that fits.
+void EraseRandomRectangle(std::uint8_t* image, std::mt19937_64& rng) {
+  constexpr double kMinArea = 0.02, kMaxArea = 0.25, kMinAspect = 0.3;
+  const double log_min = std::log(kMinAspect), log_max = -std::log(kMinAspect);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double area =
+        (kMinArea + (kMaxArea - kMinArea) * Uniform(rng())) * kImageRows * kImageCols;
+    const double aspect = std::exp(log_min + (log_max - log_min) * Uniform(rng()));
+    const int h = static_cast<int>(std::lround(std::sqrt(area * aspect)));
+    const int w = static_cast<int>(std::lround(std::sqrt(area / aspect)));
+    if (h < 1 || w < 1 || h >= kImageRows || w >= kImageCols) continue;
+    const int top = static_cast<int>(rng() % static_cast<std::uint64_t>(kImageRows - h + 1));
+    const int left = static_cast<int>(rng() % static_cast<std::uint64_t>(kImageCols - w + 1));
+    for (int r = top; r < top + h; ++r) {
+      for (int c = left; c < left + w; ++c) {
+        image[r * kImageCols + c] = static_cast<std::uint8_t>(rng() >> 56);
+      }
+    }
+    return;
   }
 }
 
@@ -86,6 +114,14 @@ absl::Status CheckConfig(const TrainConfig& c, const Dataset& train, const Datas
     return absl::InvalidArgumentError(
         absl::StrCat("label smoothing must be in [0, 1), got ", c.label_smoothing));
   }
+  if (!(c.random_erasing >= 0 && c.random_erasing <= 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("random erasing probability must be in [0, 1], got ", c.random_erasing));
+  }
+  if (!(c.ema_decay >= 0 && c.ema_decay < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("EMA decay must be in [0, 1) (0: no weight average), got ", c.ema_decay));
+  }
   if (c.threads < 1)
     return absl::InvalidArgumentError(absl::StrCat("threads must be >= 1, got ", c.threads));
   if (train.size() == 0 || test.size() == 0) {
@@ -111,9 +147,14 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const Dataset& trai
     SetCpuThreads(config.threads);
     at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
     result.cpu_kernels = CpuKernelsInUse();
+    // Made before seeding, so its random initialisation does not shift the seeded stream
+    // (a run without averaging draws the same numbers as before averaging existed).
+    FashionCnn average{nullptr};
+    if (config.ema_decay > 0) average = FashionCnn();
     torch::manual_seed(config.seed);
     std::mt19937_64 rng(config.seed);
     FashionCnn model;
+    if (!average.is_empty()) CopyWeights(model, average);
     result.parameters = ParameterCount(model);
     result.architecture = kArchitecture;
     result.train_images = n_train;
@@ -149,6 +190,9 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const Dataset& trai
             const int dx = static_cast<int>((r >> 8) % shifts) - config.max_shift;
             const int dy = static_cast<int>((r >> 24) % shifts) - config.max_shift;
             AugmentImage(train.image(k), dst, flip, dx, dy);
+            if (config.random_erasing > 0 && Uniform(rng()) < config.random_erasing) {
+              EraseRandomRectangle(dst, rng);
+            }
           } else {
             std::copy_n(train.image(k), kImageBytes, dst);
           }
@@ -168,26 +212,34 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const Dataset& trai
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();
+        if (!average.is_empty()) {
+          const double warmup = (1.0 + step) / (10.0 + step);
+          UpdateWeightAverage(model, average, std::min(config.ema_decay, warmup));
+        }
         loss_sum += loss.item<double>() * b;
         correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
       }
-      const Evaluation eval = Evaluate(model, test, n_test);
+      const Evaluation raw = Evaluate(model, test, n_test);
+      const Evaluation eval = average.is_empty() ? raw : Evaluate(average, test, n_test);
       EpochStats stats;
       stats.epoch = epoch;
       stats.train_loss = loss_sum / n_train;
       stats.train_accuracy = static_cast<double>(correct) / n_train;
       stats.test_loss = eval.loss;
       stats.test_accuracy = eval.accuracy;
+      stats.raw_test_loss = raw.loss;
+      stats.raw_test_accuracy = raw.accuracy;
       stats.learning_rate = lr;
       stats.seconds = SecondsSince(epoch_start);
       result.epochs.push_back(stats);
       if (on_epoch) on_epoch(stats);
     }
-    model->eval();
+    FashionCnn& saved = average.is_empty() ? model : average;
+    saved->eval();
     result.test_accuracy = result.epochs.back().test_accuracy;
-    result.version = ModelVersion(model);
+    result.version = ModelVersion(saved);
     result.seconds = SecondsSince(start);
-    if (absl::Status s = SaveModel(model, model_path); !s.ok()) return s;
+    if (absl::Status s = SaveModel(saved, model_path); !s.ok()) return s;
   } catch (const std::exception& e) {
     std::string what = e.what();
     if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);

@@ -46,11 +46,12 @@ struct PipeCloser {
 
 absl::Status WriteTrainingCsv(const TrainResult& result, const std::string& path) {
   std::ofstream out(path, std::ios::trunc);
-  out << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,learning_rate,seconds\n";
+  out << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,learning_rate,seconds,"
+         "raw_test_loss,raw_test_accuracy\n";
   for (const EpochStats& e : result.epochs) {
-    out << absl::StrFormat("%d,%.6f,%.6f,%.6f,%.6f,%.8f,%.2f\n", e.epoch, e.train_loss,
+    out << absl::StrFormat("%d,%.6f,%.6f,%.6f,%.6f,%.8f,%.2f,%.6f,%.6f\n", e.epoch, e.train_loss,
                            e.train_accuracy, e.test_loss, e.test_accuracy, e.learning_rate,
-                           e.seconds);
+                           e.seconds, e.raw_test_loss, e.raw_test_accuracy);
   }
   out.close();
   if (!out) return absl::InternalError(absl::StrCat("cannot write training CSV ", path));
@@ -106,8 +107,12 @@ absl::Status WriteModelCard(const TrainConfig& config, const TrainResult& result
                       " pixels each way (zero padding)");
     }
   }
+  if (config.augment && config.random_erasing > 0) {
+    absl::StrAppend(&augmentation, ", random erasing with probability ", config.random_erasing);
+  }
   card["augmentation"] = augmentation;
   card["label_smoothing"] = config.label_smoothing;
+  card["ema_decay"] = config.ema_decay;
   card["training_threads"] = config.threads;
   card["training_cpu_kernels"] = result.cpu_kernels;
   card["train_images"] = result.train_images;
@@ -119,6 +124,7 @@ absl::Status WriteModelCard(const TrainConfig& config, const TrainResult& result
                       {"train_accuracy", e.train_accuracy},
                       {"test_loss", e.test_loss},
                       {"test_accuracy", e.test_accuracy},
+                      {"raw_test_accuracy", e.raw_test_accuracy},
                       {"seconds", e.seconds}});
   }
   card["per_epoch"] = std::move(epochs);

@@ -11,7 +11,10 @@
 namespace unibus::vision {
 
 // Writes one row per epoch: epoch,train_loss,train_accuracy,test_loss,test_accuracy,
-// learning_rate,seconds. Internal when the file cannot be written.
+// learning_rate,seconds,raw_test_loss,raw_test_accuracy (test_*: the saved model, the
+// weight average when there is one; raw_test_*: the trained weights). Rewritten after
+// every epoch by `unibus train`, so it shows a run's progress. Internal when the file
+// cannot be written.
 absl::Status WriteTrainingCsv(const TrainResult& result, const std::string& path);
 
 // Draws loss and accuracy per epoch from the CSV at `csv_path` into `png_path` by
