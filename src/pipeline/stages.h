@@ -66,12 +66,9 @@ struct ClassifyOptions {
   std::shared_ptr<LatencyTarget> latency_target;
   // If this worker dies, its unacked images go to another after this long.
   absl::Duration ack_deadline = absl::Seconds(10);
-  // The predictions publisher's max_batch_delay. A worker publishes its batch one
-  // prediction after another; with no delay the publisher's thread woke on the first
-  // and committed the two or three queued by then: about 10 predictions per
-  // transaction at batch 16, each transaction also a wake-up of the sink. A short
-  // wait lets a worker's whole batch (and often the other worker's) go in one.
-  absl::Duration publish_delay = absl::Microseconds(300);
+  // The predictions publisher's max_batch_delay. A worker publishes its whole batch at
+  // once, so waiting for more (1 ms, the library default) only delays it.
+  absl::Duration publish_delay = absl::ZeroDuration();
   // Before taking images, run each worker's model once at every batch size 1..max_batch
   // (up to 32, then max_batch): first use of a shape costs LibTorch 5-40 ms.
   bool warm_up = true;
