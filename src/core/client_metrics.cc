@@ -25,21 +25,23 @@ class CountingPublisher : public PublisherConnection {
         Must(registry_->counter(kPublished, "Messages the broker accepted.", {{"topic", topic_}}));
   }
 
+  // The returned future is set only after the publish is counted, so a caller that
+  // reads the registry after get() sees its own publish (a then() on the inner
+  // future could run after get() returned on another thread).
   PublishFuture Publish(Message m) override {
     PublishFuture f = inner_->Publish(std::move(m));
-    Counter* published = published_;
-    f.then([registry = registry_, published, topic = topic_](const absl::StatusOr<MessageId>& r) {
-      if (r.ok()) {
-        if (published != nullptr) published->Increment();
-        return;
-      }
-      if (auto* c = Must(registry->counter(
-              kPublishFailures, "Publishes that failed, by status code.",
-              {{"topic", topic}, {"code", absl::StatusCodeToString(r.status().code())}}))) {
-        c->Increment();
-      }
+    if (f.is_ready()) {
+      Count(registry_, published_, topic_, f.get());
+      return f;
+    }
+    auto counted = std::make_shared<Promise<absl::StatusOr<MessageId>>>();
+    PublishFuture out = counted->get_future();
+    f.then([registry = registry_, published = published_, topic = topic_,
+            counted](const absl::StatusOr<MessageId>& r) {
+      Count(registry, published, topic, r);
+      counted->set_value(r);
     });
-    return f;
+    return out;
   }
   absl::Status Flush() override { return inner_->Flush(); }
   void Shutdown() override { inner_->Shutdown(); }
@@ -52,6 +54,19 @@ class CountingPublisher : public PublisherConnection {
   std::shared_ptr<MetricsRegistry> registry_;
   std::string topic_;
   Counter* published_ = nullptr;
+
+  static void Count(const std::shared_ptr<MetricsRegistry>& registry, Counter* published,
+                    const std::string& topic, const absl::StatusOr<MessageId>& r) {
+    if (r.ok()) {
+      if (published != nullptr) published->Increment();
+      return;
+    }
+    if (auto* c = Must(registry->counter(
+            kPublishFailures, "Publishes that failed, by status code.",
+            {{"topic", topic}, {"code", absl::StatusCodeToString(r.status().code())}}))) {
+      c->Increment();
+    }
+  }
 };
 
 }  // namespace
