@@ -273,6 +273,52 @@ TEST_F(KafkaTest, BrokerDownAndBackMidStreamLosesNothing) {
   if (restorer.joinable()) restorer.join();
 }
 
+// A queue of 8 unsent messages, three publishing threads, payloads on both sides of
+// the copy threshold (librdkafka copies small ones; large ones are read in place until
+// the delivery report): Publish blocks while the queue is full and wakes when it has
+// drained to 3/4, and every message arrives once, byte for byte.
+TEST_F(KafkaTest, AFullQueueBlocksPublishersUntilThereIsRoomAndLosesNothing) {
+  ASSERT_TRUE(cluster_->CreateTopic("narrow", 3).ok());
+  auto p = broker_->publisher("narrow", PublisherOptions{.max_pending_messages = 8});
+  ASSERT_TRUE(p.ok()) << p.status();
+  constexpr int kThreads = 3, kEach = 600;
+  auto payload = [](int t, int i) {
+    std::string id = absl::StrCat(t, "/", i, "/");
+    return id + std::string(i % 10 == 0 ? 6000 : 90, static_cast<char>('a' + i % 26));
+  };
+  Checker checker;
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kEach; ++i) checker.Expect(payload(t, i));
+  std::vector<std::thread> publishers;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < kThreads; ++t) {
+    publishers.emplace_back([&, t] {
+      std::vector<PublishFuture> fs;
+      for (int i = 0; i < kEach; ++i)
+        fs.push_back(p->Publish(MessageBuilder{}.data(payload(t, i)).build()));
+      for (auto& f : fs) failed += f.get().ok() ? 0 : 1;
+    });
+  }
+  for (auto& th : publishers) th.join();
+  EXPECT_EQ(failed.load(), 0);
+  ASSERT_TRUE(p->Flush().ok());
+  auto sub = broker_->subscriber("narrow-sub", Opts("narrow"));
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  const absl::Time end = absl::Now() + absl::Seconds(60);
+  while (checker.distinct() < kThreads * kEach && absl::Now() < end) {
+    auto r = sub->Pull(500, absl::Milliseconds(200));
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (auto& m : *r) {
+      checker.Receive(m.message.data);
+      std::move(m.ack).ack();
+    }
+  }
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.unexpected, 0);
+  EXPECT_EQ(r.duplicated, 0);
+}
+
 TEST_F(KafkaTest, InjectedRequestErrorsLoseNothing) {
   ASSERT_TRUE(cluster_->CreateTopic("errors", 4).ok());
   Checker checker;
