@@ -139,6 +139,20 @@ TEST_F(KafkaTest, AuthenticationFailureIsUnauthenticated) {
       << "secret leaked: " << b.status();
 }
 
+// Pulls and acks, recording each message with `checker`, until it has seen `want`
+// distinct messages or `timeout` passed.
+void PullAndAck(Subscriber& sub, Checker& checker, int want, absl::Duration timeout) {
+  const absl::Time end = absl::Now() + timeout;
+  while (checker.distinct() < want && absl::Now() < end) {
+    auto r = sub.Pull(500, absl::Milliseconds(200));
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (auto& m : *r) {
+      checker.Receive(m.message.data);
+      std::move(m.ack).ack();
+    }
+  }
+}
+
 TEST_F(KafkaTest, UnknownTopicAndTopiclessSubscriptionAreNotFound) {
   EXPECT_EQ(broker_->publisher("no-such-topic").status().code(), absl::StatusCode::kNotFound);
   auto s = broker_->subscriber("some-group");
@@ -304,15 +318,7 @@ TEST_F(KafkaTest, AFullQueueBlocksPublishersUntilThereIsRoomAndLosesNothing) {
   ASSERT_TRUE(p->Flush().ok());
   auto sub = broker_->subscriber("narrow-sub", Opts("narrow"));
   ASSERT_TRUE(sub.ok()) << sub.status();
-  const absl::Time end = absl::Now() + absl::Seconds(60);
-  while (checker.distinct() < kThreads * kEach && absl::Now() < end) {
-    auto r = sub->Pull(500, absl::Milliseconds(200));
-    ASSERT_TRUE(r.ok()) << r.status();
-    for (auto& m : *r) {
-      checker.Receive(m.message.data);
-      std::move(m.ack).ack();
-    }
-  }
+  PullAndAck(*sub, checker, kThreads * kEach, absl::Seconds(60));
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
   EXPECT_EQ(r.unexpected, 0);
@@ -436,15 +442,7 @@ TEST_F(KafkaTest, BufferedButUndeliveredMessagesSurviveARestart) {
   }
   auto sub = broker_->subscriber("restarted", Opts("buffered"));
   ASSERT_TRUE(sub.ok());
-  const absl::Time end = absl::Now() + absl::Seconds(30);
-  while (checker.distinct() < 50 && absl::Now() < end) {
-    auto r = sub->Pull(100, absl::Milliseconds(200));
-    ASSERT_TRUE(r.ok());
-    for (auto& m : *r) {
-      checker.Receive(m.message.data);
-      std::move(m.ack).ack();
-    }
-  }
+  PullAndAck(*sub, checker, 50, absl::Seconds(30));
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
   EXPECT_EQ(r.duplicated, 0);
