@@ -9,7 +9,6 @@
 #include <map>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -223,48 +222,6 @@ nb::object PyPublisher::Publish(nb::handle data, nb::handle attributes, nb::hand
   return WrapResult(PublishResult(std::move(f)));
 }
 
-nb::list PyPublisher::PublishMany(nb::handle data, nb::handle attributes, nb::handle ordering_key) {
-  CheckOpen();
-  if (PyBytes_Check(data.ptr()) || PyUnicode_Check(data.ptr())) {
-    throw nb::type_error(
-        "publish_many takes an iterable of payloads (bytes or str), not a single payload; use "
-        "publish() for one message");
-  }
-  nb::object items = nb::steal(PySequence_Fast(data.ptr(), "publish_many: data must be iterable"));
-  if (!items.is_valid()) throw nb::python_error();
-  const Py_ssize_t n = PySequence_Fast_GET_SIZE(items.ptr());
-  PyObject** item = PySequence_Fast_ITEMS(items.ptr());
-  // Converted with the GIL held; published in one GIL release.
-  std::vector<Message> messages;
-  messages.reserve(static_cast<std::size_t>(n));
-  std::string not_utf8;
-  for (Py_ssize_t i = 0; i < n; ++i) {
-    messages.push_back(ToMessage(item[i], attributes, ordering_key, &not_utf8));
-  }
-  std::vector<PublishFuture> futures;
-  futures.reserve(messages.size());
-  if (!not_utf8.empty()) {
-    const absl::Status bad = absl::InvalidArgumentError(
-        absl::StrCat("publish to '", topic_, "': ", not_utf8,
-                     " is not valid UTF-8; attributes and ordering keys must be UTF-8 on "
-                     "every backend"));
-    for (std::size_t i = 0; i < messages.size(); ++i) {
-      futures.push_back(MakeReadyFuture<absl::StatusOr<MessageId>>(bad));
-    }
-  } else {
-    nb::gil_scoped_release release;  // Publish blocks while max_pending_messages are unsent
-    for (Message& m : messages) futures.push_back(publisher_.Publish(std::move(m)));
-  }
-  nb::list out = nb::steal<nb::list>(PyList_New(n));
-  if (!out.is_valid()) throw nb::python_error();
-  for (Py_ssize_t i = 0; i < n; ++i) {
-    PyList_SET_ITEM(
-        out.ptr(), i,
-        WrapResult(PublishResult(std::move(futures[static_cast<std::size_t>(i)]))).release().ptr());
-  }
-  return out;
-}
-
 void PyPublisher::Flush() {
   CheckOpen();
   absl::Status s;
@@ -305,11 +262,6 @@ void BindPublisher(nb::module_& m) {
            nb::arg("attributes").none() = nb::none(), nb::arg("ordering_key").none() = nb::none(),
            "publish(data, *, attributes=None, ordering_key=None) -> unibus.PublishFuture: see "
            "unibus.Publisher.publish")
-      .def("publish_many", &PyPublisher::PublishMany, nb::arg("data"), nb::kw_only(),
-           nb::arg("attributes").none() = nb::none(), nb::arg("ordering_key").none() = nb::none(),
-           "publish_many(data, *, attributes=None, ordering_key=None) -> "
-           "list[unibus.PublishFuture]: "
-           "see unibus.Publisher.publish_many")
       .def("flush", &PyPublisher::Flush)
       .def("close", &PyPublisher::Close)
       .def_prop_ro("topic", &PyPublisher::topic)

@@ -42,10 +42,6 @@ class PyPublisher {
   // Queues a publish (GIL released while Publish blocks on backpressure). Returns a
   // unibus.PublishFuture over a PublishResult.
   nb::object Publish(nb::handle data, nb::handle attributes, nb::handle ordering_key);
-  // Publish for each payload of the iterable `data`, with the same attributes and
-  // ordering key: the payloads are converted with the GIL held, then published in one
-  // GIL release. Returns the futures in order.
-  nb::list PublishMany(nb::handle data, nb::handle attributes, nb::handle ordering_key);
   void Flush();
   void Close();
   const std::string& topic() const { return topic_; }

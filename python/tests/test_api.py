@@ -88,28 +88,6 @@ def test_non_utf8_attributes_follow_the_cpp_rule(mem):
     assert pub.publish(b"x", attributes={"k": "h\u00e9", "b": b"ok"}).result(timeout=5)
 
 
-def test_publish_many_refuses_what_publish_refuses(mem):
-    mem.admin().create_topic("t-many")
-    sub = mem.subscriber("s-many", topic="t-many")
-    pub = mem.publisher("t-many")
-    with pytest.raises(TypeError, match="iterable of payloads"):
-        pub.publish_many(b"abc")  # one payload, not three
-    with pytest.raises(TypeError, match="iterable of payloads"):
-        pub.publish_many("abc")
-    with pytest.raises(TypeError):
-        pub.publish_many(42)
-    with pytest.raises(TypeError, match="bytes"):
-        pub.publish_many([b"ok", 3])  # nothing is published when one payload is wrong
-    assert sub.pull(10, 0.2) == []
-    assert [f.result(5) is not None for f in pub.publish_many([b"1", b"2"])] == [True, True]
-    assert sorted(m.data for m in drain(sub, 2)) == [b"1", b"2"]  # the subscription works
-    bad = pub.publish_many([b"a", b"b"], attributes={"k": b"\xff"})
-    assert [type(f.exception(5)) for f in bad] == [unibus.InvalidArgument] * 2
-    pub.close()
-    with pytest.raises(unibus.FailedPrecondition, match="is closed"):
-        pub.publish_many([b"x"])
-
-
 def test_use_after_close_is_a_clear_error(mem):
     mem.admin().create_topic("t-close")
     pub = mem.publisher("t-close")

@@ -27,23 +27,6 @@ def test_publish_receive_with_attributes_and_key(env):
     assert all(m.publish_time is not None and m.publish_time.tzinfo is not None for m in got)
 
 
-def test_publish_many_publishes_each_payload_in_order(env):
-    topic = env.topic()
-    sub = env.broker.subscriber(unique("sub"), topic=topic, start="earliest")
-    pub = env.broker.publisher(topic)
-    payloads = [f"m{i}".encode() for i in range(40)] + ["text", bytearray(b"ba"), memoryview(b"mv")]
-    futures = pub.publish_many(iter(payloads), attributes={"kind": "batch"}, ordering_key="k")
-    assert len(futures) == len(payloads)
-    ids = [f.result(timeout=10) for f in futures]
-    assert len(set(ids)) == len(payloads)
-    got = drain(sub, len(payloads))
-    assert [m.data for m in got] == [bytes(p) if not isinstance(p, str) else p.encode()
-                                     for p in payloads]
-    assert all(m.attributes == {"kind": "batch"} and m.ordering_key == "k" for m in got)
-    assert [m.id for m in got] == ids
-    assert pub.publish_many([]) == []
-
-
 def test_acked_message_is_not_redelivered(env):
     topic = env.topic()
     sub = env.broker.subscriber(unique("sub"), topic=topic, start="earliest", **env.FAST)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from typing import Iterable, List, Mapping, Optional, Union
+from typing import Mapping, Optional, Union
 
 from . import _unibus
 from ._lifetime import track
@@ -103,7 +103,6 @@ class Publisher:
         # Mapping and makes the PublishFuture: no Python frame per message. The method
         # below documents it (help(Publisher.publish)).
         self.publish = impl.publish
-        self.publish_many = impl.publish_many
         track(self)
 
     @property
@@ -135,28 +134,6 @@ class Publisher:
         Blocks (without the GIL) only while max_pending_messages are unsent.
         """
         return self._impl.publish(data, attributes=attributes, ordering_key=ordering_key)
-
-    def publish_many(self, data: "Iterable[Data]", *,
-                     attributes: Optional[Mapping[str, str]] = None,
-                     ordering_key: Optional[str] = None) -> "List[PublishFuture]":
-        """publish() for each payload of `data`, in order, with the same attributes and
-        ordering key: one call into the library for the lot (the payloads are converted,
-        then published in one release of the GIL), so a Python producer pays the call
-        overhead once per batch instead of once per message.
-
-        Args:
-            data: an iterable of payloads (bytes, bytearray, memoryview or str); a single
-                bytes or str is refused (TypeError), as it would be split into characters.
-            attributes, ordering_key: as in publish(), applied to every message.
-
-        Returns:
-            One PublishFuture per payload, in order, each as publish() returns it.
-
-        Raises:
-            TypeError: data not an iterable of bytes or str, or a single payload.
-            unibus.FailedPrecondition: the publisher is closed.
-        """
-        return self._impl.publish_many(data, attributes=attributes, ordering_key=ordering_key)
 
     async def publish_async(self, data: Data, *, attributes: Optional[Mapping[str, str]] = None,
                             ordering_key: Optional[str] = None) -> str:

@@ -1,15 +1,15 @@
 """python -m unibus.bench: unibus from Python against the usual Python clients, same run.
 
-Kafka: unibus-Python (publish() per message, and publish_many() of 500 a call) vs
-confluent-kafka (produce + flush, idempotent with acks=all as unibus; poll + store_offsets per message,
+Kafka: unibus-Python vs confluent-kafka (produce + flush, idempotent with acks=all as
+unibus's publisher; poll + store_offsets per message,
 committed by the auto-commit timer: confluent-kafka's documented at-least-once pattern.
 A commit(asynchronous=True) per message is not used: on a real broker it floods the group
 coordinator with one OffsetCommit request per message; 40,000 of them on Kafka 4.1 left
 1,565 still in flight after 60 s and close() timed out).
 Pub/Sub: unibus-Python vs google-cloud-pubsub (publisher futures; streaming pull with ack).
-Each round both clients publish N messages of S bytes to one fresh topic (unibus twice:
-publish, publish_many), each publisher warmed by one untimed message first, then a subscription of each reads all 3N back (Kafka; 2N on
-Pub/Sub), acking each; throughput is timed from the first
+Each round both clients publish N messages of S bytes to one fresh topic (each publisher
+warmed by one untimed message first), then a subscription of each reads all 2N back,
+acking each; throughput is timed from the first
 message received to the last (a consumer group's join is not counted). unibus's
 subscribers allow 5000 outstanding messages (max_outstanding_messages, as `unibus bench`);
 confluent-kafka has no such limit. Prints, per figure, the min and median over the rounds
@@ -58,20 +58,13 @@ def _cpu_us(n: int, cpu_start: float) -> float:
 
 
 def _unibus_publish(broker: unibus.Broker, topic: str, n: int, payload: bytes,
-                    cpu: "List[float] | None" = None, many: int = 0) -> float:
-    """publish() per message, or publish_many() of `many` payloads a call."""
+                    cpu: "List[float] | None" = None) -> float:
     pub = broker.publisher(topic, max_batch_delay=0.001)
     pub.publish(payload).result(timeout=60)  # connected, producer id assigned: not timed
-    chunk = [payload] * many
     cpu_start = time.process_time()
     start = time.perf_counter()
-    if many:
-        for _ in range(n // many):
-            pub.publish_many(chunk)
-        pub.publish_many([payload] * (n % many))
-    else:
-        for _ in range(n):
-            pub.publish(payload)
+    for _ in range(n):
+        pub.publish(payload)
     pub.flush()
     elapsed = time.perf_counter() - start
     if cpu is not None:
@@ -108,14 +101,12 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
     bootstrap = url[len("kafka://"):].split("?")[0]
     payload = os.urandom(size)
     broker = unibus.open(url)
-    results: Dict[str, list] = {k: [] for k in ("pub", "pub_many", "ck_pub", "sub1", "sub_batch",
-                                                "ck_sub", "pub_cpu", "pub_many_cpu", "ck_pub_cpu",
-                                                "sub1_cpu", "sub_batch_cpu", "ck_sub_cpu")}
+    results: Dict[str, list] = {k: [] for k in ("pub", "ck_pub", "sub1", "sub_batch", "ck_sub",
+                                                "pub_cpu", "ck_pub_cpu", "sub1_cpu",
+                                                "sub_batch_cpu", "ck_sub_cpu")}
     for r in range(rounds):
         topic = topics[r]
         results["pub"].append(_unibus_publish(broker, topic, n, payload, results["pub_cpu"]))
-        results["pub_many"].append(_unibus_publish(broker, topic, n, payload,
-                                                   results["pub_many_cpu"], many=500))
         # The same delivery guarantee as unibus's publisher (idempotent, acks=all).
         producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "linger.ms": 1,
                                              "enable.idempotence": True, "acks": "all"})
@@ -135,7 +126,7 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
         producer.flush()
         results["ck_pub"].append(_rate(n, time.perf_counter() - start))
         results["ck_pub_cpu"].append(_cpu_us(n, cpu_start))
-        total = 3 * n
+        total = 2 * n
         results["sub1"].append(_unibus_consume(broker, topic, total, 1, results["sub1_cpu"]))
         results["sub_batch"].append(_unibus_consume(broker, topic, total, 500,
                                                     results["sub_batch_cpu"]))
@@ -350,7 +341,6 @@ def main(argv: "list[str] | None" = None) -> None:
             _report(f"Kafka {'mock cluster' if a.kafka_mock else url}, {a.messages} x {a.size} B"
                     " per client", res, "confluent-kafka", [
                         ("publish (futures / produce) + flush", "pub", "ck_pub"),
-                        ("publish_many(500) (futures / produce) + flush", "pub_many", "ck_pub"),
                         ("consume + ack, one message per call", "sub1", "ck_sub"),
                         ("consume + ack, pull(500)", "sub_batch", "ck_sub")], load)
         if a.pubsub or a.pubsub_emulator:
