@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "conformance/backend.h"
 #include "conformance/checker.h"
+#include "conformance/drain.h"
 #include "conformance/env_test.h"
 
 namespace unibus::conformance {
@@ -48,20 +49,6 @@ class Conformance : public EnvTest {
     EXPECT_TRUE(p->Flush().ok());
     for (auto& f : fs) EXPECT_TRUE(f.get().ok()) << f.get().status();
     return data;
-  }
-
-  // Pulls and acks until `checker` has `want` distinct messages or `limit` passes.
-  void DrainPull(Subscriber& sub, Checker& checker, int want,
-                 absl::Duration limit = absl::Seconds(30)) {
-    const absl::Time end = absl::Now() + limit;
-    while (checker.distinct() < want && absl::Now() < end) {
-      auto got = sub.Pull(100, absl::Milliseconds(200));
-      ASSERT_TRUE(got.ok()) << got.status();
-      for (auto& m : *got) {
-        checker.Receive(m.message.data);
-        std::move(m.ack).ack();
-      }
-    }
   }
 };
 

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "conformance/checker.h"
+#include "conformance/drain.h"
 #include "kafka/mock_cluster.h"
 #include "unibus/unibus.h"
 
@@ -19,6 +20,7 @@ namespace unibus::kafka_internal {
 namespace {
 
 using conformance::Checker;
+using conformance::DrainPull;
 
 constexpr char kFastGroup[] = "session.timeout.ms=6000&heartbeat.interval.ms=500";
 
@@ -137,20 +139,6 @@ TEST_F(KafkaTest, AuthenticationFailureIsUnauthenticated) {
   EXPECT_EQ(b.status().code(), absl::StatusCode::kUnauthenticated) << b.status();
   EXPECT_EQ(b.status().message().find("wrong"), std::string::npos)
       << "secret leaked: " << b.status();
-}
-
-// Pulls and acks, recording each message with `checker`, until it has seen `want`
-// distinct messages or `timeout` passed.
-void PullAndAck(Subscriber& sub, Checker& checker, int want, absl::Duration timeout) {
-  const absl::Time end = absl::Now() + timeout;
-  while (checker.distinct() < want && absl::Now() < end) {
-    auto r = sub.Pull(500, absl::Milliseconds(200));
-    ASSERT_TRUE(r.ok()) << r.status();
-    for (auto& m : *r) {
-      checker.Receive(m.message.data);
-      std::move(m.ack).ack();
-    }
-  }
 }
 
 TEST_F(KafkaTest, UnknownTopicAndTopiclessSubscriptionAreNotFound) {
@@ -318,7 +306,7 @@ TEST_F(KafkaTest, AFullQueueBlocksPublishersUntilThereIsRoomAndLosesNothing) {
   ASSERT_TRUE(p->Flush().ok());
   auto sub = broker_->subscriber("narrow-sub", Opts("narrow"));
   ASSERT_TRUE(sub.ok()) << sub.status();
-  PullAndAck(*sub, checker, kThreads * kEach, absl::Seconds(60));
+  DrainPull(*sub, checker, kThreads * kEach, absl::Seconds(60));
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
   EXPECT_EQ(r.unexpected, 0);
@@ -442,7 +430,7 @@ TEST_F(KafkaTest, BufferedButUndeliveredMessagesSurviveARestart) {
   }
   auto sub = broker_->subscriber("restarted", Opts("buffered"));
   ASSERT_TRUE(sub.ok());
-  PullAndAck(*sub, checker, 50, absl::Seconds(30));
+  DrainPull(*sub, checker, 50, absl::Seconds(30));
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
   EXPECT_EQ(r.duplicated, 0);
