@@ -7,7 +7,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "core/block_pool.h"
 #include "core/thread_name.h"
 #include "kafka/record.h"
 #include "spdlog/logger.h"
@@ -20,9 +19,8 @@ class KafkaPublisher;
 // Payloads up to this size are copied by librdkafka (RD_KAFKA_MSG_F_COPY, into the
 // allocation it makes for the message anyway) and ours is freed at once, on the
 // publishing thread. Larger ones are read in place until the delivery report. A payload
-// freed on the delivery-report thread is a cross-thread free: the two threads then take
-// turns on glibc's arena lock (futex waits on both sides in `perf`, the publish path's
-// largest avoidable cost with 100-byte messages).
+// freed on the delivery-report thread is a cross-thread free, for which the two threads
+// take turns on glibc's arena lock (futex waits on both sides in `perf`).
 constexpr std::size_t kCopyPayloadUpTo = 4096;
 
 // One message between produce() and its delivery report: the future's state and,
@@ -92,8 +90,7 @@ class KafkaPublisher : public PublisherConnection {
       return MakeReadyFuture<absl::StatusOr<MessageId>>(
           absl::FailedPreconditionError(absl::StrCat("publisher for '", topic_, "' is shut down")));
     }
-    // From a pool: the delivery-report thread frees it (block_pool.h says why).
-    auto state = std::allocate_shared<InFlight>(core_internal::PoolAllocator<InFlight>());
+    auto state = std::make_shared<InFlight>();
     InFlight* op = state.get();
     const bool copy = m.data.size() <= kCopyPayloadUpTo;
     if (!copy) op->data = std::move(m.data);
@@ -122,7 +119,7 @@ class KafkaPublisher : public PublisherConnection {
         {
           std::unique_lock<std::mutex> lock(mu_);
           delivered_cv_.wait_for(lock, std::chrono::milliseconds(10), [&] {
-            return pending_.load() <= resume_at_ || shutdown_.load(std::memory_order_acquire);
+            return Queued() <= resume_at_ || shutdown_.load(std::memory_order_acquire);
           });
         }
         room_waiters_.fetch_sub(1);
@@ -211,6 +208,11 @@ class KafkaPublisher : public PublisherConnection {
     return buf;
   }
 
+  // Messages in librdkafka's queue: pending_ counts a blocked Publish's message too,
+  // before it is queued (with a queue of 1 and three blocked publishers, waiting for
+  // pending_ itself to fall to resume_at_ left each of them to its 10 ms timeout).
+  std::int64_t Queued() const { return pending_.load() - room_waiters_.load(); }
+
   void Complete(InFlight* op, absl::StatusOr<MessageId> result) {
     if (!result.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -225,7 +227,8 @@ class KafkaPublisher : public PublisherConnection {
     // (Python, 100-byte messages, 1 broker: 0.5M msg/s in about half the runs, else 1.1M).
     // Sequentially consistent with the waiter's room_waiters_ then pending_ (no lost wake).
     const std::int64_t left = pending_.fetch_sub(1) - 1;
-    if (left == 0 || (left <= resume_at_ && room_waiters_.load() > 0)) {
+    const int waiters = room_waiters_.load();
+    if (left == 0 || (waiters > 0 && left - waiters <= resume_at_)) {
       std::lock_guard<std::mutex> lock(mu_);
       delivered_cv_.notify_all();
     }

@@ -275,13 +275,14 @@ TEST_F(KafkaTest, BrokerDownAndBackMidStreamLosesNothing) {
   if (restorer.joinable()) restorer.join();
 }
 
-// A queue of 8 unsent messages, three publishing threads, payloads on both sides of
+// A queue of one unsent message, three publishing threads, payloads on both sides of
 // the copy threshold (librdkafka copies small ones; large ones are read in place until
-// the delivery report): Publish blocks while the queue is full and wakes when it has
-// drained to 3/4, and every message arrives once, byte for byte.
+// the delivery report): Publish blocks while the queue is full and wakes when there is
+// room, and every message arrives once, byte for byte. (When blocked publishers' own
+// messages were counted as queued, this took 23.7 s instead of 9.6 s.)
 TEST_F(KafkaTest, AFullQueueBlocksPublishersUntilThereIsRoomAndLosesNothing) {
   ASSERT_TRUE(cluster_->CreateTopic("narrow", 3).ok());
-  auto p = broker_->publisher("narrow", PublisherOptions{.max_pending_messages = 8});
+  auto p = broker_->publisher("narrow", PublisherOptions{.max_pending_messages = 1});
   ASSERT_TRUE(p.ok()) << p.status();
   constexpr int kThreads = 3, kEach = 600;
   auto payload = [](int t, int i) {
