@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -60,15 +61,36 @@ void LatencyTarget::Decide() {
   window_ms_.clear();
   service_ms_.clear();
   const double target = absl::ToDoubleMilliseconds(o_.p99_target);
-  if (p99 > target && service > target / 2) {
-    current_.max_batch = std::max<std::size_t>(1, current_.max_batch / 2);
+  // Most of the tail is before a worker picked the image: a queue, so the stage is
+  // behind at this batch size.
+  const bool queueing = p99 > 2 * service;
+  const std::size_t shrunk_from = std::exchange(shrunk_from_, 0);
+  if (shrunk_from != 0 && !queueing && service > kShrinkMustCut * service_before_shrink_) {
+    // The last halving did not make the batches faster (their time is not the
+    // model's but contention's): go back, and do not try below that size again.
+    floor_ = shrunk_from;
+    calm_windows_ = 0;
+    current_.max_batch = shrunk_from;
+  } else if (p99 > target && !queueing) {
+    const std::size_t next = std::max({std::size_t{1}, floor_, current_.max_batch / 2});
+    if (next < current_.max_batch) {
+      shrunk_from_ = current_.max_batch;
+      service_before_shrink_ = service;
+    }
+    current_.max_batch = next;
     current_.max_wait = current_.max_wait / 2;
   } else if (p99 > target) {
+    floor_ = std::min(o_.max_batch, current_.max_batch + 1);
+    calm_windows_ = 0;
     current_.max_batch = std::min(o_.max_batch, current_.max_batch * 2);
     current_.max_wait = current_.max_wait / 2;
   } else if (p99 < o_.headroom * target) {
     current_.max_batch = std::min(o_.max_batch, current_.max_batch + 1);
     current_.max_wait = std::min(o_.max_wait, current_.max_wait + o_.wait_step);
+  }
+  if (p99 <= target && floor_ > 1 && ++calm_windows_ >= kFloorDecayWindows) {
+    --floor_;  // the rate may have fallen: let smaller batches be tried again
+    calm_windows_ = 0;
   }
   history_.push_back({p99, service, current_.max_batch, current_.max_wait});
 }

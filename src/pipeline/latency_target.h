@@ -6,14 +6,24 @@
 //  - every `window` images observed, take the p99 of their latency (published ->
 //    prediction published) and of their service time (picked by a worker ->
 //    prediction published), and clear the window;
-//  - latency p99 > target and service p99 > target / 2 (the batches themselves are
-//    too slow): multiplicative decrease, batch = max(1, batch / 2), wait = wait / 2;
-//  - latency p99 > target but service p99 <= target / 2 (images wait in the queue: the
-//    stage is behind): batch = min(ceiling, 2 x batch) and wait = wait / 2, since
-//    bigger batches cost the model less per image and drain the backlog sooner;
+//  - latency p99 > target and latency p99 <= 2 x service p99 (the batches themselves
+//    are too slow): multiplicative decrease, batch = max(1, floor, batch / 2),
+//    wait = wait / 2. The next window checks that it helped: if the service p99 did
+//    not fall below kShrinkMustCut of what it was (on 2 busy cores a batch's time is
+//    mostly waiting for a core, not the model), the batch goes back to where it was
+//    and that size becomes the floor;
+//  - latency p99 > target and latency p99 > 2 x service p99 (most of the tail is
+//    waiting in the queue: the stage is behind at this batch size): batch =
+//    min(ceiling, 2 x batch) and wait = wait / 2, since bigger batches cost the model
+//    less per image and drain the backlog sooner; the floor becomes batch + 1, so a
+//    later decrease does not go back to a size that could not keep up (without it, a
+//    loaded stage whose service time is inflated by CPU contention halves its batch
+//    down to 1, loses throughput, and the queue grows without bound);
 //  - latency p99 < headroom x target (room to spare): additive increase, batch =
 //    min(ceiling, batch + 1) and wait = min(ceiling, wait + wait_step);
 //  - in between: keep both.
+// After kFloorDecayWindows windows at or under the target the floor drops by one (the
+// rate may have fallen).
 // It starts at the ceilings (the --max-batch and --max-wait-ms given), which are never
 // exceeded. Thread-safe: workers read Current() and publish callbacks call Observe()
 // concurrently.
@@ -77,6 +87,14 @@ class LatencyTarget {
   std::vector<double> window_ms_ ABSL_GUARDED_BY(mu_);
   std::vector<double> service_ms_ ABSL_GUARDED_BY(mu_);
   std::vector<Decision> history_ ABSL_GUARDED_BY(mu_);
+  static constexpr int kFloorDecayWindows = 10;
+  static constexpr double kShrinkMustCut = 0.8;
+  std::size_t shrunk_from_ ABSL_GUARDED_BY(mu_) = 0;       // the batch before the last halving
+  double service_before_shrink_ ABSL_GUARDED_BY(mu_) = 0;  // ms, service p99 before it
+  // The smallest batch a decrease may choose: one more than the last size at which
+  // images queued.
+  std::size_t floor_ ABSL_GUARDED_BY(mu_) = 1;
+  int calm_windows_ ABSL_GUARDED_BY(mu_) = 0;  // at or under the target, since floor_ changed
 };
 
 }  // namespace unibus::pipeline

@@ -43,20 +43,38 @@ TEST(LatencyTarget, ShrinksTheBatchWhenP99IsOverTheTarget) {
   t->Observe(absl::Milliseconds(30), absl::Milliseconds(30));
   EXPECT_EQ(t->Current().max_batch, 8u);
   EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(1));
-  FeedWindow(*t, 2, 25);  // the median is fine, the tail is not: still over
+  // The median is fine, the tail is not: still over, and each halving made the
+  // batches faster (service p99 30 -> 20 -> 15 -> 11 -> 8 ms), so it goes on.
+  FeedWindow(*t, 2, 20);
   EXPECT_EQ(t->Current().max_batch, 4u);
-  FeedWindow(*t, 2, 25);
-  FeedWindow(*t, 2, 25);
-  FeedWindow(*t, 2, 25);
-  EXPECT_EQ(t->Current().max_batch, 1u);  // never below 1
-  ASSERT_EQ(t->History().size(), 5u);
-  EXPECT_DOUBLE_EQ(t->History()[1].p99_ms, 25);
+  FeedWindow(*t, 2, 15);
+  FeedWindow(*t, 2, 11);
+  EXPECT_EQ(t->Current().max_batch, 1u);
+  FeedWindow(*t, 2, 8);  // under the target, and the last halving helped: kept
+  EXPECT_EQ(t->Current().max_batch, 1u);
+  FeedWindow(*t, 2, 30, 2);  // a queue at 1 ...
+  FeedWindow(*t, 2, 25);     // ... grows it to 2; slow batches then keep it at the floor
+  EXPECT_EQ(t->Current().max_batch, 2u);  // the floor (1 + 1) after the queue at 1
+  ASSERT_EQ(t->History().size(), 7u);
+  EXPECT_DOUBLE_EQ(t->History()[1].p99_ms, 20);
+}
+
+// On 2 busy cores a batch's time is mostly waiting for a core: halving the batch does
+// not make it faster, only costs throughput. The controller goes back and stays.
+TEST(LatencyTarget, UndoesAHalvingThatDidNotMakeBatchesFaster) {
+  auto t = *LatencyTarget::Create(Options());
+  FeedWindow(*t, 8, 14);  // over, no queue: 16 -> 8
+  ASSERT_EQ(t->Current().max_batch, 8u);
+  FeedWindow(*t, 8, 13);  // service p99 13 ms > 0.8 x 14: back to 16, the floor
+  EXPECT_EQ(t->Current().max_batch, 16u);
+  for (int i = 0; i < 5; ++i) FeedWindow(*t, 8, 14);
+  EXPECT_EQ(t->Current().max_batch, 16u);
 }
 
 TEST(LatencyTarget, GrowsTheBatchWhenTheQueueMakesTheTail) {
   auto t = *LatencyTarget::Create(Options());
   FeedWindow(*t, 30, 30);  // slow batches: 16 -> 8, wait 2 -> 1 ms
-  FeedWindow(*t, 30, 30);  // 8 -> 4, wait 0.5 ms
+  FeedWindow(*t, 20, 20);  // faster, still over: 8 -> 4, wait 0.5 ms
   ASSERT_EQ(t->Current().max_batch, 4u);
   // Over the target, but each image spends 2 ms after it is picked: a queue. Bigger
   // batches drain it sooner; the wait still halves.
@@ -67,6 +85,26 @@ TEST(LatencyTarget, GrowsTheBatchWhenTheQueueMakesTheTail) {
   FeedWindow(*t, 20, 40, 2);
   FeedWindow(*t, 20, 40, 2);
   EXPECT_EQ(t->Current().max_batch, 16u);  // never above --max-batch
+}
+
+// A loaded stage: at a small batch it falls behind. The controller must not halve
+// its way back down to that size (it did: at half the maximum rate, batch 16 -> ...
+// -> 1 and a p99 of 250 ms).
+TEST(LatencyTarget, DoesNotShrinkBackToABatchThatQueued) {
+  auto t = *LatencyTarget::Create(Options());
+  FeedWindow(*t, 30, 30);  // slow batches: 16 -> 8
+  FeedWindow(*t, 20, 20);  // 8 -> 4
+  ASSERT_EQ(t->Current().max_batch, 4u);
+  FeedWindow(*t, 20, 200, /*service_ms=*/12);  // a queue at 4: grow to 8, floor 5
+  EXPECT_EQ(t->Current().max_batch, 8u);
+  FeedWindow(*t, 12, 14);  // slow again, no queue: 8 -> 5 (the floor), not 4
+  EXPECT_EQ(t->Current().max_batch, 5u);
+  FeedWindow(*t, 5, 8);  // faster (8 ms < 0.8 x 14): kept; between headroom and target
+  EXPECT_EQ(t->Current().max_batch, 5u);
+  // Calm windows lower the floor.
+  for (int i = 0; i < 9; ++i) FeedWindow(*t, 5, 8);
+  FeedWindow(*t, 12, 14);
+  EXPECT_EQ(t->Current().max_batch, 4u);
 }
 
 TEST(LatencyTarget, GrowsTheBatchWithHeadroomUpToTheCeiling) {
