@@ -115,6 +115,11 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--lr", o->config.learning_rate, "peak learning rate (AdamW, cosine decay)")
       ->capture_default_str()
       ->check(PositiveReal());
+  cmd->add_option("--weight-decay", o->config.weight_decay,
+                  "AdamW's decoupled weight decay per step, times the learning rate (Loshchilov "
+                  "and Hutter, 2019), in [0, 1)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999));
   cmd->add_option("--threads", o->config.threads,
                   "LibTorch threads; more than free cores slows training down a lot")
       ->capture_default_str()
