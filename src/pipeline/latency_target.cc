@@ -80,9 +80,10 @@ void LatencyTarget::Decide() {
     current_.max_batch = next;
     current_.max_wait = current_.max_wait / 2;
   } else if (p99 > target) {
-    floor_ = std::min(o_.max_batch, current_.max_batch + 1);
+    // Right after a halving, the size before it kept up: back to it, and no lower.
+    floor_ = std::min(o_.max_batch, shrunk_from != 0 ? shrunk_from : current_.max_batch + 1);
     calm_windows_ = 0;
-    current_.max_batch = std::min(o_.max_batch, current_.max_batch * 2);
+    current_.max_batch = std::min(o_.max_batch, std::max(floor_, current_.max_batch * 2));
     current_.max_wait = current_.max_wait / 2;
   } else if (p99 < o_.headroom * target) {
     current_.max_batch = std::min(o_.max_batch, current_.max_batch + 1);

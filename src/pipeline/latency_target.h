@@ -15,8 +15,9 @@
 //  - latency p99 > target and latency p99 > 2 x service p99 (most of the tail is
 //    waiting in the queue: the stage is behind at this batch size): batch =
 //    min(ceiling, 2 x batch) and wait = wait / 2, since bigger batches cost the model
-//    less per image and drain the backlog sooner; the floor becomes batch + 1, so a
-//    later decrease does not go back to a size that could not keep up (without it, a
+//    less per image and drain the backlog sooner; the floor becomes batch + 1 (or,
+//    right after a halving, the size before it), so a later decrease does not go
+//    back to a size that could not keep up (without it, a
 //    loaded stage whose service time is inflated by CPU contention halves its batch
 //    down to 1, loses throughput, and the queue grows without bound);
 //  - latency p99 < headroom x target (room to spare): additive increase, batch =

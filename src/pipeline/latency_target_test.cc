@@ -95,16 +95,21 @@ TEST(LatencyTarget, DoesNotShrinkBackToABatchThatQueued) {
   FeedWindow(*t, 30, 30);  // slow batches: 16 -> 8
   FeedWindow(*t, 20, 20);  // 8 -> 4
   ASSERT_EQ(t->Current().max_batch, 4u);
-  FeedWindow(*t, 20, 200, /*service_ms=*/12);  // a queue at 4: grow to 8, floor 5
+  FeedWindow(*t, 20, 200, /*service_ms=*/12);  // a queue right after 8 -> 4: back to 8
   EXPECT_EQ(t->Current().max_batch, 8u);
-  FeedWindow(*t, 12, 14);  // slow again, no queue: 8 -> 5 (the floor), not 4
-  EXPECT_EQ(t->Current().max_batch, 5u);
+  FeedWindow(*t, 12, 14);  // slow again, no queue: stays at the floor 8
+  EXPECT_EQ(t->Current().max_batch, 8u);
+  FeedWindow(*t, 5, 8);         // between headroom and target: held
+  FeedWindow(*t, 20, 200, 12);  // a queue at 8, not after a halving: 16, floor 9
+  EXPECT_EQ(t->Current().max_batch, 16u);
+  FeedWindow(*t, 12, 14);  // slow, no queue: 16 -> 9 (the floor), not 8
+  EXPECT_EQ(t->Current().max_batch, 9u);
   FeedWindow(*t, 5, 8);  // faster (8 ms < 0.8 x 14): kept; between headroom and target
-  EXPECT_EQ(t->Current().max_batch, 5u);
+  EXPECT_EQ(t->Current().max_batch, 9u);
   // Calm windows lower the floor.
   for (int i = 0; i < 9; ++i) FeedWindow(*t, 5, 8);
   FeedWindow(*t, 12, 14);
-  EXPECT_EQ(t->Current().max_batch, 4u);
+  EXPECT_EQ(t->Current().max_batch, 8u);
 }
 
 TEST(LatencyTarget, GrowsTheBatchWithHeadroomUpToTheCeiling) {
