@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # --p99-target-ms and bench-latency from the command line: the flag runs on pipeline
-# and reports what it chose (a target no run can hold, fed as fast as the feed goes:
-# the tail is queueing, so the batch stays at its ceiling and the wait halves);
+# and reports what it chose (a target no run can hold halves the wait);
 # a negative target is a clear error; `bench-latency --quick` writes its CSV (header
 # and one row per point) and a PNG. The rule's branches are tested one by one in
 # src/pipeline/latency_target_test.cc.
@@ -14,15 +13,16 @@ fail() { echo "FAIL: $*"; exit 1; }
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 UNIBUS_MODEL="$MODEL"
 unset UNIBUS_URL
 
-# 300 images, windows of 200: one decision. The feed publishes all 300 at once, so
-# most of each image's latency is waiting in the queue (p99 produced -> published is
-# several times the service p99, and far above 0.01 ms on any machine): the
-# controller halves the wait (2 -> 1 ms) and keeps the batch at --max-batch, since
-# smaller batches would only drain the queue more slowly.
+# 300 images, windows of 200: one decision, reported. p99 produced -> published is
+# far above 0.01 ms on any machine, so the wait halves (2 -> 1 ms). Whether the batch
+# stays at --max-batch (the tail is queueing: the feed publishes all 300 at once) or
+# halves (the service time is half the tail or more, as on a loaded CI machine)
+# depends on the machine's load; each branch of the rule is tested on its own in
+# src/pipeline/latency_target_test.cc.
 "$U" pipeline --url "sqlite://$DIR/b.db" --db "sqlite:$DIR/p.db" -n 300 --quiet --report '' \
   --max-batch 16 --p99-target-ms 0.01 >"$DIR/pipe.out" 2>&1 || fail "pipeline: $(cat "$DIR/pipe.out")"
-grep -q "p99 target 0.01 ms: 1 windows of 200 latencies; batch 16; now batch 16, wait 1 ms" "$DIR/pipe.out" ||
-  fail "no decision, or not the queueing one, in: $(cat "$DIR/pipe.out")"
+grep -Eq "p99 target 0.01 ms: 1 windows of 200 latencies; batch 16(; now batch 16| -> 8; now batch 8), wait 1 ms" "$DIR/pipe.out" ||
+  fail "no decision reported in: $(cat "$DIR/pipe.out")"
 
 # A target with room to spare keeps the ceiling.
 "$U" pipeline --url "sqlite://$DIR/b.db" --db "sqlite:$DIR/p.db" -n 300 --quiet --report '' \
