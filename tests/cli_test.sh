@@ -46,6 +46,13 @@ done
 if "$U" train --help >/dev/null 2>&1; then
   "$U" train --lr 0 >"$DIR/out" 2>"$DIR/err" && fail "train --lr 0 was accepted"
   grep -qF -- "--lr: must be a positive number (> 0), got 0" "$DIR/err" || fail "train --lr 0: $(cat "$DIR/err")"
+  for args in "--weight-decay 1:--weight-decay: must be a number in [0, 1), got 1" \
+              "--label-smoothing -0.1:--label-smoothing: must be a number in [0, 1), got -0.1" \
+              "--random-erasing 1.5:--random-erasing: must be a number in [0, 1], got 1.5"; do
+    read -ra argv <<<"${args%%:--*}"
+    "$U" train "${argv[@]}" >"$DIR/out" 2>"$DIR/err" && fail "train ${args%%:--*} was accepted"
+    grep -qF -- "--${args#*:--}" "$DIR/err" || fail "train ${args%%:--*}: $(cat "$DIR/err")"
+  done
 fi
 echo "not sqlite" > "$DIR/junk.db"
 "$U" topics list --url "sqlite://$DIR/junk.db" >/dev/null 2>"$DIR/err" && fail "opened a non-database"

@@ -49,6 +49,17 @@ CLI::Validator PositiveReal() {
       "POSITIVE");
 }
 
+CLI::Validator RealIn(double lo, double hi, bool hi_open) {
+  return CLI::Validator(
+      [lo, hi, hi_open](std::string& text) -> std::string {
+        double v = 0;
+        if (absl::SimpleAtod(text, &v) && v >= lo && (hi_open ? v < hi : v <= hi)) return "";
+        return absl::StrCat("must be a number in [", lo, ", ", hi, hi_open ? ")" : "]", ", got ",
+                            text);
+      },
+      "REAL");
+}
+
 void AddBrokerFlags(CLI::App* app, BrokerFlags* flags) {
   app->add_option("--url", flags->url,
                   "broker URL: sqlite://PATH, mem://, kafka://HOST:PORT, pubsub://PROJECT");

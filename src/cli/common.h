@@ -66,9 +66,11 @@ void Exit(int code);
 //   Positive():     a whole number >= 1.
 //   PositiveReal(): a number > 0 (e.g. a learning rate).
 //   NonNegative():  a whole number >= 0.
+//   RealIn(lo, hi, hi_open): a number in [lo, hi], or [lo, hi) when `hi_open`.
 CLI::Validator Positive();
 CLI::Validator PositiveReal();
 CLI::Validator NonNegative();
+CLI::Validator RealIn(double lo, double hi, bool hi_open);
 
 // Parses "250ms", "10s", "5m", "7d" (absl durations plus days). InvalidArgument otherwise.
 absl::StatusOr<absl::Duration> ParseDuration(const std::string& text);

@@ -119,7 +119,7 @@ void setup_train(CLI::App& app) {
                   "AdamW's decoupled weight decay per step, times the learning rate (Loshchilov "
                   "and Hutter, 2019), in [0, 1)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.999));
+      ->check(RealIn(0, 1, /*hi_open=*/true));
   cmd->add_option("--threads", o->config.threads,
                   "LibTorch threads; more than free cores slows training down a lot")
       ->capture_default_str()
@@ -133,17 +133,17 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--label-smoothing", o->config.label_smoothing,
                   "cross-entropy label smoothing in [0, 1)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.99));
+      ->check(RealIn(0, 1, /*hi_open=*/true));
   cmd->add_option("--random-erasing", o->config.random_erasing,
                   "with augmentation, probability of blanking a random rectangle of the image "
                   "with random pixels (random erasing), in [0, 1]")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(RealIn(0, 1, /*hi_open=*/false));
   cmd->add_option("--ema-decay", o->config.ema_decay,
                   "save an exponential moving average of the weights with this decay per step, "
                   "in [0, 1) (0: the last weights)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.999999));
+      ->check(RealIn(0, 1, /*hi_open=*/true));
   cmd->add_option("--train-limit", o->config.train_limit,
                   "train on the first N images only (0: all)")
       ->capture_default_str();

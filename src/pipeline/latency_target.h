@@ -17,9 +17,9 @@
 //    min(ceiling, 2 x batch) and wait = wait / 2, since bigger batches cost the model
 //    less per image and drain the backlog sooner; the floor becomes batch + 1 (or,
 //    right after a halving, the size before it), so a later decrease does not go
-//    back to a size that could not keep up (without it, a
-//    loaded stage whose service time is inflated by CPU contention halves its batch
-//    down to 1, loses throughput, and the queue grows without bound);
+//    back to a size that could not keep up (without it, a loaded stage whose service
+//    time is inflated by CPU contention halves its batch down to 1, loses
+//    throughput, and the queue grows without bound);
 //  - latency p99 < headroom x target (room to spare): additive increase, batch =
 //    min(ceiling, batch + 1) and wait = min(ceiling, wait + wait_step);
 //  - in between: keep both.
@@ -92,8 +92,8 @@ class LatencyTarget {
   static constexpr double kShrinkMustCut = 0.8;
   std::size_t shrunk_from_ ABSL_GUARDED_BY(mu_) = 0;       // the batch before the last halving
   double service_before_shrink_ ABSL_GUARDED_BY(mu_) = 0;  // ms, service p99 before it
-  // The smallest batch a decrease may choose: one more than the last size at which
-  // images queued.
+  // The smallest batch a decrease may choose: set by a queue (see above) or by an
+  // undone halving.
   std::size_t floor_ ABSL_GUARDED_BY(mu_) = 1;
   int calm_windows_ ABSL_GUARDED_BY(mu_) = 0;  // at or under the target, since floor_ changed
 };
