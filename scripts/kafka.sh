@@ -57,7 +57,8 @@ need() {
 
 # Copies kafka_2.13, kafka-tools and their dependencies into $LIBS, once.
 fetch() {
-  [ -f "$LIBS/.complete" ] && return 0
+  # A cache from before the pom named the logging binding lacks it: fetch again.
+  [ -f "$LIBS/.complete" ] && ls "$LIBS"/log4j-slf4j-impl-*.jar >/dev/null 2>&1 && return 0
   need java "the Kafka broker needs Java 17 or later (apt-get install default-jre-headless)"
   need mvn "the Kafka jars come from Maven Central through Maven (apt-get install maven)"
   mkdir -p "$CACHE"
@@ -73,6 +74,9 @@ fetch() {
       "~/.m2/settings.xml) or that ~/.m2/repository already holds them for offline use."
   fi
   ls "$tmp"/kafka_2.13-"$VERSION".jar >/dev/null 2>&1 || die "Maven ran but $tmp has no kafka_2.13-$VERSION.jar; see $log"
+  # Without it the broker would log nothing and never be seen as started.
+  ls "$tmp"/log4j-slf4j-impl-*.jar >/dev/null 2>&1 ||
+    die "Maven ran but $tmp has no log4j-slf4j-impl jar (the broker's logging binding); see $log"
   rm -rf "$LIBS"
   mv "$tmp" "$LIBS"
   touch "$LIBS/.complete"

@@ -95,9 +95,15 @@ absl::StatusOr<std::unique_ptr<RealCluster>> RealCluster::Start(
   args.insert(args.end(), options.begin(), options.end());
   auto out = c->Script(args);
   if (!out.ok()) {
-    return absl::Status(out.status().code(),
-                        absl::StrCat("could not start a real Kafka cluster with ",
-                                     UNIBUS_KAFKA_SCRIPT, ": ", out.status().message()));
+    // The message names the nodes' logs: keep them (the destructor would remove the
+    // directory).
+    (void)c->Script({"stop", "--dir", c->dir_ + "/cluster", "--kill"});
+    const std::string kept = c->dir_;
+    c->dir_.clear();
+    return absl::Status(
+        out.status().code(),
+        absl::StrCat("could not start a real Kafka cluster with ", UNIBUS_KAFKA_SCRIPT, ": ",
+                     out.status().message(), " (logs kept in ", kept, ")"));
   }
   std::string first;
   for (absl::string_view line : absl::StrSplit(*out, '\n')) {
