@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,6 +24,16 @@ class UNIBUS_EXPORT PublisherConnection {
  public:
   virtual ~PublisherConnection() = default;
   virtual PublishFuture Publish(Message m) = 0;
+  // Queues `messages` as one unit, in order; one future per message, in order. A
+  // batching backend (sqlite, mem) puts them into one batch where the batch limits
+  // allow, so its sender never takes the first of them alone. The default publishes
+  // them one by one (Kafka and Pub/Sub batch by their own linger anyway).
+  virtual std::vector<PublishFuture> PublishMany(std::vector<Message> messages) {
+    std::vector<PublishFuture> out;
+    out.reserve(messages.size());
+    for (Message& m : messages) out.push_back(Publish(std::move(m)));
+    return out;
+  }
   virtual absl::Status Flush() = 0;
   // Rejects new publishes, sends what is pending, joins the library's threads.
   virtual void Shutdown() = 0;
@@ -73,6 +84,14 @@ class UNIBUS_EXPORT Publisher {
     }
     return conn_->Publish(std::move(m));
   }
+
+  // Publish for several messages at once: the same checks and futures (one per
+  // message, in order; a refused message's future holds InvalidArgument and the
+  // others are still sent), with the valid ones queued together, so that a batching
+  // backend (sqlite, mem) stores them in one transaction rather than letting its
+  // sender take the first alone. `unibus classify` publishes each micro-batch's
+  // predictions this way.
+  std::vector<PublishFuture> PublishMany(std::vector<Message> messages);
 
   // Blocks until every message published before this call has its result. Returns
   // the first error among them, if any.

@@ -13,8 +13,10 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/message.h"
 #include "unibus/unibus.h"
 
@@ -62,6 +64,40 @@ class TypedPublisher {
     auto m = EncodeTyped(value, options_, std::move(ordering_key), std::move(attributes));
     if (!m.ok()) return MakeReadyFuture<absl::StatusOr<MessageId>>(m.status());
     return p_.Publish(*std::move(m));
+  }
+  // Publish for several values at once (Publisher::PublishMany: a batching backend
+  // stores them in one transaction). One future per value, in order. `ordering_keys`
+  // is empty (no keys) or holds one key per value; any other size fails every
+  // future with InvalidArgument.
+  std::vector<PublishFuture> PublishMany(const std::vector<T>& values,
+                                         const std::vector<std::string>& ordering_keys = {}) {
+    std::vector<PublishFuture> out(values.size());
+    if (!ordering_keys.empty() && ordering_keys.size() != values.size()) {
+      for (auto& f : out) {
+        f = MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(
+            absl::StrCat("PublishMany: ", ordering_keys.size(), " ordering keys for ",
+                         values.size(), " values; give none or one per value")));
+      }
+      return out;
+    }
+    std::vector<Message> messages;
+    std::vector<std::size_t> where;  // messages[k] encodes values[where[k]]
+    messages.reserve(values.size());
+    where.reserve(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      auto m = EncodeTyped(values[i], options_, ordering_keys.empty() ? "" : ordering_keys[i]);
+      if (!m.ok()) {
+        out[i] = MakeReadyFuture<absl::StatusOr<MessageId>>(m.status());
+        continue;
+      }
+      messages.push_back(*std::move(m));
+      where.push_back(i);
+    }
+    std::vector<PublishFuture> sent = p_.PublishMany(std::move(messages));
+    for (std::size_t k = 0; k < where.size() && k < sent.size(); ++k) {
+      out[where[k]] = std::move(sent[k]);
+    }
+    return out;
   }
   [[nodiscard]] absl::Status Flush() { return p_.Flush(); }
   Publisher& untyped() { return p_; }

@@ -33,12 +33,7 @@ class BatchingPublisher : public PublisherConnection {
 
   PublishFuture Publish(Message m) override {
     const std::size_t size = m.ByteSize();
-    if (size > max_message_bytes_) {
-      return MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(
-          absl::StrCat("message of ", size, " bytes for topic '", topic_, "' exceeds the limit of ",
-                       max_message_bytes_,
-                       " bytes (BrokerOptions::max_message_bytes); split it or raise the limit")));
-    }
+    if (size > max_message_bytes_) return Oversized(size);
     Promise<absl::StatusOr<MessageId>> promise;
     auto future = promise.get_future();
     std::unique_lock<std::mutex> lock(mu_);
@@ -46,19 +41,51 @@ class BatchingPublisher : public PublisherConnection {
                    [&] { return shutdown_ || queue_.size() < options_.max_pending_messages; });
     if (shutdown_) {
       lock.unlock();
-      promise.set_value(absl::FailedPreconditionError(
-          absl::StrCat("publisher for topic '", topic_, "' is shut down")));
+      promise.set_value(ShutDownError());
       return future;
     }
-    if (queue_.empty()) oldest_ = Clock::now();
-    queue_.push_back(Pending{std::move(m), std::move(promise), size});
-    queued_bytes_ += size;
-    ++enqueued_;
-    if (queue_.size() == 1 || queue_.size() >= options_.max_batch_messages ||
-        queued_bytes_ >= options_.max_batch_bytes) {
-      work_cv_.notify_one();
-    }
+    if (Enqueue(std::move(m), std::move(promise), size)) work_cv_.notify_one();
     return future;
+  }
+
+  // All of `messages` go into the queue under one hold of the lock, and the sender
+  // is woken once, after the last: it cannot take the first alone (with
+  // max_batch_delay 0 it otherwise wakes on the first and commits it by itself).
+  std::vector<PublishFuture> PublishMany(std::vector<Message> messages) override {
+    std::vector<PublishFuture> out(messages.size());
+    std::vector<Promise<absl::StatusOr<MessageId>>> promises(messages.size());
+    std::vector<std::size_t> sizes(messages.size());
+    std::size_t queued = 0;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      sizes[i] = messages[i].ByteSize();
+      if (sizes[i] > max_message_bytes_) {
+        out[i] = Oversized(sizes[i]);
+        continue;
+      }
+      out[i] = promises[i].get_future();
+      ++queued;
+    }
+    if (queued == 0) return out;
+    std::unique_lock<std::mutex> lock(mu_);
+    // Room for all of them, or an empty queue (a group larger than
+    // max_pending_messages still goes in whole).
+    space_cv_.wait(lock, [&] {
+      return shutdown_ || queue_.empty() || queue_.size() + queued <= options_.max_pending_messages;
+    });
+    if (shutdown_) {
+      lock.unlock();
+      for (std::size_t i = 0; i < messages.size(); ++i) {
+        if (sizes[i] <= max_message_bytes_) promises[i].set_value(ShutDownError());
+      }
+      return out;
+    }
+    bool wake = false;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      if (sizes[i] > max_message_bytes_) continue;
+      wake = Enqueue(std::move(messages[i]), std::move(promises[i]), sizes[i]) || wake;
+    }
+    if (wake) work_cv_.notify_one();
+    return out;
   }
 
   absl::Status Flush() override {
@@ -90,6 +117,29 @@ class BatchingPublisher : public PublisherConnection {
     Promise<absl::StatusOr<MessageId>> promise;
     std::size_t size;
   };
+
+  PublishFuture Oversized(std::size_t size) const {
+    return MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(
+        absl::StrCat("message of ", size, " bytes for topic '", topic_, "' exceeds the limit of ",
+                     max_message_bytes_,
+                     " bytes (BrokerOptions::max_message_bytes); split it or raise the limit")));
+  }
+
+  absl::Status ShutDownError() const {
+    return absl::FailedPreconditionError(
+        absl::StrCat("publisher for topic '", topic_, "' is shut down"));
+  }
+
+  // Appends to the queue (mu_ held). True when the sender must be woken: the queue
+  // was empty, or a batch limit is reached.
+  bool Enqueue(Message m, Promise<absl::StatusOr<MessageId>> promise, std::size_t size) {
+    if (queue_.empty()) oldest_ = Clock::now();
+    queue_.push_back(Pending{std::move(m), std::move(promise), size});
+    queued_bytes_ += size;
+    ++enqueued_;
+    return queue_.size() == 1 || queue_.size() >= options_.max_batch_messages ||
+           queued_bytes_ >= options_.max_batch_bytes;
+  }
 
   bool BatchReady() const {
     return queue_.size() >= options_.max_batch_messages ||

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -51,6 +52,61 @@ TEST(BatchingPublisherTest, KeepsOrderAndResolvesEveryFuture) {
   }
   for (auto s : sink->sizes) EXPECT_LE(s, 10u);
   pub->Shutdown();
+}
+
+// With max_batch_delay 0 the sender wakes on the first queued message; a group
+// queued by PublishMany must still reach the sink whole, in order.
+TEST(BatchingPublisherTest, PublishManyReachesTheSinkAsOneBatch) {
+  auto sink = std::make_shared<RecordingSink>();
+  PublisherOptions o;
+  o.max_batch_delay = absl::ZeroDuration();
+  auto pub = MakeBatchingPublisher(sink, "topic-a", o, 1 << 20);
+  constexpr int kGroups = 20, kGroup = 200;
+  for (int g = 0; g < kGroups; ++g) {
+    std::vector<Message> group;
+    for (int i = 0; i < kGroup; ++i)
+      group.push_back(MessageBuilder{}.data(absl::StrCat(g * kGroup + i)).build());
+    std::vector<PublishFuture> fs = pub->PublishMany(std::move(group));
+    ASSERT_EQ(fs.size(), static_cast<std::size_t>(kGroup));
+    ASSERT_TRUE(pub->Flush().ok());  // the sender is idle again when the next group comes
+    for (int i = 0; i < kGroup; ++i) {
+      ASSERT_TRUE(fs[i].get().ok());
+      EXPECT_EQ(*fs[i].get(), absl::StrCat(g * kGroup + i));
+    }
+  }
+  std::lock_guard<std::mutex> lock(sink->mu);
+  EXPECT_EQ(sink->sizes, std::vector<std::size_t>(kGroups, kGroup));
+  ASSERT_EQ(sink->data.size(), static_cast<std::size_t>(kGroups * kGroup));
+  for (int i = 0; i < kGroups * kGroup; ++i) EXPECT_EQ(sink->data[i], absl::StrCat(i));
+  pub->Shutdown();
+}
+
+TEST(BatchingPublisherTest, PublishManyRefusesOnlyTheBadMessages) {
+  auto sink = std::make_shared<RecordingSink>();
+  auto conn = MakeBatchingPublisher(sink, "topic-a", PublisherOptions{}, 100);
+  // Through Publisher, as Broker::publisher returns it: the contract's checks apply
+  // to each message of the group.
+  Publisher pub(conn, Capabilities{}, "topic-a");
+  std::vector<Message> group;
+  group.push_back(MessageBuilder{}.data("a").build());
+  group.push_back(MessageBuilder{}.build());  // neither data nor attributes
+  group.push_back(MessageBuilder{}.data(std::string(101, 'x')).build());  // over 100 bytes
+  group.push_back(MessageBuilder{}.data("b").build());
+  std::vector<PublishFuture> fs = pub.PublishMany(std::move(group));
+  ASSERT_EQ(fs.size(), 4u);
+  ASSERT_TRUE(pub.Flush().ok());
+  EXPECT_TRUE(fs[0].get().ok());
+  EXPECT_EQ(fs[1].get().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(fs[2].get().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(fs[2].get().status().message().find("exceeds the limit of 100 bytes"),
+            std::string::npos);
+  EXPECT_TRUE(fs[3].get().ok());
+  std::lock_guard<std::mutex> lock(sink->mu);
+  EXPECT_EQ(sink->data, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(sink->sizes, std::vector<std::size_t>{2});
+  pub.Shutdown();
+  auto after = pub.PublishMany({MessageBuilder{}.data("late").build()});
+  EXPECT_EQ(after[0].get().status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(BatchingPublisherTest, ReportsPerMessageErrorsAndFlushReturnsThem) {

@@ -28,8 +28,20 @@ class CountingPublisher : public PublisherConnection {
   // The returned future is set only after the publish is counted, so a caller that
   // reads the registry after get() sees its own publish (a then() on the inner
   // future could run after get() returned on another thread).
-  PublishFuture Publish(Message m) override {
-    PublishFuture f = inner_->Publish(std::move(m));
+  PublishFuture Publish(Message m) override { return Counted(inner_->Publish(std::move(m))); }
+  std::vector<PublishFuture> PublishMany(std::vector<Message> messages) override {
+    std::vector<PublishFuture> fs = inner_->PublishMany(std::move(messages));
+    for (PublishFuture& f : fs) f = Counted(std::move(f));
+    return fs;
+  }
+  absl::Status Flush() override { return inner_->Flush(); }
+  void Shutdown() override { inner_->Shutdown(); }
+  void ResumePublish(const std::string& ordering_key) override {
+    inner_->ResumePublish(ordering_key);
+  }
+
+ private:
+  PublishFuture Counted(PublishFuture f) {
     if (f.is_ready()) {
       Count(registry_, published_, topic_, f.get());
       return f;
@@ -43,13 +55,7 @@ class CountingPublisher : public PublisherConnection {
     });
     return out;
   }
-  absl::Status Flush() override { return inner_->Flush(); }
-  void Shutdown() override { inner_->Shutdown(); }
-  void ResumePublish(const std::string& ordering_key) override {
-    inner_->ResumePublish(ordering_key);
-  }
 
- private:
   std::shared_ptr<PublisherConnection> inner_;
   std::shared_ptr<MetricsRegistry> registry_;
   std::string topic_;

@@ -115,6 +115,43 @@ TEST(ClientMetricsTest, AWrappedPublisherForwardsEveryCall) {
   pub.Shutdown();
 }
 
+// A group published through the counting publisher reaches the wrapped one as a
+// group (PublishMany), not message by message, and each accepted message is counted.
+TEST(ClientMetricsTest, AWrappedPublisherForwardsGroupsWhole) {
+  class GroupRecorder : public PublisherConnection {
+   public:
+    PublishFuture Publish(Message) override {
+      ADD_FAILURE() << "the group was split into single publishes";
+      return MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InternalError("split"));
+    }
+    std::vector<PublishFuture> PublishMany(std::vector<Message> messages) override {
+      groups.push_back(messages.size());
+      std::vector<PublishFuture> out;
+      for (std::size_t i = 0; i < messages.size(); ++i) {
+        out.push_back(MakeReadyFuture<absl::StatusOr<MessageId>>(
+            i == 1 ? absl::StatusOr<MessageId>(absl::UnavailableError("down"))
+                   : absl::StatusOr<MessageId>(absl::StrCat("m-", i))));
+      }
+      return out;
+    }
+    absl::Status Flush() override { return absl::OkStatus(); }
+    void Shutdown() override {}
+    std::vector<std::size_t> groups;
+  };
+  auto inner = std::make_shared<GroupRecorder>();
+  auto registry = std::make_shared<MetricsRegistry>();
+  Publisher pub = PublisherMetrics(registry, "orders").Wrap(Publisher(inner));
+  std::vector<Message> group(3, MessageBuilder{}.data("x").build());
+  auto fs = pub.PublishMany(std::move(group));
+  ASSERT_EQ(fs.size(), 3u);
+  EXPECT_EQ(*fs[0].get(), "m-0");
+  EXPECT_EQ(fs[1].get().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(*fs[2].get(), "m-2");
+  EXPECT_EQ(inner->groups, std::vector<std::size_t>{3});
+  EXPECT_EQ(Value(registry->Snapshot(), "unibus_messages_published_total", {{"topic", "orders"}}),
+            2);
+}
+
 // Wrapping keeps the contract of Broker::publisher: what the broker's publisher
 // refuses (ValidateForPublish), the wrapped one refuses too, before the broker.
 TEST(ClientMetricsTest, AWrappedBrokerPublisherKeepsThePortabilityChecks) {

@@ -171,4 +171,32 @@ absl::Status ValidateForPublish(const Message& m, const Capabilities& caps, std:
   return absl::OkStatus();
 }
 
+std::vector<PublishFuture> Publisher::PublishMany(std::vector<Message> messages) {
+  std::vector<PublishFuture> out(messages.size());
+  std::vector<Message> valid;
+  std::vector<std::size_t> where;  // valid[k] is messages[where[k]]
+  valid.reserve(messages.size());
+  where.reserve(messages.size());
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (rules_ != nullptr) {
+      if (absl::Status s =
+              ValidateForPublish(messages[i], rules_->caps, rules_->topic, rules_->allow_reserved);
+          !s.ok()) {
+        out[i] = MakeReadyFuture<absl::StatusOr<MessageId>>(std::move(s));
+        continue;
+      }
+    }
+    valid.push_back(std::move(messages[i]));
+    where.push_back(i);
+  }
+  if (valid.empty()) return out;
+  std::vector<PublishFuture> sent = conn_->PublishMany(std::move(valid));
+  for (std::size_t k = 0; k < where.size(); ++k) {
+    out[where[k]] = k < sent.size() ? std::move(sent[k])
+                                    : MakeReadyFuture<absl::StatusOr<MessageId>>(
+                                          absl::InternalError("backend returned too few futures"));
+  }
+  return out;
+}
+
 }  // namespace unibus

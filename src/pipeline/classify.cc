@@ -75,6 +75,8 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
                   const std::atomic<bool>& stop, ClassifyStats* stats, const Figures& figures) {
   std::vector<Typed<vision::ImageMessage>> batch;
   std::vector<std::uint8_t> pixels;
+  std::vector<vision::Prediction> predictions;
+  std::vector<std::string> keys;
   if (o.warm_up) WarmUp(model, o.max_batch);
   ++stats->ready_workers;
   while (!stop.load()) {
@@ -123,10 +125,14 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       continue;
     }
     const double inference_ms = absl::ToDoubleMilliseconds(done - picked);
-    std::vector<vision::Prediction> observed;
+    // The batch's predictions go out together: one write on sqlite and mem
+    // (TypedPublisher::PublishMany), where publishing them one by one let the
+    // publisher's thread commit the first alone.
+    predictions.clear();
+    keys.clear();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const auto& img = batch[i].value;
-      vision::Prediction p;
+      vision::Prediction& p = predictions.emplace_back();
       p.set_image_id(img.image_id());
       p.set_class_index((*outputs)[i].class_index);
       p.set_class_name(model.class_name((*outputs)[i].class_index));
@@ -138,12 +144,15 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       p.set_queue_ms(std::max(0.0, (absl::ToUnixMicros(picked) - img.produced_at_us()) / 1000.0));
       p.set_inference_ms(inference_ms);
       p.set_batch_size(static_cast<int>(batch.size()));
-      if (o.on_batch) observed.push_back(p);
+      keys.push_back(img.image_id());
+    }
+    std::vector<PublishFuture> published = out.PublishMany(predictions, keys);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
       auto ack = std::make_shared<AckHandler>(std::move(batch[i].ack));
-      out.Publish(p, img.image_id())
-          .then([ack, logger = o.logger, id = img.image_id(), latency = figures.latency,
-                 target = o.latency_target.get(), picked,
-                 published = batch[i].envelope.publish_time](const absl::StatusOr<MessageId>& r) {
+      published[i].then(
+          [ack, logger = o.logger, id = keys[i], latency = figures.latency,
+           target = o.latency_target.get(), picked,
+           published = batch[i].envelope.publish_time](const absl::StatusOr<MessageId>& r) {
             if (r.ok()) {
               std::move(*ack).ack();
               if (latency) latency->Observe(absl::ToDoubleSeconds(absl::Now() - published));
@@ -159,7 +168,7 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
             std::move(*ack).nack(absl::StrCat("prediction not published: ", r.status().message()));
           });
     }
-    if (o.on_batch) o.on_batch(observed, pixels.data());
+    if (o.on_batch) o.on_batch(predictions, pixels.data());
     stats->classified += static_cast<std::int64_t>(batch.size());
     ++stats->batches;
     if (figures.batch_size) figures.batch_size->Observe(static_cast<double>(batch.size()));

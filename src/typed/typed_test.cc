@@ -191,6 +191,38 @@ TEST(TypedCodecTest, FramesDeclaringZeroBytesEndAndConcatenatedFramesAddUp) {
   EXPECT_EQ(out.image_id(), "two-frames");
 }
 
+TEST(TypedPubSubTest, PublishManyKeepsOrderAndKeys) {
+  auto broker = Broker::Open("mem://typed-many");
+  ASSERT_TRUE(broker.ok());
+  ASSERT_TRUE(broker->admin().CreateTopic("images").ok());
+  auto sub = broker->subscriber("reader", {.topic = "images", .start = StartPosition::kEarliest});
+  auto raw = broker->publisher("images");
+  ASSERT_TRUE(sub.ok() && raw.ok());
+  TypedPublisher<vision::ImageMessage> typed(*raw);
+  auto fs = typed.PublishMany({Image("a"), Image("b"), Image("c")}, {"ka", "kb", "kc"});
+  ASSERT_EQ(fs.size(), 3u);
+  for (auto& f : fs) ASSERT_TRUE(f.get().ok()) << f.get().status();
+  TypedSubscriber<vision::ImageMessage> ts(*sub);
+  std::vector<std::string> got;
+  for (int i = 0; i < 50 && got.size() < 3; ++i) {
+    auto batch = ts.Pull(10, absl::Milliseconds(100));
+    ASSERT_TRUE(batch.ok());
+    for (auto& t : *batch) {
+      got.push_back(t.value.image_id() + "/" + t.envelope.ordering_key);
+      std::move(t.ack).ack();
+    }
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"a/ka", "b/kb", "c/kc"}));
+  // Keys must be none or one per value.
+  auto bad = typed.PublishMany({Image("d"), Image("e")}, {"only-one"});
+  ASSERT_EQ(bad.size(), 2u);
+  for (auto& f : bad) {
+    EXPECT_EQ(f.get().status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(f.get().status().message().find("1 ordering keys for 2 values"), std::string::npos)
+        << f.get().status();
+  }
+}
+
 TEST(TypedPubSubTest, WrongTypeIsDeadLetteredAndTheConsumerGoesOn) {
   auto broker = Broker::Open("mem://typed-test");
   ASSERT_TRUE(broker.ok());
