@@ -93,10 +93,9 @@ class TypedPublisher {
       messages.push_back(*std::move(m));
       where.push_back(i);
     }
+    // Publisher::PublishMany returns one future per message it was given.
     std::vector<PublishFuture> sent = p_.PublishMany(std::move(messages));
-    for (std::size_t k = 0; k < where.size() && k < sent.size(); ++k) {
-      out[where[k]] = std::move(sent[k]);
-    }
+    for (std::size_t k = 0; k < where.size(); ++k) out[where[k]] = std::move(sent[k]);
     return out;
   }
   [[nodiscard]] absl::Status Flush() { return p_.Flush(); }

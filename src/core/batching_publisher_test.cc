@@ -81,6 +81,25 @@ TEST(BatchingPublisherTest, PublishManyReachesTheSinkAsOneBatch) {
   pub->Shutdown();
 }
 
+// Backpressure: a group waits for room for all of it, and a group larger than
+// max_pending_messages still goes in whole once the queue is empty (it cannot wait
+// for room that never comes).
+TEST(BatchingPublisherTest, PublishManyLargerThanThePendingLimitStillGoesIn) {
+  auto sink = std::make_shared<RecordingSink>();
+  PublisherOptions o;
+  o.max_pending_messages = 4;
+  o.max_batch_messages = 100;
+  auto pub = MakeBatchingPublisher(sink, "topic-a", o, 1 << 20);
+  std::vector<Message> group;
+  for (int i = 0; i < 10; ++i) group.push_back(MessageBuilder{}.data(absl::StrCat(i)).build());
+  std::vector<PublishFuture> fs = pub->PublishMany(std::move(group));
+  ASSERT_TRUE(pub->Flush().ok());
+  for (auto& f : fs) EXPECT_TRUE(f.get().ok()) << f.get().status();
+  std::lock_guard<std::mutex> lock(sink->mu);
+  EXPECT_EQ(sink->data.size(), 10u);
+  pub->Shutdown();
+}
+
 TEST(BatchingPublisherTest, PublishManyRefusesOnlyTheBadMessages) {
   auto sink = std::make_shared<RecordingSink>();
   auto conn = MakeBatchingPublisher(sink, "topic-a", PublisherOptions{}, 100);

@@ -146,10 +146,10 @@ absl::Status Work(TypedSubscriber<vision::ImageMessage>& in,
       p.set_batch_size(static_cast<int>(batch.size()));
       keys.push_back(img.image_id());
     }
-    std::vector<PublishFuture> published = out.PublishMany(predictions, keys);
+    std::vector<PublishFuture> futures = out.PublishMany(predictions, keys);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto ack = std::make_shared<AckHandler>(std::move(batch[i].ack));
-      published[i].then(
+      futures[i].then(
           [ack, logger = o.logger, id = keys[i], latency = figures.latency,
            target = o.latency_target.get(), picked,
            published = batch[i].envelope.publish_time](const absl::StatusOr<MessageId>& r) {
