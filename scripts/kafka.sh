@@ -20,8 +20,8 @@
 #   nodes are stopped (or some SIGKILLed) restarts them with their data and ports; --fresh
 #   wipes DIR first. --owner-pid: stop the cluster when that process exits (test fixtures).
 # --security sasl_ssl: the clients' listeners are SASL_SSL with SCRAM-SHA-512 and PLAIN
-#   (librdkafka before 2.6.1, Debian 12's 2.0.2 among them, fails SCRAM against Kafka 4:
-#   librdkafka#4895), and KRaft's StandardAuthorizer denies what no ACL allows. The
+#   (librdkafka before 2.6.1, Debian 12's 2.0.2 among them and so kcat, fails SCRAM
+#   against Kafka 4: librdkafka#4895; unibus links 2.12.0), and KRaft's StandardAuthorizer denies what no ACL allows. The
 #   script makes a CA and a broker certificate for 127.0.0.1 with openssl (PKCS12
 #   keystores, DIR/security), and the users: `admin` (a super user, random password) and
 #   each --user, as SCRAM credentials at format time and PLAIN users of the listener.
@@ -258,7 +258,9 @@ make_security() {
     umask 077
     cat >"$sec/client.properties" <<EOF
 # librdkafka properties for the cluster's super user (kafka://...?config_file=THIS).
-# PLAIN: librdkafka before 2.6.1 fails SCRAM against Kafka 4 (librdkafka#4895).
+# PLAIN, so that kcat (Debian 12's librdkafka 2.0.2, whose SCRAM Kafka 4 refuses:
+# librdkafka#4895) can use this file too; unibus's own librdkafka (2.12.0, built by
+# scripts/librdkafka.sh) also does sasl.mechanisms=SCRAM-SHA-512.
 security.protocol=SASL_SSL
 sasl.mechanisms=PLAIN
 sasl.username=admin

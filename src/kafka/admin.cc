@@ -33,6 +33,16 @@ KafkaAdmin::~KafkaAdmin() = default;
 void KafkaAdmin::OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
   auto* self = static_cast<KafkaAdmin*>(static_cast<ClientOpaque*>(opaque)->owner);
   std::lock_guard<std::mutex> lock(self->mu_);
+  // An authentication or authorization failure is the answer WaitForBroker reports:
+  // librdkafka (2.x) follows it with "all brokers are down", which must not hide it.
+  const auto code = CodeOf(static_cast<rd_kafka_resp_err_t>(err));
+  const bool verdict =
+      code == absl::StatusCode::kUnauthenticated || code == absl::StatusCode::kPermissionDenied;
+  const auto held = CodeOf(self->last_error_);
+  if (!verdict &&
+      (held == absl::StatusCode::kUnauthenticated || held == absl::StatusCode::kPermissionDenied)) {
+    return;
+  }
   self->last_error_ = static_cast<rd_kafka_resp_err_t>(err);
   self->last_error_text_ = reason;
 }

@@ -207,10 +207,10 @@ TEST_F(RealKafkaFaults, AllBrokersStoppedAndStartedAgainLoseAndRedeliverNothing)
   PublishAsync(*p, "blackout", 0, 600, &checker, &fs);
   WaitFor(checker, 300, absl::Seconds(30));
   std::fprintf(stderr, "stopping all brokers after %d deliveries\n", checker.distinct());
-  ASSERT_TRUE(cluster->StopAll().ok());
+  if (auto s = cluster->StopAll(); !s.ok()) FAIL() << s;
   PublishAsync(*p, "blackout", 600, 800, &checker, &fs);  // sent when the brokers are back
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  ASSERT_TRUE(cluster->StartAll().ok());
+  if (auto s = cluster->StartAll(); !s.ok()) FAIL() << s;
   std::fprintf(stderr, "brokers started again\n");
   PublishAsync(*p, "blackout", 800, 1000, &checker, &fs);
   EXPECT_EQ(Failed(fs), 0);
@@ -320,7 +320,7 @@ TEST_F(RealKafkaFaults, RollingRestartOfAllBrokersUnderLoadLosesNothing) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     std::fprintf(stderr, "restarting broker %d (%d published so far)\n", node, published.load());
     ASSERT_TRUE(cluster->Stop(node).ok());
-    ASSERT_TRUE(cluster->StartAll().ok());
+    if (auto s = cluster->StartAll(); !s.ok()) FAIL() << s;
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
   stop = true;

@@ -247,7 +247,7 @@ TEST_F(RealKafka, PartitionLeaderKilledMidStreamLosesAndDuplicatesNothing) {
   EXPECT_EQ(lr.lost, 0);
   EXPECT_EQ(lr.duplicated, 0) << "a publish was written twice (idempotence)";
 
-  ASSERT_TRUE(cluster->StartAll().ok());  // the next test has three brokers again
+  if (auto s = cluster->StartAll(); !s.ok()) FAIL() << s;  // the next test has three brokers again
 }
 
 }  // namespace

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Builds the librdkafka that unibus links, into ~/.cache/unibus/librdkafka-VERSION.
+#
+# Why not Debian's: Debian 12 ships librdkafka 2.0.2, whose SCRAM client proof Kafka 4
+# brokers refuse even with the right password (the client nonce is appended twice;
+# fixed in librdkafka 2.6.1, confluentinc/librdkafka#4895). The machines this project
+# runs on reach npm, whose node-rdkafka package carries librdkafka's source tree
+# (deps/librdkafka), so that is where the pinned source comes from: fetched once,
+# checked against its sha256, built as a static library (linked into libunibus.so,
+# the CLI and the Python extension, so nothing at run time depends on this cache),
+# offline afterwards.
+#
+# Usage: scripts/librdkafka.sh [build|prefix]
+#   build (default): fetch and build unless the cache already holds this version.
+#   prefix: print the install prefix (what CMake's UNIBUS_RDKAFKA_PREFIX defaults to).
+# Environment: UNIBUS_CACHE (default ~/.cache/unibus).
+#
+# Left out of this build: GSSAPI/Kerberos (needs Cyrus SASL) and OIDC token fetching
+# (needs libcurl). A build that needs them can configure with
+# -DUNIBUS_RDKAFKA=system to link the distribution's librdkafka instead.
+set -euo pipefail
+
+VERSION=2.12.0
+NODE_RDKAFKA=3.6.1  # the node-rdkafka release whose deps/librdkafka is librdkafka $VERSION
+URL="https://registry.npmjs.org/node-rdkafka/-/node-rdkafka-$NODE_RDKAFKA.tgz"
+SHA256=148f7e7b65c510314c70762d8f1be052c8fe1fdf03a128e6c78083a729a57a30
+CACHE="${UNIBUS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/unibus}"
+PREFIX="$CACHE/librdkafka-$VERSION"
+STAMP="$PREFIX/.unibus-built-$SHA256"
+
+case "${1:-build}" in
+  prefix)
+    echo "$PREFIX"
+    exit 0
+    ;;
+  build) ;;
+  *)
+    echo "usage: $0 [build|prefix]" >&2
+    exit 2
+    ;;
+esac
+
+[ -f "$STAMP" ] && exit 0
+
+die() {
+  echo "librdkafka.sh: $*" >&2
+  exit 1
+}
+
+mkdir -p "$CACHE"
+tarball="$CACHE/node-rdkafka-$NODE_RDKAFKA.tgz"
+if [ ! -f "$tarball" ] || ! echo "$SHA256  $tarball" | sha256sum -c --status; then
+  echo "librdkafka.sh: fetching librdkafka $VERSION source ($URL)" >&2
+  curl -fsSL --retry 3 -o "$tarball.part" "$URL" ||
+    die "could not download $URL; check that registry.npmjs.org is reachable (proxy settings), or configure with -DUNIBUS_RDKAFKA=system to use the distribution's librdkafka"
+  echo "$SHA256  $tarball.part" | sha256sum -c --status ||
+    die "$URL does not have the pinned sha256 $SHA256; refusing to build it"
+  mv "$tarball.part" "$tarball"
+fi
+
+work="$(mktemp -d "$CACHE/librdkafka-build.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+tar xzf "$tarball" -C "$work" package/deps/librdkafka
+src="$work/package/deps/librdkafka"
+cc="${CC:-cc}"
+command -v ccache >/dev/null 2>&1 && cc="ccache $cc"
+rm -rf "$PREFIX"
+echo "librdkafka.sh: building librdkafka $VERSION into $PREFIX" >&2
+(
+  cd "$src"
+  CC="$cc" ./configure --prefix="$PREFIX" --disable-curl --disable-gssapi --disable-lz4-ext \
+    >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; exit 1; }
+  make -j"$(nproc)" libs >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
+  make install >"$work/install.log" 2>&1 || { tail -30 "$work/install.log" >&2; exit 1; }
+) || die "building librdkafka $VERSION failed (log above)"
+grep -q '^#define WITH_SASL_SCRAM 1' "$src/config.h" || die "librdkafka was configured without SCRAM (is libssl-dev installed?)"
+[ -f "$PREFIX/lib/librdkafka.a" ] && [ -f "$PREFIX/lib/pkgconfig/rdkafka-static.pc" ] ||
+  die "the build left no $PREFIX/lib/librdkafka.a"
+touch "$STAMP"
