@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/thread_name.h"
 #include "pipeline/stages.h"
 #include "spdlog/logger.h"
 #include "unibus/typed.h"
@@ -217,8 +218,10 @@ absl::Status RunClassifier(Broker& in, Broker& out, const ModelFactory& factory,
   std::vector<std::thread> threads;
   std::vector<absl::Status> results(o.workers);
   for (int i = 0; i < o.workers; ++i) {
-    threads.emplace_back(
-        [&, i] { results[i] = Work(typed_in, typed_out, *models[i], o, stop, stats, figures); });
+    threads.emplace_back([&, i] {
+      core_internal::NameThisThread(absl::StrCat("ub-classify-", i).c_str());
+      results[i] = Work(typed_in, typed_out, *models[i], o, stop, stats, figures);
+    });
   }
   for (auto& t : threads) t.join();
   (void)typed_out.Flush();  // every prediction out, so its image gets acked

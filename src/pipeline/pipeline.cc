@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "core/thread_name.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/logger.h"
 
@@ -211,8 +212,12 @@ absl::StatusOr<PipelineReport> RunPipeline(const ImageSet& images, const ModelFa
   std::atomic<std::int64_t> stored{0};
   ClassifyStats cstats;
   absl::Status classify_status, sink_status;
-  std::thread sink([&] { sink_status = RunSink(*out, **store, o.sink, stop_sink, &stored); });
+  std::thread sink([&] {
+    core_internal::NameThisThread("ub-sink");
+    sink_status = RunSink(*out, **store, o.sink, stop_sink, &stored);
+  });
   std::thread classify([&] {
+    core_internal::NameThisThread("ub-classifier");
     classify_status = RunClassifier(*in, *out, model, o.classify, stop_classify, &cstats);
     classify_returned = true;
   });

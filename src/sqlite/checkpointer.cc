@@ -1,6 +1,7 @@
 #include "sqlite/checkpointer.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/thread_name.h"
 
 namespace unibus::sqlite_internal {
 
@@ -30,7 +31,10 @@ absl::StatusOr<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const st
 
 WalCheckpointer::WalCheckpointer(sqlite3* db, int wal_pages, int sync_flags)
     : db_(db), wal_pages_(wal_pages), sync_flags_(sync_flags) {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    core_internal::NameThisThread("ub-checkpoint");
+    Loop();
+  });
 }
 
 WalCheckpointer::~WalCheckpointer() {

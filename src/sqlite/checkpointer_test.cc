@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -32,6 +34,34 @@ Conn OpenWal(const std::string& path) {
 bool WaitForCheckpoints(const WalCheckpointer& c, std::int64_t n) {
   for (int i = 0; i < 1000 && c.checkpoints() < n; ++i) absl::SleepFor(absl::Milliseconds(10));
   return c.checkpoints() >= n;
+}
+
+// The names of this process's threads (Linux: /proc/self/task/*/comm).
+std::multiset<std::string> ThreadNames() {
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) names.insert(name);
+  }
+  return names;
+}
+
+// top -H, perf and gdb tell the checkpointer's thread apart by its name.
+TEST(CheckpointerTest, ItsThreadIsNamed) {
+  TempDb file;
+  Conn writer = OpenWal(file.path());
+  EXPECT_EQ(ThreadNames().count("ub-checkpoint"), 0u);
+  auto c = WalCheckpointer::Start(file.path(), false);
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::size_t named = 0;
+  for (int i = 0; i < 500 && named == 0; ++i) {
+    named = ThreadNames().count("ub-checkpoint");
+    if (named == 0) absl::SleepFor(absl::Milliseconds(2));
+  }
+  EXPECT_EQ(named, 1u);
+  c->reset();
+  EXPECT_EQ(ThreadNames().count("ub-checkpoint"), 0u);
 }
 
 TEST(CheckpointerTest, CheckpointsOnItsThreadAndTheWalRestarts) {
