@@ -28,16 +28,18 @@ CACHE="${UNIBUS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/unibus}"
 PREFIX="$CACHE/librdkafka-$VERSION"
 STAMP="$PREFIX/.unibus-built-$SHA256"
 
+usage() {
+  echo "usage: $0 [build|prefix]" >&2
+  exit 2
+}
+[ $# -le 1 ] || usage
 case "${1:-build}" in
   prefix)
     echo "$PREFIX"
     exit 0
     ;;
   build) ;;
-  *)
-    echo "usage: $0 [build|prefix]" >&2
-    exit 2
-    ;;
+  *) usage ;;
 esac
 
 [ -f "$STAMP" ] && exit 0
@@ -48,32 +50,46 @@ die() {
 }
 
 mkdir -p "$CACHE"
-tarball="$CACHE/node-rdkafka-$NODE_RDKAFKA.tgz"
-if [ ! -f "$tarball" ] || ! echo "$SHA256  $tarball" | sha256sum -c --status; then
-  echo "librdkafka.sh: fetching librdkafka $VERSION source ($URL)" >&2
-  curl -fsSL --retry 3 -o "$tarball.part" "$URL" ||
-    die "could not download $URL; check that registry.npmjs.org is reachable (proxy settings), or configure with -DUNIBUS_RDKAFKA=system to use the distribution's librdkafka"
-  echo "$SHA256  $tarball.part" | sha256sum -c --status ||
-    die "$URL does not have the pinned sha256 $SHA256; refusing to build it"
-  mv "$tarball.part" "$tarball"
-fi
+# One build at a time (two setups at once would share the download and the prefix).
+exec 9>"$CACHE/librdkafka.lock"
+flock -w 900 9 || die "another librdkafka.sh has held $CACHE/librdkafka.lock for 15 minutes"
+[ -f "$STAMP" ] && exit 0  # the other one built it
+rm -rf "$CACHE"/librdkafka-build.*  # left by a run that was killed
 
 work="$(mktemp -d "$CACHE/librdkafka-build.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
+tarball="$CACHE/node-rdkafka-$NODE_RDKAFKA.tgz"
+if [ -f "$tarball" ] && ! echo "$SHA256  $tarball" | sha256sum -c --status; then
+  echo "librdkafka.sh: $tarball does not match the pinned sha256; fetching it again" >&2
+fi
+if [ ! -f "$tarball" ] || ! echo "$SHA256  $tarball" | sha256sum -c --status; then
+  echo "librdkafka.sh: fetching librdkafka $VERSION source ($URL)" >&2
+  curl -fsSL --retry 3 -o "$work/download.tgz" "$URL" ||
+    die "could not download $URL; check that registry.npmjs.org is reachable (proxy settings), or configure with -DUNIBUS_RDKAFKA=system to use the distribution's librdkafka"
+  echo "$SHA256  $work/download.tgz" | sha256sum -c --status ||
+    die "$URL does not have the pinned sha256 $SHA256; refusing to build it"
+  mv "$work/download.tgz" "$tarball"
+fi
+
 tar xzf "$tarball" -C "$work" package/deps/librdkafka
 src="$work/package/deps/librdkafka"
 cc="${CC:-cc}"
 command -v ccache >/dev/null 2>&1 && cc="ccache $cc"
-rm -rf "$PREFIX"
 echo "librdkafka.sh: building librdkafka $VERSION into $PREFIX" >&2
+# Installed into a staging directory (DESTDIR) and checked there; the prefix is
+# replaced and stamped only when everything is right, so a failed or interrupted build
+# never leaves a prefix that CMake (which requires the stamp) would take.
+stage="$work/stage"
 (
   cd "$src"
-  CC="$cc" ./configure --prefix="$PREFIX" --disable-curl --disable-gssapi --disable-lz4-ext \
+  ./configure --cc="$cc" --prefix="$PREFIX" --disable-curl --disable-gssapi --disable-lz4-ext \
     >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; exit 1; }
   make -j"$(nproc)" libs >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
-  make install >"$work/install.log" 2>&1 || { tail -30 "$work/install.log" >&2; exit 1; }
+  make install DESTDIR="$stage" >"$work/install.log" 2>&1 || { tail -30 "$work/install.log" >&2; exit 1; }
 ) || die "building librdkafka $VERSION failed (log above)"
 grep -q '^#define WITH_SASL_SCRAM 1' "$src/config.h" || die "librdkafka was configured without SCRAM (is libssl-dev installed?)"
-[ -f "$PREFIX/lib/librdkafka.a" ] && [ -f "$PREFIX/lib/pkgconfig/rdkafka-static.pc" ] ||
-  die "the build left no $PREFIX/lib/librdkafka.a"
+[ -f "$stage$PREFIX/lib/librdkafka.a" ] && [ -f "$stage$PREFIX/lib/pkgconfig/rdkafka-static.pc" ] ||
+  die "the build left no lib/librdkafka.a or lib/pkgconfig/rdkafka-static.pc"
+rm -rf "$PREFIX"
+mv "$stage$PREFIX" "$PREFIX"
 touch "$STAMP"
