@@ -21,8 +21,8 @@
 #   wipes DIR first. --owner-pid: stop the cluster when that process exits (test fixtures).
 # --security sasl_ssl: the clients' listeners are SASL_SSL with SCRAM-SHA-512 and PLAIN
 #   (librdkafka before 2.6.1, Debian 12's 2.0.2 among them and so kcat, fails SCRAM
-#   against Kafka 4: librdkafka#4895; unibus links 2.12.0), and KRaft's StandardAuthorizer denies what no ACL allows. The
-#   script makes a CA and a broker certificate for 127.0.0.1 with openssl (PKCS12
+#   against Kafka 4: librdkafka#4895; unibus links 2.12.0), and KRaft's
+#   StandardAuthorizer denies what no ACL allows. The script makes a CA and a broker certificate for 127.0.0.1 with openssl (PKCS12
 #   keystores, DIR/security), and the users: `admin` (a super user, random password) and
 #   each --user, as SCRAM credentials at format time and PLAIN users of the listener.
 #   It writes DIR/security/client.properties (librdkafka: kafka://...?config_file=) and

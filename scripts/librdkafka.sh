@@ -10,9 +10,11 @@
 # the CLI and the Python extension, so nothing at run time depends on this cache),
 # offline afterwards.
 #
-# Usage: scripts/librdkafka.sh [build|prefix]
+# Usage: scripts/librdkafka.sh [build|prefix|describe]
 #   build (default): fetch and build unless the cache already holds this version.
-#   prefix: print the install prefix (what CMake's UNIBUS_RDKAFKA_PREFIX defaults to).
+#   prefix: print the install prefix.
+#   describe: print the prefix, the version and the name of the stamp file a finished
+#     build leaves in the prefix, one per line (what src/kafka/CMakeLists.txt reads).
 # Environment: UNIBUS_CACHE (default ~/.cache/unibus).
 #
 # Left out of this build: GSSAPI/Kerberos (needs Cyrus SASL) and OIDC token fetching
@@ -29,13 +31,17 @@ PREFIX="$CACHE/librdkafka-$VERSION"
 STAMP="$PREFIX/.unibus-built-$SHA256"
 
 usage() {
-  echo "usage: $0 [build|prefix]" >&2
+  echo "usage: $0 [build|prefix|describe]" >&2
   exit 2
 }
 [ $# -le 1 ] || usage
 case "${1:-build}" in
   prefix)
     echo "$PREFIX"
+    exit 0
+    ;;
+  describe)
+    printf '%s\n' "$PREFIX" "$VERSION" "${STAMP##*/}"
     exit 0
     ;;
   build) ;;
