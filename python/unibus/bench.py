@@ -9,8 +9,9 @@ coordinator with one OffsetCommit request per message; 40,000 of them on Kafka 4
 Pub/Sub: unibus-Python vs google-cloud-pubsub (publisher futures; streaming pull with ack).
 Each round both clients publish N messages of S bytes to one fresh topic (each publisher
 warmed by one untimed message first), then a subscription of each reads all 2N back,
-acking each; throughput is timed from the first
-message received to the last (a consumer group's join is not counted). unibus's
+acking each (unibus on Kafka three ways, each with its own subscription: pull(1),
+`for m in sub`, which pulls 100 at a time inside, and pull(500)); throughput is timed
+from the first message received to the last (a consumer group's join is not counted). unibus's
 subscribers allow 5000 outstanding messages (max_outstanding_messages, as `unibus bench`);
 confluent-kafka has no such limit. Prints, per figure, the min and median over the rounds
 (5 by default) and their spread ((max - min) / median) for each client, and the ratio of
@@ -75,11 +76,24 @@ def _unibus_publish(broker: unibus.Broker, topic: str, n: int, payload: bytes,
 
 def _unibus_consume(broker: unibus.Broker, topic: str, n: int, batch: int,
                     cpu: "List[float] | None" = None) -> float:
+    """Reads n messages from the topic's start with pull(batch), or with `for m in sub`
+    when batch is 0, acking each; msg/s from the first message on."""
     sub = broker.subscriber(f"u-{uuid.uuid4().hex[:8]}", topic=topic, start="earliest",
                             max_outstanding_messages=max(MAX_OUTSTANDING, 2 * batch))
     got, start = 0, None
     deadline = time.monotonic() + 300
-    while got < n and time.monotonic() < deadline:
+    if batch == 0:  # `for m in sub`: the user's code sees one message at a time
+        timer = threading.Timer(300, sub.close)  # ends the loop if messages stop coming
+        timer.start()
+        for m in sub:
+            if start is None:
+                start, cpu_start = time.perf_counter(), time.process_time()
+            m.ack()
+            got += 1
+            if got == n:
+                break
+        timer.cancel()
+    while batch > 0 and got < n and time.monotonic() < deadline:
         msgs = sub.pull(batch, 1.0)
         if msgs and start is None:
             start, cpu_start = time.perf_counter(), time.process_time()
@@ -101,9 +115,9 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
     bootstrap = url[len("kafka://"):].split("?")[0]
     payload = os.urandom(size)
     broker = unibus.open(url)
-    results: Dict[str, list] = {k: [] for k in ("pub", "ck_pub", "sub1", "sub_batch", "ck_sub",
-                                                "pub_cpu", "ck_pub_cpu", "sub1_cpu",
-                                                "sub_batch_cpu", "ck_sub_cpu")}
+    results: Dict[str, list] = {k: [] for k in ("pub", "ck_pub", "sub1", "sub_batch", "sub_iter",
+                                                "ck_sub", "pub_cpu", "ck_pub_cpu", "sub1_cpu",
+                                                "sub_batch_cpu", "sub_iter_cpu", "ck_sub_cpu")}
     for r in range(rounds):
         topic = topics[r]
         results["pub"].append(_unibus_publish(broker, topic, n, payload, results["pub_cpu"]))
@@ -130,6 +144,8 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
         results["sub1"].append(_unibus_consume(broker, topic, total, 1, results["sub1_cpu"]))
         results["sub_batch"].append(_unibus_consume(broker, topic, total, 500,
                                                     results["sub_batch_cpu"]))
+        results["sub_iter"].append(_unibus_consume(broker, topic, total, 0,
+                                                   results["sub_iter_cpu"]))
         consumer = confluent_kafka.Consumer({"bootstrap.servers": bootstrap,
                                              "group.id": f"ck-{uuid.uuid4().hex[:8]}",
                                              "auto.offset.reset": "earliest",
@@ -342,6 +358,8 @@ def main(argv: "list[str] | None" = None) -> None:
                     " per client", res, "confluent-kafka", [
                         ("publish (futures / produce) + flush", "pub", "ck_pub"),
                         ("consume + ack, one message per call", "sub1", "ck_sub"),
+                        ("consume + ack, `for m in sub` (batches of 100 inside)", "sub_iter",
+                         "ck_sub"),
                         ("consume + ack, pull(500)", "sub_batch", "ck_sub")], load)
         if a.pubsub or a.pubsub_emulator:
             emulator = a.pubsub_emulator
