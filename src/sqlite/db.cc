@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "sqlite/schema.h"
@@ -25,23 +26,37 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbConfig& config) {
 
 absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbConfig& config, const Schema& schema) {
   std::unique_ptr<Db> db(new Db(config, FileStateFor(config.path)));
-  sqlite3* raw = nullptr;
-  // NOMUTEX: each Db is used by one thread at a time, guarded by its owner.
-  const int rc =
-      sqlite3_open_v2(config.path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  db->db_.reset(raw);
-  if (rc != SQLITE_OK) return db->Error(rc, "cannot open the database file");
-  if (sqlite3_db_readonly(raw, "main") == 1) return db->Error(SQLITE_READONLY, "opened read-only");
-  sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_handler(raw, &Db::BusyHandler, db.get());
+  if (auto s = db->Connect(); !s.ok()) return s;
   if (auto s = db->Configure(schema); !s.ok()) return s;
-  db->AttachCheckpointer();
+  db->AttachCheckpointer(*db->file_);
+  db->use_writer_ = true;
   return db;
 }
 
-void Db::AttachCheckpointer() {
-  FileState& file = *file_;
+absl::StatusOr<std::unique_ptr<Db>> Db::OpenWriter(const DbConfig& config, FileState& file) {
+  std::unique_ptr<Db> db(new Db(config, nullptr));
+  if (auto s = db->Connect(); !s.ok()) return s;
+  if (auto s = db->ConfigureConnection(); !s.ok()) return s;
+  db->AttachCheckpointer(file);
+  return db;
+}
+
+absl::Status Db::Connect() {
+  sqlite3* raw = nullptr;
+  // NOMUTEX: each Db is used by one thread at a time, guarded by its owner (a
+  // FileState's writer: by the file's write mutex).
+  const int rc =
+      sqlite3_open_v2(config_.path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  db_.reset(raw);
+  if (rc != SQLITE_OK) return Error(rc, "cannot open the database file");
+  if (sqlite3_db_readonly(raw, "main") == 1) return Error(SQLITE_READONLY, "opened read-only");
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_handler(raw, &Db::BusyHandler, this);
+  return absl::OkStatus();
+}
+
+void Db::AttachCheckpointer(FileState& file) {
   std::lock_guard<std::mutex> lock(file.checkpointer_mu);
   if (file.checkpointer == nullptr) {
     // Started once the file has its schema and is in WAL mode (Configure).
@@ -70,6 +85,10 @@ absl::Status Db::Configure(const Schema& schema) {
     std::lock_guard<std::mutex> lock(file_->write_mu);
     if (auto s = Exec("PRAGMA journal_mode=WAL"); !s.ok()) return s;
   }
+  return ConfigureConnection();
+}
+
+absl::Status Db::ConfigureConnection() {
   // mmap_size: pages of the database file are read through a shared mapping rather than
   // pread into each connection's own cache. A process has several connections on one
   // file (publisher, fetcher, admin); each commit by one empties the others' caches, so
@@ -97,6 +116,7 @@ int Db::BusyHandler(void* p, int count) {
 }
 
 absl::StatusOr<Stmt*> Db::Prepare(const char* sql) {
+  if (active_ != this) return active_->Prepare(sql);
   auto it = stmts_.find(sql);
   if (it != stmts_.end()) return it->second.get();
   sqlite3_stmt* s = nullptr;
@@ -109,6 +129,7 @@ absl::StatusOr<Stmt*> Db::Prepare(const char* sql) {
 }
 
 absl::Status Db::Exec(const char* sql) {
+  if (active_ != this) return active_->Exec(sql);
   const int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return Error(rc, absl::StrCat("running '", sql, "'"));
   return absl::OkStatus();
@@ -116,6 +137,8 @@ absl::Status Db::Exec(const char* sql) {
 
 absl::Status Db::Write(absl::FunctionRef<absl::Status()> body) {
   std::lock_guard<std::mutex> lock(file_->write_mu);
+  UseWriter();
+  absl::Cleanup restore = [this] { active_ = this; };
   auto begin = Prepare("BEGIN IMMEDIATE");
   if (!begin.ok()) return begin.status();
   {
@@ -134,24 +157,46 @@ absl::Status Db::Write(absl::FunctionRef<absl::Status()> body) {
       if (rc != SQLITE_DONE) s = Error(rc, "committing a write transaction");
     }
   }
-  if (!s.ok() && sqlite3_get_autocommit(db_.get()) == 0) {
+  if (!s.ok() && sqlite3_get_autocommit(handle()) == 0) {
     // Nothing of a failed transaction stays: no partial batch, no half-leased fetch.
-    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_exec(handle(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
   return s;
 }
 
+void Db::UseWriter() {
+  if (!use_writer_) return;
+  if (Db* writer = file_->Writer(config_); writer != nullptr) {
+    writer->config_.busy_timeout = config_.busy_timeout;  // this user's limit
+    active_ = writer;
+  }
+}
+
+absl::Status Db::Read(absl::FunctionRef<absl::Status()> body) {
+  std::lock_guard<std::mutex> lock(file_->write_mu);
+  UseWriter();
+  absl::Cleanup restore = [this] { active_ = this; };
+  return body();
+}
+
 absl::StatusOr<std::int64_t> Db::DataVersion() {
-  auto q = Prepare("PRAGMA data_version");
-  if (!q.ok()) return q.status();
-  StmtScope s(*q);
-  const int rc = s->Step();
-  if (rc != SQLITE_ROW) return Error(rc, "reading data_version");
-  return s->Int(0);
+  std::int64_t version = 0;
+  absl::Status st = Read([&]() -> absl::Status {
+    auto q = Prepare("PRAGMA data_version");
+    if (!q.ok()) return q.status();
+    StmtScope s(*q);
+    const int rc = s->Step();
+    if (rc != SQLITE_ROW) return Error(rc, "reading data_version");
+    version = s->Int(0);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return version;
 }
 
 absl::Status Db::Error(int rc, std::string_view what) const {
-  const std::string detail = db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc);
+  sqlite3* conn = active_->db_.get();
+  const std::string detail = conn ? sqlite3_errmsg(conn) : sqlite3_errstr(rc);
   const std::string head = absl::StrCat(config_.url, ": ", std::string(what), " (", detail, ")");
   const std::string& path = config_.path;
   switch (rc & 0xff) {
@@ -170,7 +215,7 @@ absl::Status Db::Error(int rc, std::string_view what) const {
                        " and to its directory (for the -wal and -shm files); ",
                        "fix the permissions (chmod/chown), or copy the file somewhere writable"));
     case SQLITE_CANTOPEN: {
-      const int err = db_ ? sqlite3_system_errno(db_.get()) : 0;
+      const int err = conn ? sqlite3_system_errno(conn) : 0;
       if (err == EACCES || err == EPERM || err == EROFS) {
         return absl::PermissionDeniedError(absl::StrCat(
             head, ": permission denied opening ", path,

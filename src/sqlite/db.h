@@ -98,6 +98,15 @@ class StmtScope {
 
 // One connection to one file. Not thread-safe: each user (a publisher's sink, a
 // subscription source, the admin) owns one and guards it itself.
+//
+// Write transactions do not run on that connection but on the file's one writer
+// connection in this process (FileState::Writer), under the file's write mutex:
+// inside Write's body, Prepare, Exec, handle and Error are the writer's. SQLite
+// empties a connection's page cache at the start of each transaction if any other
+// connection committed since its last one, so with a connection per publisher and
+// per subscriber every write re-read its b-tree pages; the writer is the only
+// in-process committer, so its cache stays warm. Reads outside Write stay on the
+// Db's own connection (they need no mutex and may run beside a write).
 class Db {
  public:
   // Opens (creating if missing) `config.path`, sets WAL mode and the busy handler,
@@ -115,11 +124,14 @@ class Db {
   ~Db();
 
   const DbConfig& config() const { return config_; }
-  sqlite3* handle() const { return db_.get(); }
+  // The connection statements run on: the writer's inside Write's body, else this
+  // Db's own.
+  sqlite3* handle() const { return active_->db_.get(); }
   FileState& file() const { return *file_; }
 
-  // The cached statement for `sql` (prepared on first use). The pointer stays valid
-  // while this Db lives.
+  // The cached statement for `sql` (prepared on first use) on handle()'s
+  // connection. The pointer stays valid while this Db lives; one prepared inside
+  // Write's body is for use inside that body only.
   absl::StatusOr<Stmt*> Prepare(const char* sql);
 
   // Runs `sql` (one or more statements, no results).
@@ -128,10 +140,24 @@ class Db {
   // Runs `body` in BEGIN IMMEDIATE ... COMMIT, holding this file's in-process write
   // mutex so writers in one process never contend inside SQLite; another process's
   // lock is waited for up to busy_timeout. Rolls back when `body` fails, so nothing
-  // is half-written. Blocks.
+  // is half-written. Blocks. Runs on the file's writer connection (see the class
+  // comment), or on this Db's own if the writer could not be opened.
   absl::Status Write(absl::FunctionRef<absl::Status()> body);
 
-  // PRAGMA data_version: changes whenever another connection commits.
+  // The connection a FileState keeps for this process's write transactions on its
+  // file (see the class comment): opened and configured as Open does for a file
+  // whose schema an earlier Open checked, attached to `file`'s checkpointer, but not
+  // holding `file` (which owns it). Its own Write must not be called.
+  static absl::StatusOr<std::unique_ptr<Db>> OpenWriter(const DbConfig& config, FileState& file);
+
+  // Runs `body` (reads only, each statement its own transaction) on the file's
+  // writer connection under the write mutex, as Write does but without a write
+  // transaction: for reads that come between this process's writes, on the warm
+  // cache. Must not be called inside Write's body.
+  absl::Status Read(absl::FunctionRef<absl::Status()> body);
+
+  // PRAGMA data_version of the writer connection (see Read): changes whenever
+  // another process commits. This process's commits are signalled by FileState.
   absl::StatusOr<std::int64_t> DataVersion();
 
   // `rc` (a SQLite result code) as a Status that says which file, what was being
@@ -140,14 +166,23 @@ class Db {
 
  private:
   Db(DbConfig config, std::shared_ptr<FileState> file);
+  // Makes the file's writer the connection statements run on (under write_mu), if
+  // it can be opened; undone by the returned cleanup's caller resetting active_.
+  void UseWriter();
+  // Opens the connection (busy handler, extended result codes), writable.
+  absl::Status Connect();
   absl::Status Configure(const Schema& schema);
-  // Leaves this connection's WAL checkpoints to the file's WalCheckpointer.
-  void AttachCheckpointer();
+  // The per-connection settings (synchronous, cache, mmap).
+  absl::Status ConfigureConnection();
+  // Leaves this connection's WAL checkpoints to `file`'s WalCheckpointer.
+  void AttachCheckpointer(FileState& file);
   static int BusyHandler(void* self, int count);
 
   DbConfig config_;
-  std::shared_ptr<FileState> file_;
+  std::shared_ptr<FileState> file_;  // null for a FileState's writer
   DbHandle db_;
+  Db* active_ = this;        // the writer inside Write's body, else this
+  bool use_writer_ = false;  // set once Open has checked the schema
   std::unordered_map<const char*, std::unique_ptr<Stmt>> stmts_;
   absl::Time busy_since_ = absl::InfinitePast();
 };

@@ -91,10 +91,10 @@ absl::StatusOr<std::vector<Delivery>> SqliteSource::TryFetch(std::size_t max, st
                                                              bool scan) {
   std::vector<Delivery> out;
   // A cheap read first, so that an idle consumer never takes the write lock.
-  auto work = MayHaveWork(scan);
-  if (!work.ok()) return work.status();
-  if (!*work) return out;
   Db& db = *db_;
+  absl::StatusOr<bool> work = false;
+  if (auto st = db.Read([&] { return (work = MayHaveWork(scan)).status(); }); !st.ok()) return st;
+  if (!*work) return out;
   absl::Status s = db.Write([&]() -> absl::Status {
     out.clear();
     // Read again under the lock: another consumer may have leased them meanwhile.

@@ -3,7 +3,22 @@
 #include <filesystem>
 #include <map>
 
+#include "sqlite/db.h"
+
 namespace unibus::sqlite_internal {
+
+FileState::FileState() = default;
+FileState::~FileState() = default;
+
+Db* FileState::Writer(const DbConfig& config) {
+  std::unique_ptr<Db>& w = writers_[config.synchronous_full ? 1 : 0];
+  if (w == nullptr) {
+    auto opened = Db::OpenWriter(config, *this);
+    if (!opened.ok()) return nullptr;  // the caller writes on its own connection
+    w = *std::move(opened);
+  }
+  return w.get();
+}
 
 std::shared_ptr<FileState> FileStateFor(const std::string& path) {
   std::error_code ec;

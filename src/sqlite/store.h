@@ -13,6 +13,9 @@
 
 namespace unibus::sqlite_internal {
 
+class Db;
+struct DbConfig;
+
 // Per file, per process. Writers take `write_mu` around their transaction so that
 // connections of one process queue here (cheaply) instead of in SQLite's busy loop;
 // SQLite's file lock then only arbitrates between processes.
@@ -36,6 +39,16 @@ struct FileState {
   std::mutex checkpointer_mu;
   std::unique_ptr<WalCheckpointer> checkpointer;  // guarded by checkpointer_mu
 
+  // The connection this process's write transactions on the file run on (see Db),
+  // opened on first use with `config`'s settings; one per synchronous setting, as
+  // that is per connection. Null if it cannot be opened (Db::Write then uses the
+  // caller's own connection). Call with write_mu held. Declared after the
+  // checkpointer so that the writers close first, while it still exists.
+  Db* Writer(const DbConfig& config);
+
+  FileState();
+  ~FileState();
+
   void NotifyCommit() {
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -43,6 +56,9 @@ struct FileState {
     }
     cv.notify_all();
   }
+
+ private:
+  std::unique_ptr<Db> writers_[2];  // [synchronous_full]; guarded by write_mu
 };
 
 // The FileState of `path` (made absolute and normalized), shared by all its users
