@@ -44,6 +44,16 @@ std::optional<AssignmentLedger::Commit> AssignmentLedger::Revoke(std::int32_t pa
 
 void AssignmentLedger::Confirmed(std::int32_t partition) { unconfirmed_.erase(partition); }
 
+std::size_t AssignmentLedger::InFlight(std::int32_t partition) const {
+  auto it = parts_.find(partition);
+  return it == parts_.end() ? 0 : it->second.tracker.in_flight();
+}
+
+void AssignmentLedger::Unhand(std::int32_t partition, std::int64_t offset) {
+  auto it = parts_.find(partition);
+  if (it != parts_.end()) it->second.tracker.Release(offset);
+}
+
 std::vector<std::int32_t> AssignmentLedger::partitions() const {
   std::vector<std::int32_t> out;
   for (const auto& [p, part] : parts_) out.push_back(p);

@@ -53,6 +53,13 @@ class AssignmentLedger {
   // The commit Revoke returned for `partition` was confirmed by the broker.
   void Confirmed(std::int32_t partition);
 
+  // Messages of `partition` handed out (Deliver) and neither settled nor released;
+  // 0 when it is not assigned. A revoke waits for them (source.cc).
+  std::size_t InFlight(std::int32_t partition) const;
+  // A message Deliver() gave a token for was never handed out (it is dropped with
+  // its revoked partition): it no longer counts as in flight and stays uncommitted.
+  void Unhand(std::int32_t partition, std::int64_t offset);
+
   // True while `partition` is assigned.
   bool Holds(std::int32_t partition) const { return parts_.count(partition) != 0; }
   // The partitions assigned, in increasing order.

@@ -115,5 +115,25 @@ TEST(AssignmentLedger, ReleasedMessagesAreSoughtBackFromTheLowest) {
   EXPECT_FALSE(l.Deliver(0, 2).has_value()) << "still in flight";
 }
 
+// What a revoke waits for (source.cc): messages handed out and not yet settled.
+// One polled but never handed out (Unhand) is not waited for and stays uncommitted.
+TEST(AssignmentLedger, CountsInFlightMessagesAndUnhandedOnesLeaveTheCount) {
+  AssignmentLedger l;
+  l.Assign(0, 0, {});
+  auto tokens = Deliver(l, 0, 0, 4);
+  EXPECT_EQ(l.InFlight(0), 4u);
+  EXPECT_EQ(l.InFlight(1), 0u) << "not assigned";
+  l.Ack({tokens[0], tokens[2]});
+  EXPECT_EQ(l.InFlight(0), 2u);
+  l.Unhand(0, 3);
+  EXPECT_EQ(l.InFlight(0), 1u);
+  EXPECT_TRUE(l.TakeSeeks().empty()) << "an unhanded message is dropped, not read again";
+  l.Ack({tokens[1]});
+  EXPECT_EQ(l.InFlight(0), 0u);
+  auto c = l.Revoke(0, /*lost=*/false);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->offset, 3) << "the unhanded message is not committed";
+}
+
 }  // namespace
 }  // namespace unibus::kafka_internal

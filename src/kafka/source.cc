@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "core/mutex.h"
@@ -81,17 +82,23 @@ class KafkaSource : public core_internal::SubscriptionSource {
   absl::Status Ack(const std::vector<std::string>& tokens) override {
     MutexLock lock(&mu_);
     ledger_.Ack(tokens);
+    if (revoking_) settled_cv_.SignalAll();
     return absl::OkStatus();
   }
 
   absl::Status Release(const std::vector<std::string>& tokens) override {
     MutexLock lock(&mu_);
     ledger_.Release(tokens);
+    if (revoking_) settled_cv_.SignalAll();
     return absl::OkStatus();
   }
 
   void Interrupt() override {
-    interrupted_.store(true, std::memory_order_release);
+    {
+      MutexLock lock(&mu_);
+      interrupted_.store(true, std::memory_order_release);
+      settled_cv_.SignalAll();  // a revoke waiting for handlers stops waiting
+    }
     if (rk_) rd_kafka_queue_yield(queue_.get());  // wakes a Fetch blocked in the poll
   }
 
@@ -424,22 +431,62 @@ class KafkaSource : public core_internal::SubscriptionSource {
     for (const auto& n : notes) Log(spdlog::level::info, n);
   }
 
-  // Commits what was settled on the revoked partitions and stops delivering them:
-  // their in-flight tokens become stale, their buffered messages are dropped (the
-  // next owner reads them from the commit). A partition whose commit is not
-  // confirmed stays in the ledger until its next assignment.
+  // Gives partitions back. Unless they are lost (another member may own them
+  // already) or the subscriber is stopping, first lets the messages handed out from
+  // them settle, up to shutdown_timeout (capped at half max.poll.interval.ms): the
+  // handlers keep running and their acks count, so an orderly rebalance redelivers
+  // nothing (DESIGN.md 3.1). Without the wait, an ack arriving after the revoke
+  // would find its token stale and the next owner would deliver the message again.
+  // Then commits what was settled and stops delivering them: tokens still in flight
+  // go stale, and buffered messages are dropped (the next owner reads them from the
+  // commit). A partition whose commit is not confirmed stays in the ledger until
+  // its next assignment.
   void OnRevoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
     std::vector<AssignmentLedger::Commit> commits;
+    std::size_t unsettled = 0;
     {
       MutexLock lock(&mu_);
+      auto revoked = [&](std::int32_t p) {
+        for (int i = 0; i < partitions->cnt; ++i) {
+          if (partitions->elems[i].partition == p) return true;
+        }
+        return false;
+      };
+      // Stashed messages were never handed out: they are not waited for.
+      for (auto it = stash_.begin(); it != stash_.end();) {
+        if (!revoked(it->partition)) {
+          ++it;
+          continue;
+        }
+        ledger_.Unhand(it->partition, it->offset);
+        it = stash_.erase(it);
+      }
+      auto in_flight = [&] {
+        std::size_t n = 0;
+        for (int i = 0; i < partitions->cnt; ++i)
+          n += ledger_.InFlight(partitions->elems[i].partition);
+        return n;
+      };
+      if (!lost && !leaving_.load(std::memory_order_acquire)) {
+        const absl::Time deadline = absl::Now() + revoke_wait_;
+        revoking_ = true;
+        while (!interrupted_.load(std::memory_order_acquire) && in_flight() > 0) {
+          if (settled_cv_.WaitWithDeadline(&mu_, deadline)) break;
+        }
+        revoking_ = false;
+        unsettled = in_flight();
+      }
       for (int i = 0; i < partitions->cnt; ++i) {
         if (auto c = ledger_.Revoke(partitions->elems[i].partition, lost)) {
           commits.push_back(*std::move(c));
         }
       }
-      for (auto it = stash_.begin(); it != stash_.end();) {
-        it = ledger_.Holds(it->partition) ? std::next(it) : stash_.erase(it);
-      }
+    }
+    if (unsettled > 0 && !interrupted_.load(std::memory_order_acquire)) {
+      Log(spdlog::level::warn,
+          absl::StrCat(unsettled, " message(s) of partitions of '", subscription_,
+                       "' given back in a rebalance were still unsettled after ",
+                       absl::FormatDuration(revoke_wait_), "; they will be delivered again"));
     }
     if (commits.empty()) return;
     PartitionListPtr list = CommitListOf(topic_, commits);
@@ -449,6 +496,18 @@ class KafkaSource : public core_internal::SubscriptionSource {
       if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
         ledger_.Confirmed(list->elems[i].partition);
     }
+  }
+
+  // How long a revoke waits for the messages handed out from its partitions:
+  // shutdown_timeout, but at most half of max.poll.interval.ms (librdkafka's
+  // rebalance timeout, within which the group waits for us to rejoin).
+  static absl::Duration RevokeWait(const ClientConfig& config, const SubscriberOptions& options) {
+    absl::Duration wait = options.shutdown_timeout;
+    std::int64_t max_poll_ms = 300000;  // librdkafka's default
+    if (auto it = config.properties.find("max.poll.interval.ms"); it != config.properties.end()) {
+      if (!absl::SimpleAtoi(it->second, &max_poll_ms)) max_poll_ms = 300000;
+    }
+    return std::min(wait, absl::Milliseconds(max_poll_ms) / 2);
   }
 
   static constexpr std::size_t kBatch = 1000;
@@ -480,7 +539,11 @@ class KafkaSource : public core_internal::SubscriptionSource {
   bool stop_ ABSL_GUARDED_BY(keeper_mu_) = false;
   std::vector<rd_kafka_message_t*> doomed_ ABSL_GUARDED_BY(keeper_mu_);  // converted, to destroy
 
+  const absl::Duration revoke_wait_ = RevokeWait(config_, options_);
+
   core_internal::Mutex mu_;
+  core_internal::CondVar settled_cv_;                // an ack or release while revoking_
+  bool revoking_ ABSL_GUARDED_BY(mu_) = false;       // OnRevoke waits for in-flight messages
   std::deque<Buffered> stash_ ABSL_GUARDED_BY(mu_);  // polled, not yet fetched
   AssignmentLedger ledger_ ABSL_GUARDED_BY(mu_);
   bool paused_ ABSL_GUARDED_BY(mu_) = false;

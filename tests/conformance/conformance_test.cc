@@ -350,6 +350,50 @@ TEST_P(Conformance, FanOutAcrossSubscriptionsAndCompetingConsumersWithinOne) {
   EXPECT_EQ(per_consumer[2] + per_consumer[3], n);
 }
 
+// A second consumer of a subscription joins while the first is busy: the messages
+// the first holds (in its handlers or queue) are not delivered again, on Kafka
+// neither to the newcomer nor to the first member after the rebalance.
+TEST_P(Conformance, ACompetingConsumerJoiningMidStreamGetsNothingTwice) {
+  auto topic = MakeTopic(caps_.partitions ? 4 : 1);
+  const std::string shared = Name("shared");
+  const int n = 600;
+  Checker checker;
+  auto data = PublishN(topic, n, [](int i) { return absl::StrCat("k", i % 16); });
+  for (auto& d : data) checker.Expect(d);
+  SubscriberOptions o = Opts(topic);
+  o.max_outstanding_messages = 40;  // a rebalance finds up to 40 handed out
+  std::atomic<int> by1{0}, by2{0};
+  auto handler = [&](std::atomic<int>& by) {
+    return [&](Message m, AckHandler h) {
+      checker.Receive(m.data);
+      ++by;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::move(h).ack();
+    };
+  };
+  auto c1 = Sub(shared, o);
+  auto s1 = c1.Subscribe(handler(by1));
+  ASSERT_TRUE(s1.ok());
+  absl::Time end = absl::Now() + absl::Seconds(30);
+  while (by1.load() < 40 && absl::Now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(by1.load(), 40) << "the first consumer got no messages";
+  auto c2 = Sub(shared, o);
+  auto s2 = c2.Subscribe(handler(by2));
+  ASSERT_TRUE(s2.ok());
+  end = absl::Now() + absl::Seconds(60);
+  while (checker.distinct() < n && absl::Now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  s1->Stop();
+  s2->Stop();
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.duplicated, 0) << "messages handed out before the second consumer joined came again";
+}
+
 TEST_P(Conformance, PerKeyOrderHoldsUnderNacksAndParallelism) {
   if (!caps_.ordering) {
     GTEST_SKIP() << GetParam() << " declares no ordering support";

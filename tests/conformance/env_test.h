@@ -6,11 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "conformance/backend.h"
+#include "spdlog/logger.h"
+#include "spdlog/sinks/stdout_sinks.h"
 #include "unibus/unibus.h"
 
 namespace unibus::conformance {
@@ -31,7 +34,15 @@ class EnvTest : public ::testing::TestWithParam<std::string> {
     if (!started.ok() && env_->required()) FAIL() << GetParam() << " could not start: " << started;
     if (!started.ok()) GTEST_SKIP() << GetParam() << " backend not available here: " << started;
     url_ = env_->Url();
-    auto b = Broker::Open(url_);
+    BrokerOptions options;
+    if (const char* v = std::getenv("UNIBUS_TEST_LOG"); v != nullptr && *v != '\0') {
+      // The library's log lines (and librdkafka's, e.g. with debug=cgrp) on stderr.
+      options.logger = std::make_shared<spdlog::logger>(
+          "test", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+      options.logger->set_level(spdlog::level::debug);
+      options.logger->set_pattern("%H:%M:%S.%e %t %l %v");
+    }
+    auto b = Broker::Open(url_, options);
     ASSERT_TRUE(b.ok()) << b.status();
     broker_ = std::make_unique<Broker>(*b);
     caps_ = broker_->capabilities();

@@ -5,7 +5,8 @@
 // with the reason. UNIBUS_KAFKA_CONFORMANCE=mock runs it on librdkafka's mock cluster
 // instead (3 brokers; no Java needed; the mock has no CreateTopics, so topics are made
 // with the mock API). Consumer-group timeouts are short so rebalances take ~1 s, not
-// 45. Set UNIBUS_KAFKA_TEST_PARAMS to add librdkafka properties (e.g. debug=cgrp).
+// 45. Set UNIBUS_KAFKA_TEST_PARAMS to add librdkafka properties (e.g. debug=cgrp), and
+// UNIBUS_TEST_LOG=1 to see the log lines (env_test.h).
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
