@@ -69,10 +69,10 @@ if [ ! -x /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-em
     fi
   done
 fi
-# UNIBUS_BUNDLED_RDKAFKA=1: also build librdkafka 2.12.0 into ~/.cache/unibus for
-# -DUNIBUS_RDKAFKA=bundled (Debian 12's 2.0.2 fails SCRAM against Kafka 4:
-# scripts/librdkafka.sh says why and how).
-if [ "${UNIBUS_BUNDLED_RDKAFKA:-0}" = 1 ]; then "$(dirname "${BASH_SOURCE[0]}")/librdkafka.sh"; fi
+# librdkafka 2.12.0, built once into ~/.cache/unibus (Debian 12's 2.0.2 fails SCRAM
+# against Kafka 4: scripts/librdkafka.sh says why and how). librdkafka-dev above stays
+# for kcat and for builds configured with -DUNIBUS_RDKAFKA=system.
+"$(dirname "${BASH_SOURCE[0]}")/librdkafka.sh"
 # Apache Kafka's jars for the real-broker tests (scripts/kafka.sh), cached in
 # ~/.cache/unibus; nothing is fetched once they are there.
 "$(dirname "${BASH_SOURCE[0]}")/kafka.sh" fetch >/dev/null
