@@ -16,6 +16,7 @@
 #include "conformance/checker.h"
 #include "conformance/drain.h"
 #include "conformance/env_test.h"
+#include "conformance/join_midstream.h"
 
 namespace unibus::conformance {
 namespace {
@@ -362,33 +363,9 @@ TEST_P(Conformance, ACompetingConsumerJoiningMidStreamGetsNothingTwice) {
   for (auto& d : data) checker.Expect(d);
   SubscriberOptions o = Opts(topic);
   o.max_outstanding_messages = 40;  // a rebalance finds up to 40 handed out
-  std::atomic<int> by1{0}, by2{0};
-  auto handler = [&](std::atomic<int>& by) {
-    return [&](Message m, AckHandler h) {
-      checker.Receive(m.data);
-      ++by;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      std::move(h).ack();
-    };
-  };
   auto c1 = Sub(shared, o);
-  auto s1 = c1.Subscribe(handler(by1));
-  ASSERT_TRUE(s1.ok());
-  absl::Time end = absl::Now() + absl::Seconds(30);
-  while (by1.load() < 40 && absl::Now() < end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_GE(by1.load(), 40) << "the first consumer got no messages";
-  auto c2 = Sub(shared, o);
-  auto s2 = c2.Subscribe(handler(by2));
-  ASSERT_TRUE(s2.ok());
-  end = absl::Now() + absl::Seconds(60);
-  while (checker.distinct() < n && absl::Now() < end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  s1->Stop();
-  s2->Stop();
+  JoinMidStream(
+      c1, [&]() -> absl::StatusOr<Subscriber> { return Sub(shared, o); }, checker, n, 40);
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
   EXPECT_EQ(r.duplicated, 0) << "messages handed out before the second consumer joined came again";

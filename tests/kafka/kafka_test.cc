@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "conformance/checker.h"
 #include "conformance/drain.h"
+#include "conformance/join_midstream.h"
 #include "kafka/mock_cluster.h"
 #include "spdlog/logger.h"
 #include "spdlog/sinks/stdout_sinks.h"
@@ -533,36 +534,11 @@ TEST_F(KafkaTest, AMemberJoiningMidStreamGetsNothingTwice) {
   SubscriberOptions o = Opts("midstream");
   o.max_outstanding_messages = 40;  // a revoke finds up to 40 handed out
   o.concurrency = 1;                // 10 ms each: ~8 s for the first member alone
-  std::atomic<int> by1{0}, by2{0};
-  auto handler = [&](std::atomic<int>& by) {
-    return [&](Message m, AckHandler h) {
-      checker.Receive(m.data);
-      ++by;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      std::move(h).ack();
-    };
-  };
   auto c1 = b->subscriber("joiners", o);
   ASSERT_TRUE(c1.ok());
-  auto s1 = c1->Subscribe(handler(by1));
-  ASSERT_TRUE(s1.ok());
-  absl::Time end = absl::Now() + absl::Seconds(30);
-  while (by1.load() < 40 && absl::Now() < end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_GE(by1.load(), 40) << "the first member got no messages";
-  auto c2 = b->subscriber("joiners", o);
-  ASSERT_TRUE(c2.ok());
-  auto s2 = c2->Subscribe(handler(by2));
-  ASSERT_TRUE(s2.ok());
-  end = absl::Now() + absl::Seconds(60);
-  while (checker.distinct() < kCount && absl::Now() < end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  s1->Stop();
-  s2->Stop();
-  EXPECT_GT(by2.load(), 0) << "the second member never got a partition";
+  const conformance::MidStreamJoin join = conformance::JoinMidStream(
+      *c1, [&] { return b->subscriber("joiners", o); }, checker, kCount, 40);
+  EXPECT_GT(join.by_second, 0) << "the second member never got a partition";
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
   EXPECT_EQ(r.duplicated, 0) << "messages handed out before the rebalance came again";
