@@ -461,7 +461,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
         ledger_.Unhand(it->partition, it->offset);
         it = stash_.erase(it);
       }
-      auto in_flight = [&] {
+      auto in_flight = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         std::size_t n = 0;
         for (int i = 0; i < partitions->cnt; ++i)
           n += ledger_.InFlight(partitions->elems[i].partition);

@@ -30,6 +30,12 @@ absl::StatusOr<std::unique_ptr<Db>> Db::Open(const DbConfig& config, const Schem
   if (auto s = db->Configure(schema); !s.ok()) return s;
   db->AttachCheckpointer(*db->file_);
   db->use_writer_ = true;
+  {
+    // The writer opens now, with the path as this Db just opened it (not later,
+    // after a chdir or an unlink could make the same string another file).
+    std::lock_guard<std::mutex> lock(db->file_->write_mu);
+    (void)db->file_->Writer(config);
+  }
   return db;
 }
 
@@ -116,21 +122,20 @@ int Db::BusyHandler(void* p, int count) {
 }
 
 absl::StatusOr<Stmt*> Db::Prepare(const char* sql) {
-  if (active_ != this) return active_->Prepare(sql);
-  auto it = stmts_.find(sql);
-  if (it != stmts_.end()) return it->second.get();
+  auto& stmts = active_->stmts_;  // errors below are this Db's (its URL), on active_'s message
+  auto it = stmts.find(sql);
+  if (it != stmts.end()) return it->second.get();
   sqlite3_stmt* s = nullptr;
-  const int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+  const int rc = sqlite3_prepare_v3(handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
   if (rc != SQLITE_OK) return Error(rc, absl::StrCat("preparing '", sql, "'"));
   auto stmt = std::make_unique<Stmt>(s);
   Stmt* raw = stmt.get();
-  stmts_.emplace(sql, std::move(stmt));
+  stmts.emplace(sql, std::move(stmt));
   return raw;
 }
 
 absl::Status Db::Exec(const char* sql) {
-  if (active_ != this) return active_->Exec(sql);
-  const int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr);
+  const int rc = sqlite3_exec(handle(), sql, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return Error(rc, absl::StrCat("running '", sql, "'"));
   return absl::OkStatus();
 }
@@ -173,8 +178,8 @@ void Db::UseWriter() {
 }
 
 absl::Status Db::Read(absl::FunctionRef<absl::Status()> body) {
-  std::lock_guard<std::mutex> lock(file_->write_mu);
-  UseWriter();
+  std::unique_lock<std::mutex> lock(file_->write_mu, std::try_to_lock);
+  if (lock.owns_lock()) UseWriter();
   absl::Cleanup restore = [this] { active_ = this; };
   return body();
 }

@@ -105,8 +105,10 @@ class StmtScope {
 // empties a connection's page cache at the start of each transaction if any other
 // connection committed since its last one, so with a connection per publisher and
 // per subscriber every write re-read its b-tree pages; the writer is the only
-// in-process committer, so its cache stays warm. Reads outside Write stay on the
-// Db's own connection (they need no mutex and may run beside a write).
+// in-process committer, so its cache stays warm. Read runs frequent small reads
+// there too when the write mutex is free; other reads stay on the Db's own
+// connection (they need no mutex and may run beside a write). Lock order: the
+// owner's mutex, then FileState::write_mu, then the checkpointer's.
 class Db {
  public:
   // Opens (creating if missing) `config.path`, sets WAL mode and the busy handler,
@@ -131,7 +133,9 @@ class Db {
 
   // The cached statement for `sql` (prepared on first use) on handle()'s
   // connection. The pointer stays valid while this Db lives; one prepared inside
-  // Write's body is for use inside that body only.
+  // Write's body is for use inside that body only. `sql` must have static storage
+  // duration (a literal): the cache is keyed by its address, and the writer's
+  // cache is shared by every Db of the file.
   absl::StatusOr<Stmt*> Prepare(const char* sql);
 
   // Runs `sql` (one or more statements, no results).
@@ -151,13 +155,17 @@ class Db {
   static absl::StatusOr<std::unique_ptr<Db>> OpenWriter(const DbConfig& config, FileState& file);
 
   // Runs `body` (reads only, each statement its own transaction) on the file's
-  // writer connection under the write mutex, as Write does but without a write
-  // transaction: for reads that come between this process's writes, on the warm
-  // cache. Must not be called inside Write's body.
+  // writer connection, on its warm cache, if the write mutex is free right now;
+  // else on this Db's own connection, so that a read never waits behind a write
+  // (which may itself wait up to busy_timeout for another process). Must not be
+  // called inside Write's body.
   absl::Status Read(absl::FunctionRef<absl::Status()> body);
 
-  // PRAGMA data_version of the writer connection (see Read): changes whenever
-  // another process commits. This process's commits are signalled by FileState.
+  // PRAGMA data_version, read as Read does: changes whenever another process (on
+  // the writer) or another connection (on this Db's own) commits. Compare only for
+  // change: the two connections count differently, so a switch between them looks
+  // like a change (one extra look, never a missed commit). This process's commits
+  // are also signalled by FileState.
   absl::StatusOr<std::int64_t> DataVersion();
 
   // `rc` (a SQLite result code) as a Status that says which file, what was being

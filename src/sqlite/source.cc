@@ -90,7 +90,7 @@ absl::StatusOr<bool> SqliteSource::MayHaveWork(bool scan) {
 absl::StatusOr<std::vector<Delivery>> SqliteSource::TryFetch(std::size_t max, std::size_t max_bytes,
                                                              bool scan) {
   std::vector<Delivery> out;
-  // A cheap read first, so that an idle consumer never takes the write lock.
+  // A cheap read first, so that an idle consumer never takes SQLite's write lock.
   Db& db = *db_;
   absl::StatusOr<bool> work = false;
   if (auto st = db.Read([&] { return (work = MayHaveWork(scan)).status(); }); !st.ok()) return st;

@@ -11,13 +11,16 @@ FileState::FileState() = default;
 FileState::~FileState() = default;
 
 Db* FileState::Writer(const DbConfig& config) {
-  std::unique_ptr<Db>& w = writers_[config.synchronous_full ? 1 : 0];
-  if (w == nullptr) {
+  const int i = config.synchronous_full ? 1 : 0;
+  if (writers_[i] == nullptr && !writer_failed_[i]) {
     auto opened = Db::OpenWriter(config, *this);
-    if (!opened.ok()) return nullptr;  // the caller writes on its own connection
-    w = *std::move(opened);
+    if (opened.ok()) {
+      writers_[i] = *std::move(opened);
+    } else {
+      writer_failed_[i] = true;  // callers write on their own connections
+    }
   }
-  return w.get();
+  return writers_[i].get();
 }
 
 std::shared_ptr<FileState> FileStateFor(const std::string& path) {

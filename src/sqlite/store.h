@@ -34,16 +34,17 @@ struct FileState {
 
   // Runs the file's WAL checkpoints for every connection of this process, off their
   // commits; started by the first Db::Open. Null if it could not start (the
-  // connections then keep SQLite's automatic checkpoint). Declared last so that it
-  // is destroyed first, after the last Db closed its connection.
+  // connections then keep SQLite's automatic checkpoint). Destroyed after the
+  // writers (declared before them) and after the last Db closed its connection, so
+  // that its connection is the process's last one to the file.
   std::mutex checkpointer_mu;
   std::unique_ptr<WalCheckpointer> checkpointer;  // guarded by checkpointer_mu
 
   // The connection this process's write transactions on the file run on (see Db),
-  // opened on first use with `config`'s settings; one per synchronous setting, as
-  // that is per connection. Null if it cannot be opened (Db::Write then uses the
-  // caller's own connection). Call with write_mu held. Declared after the
-  // checkpointer so that the writers close first, while it still exists.
+  // opened by the first Db::Open with `config`'s settings; one per synchronous
+  // setting, as that is per connection. Null if it could not be opened (tried
+  // once; Db::Write then uses the caller's own connection). Call with write_mu
+  // held.
   Db* Writer(const DbConfig& config);
 
   FileState();
@@ -58,7 +59,8 @@ struct FileState {
   }
 
  private:
-  std::unique_ptr<Db> writers_[2];  // [synchronous_full]; guarded by write_mu
+  std::unique_ptr<Db> writers_[2];          // [synchronous_full]; guarded by write_mu
+  bool writer_failed_[2] = {false, false};  // guarded by write_mu
 };
 
 // The FileState of `path` (made absolute and normalized), shared by all its users
