@@ -9,13 +9,8 @@ WORK="$(mktemp -d /tmp/unibus-kafka-script-XXXXXX)"
 DIR="$WORK/cluster"
 trap '"$SCRIPT" stop --dir "$DIR" --kill >/dev/null 2>&1; kill "${LISTENER:-0}" 2>/dev/null; rm -rf "$WORK"' EXIT
 
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
-expect_in() {  # expect_in TEXT NEEDLE WHAT
-  case "$1" in *"$2"*) ;; *) fail "$3: expected '$2' in: $1" ;; esac
-}
+# shellcheck source=../testing/check.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../testing/check.sh"
 
 # Cluster ids: 22 URL-safe base64 characters, never a leading '-' (Kafka's StorageTool
 # reads `-t -Abc...` as an option; 1 random id in 64 used to fail format). 640 ids: a

@@ -7,13 +7,8 @@ set -uo pipefail
 SCRIPT="$1"
 WORK="$(mktemp -d /tmp/unibus-librdkafka-script-XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
-expect_in() {  # expect_in TEXT NEEDLE WHAT
-  case "$1" in *"$2"*) ;; *) fail "$3: expected '$2' in: $1" ;; esac
-}
+# shellcheck source=../testing/check.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../testing/check.sh"
 export UNIBUS_CACHE="$WORK/cache"
 
 # describe: prefix, version, stamp name; prefix alone.
