@@ -23,8 +23,9 @@ struct TrainOptions {
   std::string csv;                                     // default: --out with .csv
   std::string plot;                                    // default: --out with .png
   std::string card;                                    // default: --out with .json
-  bool native_cpu = false;  // skip pinning the CPU kernels (vision/reproducible.h)
-  bool quiet = false;       // no per-epoch progress
+  bool native_cpu = false;          // skip pinning the CPU kernels (vision/reproducible.h)
+  bool quiet = false;               // no per-epoch progress
+  std::string optimizer = "adamw";  // sets config.optimizer: adamw or sgd
   vision::TrainConfig config;
 };
 
@@ -38,6 +39,8 @@ int run_train(const TrainOptions& o) {
     if (absl::Status s = vision::PinCpuKernelsOrReexec(); !s.ok()) return Fail(s);
   }
   vision::KeepFreedMemoryForReuse();
+  vision::TrainConfig config = o.config;
+  config.optimizer = o.optimizer == "sgd" ? vision::Optimizer::kSgd : vision::Optimizer::kAdamW;
   absl::StatusOr<vision::Dataset> train = vision::LoadFashionMnist(o.data, vision::Split::kTrain);
   if (!train.ok()) return Fail(train.status());
   absl::StatusOr<vision::Dataset> test = vision::LoadFashionMnist(o.data, vision::Split::kTest);
@@ -52,14 +55,15 @@ int run_train(const TrainOptions& o) {
   std::cout << absl::StreamFormat(
       "training on %d images, testing on %d, %d epochs, seed %d, batch %d, %d thread(s), "
       "CPU kernels %s\n",
-      o.config.train_limit > 0 ? std::min(o.config.train_limit, train->size()) : train->size(),
-      o.config.test_limit > 0 ? std::min(o.config.test_limit, test->size()) : test->size(),
-      o.config.epochs, o.config.seed, o.config.batch_size, o.config.threads,
+      config.train_limit > 0 ? std::min(config.train_limit, train->size()) : train->size(),
+      config.test_limit > 0 ? std::min(config.test_limit, test->size()) : test->size(),
+      config.epochs, config.seed, config.batch_size, config.threads,
       o.native_cpu ? "native (not pinned: reproducible on this CPU type only)"
                    : "pinned to AVX2 (ATEN_CPU_CAPABILITY, DNNL_MAX_CPU_ISA, OPENBLAS_CORETYPE)");
   absl::StatusOr<vision::TrainResult> result = vision::Train(
-      o.config, *train, *test, o.out,
-      [&o, &csv, spent = 0.0, so_far = vision::TrainResult()](const vision::EpochStats& e) mutable {
+      config, *train, *test, o.out,
+      [&o, &config, &csv, spent = 0.0,
+       so_far = vision::TrainResult()](const vision::EpochStats& e) mutable {
         spent += e.seconds;
         // The CSV so far, so a quiet run's progress can be followed.
         so_far.epochs.push_back(e);
@@ -67,24 +71,24 @@ int run_train(const TrainOptions& o) {
           std::cerr << "unibus: warning: " << s.message() << std::endl;
         }
         if (o.quiet) return;
-        const int left = o.config.epochs - e.epoch;
+        const int left = config.epochs - e.epoch;
         std::cout << absl::StreamFormat(
                          "epoch %2d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  lr "
                          "%.2e  %.1fs  eta %.0fs",
-                         e.epoch, o.config.epochs, e.train_loss, e.train_accuracy, e.test_loss,
+                         e.epoch, config.epochs, e.train_loss, e.train_accuracy, e.test_loss,
                          e.test_accuracy, e.learning_rate, e.seconds,
                          e.epoch > 0 ? spent / e.epoch * left : 0.0)
                   << std::endl;
       });
   if (!result.ok()) return Fail(result.status());
   if (absl::Status s = vision::WriteTrainingCsv(*result, csv); !s.ok()) return Fail(s);
-  if (absl::Status s = vision::WriteModelCard(o.config, *result, o.out, card); !s.ok()) {
+  if (absl::Status s = vision::WriteModelCard(config, *result, o.out, card); !s.ok()) {
     return Fail(s);
   }
   std::cout << absl::StreamFormat(
       "test accuracy %.4f after %d epochs in %.1fs; %d parameters; version %s\n"
       "wrote %s, %s, %s\n",
-      result->test_accuracy, o.config.epochs, result->seconds, result->parameters, result->version,
+      result->test_accuracy, config.epochs, result->seconds, result->parameters, result->version,
       o.out, csv, card);
   // The plot is a convenience: without gnuplot the run still succeeded.
   if (absl::Status s = vision::PlotTrainingCsv(csv, plot); !s.ok()) {
@@ -112,12 +116,19 @@ void setup_train(CLI::App& app) {
   cmd->add_option("--batch-size", o->config.batch_size, "images per optimizer step")
       ->capture_default_str()
       ->check(Positive());
-  cmd->add_option("--lr", o->config.learning_rate, "peak learning rate (AdamW, cosine decay)")
+  cmd->add_option("--optimizer", o->optimizer,
+                  "adamw (Loshchilov and Hutter, 2019) or sgd (with Nesterov momentum)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"adamw", "sgd"}));
+  cmd->add_option("--lr", o->config.learning_rate, "peak learning rate (cosine decay to 0)")
       ->capture_default_str()
       ->check(PositiveReal());
   cmd->add_option("--weight-decay", o->config.weight_decay,
-                  "AdamW's decoupled weight decay per step, times the learning rate (Loshchilov "
-                  "and Hutter, 2019), in [0, 1)")
+                  "adamw: decoupled weight decay per step, times the learning rate; sgd: L2 "
+                  "coefficient added to the gradient; in [0, 1)")
+      ->capture_default_str()
+      ->check(RealIn(0, 1, /*hi_open=*/true));
+  cmd->add_option("--momentum", o->config.momentum, "sgd only: Nesterov momentum, in [0, 1)")
       ->capture_default_str()
       ->check(RealIn(0, 1, /*hi_open=*/true));
   cmd->add_option("--threads", o->config.threads,

@@ -3,11 +3,13 @@
 #include <ATen/Context.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
 #include <torch/utils.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <random>
 
@@ -106,6 +108,13 @@ absl::Status CheckConfig(const TrainConfig& c, const Dataset& train, const Datas
     return absl::InvalidArgumentError(
         absl::StrCat("learning rate must be > 0, got ", c.learning_rate));
   }
+  if (!(c.weight_decay >= 0 && c.weight_decay < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("weight decay must be in [0, 1), got ", c.weight_decay));
+  }
+  if (!(c.momentum >= 0 && c.momentum < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("momentum must be in [0, 1), got ", c.momentum));
+  }
   if (c.max_shift < 0 || c.max_shift >= kImageRows) {
     return absl::InvalidArgumentError(
         absl::StrCat("max shift must be in [0, ", kImageRows, "), got ", c.max_shift));
@@ -159,9 +168,18 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const Dataset& trai
     result.architecture = kArchitecture;
     result.train_images = n_train;
     result.test_images = n_test;
-    torch::optim::AdamW optimizer(
-        model->parameters(),
-        torch::optim::AdamWOptions(config.learning_rate).weight_decay(config.weight_decay));
+    std::unique_ptr<torch::optim::Optimizer> optimizer;
+    if (config.optimizer == Optimizer::kSgd) {
+      optimizer = std::make_unique<torch::optim::SGD>(model->parameters(),
+                                                      torch::optim::SGDOptions(config.learning_rate)
+                                                          .momentum(config.momentum)
+                                                          .nesterov(config.momentum > 0)
+                                                          .weight_decay(config.weight_decay));
+    } else {
+      optimizer = std::make_unique<torch::optim::AdamW>(
+          model->parameters(),
+          torch::optim::AdamWOptions(config.learning_rate).weight_decay(config.weight_decay));
+    }
 
     const std::size_t steps_per_epoch = (n_train + batch - 1) / batch;
     const double total_steps = static_cast<double>(steps_per_epoch) * config.epochs;
@@ -199,9 +217,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const Dataset& trai
         }
         // Cosine decay from the peak rate to 0 over the whole run.
         lr = config.learning_rate * 0.5 * (1 + std::cos(M_PI * step / total_steps));
-        for (auto& group : optimizer.param_groups()) {
-          static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-        }
+        for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
         torch::Tensor x = ImagesToTensor(images.data(), b);
         torch::Tensor y = LabelsToTensor(labels.data(), b);
         torch::Tensor logits = model->forward(x);
@@ -209,9 +225,9 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const Dataset& trai
             logits, y,
             torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
                 config.label_smoothing));
-        optimizer.zero_grad();
+        optimizer->zero_grad();
         loss.backward();
-        optimizer.step();
+        optimizer->step();
         if (!average.is_empty()) {
           const double warmup = (1.0 + step) / (10.0 + step);
           UpdateWeightAverage(model, average, std::min(config.ema_decay, warmup));

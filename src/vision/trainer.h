@@ -13,12 +13,21 @@
 
 namespace unibus::vision {
 
+// The optimizer of a training run.
+enum class Optimizer {
+  kAdamW,  // AdamW (Loshchilov and Hutter, 2019): decoupled weight decay
+  kSgd,    // SGD with Nesterov momentum; weight decay is L2 added to the gradient
+};
+
 struct TrainConfig {
-  int epochs = 15;              // passes over the training set
-  std::uint64_t seed = 42;      // weights, dropout, shuffling and flips all derive from it
-  int batch_size = 128;         // images per optimizer step
-  double learning_rate = 2e-3;  // AdamW peak rate, decayed to 0 by a cosine schedule
-  double weight_decay = 1e-4;   // AdamW decoupled weight decay
+  int epochs = 15;          // passes over the training set
+  std::uint64_t seed = 42;  // weights, dropout, shuffling and flips all derive from it
+  int batch_size = 128;     // images per optimizer step
+  Optimizer optimizer = Optimizer::kAdamW;
+  double learning_rate = 2e-3;  // peak rate, decayed to 0 by a cosine schedule
+  double weight_decay = 1e-4;   // AdamW: decoupled decay per step (times the rate), in
+                                // [0, 1); SGD: L2 coefficient added to the gradient
+  double momentum = 0.9;        // SGD only: Nesterov momentum, in [0, 1)
   bool augment = true;          // random left-right flips of training images
   int max_shift = 0;            // with augment: random shift by up to N pixels each way
                                 // (a random crop of the image padded with N black pixels)

@@ -143,5 +143,32 @@ TEST_F(TrainerTest, BadAverageOrErasingIsInvalidArgument) {
   EXPECT_THAT(r.status().message(), HasSubstr("random erasing probability must be in [0, 1]"));
 }
 
+TEST_F(TrainerTest, SgdIsAnotherDeterministicRunAndMomentumMatters) {
+  const TrainResult adamw = Run(config_, "adamw.pt");
+  TrainConfig c = config_;
+  c.optimizer = Optimizer::kSgd;
+  c.learning_rate = 0.05;
+  c.weight_decay = 5e-4;
+  const TrainResult sgd = Run(c, "sgd.pt");
+  EXPECT_NE(sgd.version, adamw.version);
+  EXPECT_EQ(Run(c, "sgd2.pt").version, sgd.version);
+  c.momentum = 0;  // plain SGD: another trajectory
+  EXPECT_NE(Run(c, "plain_sgd.pt").version, sgd.version);
+}
+
+TEST_F(TrainerTest, BadMomentumOrWeightDecayIsInvalidArgument) {
+  TrainConfig c = config_;
+  c.optimizer = Optimizer::kSgd;
+  c.momentum = 1;
+  absl::StatusOr<TrainResult> r = Train(c, data_, data_, (dir_ / "x.pt").string(), {});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("momentum must be in [0, 1)"));
+  c = config_;
+  c.weight_decay = -0.1;
+  r = Train(c, data_, data_, (dir_ / "x.pt").string(), {});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("weight decay must be in [0, 1)"));
+}
+
 }  // namespace
 }  // namespace unibus::vision

@@ -97,6 +97,9 @@ absl::Status WriteModelCard(const TrainConfig& config, const TrainResult& result
   card["training_seconds"] = result.seconds;
   card["parameters"] = result.parameters;
   card["batch_size"] = config.batch_size;
+  card["optimizer"] = config.optimizer == Optimizer::kSgd
+                          ? absl::StrCat("SGD, Nesterov momentum ", config.momentum)
+                          : std::string("AdamW");
   card["learning_rate"] = config.learning_rate;
   card["weight_decay"] = config.weight_decay;
   std::string augmentation = "none";
