@@ -155,6 +155,17 @@ node_pid() {  # prints the pid of node $1 if it runs
   echo "$pid"
 }
 
+# True while the process start_node launched for node $1 lives, including the moment
+# before it has become java (between fork and exec its command line is still this
+# script's, so node_pid does not know it yet; under load that takes a while).
+node_launched() {
+  local f="$DIR/node-$1/pid" pid state
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 write_config() {  # write_config K
   local k="$1" voters="" i rf isr
   for ((i = 1; i <= BROKERS; i++)); do voters+="${voters:+,}$i@127.0.0.1:${CPORTS[i - 1]}"; done
@@ -299,7 +310,7 @@ wait_started() {
     for k in "$@"; do
       local log="$DIR/node-$k/kafka.log"
       if grep -q "Kafka Server started" "$log" 2>/dev/null; then continue; fi
-      if ! node_pid "$k" >/dev/null; then
+      if ! node_pid "$k" >/dev/null && ! node_launched "$k"; then
         grep -q "Address already in use" "$log" 2>/dev/null && return 2
         tail -20 "$log" >&2 || true
         die "node $k exited during startup; see $log"
