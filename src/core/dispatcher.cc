@@ -1,7 +1,11 @@
 #include "core/dispatcher.h"
 
 #include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/dispatcher_core.h"
@@ -29,6 +33,11 @@ void DispatchCore::StartOnce() {
   if (started_ || stopping_) return;
   started_ = true;
   auto self = shared_from_this();
+  source_->SetWithdrawer([weak = std::weak_ptr<DispatchCore>(self)](
+                             absl::FunctionRef<bool(const std::string&)> selects) {
+    auto core = weak.lock();
+    return core ? core->Withdraw(selects) : std::vector<std::string>();
+  });
   fetcher_ = std::thread([self] {
     NameThisThread("ub-fetch");
     MutexLock lock(&self->mu_);
@@ -85,22 +94,6 @@ void DispatchCore::Shutdown() {
     space_cv_.SignalAll();
     dead_letter_cv_.SignalAll();
   }
-  // The handlers' acks reach the source before its Fetch is interrupted: a Kafka
-  // rebalance served inside that Fetch waits for them to commit its partitions, and
-  // stops waiting at the Interrupt (an ack after it would find its token stale, and
-  // the next owner would deliver the message again). The housekeeper, which forwards
-  // acks, is joined first so that the source sees acks in order.
-  if (housekeeper_.joinable()) housekeeper_.join();
-  std::vector<std::string> handled;
-  {
-    MutexLock lock(&mu_);
-    SettlePendingAcks();
-    handled = acks_.Take();
-  }
-  if (!handled.empty()) {
-    if (auto s = source_->Ack(handled); !s.ok())
-      Log(spdlog::level::warn, "ack at shutdown failed: " + s.ToString());
-  }
   source_->Interrupt();  // the fetcher may be blocked in Fetch
   const bool handlers_done = InHandler() == 0;
   for (auto& w : workers) {
@@ -111,6 +104,7 @@ void DispatchCore::Shutdown() {
       w.detach();
   }
   if (fetcher_.joinable()) fetcher_.join();
+  if (housekeeper_.joinable()) housekeeper_.join();
   if (dead_letterer_.joinable()) dead_letterer_.join();
 
   std::vector<std::string> acks, release;
@@ -202,6 +196,53 @@ void DispatchCore::Drop(std::uint64_t id, std::string reason) {
     return;
   }
   NackLocked(*t, id, std::move(reason), /*reject=*/false);
+}
+
+std::vector<std::string> DispatchCore::Withdraw(
+    absl::FunctionRef<bool(const std::string&)> selects) {
+  std::vector<std::string> tokens;
+  MutexLock lock(&mu_);
+  if (stopping_) return tokens;
+  // Forgets `id`, passing its key on: the key's next message joins ready_'s back.
+  auto take = [&](std::uint64_t id, Tracked& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    tokens.push_back(std::move(t.delivery.token));
+    outstanding_bytes_ -= t.bytes;
+    const bool holds_key = !t.key_released;
+    const std::string key = std::move(t.delivery.message.ordering_key);
+    settled_.push_back(std::move(t.delivery.message));  // freed on the fetch thread
+    tracked_.Erase(id);
+    if (holds_key) ReleaseKey(key);
+  };
+  // Nacked messages waiting out their backoff (each holds its key).
+  std::vector<std::uint64_t> backing_off;
+  backoff_.EraseIf([&](std::uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Tracked* t = tracked_.Find(id);
+    if (t == nullptr || t->in_handler || !selects(t->delivery.token)) return false;
+    backing_off.push_back(id);
+    return true;
+  });
+  for (std::uint64_t id : backing_off) {
+    if (Tracked* t = tracked_.Find(id)) take(id, *t);
+  }
+  // ready_ holds each key's active message; this loop also finds the messages that
+  // join it as keys pass on.
+  for (std::size_t i = 0; i < ready_.size();) {
+    const std::uint64_t id = ready_[i];
+    Tracked* t = tracked_.Find(id);
+    if (t == nullptr || !selects(t->delivery.token)) {
+      ++i;
+      continue;
+    }
+    ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(i));
+    take(id, *t);
+  }
+  if (tokens.empty()) return tokens;
+  stats_.outstanding = static_cast<std::int64_t>(tracked_.size());
+  if (fetcher_waiting_ && HasRoom()) {
+    fetcher_waiting_ = false;
+    space_cv_.Signal();
+  }
+  return tokens;
 }
 
 absl::Status DispatchCore::ShutDownError() const {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "core/ack_batcher.h"
@@ -52,6 +53,12 @@ class DispatchCore : public std::enable_shared_from_this<DispatchCore> {
   absl::Status Wait(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
 
   SubscriberStats stats() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // SubscriptionSource::Withdrawer: forgets the messages `selects` picks among those
+  // in ready_ or waiting out a backoff (never one a handler or Pull caller has),
+  // passing their keys on.
+  std::vector<std::string> Withdraw(absl::FunctionRef<bool(const std::string&)> selects)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Acks are queued under their own small lock and settled in batches (by the
   // housekeeping thread, or whoever needs them settled first): a lock of mu_ per

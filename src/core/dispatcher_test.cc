@@ -1,11 +1,14 @@
 #include "core/dispatcher.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -148,33 +151,25 @@ TEST(DispatcherTest, StopInterruptsABlockedFetchBeforeClosing) {
       << "the source is closed only after its Fetch was interrupted";
 }
 
-// A source that notes how many acks it had when its Fetch was interrupted.
-class InterruptNotingSource : public FakeSource {
- public:
-  void Interrupt() override {
-    std::lock_guard<std::mutex> lock(mu);
-    acked_at_interrupt = static_cast<int>(acked.size());
-  }
-  int acked_at_interrupt = -1;
-};
-
-// A Kafka rebalance served inside Fetch waits for the acks of the revoked partitions
-// and stops waiting at Interrupt: acks of handlers that finish while Stop waits for
-// them must reach the source before it.
-TEST(DispatcherTest, StopForwardsTheAcksOfFinishingHandlersBeforeInterrupting) {
-  auto source = std::make_shared<InterruptNotingSource>();
-  for (int i = 0; i < 3; ++i)
-    source->Add(MessageBuilder{}.data("x").ordering_key(absl::StrCat(i)).build());
+// What a Kafka revoke takes back: only messages no handler has, passing keys on.
+TEST(DispatcherTest, WithdrawTakesBackQueuedMessagesAndPassesTheirKeysOn) {
+  auto source = std::make_shared<FakeSource>();
+  // Tokens 0..3: x (no key; its handler blocks), k1 and k2 (key "k": k2 waits behind
+  // k1), y (no key).
+  source->Add(MessageBuilder{}.data("x").build());
+  source->Add(MessageBuilder{}.data("k1").ordering_key("k").build());
+  source->Add(MessageBuilder{}.data("k2").ordering_key("k").build());
+  source->Add(MessageBuilder{}.data("y").build());
   SubscriberOptions o = FastOptions();
-  o.concurrency = 3;
+  o.concurrency = 1;
   auto conn = MakeDispatcher(source, DispatcherConfig{"sub-a", "topic-a", o, nullptr}, nullptr);
   std::mutex mu;
   std::condition_variable cv;
-  int running = 0;
+  std::vector<std::string> handled;
   bool go = false;
-  auto session = conn->Subscribe([&](Message, AckHandler h) {
+  auto session = conn->Subscribe([&](Message m, AckHandler h) {
     std::unique_lock<std::mutex> lock(mu);
-    ++running;
+    handled.push_back(m.data);
     cv.notify_all();
     cv.wait(lock, [&] { return go; });
     lock.unlock();
@@ -182,25 +177,82 @@ TEST(DispatcherTest, StopForwardsTheAcksOfFinishingHandlersBeforeInterrupting) {
   });
   {
     std::unique_lock<std::mutex> lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return running == 3; }));
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !handled.empty(); }));
   }
-  std::thread stop([&] { session->Stop(); });
-  // Stop has begun once Pull says the subscriber is shut down (before, it says a
-  // Subscribe session is running).
-  while (
-      !absl::StrContains(conn->Pull(1, absl::ZeroDuration()).status().message(), "is shut down")) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto wait_outstanding = [&](auto done) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done(conn->stats().outstanding) && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return done(conn->stats().outstanding);
+  };
+  ASSERT_TRUE(wait_outstanding([](std::int64_t n) { return n == 4; }));
+  SubscriptionSource::Withdrawer withdraw;
+  {
+    std::lock_guard<std::mutex> lock(source->mu);
+    withdraw = source->withdraw;
   }
+  ASSERT_TRUE(withdraw) << "the dispatcher gave the source no Withdrawer";
+  // Everything but y: x is in its handler and stays; k1 is queued and goes, and k2,
+  // queued behind it, follows once k1 passed the key on.
+  std::vector<std::string> taken = withdraw([](const std::string& token) { return token != "3"; });
+  EXPECT_THAT(taken, ::testing::UnorderedElementsAre("1", "2"));
+  EXPECT_EQ(conn->stats().outstanding, 2);
   {
     std::lock_guard<std::mutex> lock(mu);
     go = true;
   }
   cv.notify_all();
-  stop.join();
+  EXPECT_TRUE(wait_outstanding([](std::int64_t n) { return n == 0; }))
+      << "a message stayed outstanding: a key was not passed on";
+  session->Stop();
+  EXPECT_THAT(handled, ::testing::ElementsAre("x", "y"));
   std::lock_guard<std::mutex> lock(source->mu);
-  EXPECT_EQ(source->acked.size(), 3u);
-  EXPECT_EQ(source->acked_at_interrupt, 3)
-      << "the handlers' acks reached the source only after its Fetch was interrupted";
+  EXPECT_THAT(source->acked, ::testing::UnorderedElementsAre("0", "3"));
+  EXPECT_TRUE(source->released.empty()) << "taken-back messages are the source's, not released";
+  // After Stop it takes nothing.
+  EXPECT_TRUE(withdraw([](const std::string&) { return true; }).empty());
+}
+
+// A nacked message waiting out its backoff is taken back too, and its key passes on.
+TEST(DispatcherTest, WithdrawTakesBackANackedMessageWaitingOutItsBackoff) {
+  auto source = std::make_shared<FakeSource>();
+  source->Add(MessageBuilder{}.data("n").ordering_key("k").build());
+  source->Add(MessageBuilder{}.data("m").ordering_key("k").build());
+  SubscriberOptions o = FastOptions();
+  o.min_backoff = absl::Minutes(1);  // stays in backoff for the whole test
+  o.max_backoff = absl::Minutes(1);
+  auto conn = MakeDispatcher(source, DispatcherConfig{"sub-a", "topic-a", o, nullptr}, nullptr);
+  std::atomic<int> calls{0};
+  auto session = conn->Subscribe([&](Message, AckHandler h) {
+    ++calls;
+    std::move(h).nack("not now");
+  });
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((calls.load() == 0 || conn->stats().outstanding < 2) &&
+         std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(calls.load(), 1);
+  SubscriptionSource::Withdrawer withdraw;
+  {
+    std::lock_guard<std::mutex> lock(source->mu);
+    withdraw = source->withdraw;
+  }
+  ASSERT_TRUE(withdraw);
+  // Until the handler has returned, n is in it and nothing can be taken.
+  std::vector<std::string> taken;
+  while (taken.empty() && std::chrono::steady_clock::now() < end) {
+    taken = withdraw([](const std::string&) { return true; });
+    if (taken.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_THAT(taken, ::testing::UnorderedElementsAre("0", "1"));
+  EXPECT_EQ(conn->stats().outstanding, 0);
+  session->Stop();
+  EXPECT_EQ(calls.load(), 1) << "m was handed out although it was taken back";
+  std::lock_guard<std::mutex> lock(source->mu);
+  EXPECT_TRUE(source->acked.empty());
+  EXPECT_TRUE(source->released.empty());
 }
 
 TEST(DispatcherTest, FlowControlBoundsOutstandingMessages) {

@@ -60,6 +60,10 @@ class FakeSource : public SubscriptionSource {
   }
   bool needs_lease_extension() const override { return false; }
   void Close() override { closed = true; }
+  void SetWithdrawer(const Withdrawer& w) override {
+    std::lock_guard<std::mutex> lock(mu);
+    withdraw = w;
+  }
 
   std::mutex mu;
   std::deque<Delivery> pending;
@@ -68,6 +72,7 @@ class FakeSource : public SubscriptionSource {
   int next_token = 0, leased = 0, max_leased = 0;
   std::size_t max_fetch_request = 0;
   std::atomic<bool> closed{false};
+  Withdrawer withdraw;  // the dispatcher's
 };
 
 // The dead-letter topic: a strict gMock publisher (the dispatcher only publishes to

@@ -14,4 +14,17 @@ std::size_t RedeliveryTimer::TakeDue(Clock::time_point now,
   return n;
 }
 
+std::size_t RedeliveryTimer::EraseIf(absl::FunctionRef<bool(std::uint64_t)> drop) {
+  std::size_t n = 0;
+  for (auto it = due_.begin(); it != due_.end();) {
+    if (drop(it->second)) {
+      it = due_.erase(it);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  return n;
+}
+
 }  // namespace unibus::core_internal

@@ -31,6 +31,10 @@ class RedeliveryTimer {
   // Returns how many there were.
   std::size_t TakeDue(Clock::time_point now, absl::FunctionRef<void(std::uint64_t)> f);
 
+  // Removes every id `drop` returns true for (called once per scheduling, earliest
+  // first). Returns how many were removed.
+  std::size_t EraseIf(absl::FunctionRef<bool(std::uint64_t)> drop);
+
   bool empty() const { return due_.empty(); }
   std::size_t size() const { return due_.size(); }
   void Clear() { due_.clear(); }

@@ -5,9 +5,11 @@
 #define UNIBUS_CORE_SOURCE_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -61,6 +63,22 @@ class SubscriptionSource {
   // Called from another thread than Fetch; Ack, Release and Close still work after
   // it. Default: nothing (a blocked Fetch returns after its `wait`).
   virtual void Interrupt() {}
+
+  // Takes back, from the dispatcher, the messages it fetched whose token `selects`
+  // picks and that no handler or Pull caller has now (queued, waiting behind their
+  // ordering key's active message once it passes the key on, or nacked and waiting
+  // out a redelivery backoff); returns their tokens. The dispatcher
+  // forgets them without Ack or Release: the source owns them again. Their keys pass
+  // on to the keys' next messages, which may be taken too. Nothing once stopping.
+  // Safe from any thread that holds none of the dispatcher's locks, such as inside
+  // Fetch. A Kafka rebalance uses it so that it waits only for messages a handler
+  // has started, not for those still queued behind them.
+  using Withdrawer =
+      std::function<std::vector<std::string>(absl::FunctionRef<bool(const std::string&)>)>;
+
+  // The dispatcher hands its Withdrawer to the source before its first Fetch (it may
+  // be called after the dispatcher is gone: it then returns nothing). Default: unused.
+  virtual void SetWithdrawer(const Withdrawer& /*withdraw*/) {}
 
   // Stops the source: after Close, Fetch returns at once. Commits what was acked.
   virtual void Close() = 0;

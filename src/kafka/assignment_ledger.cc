@@ -95,6 +95,19 @@ void AssignmentLedger::Release(const std::vector<std::string>& tokens) {
   });
 }
 
+void AssignmentLedger::Unhand(const std::vector<std::string>& tokens) {
+  ForEachCurrent(tokens,
+                 [](Partition& part, std::int64_t offset) { part.tracker.Release(offset); });
+}
+
+std::optional<std::int32_t> AssignmentLedger::PartitionOf(const std::string& token) {
+  std::int32_t p;
+  std::int64_t offset;
+  std::uint64_t epoch;
+  if (!ParseToken(token, &p, &offset, &epoch)) return std::nullopt;
+  return p;
+}
+
 std::vector<AssignmentLedger::Seek> AssignmentLedger::TakeSeeks() {
   std::vector<Seek> out;
   if (!seeks_pending_) return out;

@@ -59,6 +59,11 @@ class AssignmentLedger {
   // A message Deliver() gave a token for was never handed out (it is dropped with
   // its revoked partition): it no longer counts as in flight and stays uncommitted.
   void Unhand(std::int32_t partition, std::int64_t offset);
+  // The same for the messages of `tokens` (stale ones are ignored as in Ack): the
+  // dispatcher gave them back before any handler had them.
+  void Unhand(const std::vector<std::string>& tokens);
+  // The partition a Deliver() token names; nullopt for anything else.
+  static std::optional<std::int32_t> PartitionOf(const std::string& token);
 
   // True while `partition` is assigned.
   bool Holds(std::int32_t partition) const { return parts_.count(partition) != 0; }

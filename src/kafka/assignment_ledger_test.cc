@@ -135,5 +135,30 @@ TEST(AssignmentLedger, CountsInFlightMessagesAndUnhandedOnesLeaveTheCount) {
   EXPECT_EQ(c->offset, 3) << "the unhanded message is not committed";
 }
 
+// Messages the dispatcher gives back by token (a revoke's Withdrawer): out of the
+// count, uncommitted, not read again; a stale token changes nothing.
+TEST(AssignmentLedger, UnhandedTokensLeaveTheCountAndStaleOnesAreIgnored) {
+  AssignmentLedger l;
+  l.Assign(0, 0, {});
+  l.Assign(1, 0, {});
+  auto t0 = Deliver(l, 0, 0, 3);
+  auto t1 = Deliver(l, 1, 0, 2);
+  EXPECT_EQ(AssignmentLedger::PartitionOf(t0[2]), 0);
+  EXPECT_EQ(AssignmentLedger::PartitionOf(t1[0]), 1);
+  EXPECT_FALSE(AssignmentLedger::PartitionOf("not a token").has_value());
+  l.Unhand({t0[1], t0[2], "not a token"});
+  EXPECT_EQ(l.InFlight(0), 1u);
+  EXPECT_EQ(l.InFlight(1), 2u);
+  EXPECT_TRUE(l.TakeSeeks().empty());
+  l.Ack({t0[0]});
+  auto c = l.Revoke(0, /*lost=*/false);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->offset, 1) << "the unhanded messages are not committed";
+  l.Assign(0, 1, {});  // a new epoch: the old tokens are stale
+  Deliver(l, 0, 1, 3);
+  l.Unhand({t0[1]});
+  EXPECT_EQ(l.InFlight(0), 2u);
+}
+
 }  // namespace
 }  // namespace unibus::kafka_internal

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -100,6 +102,11 @@ class KafkaSource : public core_internal::SubscriptionSource {
       settled_cv_.SignalAll();  // a revoke waiting for handlers stops waiting
     }
     if (rk_) rd_kafka_queue_yield(queue_.get());  // wakes a Fetch blocked in the poll
+  }
+
+  void SetWithdrawer(const Withdrawer& withdraw) override {
+    MutexLock lock(&mu_);
+    withdraw_ = withdraw;
   }
 
   absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override {
@@ -432,18 +439,20 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   // Gives partitions back. Unless they are lost (another member may own them
-  // already) or the subscriber is stopping, first lets the messages handed out from
-  // them settle, up to shutdown_timeout (capped at half max.poll.interval.ms): the
+  // already) or the subscriber is stopping, first takes back from the dispatcher
+  // what no handler has started (SetWithdrawer), then lets the messages handlers
+  // have settle, up to shutdown_timeout (capped at half max.poll.interval.ms): the
   // handlers keep running and their acks count, so an orderly rebalance redelivers
-  // nothing (DESIGN.md 3.1). Without the wait, an ack arriving after the revoke
-  // would find its token stale and the next owner would deliver the message again.
-  // Then commits what was settled and stops delivering them: tokens still in flight
-  // go stale, and buffered messages are dropped (the next owner reads them from the
-  // commit). A partition whose commit is not confirmed stays in the ledger until
-  // its next assignment.
+  // nothing (DESIGN.md 3.1), and waits only as long as the handlers running take.
+  // Without the wait, an ack arriving after the revoke would find its token stale and
+  // the next owner would deliver the message again. Then commits what was settled and
+  // stops delivering them: tokens still in flight go stale, and buffered messages are
+  // dropped (the next owner reads them from the commit). A partition whose commit is
+  // not confirmed stays in the ledger until its next assignment.
   void OnRevoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
     std::vector<AssignmentLedger::Commit> commits;
-    std::size_t unsettled = 0;
+    std::size_t unsettled = 0, taken_back = 0;
+    std::string waited;  // what the wait did, for the debug log
     {
       MutexLock lock(&mu_);
       auto revoked = [&](std::int32_t p) {
@@ -470,17 +479,43 @@ class KafkaSource : public core_internal::SubscriptionSource {
       if (!lost && !leaving_.load(std::memory_order_acquire)) {
         const absl::Time deadline = absl::Now() + revoke_wait_;
         revoking_ = true;
+        // Messages the dispatcher has not handed to a handler yet are taken back,
+        // not waited for; again after each settle, since a key's next message
+        // becomes ready when the one before it settles.
+        Withdrawer withdraw = withdraw_;
+        auto take_back = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          if (!withdraw) return;
+          mu_.Unlock();  // the dispatcher's lock is taken without ours (lock order)
+          std::vector<std::string> tokens = withdraw([&](const std::string& token) {
+            const std::optional<std::int32_t> p = AssignmentLedger::PartitionOf(token);
+            return p.has_value() && revoked(*p);
+          });
+          mu_.Lock();
+          ledger_.Unhand(tokens);
+          taken_back += tokens.size();
+        };
+        const absl::Time start = absl::Now();
+        take_back();
+        const std::size_t waited_for = in_flight();
         while (!interrupted_.load(std::memory_order_acquire) && in_flight() > 0) {
           if (settled_cv_.WaitWithDeadline(&mu_, deadline)) break;
+          take_back();
         }
         revoking_ = false;
         unsettled = in_flight();
+        waited =
+            absl::StrCat("waited ", absl::FormatDuration(absl::Now() - start), " for ", waited_for,
+                         " message(s) in handlers, took back ", taken_back, " queued");
       }
       for (int i = 0; i < partitions->cnt; ++i) {
         if (auto c = ledger_.Revoke(partitions->elems[i].partition, lost)) {
           commits.push_back(*std::move(c));
         }
       }
+    }
+    if (!waited.empty()) {
+      Log(spdlog::level::debug, absl::StrCat("revoke of ", partitions->cnt, " partition(s) of '",
+                                             subscription_, "': ", waited));
     }
     if (unsettled > 0 && !interrupted_.load(std::memory_order_acquire)) {
       Log(spdlog::level::warn,
@@ -545,6 +580,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
   core_internal::CondVar settled_cv_;                // an ack or release while revoking_
   bool revoking_ ABSL_GUARDED_BY(mu_) = false;       // OnRevoke waits for in-flight messages
   std::deque<Buffered> stash_ ABSL_GUARDED_BY(mu_);  // polled, not yet fetched
+  Withdrawer withdraw_ ABSL_GUARDED_BY(mu_);         // the dispatcher's (SetWithdrawer)
   AssignmentLedger ledger_ ABSL_GUARDED_BY(mu_);
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);  // a terminal consume error
