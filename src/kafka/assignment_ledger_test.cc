@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace unibus::kafka_internal {
 namespace {
 
@@ -17,6 +21,16 @@ std::vector<std::string> Deliver(AssignmentLedger& l, std::int32_t p, std::int64
     if (t) tokens.push_back(*t);
   }
   return tokens;
+}
+
+// Assigns partitions 0 and 1 from offset 0 and delivers offsets [0, n0) and [0, n1) of
+// them; returns their tokens.
+std::pair<std::vector<std::string>, std::vector<std::string>> AssignTwoAndDeliver(
+    AssignmentLedger& l, std::int64_t n0, std::int64_t n1) {
+  l.Assign(0, 0, {});
+  l.Assign(1, 0, {});
+  auto t0 = Deliver(l, 0, 0, n0);
+  return {std::move(t0), Deliver(l, 1, 0, n1)};
 }
 
 TEST(AssignmentLedger, StartsAfterTheGroupsCommitAndSkipsItsRecordedAcks) {
@@ -98,10 +112,7 @@ TEST(AssignmentLedger, ALostPartitionIsNotCommitted) {
 
 TEST(AssignmentLedger, ReleasedMessagesAreSoughtBackFromTheLowest) {
   AssignmentLedger l;
-  l.Assign(0, 0, {});
-  l.Assign(1, 0, {});
-  auto t0 = Deliver(l, 0, 0, 5);
-  auto t1 = Deliver(l, 1, 0, 2);
+  auto [t0, t1] = AssignTwoAndDeliver(l, 5, 2);
   EXPECT_TRUE(l.TakeSeeks().empty());
   l.Release({t0[3], t0[1], t1[1]});
   auto seeks = l.TakeSeeks();
@@ -139,10 +150,7 @@ TEST(AssignmentLedger, CountsInFlightMessagesAndUnhandedOnesLeaveTheCount) {
 // count, uncommitted, not read again; a stale token changes nothing.
 TEST(AssignmentLedger, UnhandedTokensLeaveTheCountAndStaleOnesAreIgnored) {
   AssignmentLedger l;
-  l.Assign(0, 0, {});
-  l.Assign(1, 0, {});
-  auto t0 = Deliver(l, 0, 0, 3);
-  auto t1 = Deliver(l, 1, 0, 2);
+  auto [t0, t1] = AssignTwoAndDeliver(l, 3, 2);
   EXPECT_EQ(AssignmentLedger::PartitionOf(t0[2]), 0);
   EXPECT_EQ(AssignmentLedger::PartitionOf(t1[0]), 1);
   EXPECT_FALSE(AssignmentLedger::PartitionOf("not a token").has_value());
