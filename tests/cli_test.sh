@@ -48,7 +48,10 @@ if "$U" train --help >/dev/null 2>&1; then
   grep -qF -- "--lr: must be a positive number (> 0), got 0" "$DIR/err" || fail "train --lr 0: $(cat "$DIR/err")"
   for args in "--weight-decay 1:--weight-decay: must be a number in [0, 1), got 1" \
               "--label-smoothing -0.1:--label-smoothing: must be a number in [0, 1), got -0.1" \
-              "--random-erasing 1.5:--random-erasing: must be a number in [0, 1], got 1.5"; do
+              "--random-erasing 1.5:--random-erasing: must be a number in [0, 1], got 1.5" \
+              "--optimizer adam:--optimizer: adam not in {adamw,sgd}" \
+              "--optimizer sgd --momentum 1:--momentum: must be a number in [0, 1), got 1" \
+              "--momentum 0.5 --data /nonexistent:--momentum applies to SGD only; add --optimizer sgd"; do
     read -ra argv <<<"${args%%:--*}"
     "$U" train "${argv[@]}" >"$DIR/out" 2>"$DIR/err" && fail "train ${args%%:--*} was accepted"
     grep -qF -- "--${args#*:--}" "$DIR/err" || fail "train ${args%%:--*}: $(cat "$DIR/err")"

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_format.h"
@@ -26,6 +27,7 @@ struct TrainOptions {
   bool native_cpu = false;          // skip pinning the CPU kernels (vision/reproducible.h)
   bool quiet = false;               // no per-epoch progress
   std::string optimizer = "adamw";  // sets config.optimizer: adamw or sgd
+  std::optional<double> momentum;   // sets config.momentum; sgd only
   vision::TrainConfig config;
 };
 
@@ -34,6 +36,10 @@ std::string WithExtension(const std::string& path, const char* ext) {
 }
 
 int run_train(const TrainOptions& o) {
+  if (o.momentum && o.optimizer != "sgd") {
+    return Fail(absl::InvalidArgumentError(
+        "--momentum applies to SGD only; add --optimizer sgd, or drop --momentum for AdamW"));
+  }
   // Before LibTorch runs anything: re-executes this command with the pinned kernels.
   if (!o.native_cpu) {
     if (absl::Status s = vision::PinCpuKernelsOrReexec(); !s.ok()) return Fail(s);
@@ -41,6 +47,7 @@ int run_train(const TrainOptions& o) {
   vision::KeepFreedMemoryForReuse();
   vision::TrainConfig config = o.config;
   config.optimizer = o.optimizer == "sgd" ? vision::Optimizer::kSgd : vision::Optimizer::kAdamW;
+  if (o.momentum) config.momentum = *o.momentum;
   absl::StatusOr<vision::Dataset> train = vision::LoadFashionMnist(o.data, vision::Split::kTrain);
   if (!train.ok()) return Fail(train.status());
   absl::StatusOr<vision::Dataset> test = vision::LoadFashionMnist(o.data, vision::Split::kTest);
@@ -128,8 +135,7 @@ void setup_train(CLI::App& app) {
                   "coefficient added to the gradient; in [0, 1)")
       ->capture_default_str()
       ->check(RealIn(0, 1, /*hi_open=*/true));
-  cmd->add_option("--momentum", o->config.momentum, "sgd only: Nesterov momentum, in [0, 1)")
-      ->capture_default_str()
+  cmd->add_option("--momentum", o->momentum, "sgd only: Nesterov momentum, in [0, 1) (default 0.9)")
       ->check(RealIn(0, 1, /*hi_open=*/true));
   cmd->add_option("--threads", o->config.threads,
                   "LibTorch threads; more than free cores slows training down a lot")

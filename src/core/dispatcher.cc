@@ -203,16 +203,6 @@ std::vector<std::string> DispatchCore::Withdraw(
   std::vector<std::string> tokens;
   MutexLock lock(&mu_);
   if (stopping_) return tokens;
-  // Forgets `id`, passing its key on: the key's next message joins ready_'s back.
-  auto take = [&](std::uint64_t id, Tracked& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    tokens.push_back(std::move(t.delivery.token));
-    outstanding_bytes_ -= t.bytes;
-    const bool holds_key = !t.key_released;
-    const std::string key = std::move(t.delivery.message.ordering_key);
-    settled_.push_back(std::move(t.delivery.message));  // freed on the fetch thread
-    tracked_.Erase(id);
-    if (holds_key) ReleaseKey(key);
-  };
   // Nacked messages waiting out their backoff (each holds its key).
   std::vector<std::uint64_t> backing_off;
   backoff_.EraseIf([&](std::uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -222,7 +212,7 @@ std::vector<std::string> DispatchCore::Withdraw(
     return true;
   });
   for (std::uint64_t id : backing_off) {
-    if (Tracked* t = tracked_.Find(id)) take(id, *t);
+    if (Tracked* t = tracked_.Find(id)) tokens.push_back(Forget(id, *t));
   }
   // ready_ holds each key's active message; this loop also finds the messages that
   // join it as keys pass on.
@@ -234,14 +224,9 @@ std::vector<std::string> DispatchCore::Withdraw(
       continue;
     }
     ready_.erase(ready_.begin() + static_cast<std::ptrdiff_t>(i));
-    take(id, *t);
+    tokens.push_back(Forget(id, *t));  // a key passed on joins ready_'s back
   }
-  if (tokens.empty()) return tokens;
-  stats_.outstanding = static_cast<std::int64_t>(tracked_.size());
-  if (fetcher_waiting_ && HasRoom()) {
-    fetcher_waiting_ = false;
-    space_cv_.Signal();
-  }
+  if (!tokens.empty()) WakeFetcherIfRoom();
   return tokens;
 }
 
@@ -304,15 +289,23 @@ bool DispatchCore::HasPendingAcks() {
 }
 
 void DispatchCore::Settle(std::uint64_t id, Tracked& t) {
-  const bool wake_housekeeper = acks_.Add(std::move(t.delivery.token));
+  if (acks_.Add(Forget(id, t))) work_cv_.Signal();
+  WakeFetcherIfRoom();
+}
+
+std::string DispatchCore::Forget(std::uint64_t id, Tracked& t) {
+  std::string token = std::move(t.delivery.token);
   outstanding_bytes_ -= t.bytes;
   const bool holds_key = !t.key_released;
   const std::string key = std::move(t.delivery.message.ordering_key);
-  settled_.push_back(std::move(t.delivery.message));
+  settled_.push_back(std::move(t.delivery.message));  // freed on the fetch thread
   tracked_.Erase(id);
   stats_.outstanding = static_cast<std::int64_t>(tracked_.size());
   if (holds_key) ReleaseKey(key);
-  if (wake_housekeeper) work_cv_.Signal();
+  return token;
+}
+
+void DispatchCore::WakeFetcherIfRoom() {
   if (fetcher_waiting_ && HasRoom()) {
     fetcher_waiting_ = false;  // one wake-up is enough (a wake-up is a system call)
     space_cv_.Signal();

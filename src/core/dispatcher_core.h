@@ -139,6 +139,13 @@ class DispatchCore : public std::enable_shared_from_this<DispatchCore> {
   // Removes a settled message and hands its key to the key's next message.
   void Settle(std::uint64_t id, Tracked& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Stops tracking `id` (its bytes, its message, its key, which passes to the key's
+  // next message) and returns its token: Settle acks it, Withdraw hands it back.
+  std::string Forget(std::uint64_t id, Tracked& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Wakes a fetcher waiting for flow-control room once there is room.
+  void WakeFetcherIfRoom() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   void ReleaseKey(const std::string& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Room for a refill: a quarter of the flow-control limits is free (or the whole
