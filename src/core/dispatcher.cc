@@ -94,6 +94,22 @@ void DispatchCore::Shutdown() {
     space_cv_.SignalAll();
     dead_letter_cv_.SignalAll();
   }
+  // The handlers' acks reach the source before its Fetch is interrupted: a Kafka
+  // rebalance served inside that Fetch waits for them to commit its partitions, and
+  // stops waiting at the Interrupt (an ack after it would find its token stale, and
+  // the next owner would deliver the message again). The housekeeper, which forwards
+  // acks, is joined first so that the source sees acks in order.
+  if (housekeeper_.joinable()) housekeeper_.join();
+  std::vector<std::string> handled;
+  {
+    MutexLock lock(&mu_);
+    SettlePendingAcks();
+    handled = acks_.Take();
+  }
+  if (!handled.empty()) {
+    if (auto s = source_->Ack(handled); !s.ok())
+      Log(spdlog::level::warn, "ack at shutdown failed: " + s.ToString());
+  }
   source_->Interrupt();  // the fetcher may be blocked in Fetch
   const bool handlers_done = InHandler() == 0;
   for (auto& w : workers) {
@@ -104,7 +120,6 @@ void DispatchCore::Shutdown() {
       w.detach();
   }
   if (fetcher_.joinable()) fetcher_.join();
-  if (housekeeper_.joinable()) housekeeper_.join();
   if (dead_letterer_.joinable()) dead_letterer_.join();
 
   std::vector<std::string> acks, release;

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "core/dead_letter.h"
@@ -148,6 +149,61 @@ TEST(DispatcherTest, StopInterruptsABlockedFetchBeforeClosing) {
   EXPECT_TRUE(source->interrupted);
   EXPECT_TRUE(source->closed_after_interrupt)
       << "the source is closed only after its Fetch was interrupted";
+}
+
+// A source that notes how many acks it had when its Fetch was interrupted.
+class InterruptNotingSource : public FakeSource {
+ public:
+  void Interrupt() override {
+    std::lock_guard<std::mutex> lock(mu);
+    acked_at_interrupt = static_cast<int>(acked.size());
+  }
+  int acked_at_interrupt = -1;
+};
+
+// A Kafka rebalance served inside Fetch waits for the acks of the revoked partitions
+// and stops waiting at Interrupt: acks of handlers that finish while Stop waits for
+// them must reach the source before it.
+TEST(DispatcherTest, StopForwardsTheAcksOfFinishingHandlersBeforeInterrupting) {
+  auto source = std::make_shared<InterruptNotingSource>();
+  for (int i = 0; i < 3; ++i)
+    source->Add(MessageBuilder{}.data("x").ordering_key(absl::StrCat(i)).build());
+  SubscriberOptions o = FastOptions();
+  o.concurrency = 3;
+  auto conn = MakeDispatcher(source, DispatcherConfig{"sub-a", "topic-a", o, nullptr}, nullptr);
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0;
+  bool go = false;
+  auto session = conn->Subscribe([&](Message, AckHandler h) {
+    std::unique_lock<std::mutex> lock(mu);
+    ++running;
+    cv.notify_all();
+    cv.wait(lock, [&] { return go; });
+    lock.unlock();
+    std::move(h).ack();
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return running == 3; }));
+  }
+  std::thread stop([&] { session->Stop(); });
+  // Stop has begun once Pull says the subscriber is shut down (before, it says a
+  // Subscribe session is running).
+  while (
+      !absl::StrContains(conn->Pull(1, absl::ZeroDuration()).status().message(), "is shut down")) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    go = true;
+  }
+  cv.notify_all();
+  stop.join();
+  std::lock_guard<std::mutex> lock(source->mu);
+  EXPECT_EQ(source->acked.size(), 3u);
+  EXPECT_EQ(source->acked_at_interrupt, 3)
+      << "the handlers' acks reached the source only after its Fetch was interrupted";
 }
 
 // What a Kafka revoke takes back: only messages no handler has, passing keys on.
