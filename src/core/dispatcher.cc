@@ -17,6 +17,10 @@ namespace {
 
 constexpr std::size_t kAckBatch = 1000;
 constexpr std::chrono::milliseconds kAckDelay{5};
+// How long the housekeeper sleeps between looks for acks while they keep coming: an
+// ack to be settled (its key passed on, its room freed) waits at most this long when
+// neither its Pull caller nor its handler's worker settles it first.
+constexpr std::chrono::milliseconds kAckLinger{1};
 
 }  // namespace
 
@@ -183,13 +187,17 @@ SubscriberStats DispatchCore::stats() {
 }
 
 void DispatchCore::Ack(std::uint64_t id) {
-  bool first;
+  bool wake;
   {
     MutexLock lock(&pending_mu_);
     pending_acks_.push_back(id);
-    first = pending_acks_.size() == 1;
+    ++acks_since_look_;
+    // Only the first ack after a quiet spell wakes the housekeeper; while acks keep
+    // coming it looks every kAckLinger, and Pull and the workers settle their own.
+    wake = pending_acks_.size() == 1 && ack_wakes_housekeeper_;
+    if (wake) ack_wakes_housekeeper_ = false;
   }
-  if (first) {
+  if (wake) {
     MutexLock lock(&mu_);  // so the signal cannot fall between its check and wait
     work_cv_.Signal();
   }
@@ -298,9 +306,13 @@ void DispatchCore::SettlePendingAcks() {
   settling_.clear();
 }
 
-bool DispatchCore::HasPendingAcks() {
+DispatchCore::AckLook DispatchCore::LookForAcks() {
   MutexLock lock(&pending_mu_);
-  return !pending_acks_.empty();
+  if (!pending_acks_.empty()) return AckLook::kPending;
+  const bool quiet = acks_since_look_ == 0;
+  acks_since_look_ = 0;
+  ack_wakes_housekeeper_ = quiet;
+  return quiet ? AckLook::kQuiet : AckLook::kComing;
 }
 
 void DispatchCore::Settle(std::uint64_t id, Tracked& t) {
@@ -342,11 +354,17 @@ void DispatchCore::HousekeepingLoop() {
     SettlePendingAcks();
     const auto now = Clock::now();
     const bool acks_due = acks_.Due(now);
-    const auto wake = std::min({next_lease, backoff_.NextDue(), acks_.DueAt()});
-    if (!acks_due && wake > now && !HasPendingAcks()) {
-      // Any signal (a new ack, an earlier timer) wakes us to look again.
-      work_cv_.WaitWithTimeout(&mu_, Until(wake));
-      continue;
+    auto wake = std::min({next_lease, backoff_.NextDue(), acks_.DueAt()});
+    if (!acks_due && wake > now) {
+      const AckLook look = LookForAcks();
+      if (look != AckLook::kPending) {
+        // While acks keep coming, look again after kAckLinger instead of being woken
+        // by each one (a wake per ack cost more CPU than the settling, issue 13).
+        if (look == AckLook::kComing) wake = std::min(wake, now + kAckLinger);
+        // Any signal (a quiet spell's first ack, a nack, an earlier timer) wakes us.
+        work_cv_.WaitWithTimeout(&mu_, Until(wake));
+        continue;
+      }
     }
     const std::size_t redelivered =
         backoff_.TakeDue(now, [&](std::uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -134,7 +134,11 @@ class DispatchCore : public std::enable_shared_from_this<DispatchCore> {
   // Settles the queued acks.
   void SettlePendingAcks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) ABSL_LOCKS_EXCLUDED(pending_mu_);
 
-  bool HasPendingAcks() ABSL_LOCKS_EXCLUDED(pending_mu_);
+  // What the housekeeper finds before it sleeps: acks waiting to be settled, or none
+  // and none since its last look (the next ack then wakes it), or none but some came
+  // since (it looks again after a short sleep, unwoken).
+  enum class AckLook { kPending, kQuiet, kComing };
+  AckLook LookForAcks() ABSL_LOCKS_EXCLUDED(pending_mu_);
 
   // Removes a settled message and hands its key to the key's next message.
   void Settle(std::uint64_t id, Tracked& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -205,7 +209,9 @@ class DispatchCore : public std::enable_shared_from_this<DispatchCore> {
   std::vector<Message> freeing_;  // the fetch thread's own: what it frees outside mu_
   Mutex pending_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::vector<std::uint64_t> pending_acks_ ABSL_GUARDED_BY(pending_mu_);  // acked, not settled
-  std::vector<std::uint64_t> settling_ ABSL_GUARDED_BY(mu_);  // SettlePendingAcks' batch
+  std::uint64_t acks_since_look_ ABSL_GUARDED_BY(pending_mu_) = 0;  // Ack calls since LookForAcks
+  bool ack_wakes_housekeeper_ ABSL_GUARDED_BY(pending_mu_) = true;  // see Ack
+  std::vector<std::uint64_t> settling_ ABSL_GUARDED_BY(mu_);        // SettlePendingAcks' batch
   bool fetcher_waiting_ ABSL_GUARDED_BY(mu_) = false;
   std::size_t outstanding_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   SubscriberStats stats_ ABSL_GUARDED_BY(mu_);

@@ -21,6 +21,10 @@ absl::StatusOr<std::vector<PulledMessage>> DispatchCore::Pull(std::size_t max,
   const absl::Time deadline = absl::Now() + timeout;
   std::vector<PulledMessage> out;
   MutexLock lock(&mu_);
+  // The caller's own acks since its last Pull: settled here, their keys' next
+  // messages are ready for this Pull (one at a time on one key is not paced by the
+  // housekeeper).
+  SettlePendingAcks();
   while (!stopping_ && ready_.empty() && terminal_.ok()) {
     if (ready_cv_.WaitWithDeadline(&mu_, deadline)) break;
   }
@@ -153,6 +157,7 @@ void DispatchCore::WorkerLoop() {
       failure = "handler threw a non-std::exception";
     }
     mu_.Lock();
+    SettlePendingAcks();  // the handler's own ack passes its key on without the housekeeper
     HandlerReturned(id, std::move(failure));
     if (--in_handler_ == 0) idle_cv_.SignalAll();
   }

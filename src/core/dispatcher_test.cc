@@ -390,6 +390,80 @@ TEST(DispatcherTest, StatsCountAnAckAsSoonAsItIsMade) {
   EXPECT_TRUE(rig.source->released.empty());
 }
 
+// Pulling one message of a key at a time: Pull settles its caller's ack, so the key's
+// next message is ready for the very next Pull (before, the ack waited for the
+// housekeeper thread, woken by every lone ack).
+TEST(DispatcherTest, PullSettlesItsCallersAcksSoAKeysNextMessageIsReadyAtOnce) {
+  Rig rig;
+  constexpr int kCount = 50;
+  for (int i = 0; i < kCount; ++i)
+    rig.source->Add(MessageBuilder{}.data(absl::StrCat(i)).ordering_key("k").build());
+  auto first = rig.conn->Pull(1, absl::Seconds(5));
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ((*first)[0].message.data, "0");
+  for (;;) {  // the fetcher has taken them all (they wait behind key "k")
+    std::lock_guard<std::mutex> lock(rig.source->mu);
+    if (rig.source->pending.empty()) break;
+  }
+  std::move((*first)[0].ack).ack();
+  for (int i = 1; i < kCount; ++i) {
+    auto r = rig.conn->Pull(1, absl::ZeroDuration());
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->size(), 1u) << "message " << i << " of key k was not ready right after the ack";
+    EXPECT_EQ((*r)[0].message.data, absl::StrCat(i));
+    std::move((*r)[0].ack).ack();
+  }
+  rig.conn->Shutdown();
+  EXPECT_EQ(rig.source->acked.size(), static_cast<std::size_t>(kCount));
+}
+
+// While acks keep coming the housekeeper is not woken by each: it looks every
+// kAckLinger. An ack made among them on a thread that does not Pull is still settled
+// promptly, and passes its key on to a Pull caller waiting for the next message. The
+// window is full, so the fetcher waits for room and settles nothing either.
+TEST(DispatcherTest, AnAckAmongManyFromAnotherThreadIsSettledPromptly) {
+  constexpr int kPool = 300;
+  SubscriberOptions o = FastOptions();     // ack_deadline 30 s: the housekeeper's own timer
+  o.max_outstanding_messages = kPool + 2;  // would wake it only after 10 s
+  Rig rig(o);
+  for (int i = 0; i < kPool; ++i) rig.source->Add(MessageBuilder{}.data("pool").build());
+  rig.source->Add(MessageBuilder{}.data("a").ordering_key("k").build());
+  rig.source->Add(MessageBuilder{}.data("b").ordering_key("k").build());
+  std::vector<PulledMessage> held;
+  while (held.size() < kPool + 1) {  // "b" waits behind "a"
+    auto r = rig.conn->Pull(kPool + 1 - held.size(), absl::Seconds(5));
+    ASSERT_TRUE(r.ok());
+    ASSERT_FALSE(r->empty());
+    for (auto& p : *r) held.push_back(std::move(p));
+  }
+  std::thread acker([&] {
+    // About 50 ms of acks, "a" among them after the first ~20 ms.
+    const auto is_a = [](const PulledMessage& p) { return p.message.data == "a"; };
+    int n = 0;
+    for (auto& p : held) {
+      if (is_a(p)) continue;
+      std::move(p.ack).ack();
+      if (++n == kPool / 2) {
+        for (auto& q : held)
+          if (is_a(q)) std::move(q.ack).ack();
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(150));
+    }
+  });
+  const absl::Time start = absl::Now();
+  auto b = rig.conn->Pull(1, absl::Seconds(3));
+  const absl::Duration waited = absl::Now() - start;
+  acker.join();
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->size(), 1u) << "the other thread's ack of \"a\" was not settled within 3 s";
+  EXPECT_EQ((*b)[0].message.data, "b");
+  EXPECT_LT(waited, absl::Seconds(2));
+  std::move((*b)[0].ack).ack();
+  rig.conn->Shutdown();
+  EXPECT_EQ(rig.source->acked.size(), static_cast<std::size_t>(kPool + 2));
+}
+
 TEST(DispatcherTest, PullAndSubscribeAreExclusive) {
   Rig rig;
   ASSERT_TRUE(rig.conn->Pull(1, absl::Milliseconds(1)).ok());
