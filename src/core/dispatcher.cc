@@ -110,10 +110,7 @@ void DispatchCore::Shutdown() {
     SettlePendingAcks();
     handled = acks_.Take();
   }
-  if (!handled.empty()) {
-    if (auto s = source_->Ack(handled); !s.ok())
-      Log(spdlog::level::warn, "ack at shutdown failed: " + s.ToString());
-  }
+  AckOnSource(handled, "before interrupting the fetch");
   source_->Interrupt();  // the fetcher may be blocked in Fetch
   const bool handlers_done = InHandler() == 0;
   for (auto& w : workers) {
@@ -150,10 +147,7 @@ void DispatchCore::Shutdown() {
     dead_letter_retries_.Clear();
     stats_.outstanding = 0;
   }
-  if (!acks.empty()) {
-    if (auto s = source_->Ack(acks); !s.ok())
-      Log(spdlog::level::warn, "final ack failed: " + s.ToString());
-  }
+  AckOnSource(acks, "at close");
   if (!release.empty()) {
     if (auto s = source_->Release(release); !s.ok()) {
       Log(spdlog::level::warn, "releasing unsettled messages failed: " + s.ToString());
@@ -163,6 +157,15 @@ void DispatchCore::Shutdown() {
   MutexLock lock(&mu_);
   stopped_ = true;
   ended_cv_.SignalAll();
+}
+
+void DispatchCore::AckOnSource(const std::vector<std::string>& tokens, const char* when) {
+  if (tokens.empty()) return;
+  if (auto s = source_->Ack(tokens); !s.ok()) {
+    Log(spdlog::level::warn,
+        absl::StrCat("ack of ", tokens.size(), " message(s) on '", config_.subscription, "' ", when,
+                     " failed: ", s.ToString()));
+  }
 }
 
 absl::Status DispatchCore::Wait(absl::Duration timeout) {
@@ -191,7 +194,7 @@ void DispatchCore::Ack(std::uint64_t id) {
   {
     MutexLock lock(&pending_mu_);
     pending_acks_.push_back(id);
-    ++acks_since_look_;
+    acked_since_look_ = true;
     // Only the first ack after a quiet spell wakes the housekeeper; while acks keep
     // coming it looks every kAckLinger, and Pull and the workers settle their own.
     wake = pending_acks_.size() == 1 && ack_wakes_housekeeper_;
@@ -309,8 +312,8 @@ void DispatchCore::SettlePendingAcks() {
 DispatchCore::AckLook DispatchCore::LookForAcks() {
   MutexLock lock(&pending_mu_);
   if (!pending_acks_.empty()) return AckLook::kPending;
-  const bool quiet = acks_since_look_ == 0;
-  acks_since_look_ = 0;
+  const bool quiet = !acked_since_look_;
+  acked_since_look_ = false;
   ack_wakes_housekeeper_ = quiet;
   return quiet ? AckLook::kQuiet : AckLook::kComing;
 }

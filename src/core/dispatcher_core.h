@@ -147,6 +147,10 @@ class DispatchCore : public std::enable_shared_from_this<DispatchCore> {
   // next message) and returns its token: Settle acks it, Withdraw hands it back.
   std::string Forget(std::uint64_t id, Tracked& t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Acks `tokens` on the source (nothing when empty); a failure is logged with `when`.
+  void AckOnSource(const std::vector<std::string>& tokens, const char* when)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Wakes a fetcher waiting for flow-control room once there is room.
   void WakeFetcherIfRoom() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -209,7 +213,7 @@ class DispatchCore : public std::enable_shared_from_this<DispatchCore> {
   std::vector<Message> freeing_;  // the fetch thread's own: what it frees outside mu_
   Mutex pending_mu_ ABSL_ACQUIRED_AFTER(mu_);
   std::vector<std::uint64_t> pending_acks_ ABSL_GUARDED_BY(pending_mu_);  // acked, not settled
-  std::uint64_t acks_since_look_ ABSL_GUARDED_BY(pending_mu_) = 0;  // Ack calls since LookForAcks
+  bool acked_since_look_ ABSL_GUARDED_BY(pending_mu_) = false;      // an Ack since LookForAcks
   bool ack_wakes_housekeeper_ ABSL_GUARDED_BY(pending_mu_) = true;  // see Ack
   std::vector<std::uint64_t> settling_ ABSL_GUARDED_BY(mu_);        // SettlePendingAcks' batch
   bool fetcher_waiting_ ABSL_GUARDED_BY(mu_) = false;
