@@ -1,6 +1,6 @@
 // A second consumer of one subscription joins while the first holds messages: the
 // scenario of conformance's ACompetingConsumerJoiningMidStreamGetsNothingTwice and of
-// kafka_test's AMemberJoiningMidStreamGetsNothingTwice (the mock cluster).
+// real_kafka_test's AMemberJoiningACooperativeGroupMidStreamGetsNothingTwice.
 #ifndef UNIBUS_TESTS_CONFORMANCE_JOIN_MIDSTREAM_H_
 #define UNIBUS_TESTS_CONFORMANCE_JOIN_MIDSTREAM_H_
 
