@@ -10,14 +10,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
 
 from . import _unibus
 from ._broker import Broker, open as _open
 from ._checks import check_type, count, seconds
 from ._lifetime import track
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _log = logging.getLogger("unibus")
 
@@ -60,6 +61,8 @@ def encode_image(image_id: str, pixels: Any, *, label: Optional[int] = None,
         ValueError: pixels do not hold 784 values in 0..255.
         TypeError: image_id is not a str.
     """
+    import numpy as np  # imported on first use: `import unibus` alone does not load it
+
     check_type("image_id", image_id, str, "a str")
     array = np.asarray(pixels)
     if array.size != 28 * 28 or array.ndim not in (1, 2):
@@ -110,6 +113,8 @@ def _model_caller(model_fn: Callable[[np.ndarray], Any],
                   class_count: int) -> Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]]:
     """Wraps model_fn so that C++ gets (int64 indices, float32 confidences) of length n,
     or an exception saying what is wrong with what model_fn returned."""
+
+    import numpy as np
 
     def call(images: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         n = images.shape[0]
