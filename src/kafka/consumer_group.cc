@@ -53,21 +53,26 @@ absl::StatusOr<RdKafkaPtr> MakeConsumer(
   };
   auto conf = MakeConf(config, defaults, forced, opaque);
   if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_rebalance_cb(conf->get(), on_rebalance);
+  rd_kafka_conf_set_offset_commit_cb(conf->get(), on_committed);
+  auto rk = MakeClient(RD_KAFKA_CONSUMER, *std::move(conf), config);
+  if (!rk.ok()) return rk;
   if (auto it = config.properties.find("partition.assignment.strategy");
       it != config.properties.end() && absl::StrContains(it->second, "cooperative") &&
       rd_kafka_version() < 0x020c0000) {
     // Measured against Kafka 4.1 (real_kafka_test, 2026-12-02): with 2.0.2 the leader's
     // SyncGroup came back ILLEGAL_GENERATION mid-rebalance and its partitions went
-    // back uncommitted (40-70 of 800 redelivered in 2 of 3 runs); 2.12.0 redelivered none.
+    // back uncommitted (40-70 of 800 redelivered in 2 of 3 runs); 2.12.0 redelivered
+    // none. Versions in between were not tested.
     Log(config.options.logger.get(), spdlog::level::warn,
-        absl::StrCat("librdkafka ", rd_kafka_version_str(), " with '", it->second,
-                     "': its cooperative rebalances redelivered acked messages in our tests "
-                     "(2.12.0 did not); link librdkafka 2.12 (scripts/librdkafka.sh) or use "
-                     "an eager assignor (range, roundrobin)"));
+        absl::StrCat("subscription '", subscription, "': partition.assignment.strategy='",
+                     it->second, "' with librdkafka ", rd_kafka_version_str(),
+                     " (older than 2.12): with 2.0.2, cooperative rebalances delivered acked "
+                     "messages again (Kafka 4.1); only 2.12 is tested. Build unibus with its "
+                     "bundled librdkafka (scripts/librdkafka.sh, without "
+                     "-DUNIBUS_RDKAFKA=system) or use range/roundrobin"));
   }
-  rd_kafka_conf_set_rebalance_cb(conf->get(), on_rebalance);
-  rd_kafka_conf_set_offset_commit_cb(conf->get(), on_committed);
-  return MakeClient(RD_KAFKA_CONSUMER, *std::move(conf), config);
+  return rk;
 }
 
 void AnswerRebalance(rd_kafka_t* rk, bool assign, rd_kafka_topic_partition_list_t* partitions,

@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +21,9 @@
 #include "absl/strings/str_split.h"
 #include "conformance/join_midstream.h"
 #include "kafka/real_kafka_fixture.h"
+#include "spdlog/logger.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/sinks/stdout_sinks.h"
 
 namespace unibus::kafka_testing {
 namespace {
@@ -181,9 +187,11 @@ TEST_F(RealKafka, SubscriptionsAreConsumerGroupsKafkasToolsSee) {
 // handed out is settled and committed (the incremental revoke), so the newcomer starts
 // after it and nothing comes twice. On librdkafka's mock cluster this cannot be shown:
 // the mock refuses OffsetCommit while its group is Joining (rdkafka_mock_cgrp.c), and
-// the newcomer's rejoin after the mock's empty SyncGroup answer puts it there in the
-// middle of the revoke, so the revoke's commit was refused under load (CI, 2026-12-02).
-// Kafka takes commits of the current generation while a rebalance is prepared.
+// the newcomer, whose SyncGroup the mock answered "Invalid request", rejoined and put it
+// there in the middle of the revoke, so the revoke's commit was refused under load (CI,
+// 2026-12-02). Kafka takes commits of the current generation while a rebalance is
+// prepared. The debug log shows the join's revoke was incremental: 2 of the 4
+// partitions (an eager one gives back all 4). UNIBUS_TEST_LOG=1 copies the log to stderr.
 TEST_F(RealKafka, AMemberJoiningACooperativeGroupMidStreamGetsNothingTwice) {
   if (rd_kafka_version() < 0x020c0000) {
     // 2.0.2 (Debian 12): the leader's SyncGroup came back ILLEGAL_GENERATION and its
@@ -199,19 +207,38 @@ TEST_F(RealKafka, AMemberJoiningACooperativeGroupMidStreamGetsNothingTwice) {
   Checker checker;
   constexpr int kCount = 800;
   PublishN("midstream", 0, kCount, &checker);
-  auto b = Broker::Open(absl::StrCat(cluster->url(), kFastGroup,
-                                     "&partition.assignment.strategy=cooperative-sticky"));
-  ASSERT_TRUE(b.ok()) << b.status();
-  SubscriberOptions o;
-  o.topic = "midstream";
-  o.start = StartPosition::kEarliest;
-  o.max_outstanding_messages = 40;  // a revoke finds up to 40 handed out
-  o.concurrency = 1;                // 10 ms each: ~8 s for the first member alone
-  auto c1 = b->subscriber("joiners", o);
-  ASSERT_TRUE(c1.ok()) << c1.status();
-  const conformance::MidStreamJoin join = conformance::JoinMidStream(
-      *c1, [&] { return b->subscriber("joiners", o); }, checker, kCount, 40);
+  std::ostringstream log;
+  conformance::MidStreamJoin join;
+  {
+    BrokerOptions options;
+    std::vector<spdlog::sink_ptr> sinks = {std::make_shared<spdlog::sinks::ostream_sink_mt>(log)};
+    if (std::getenv("UNIBUS_TEST_LOG") != nullptr) {
+      sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    }
+    options.logger = std::make_shared<spdlog::logger>("test", sinks.begin(), sinks.end());
+    options.logger->set_level(spdlog::level::debug);
+    auto b = Broker::Open(absl::StrCat(cluster->url(), kFastGroup,
+                                       "&partition.assignment.strategy=cooperative-sticky"),
+                          options);
+    ASSERT_TRUE(b.ok()) << b.status();
+    SubscriberOptions o;
+    o.topic = "midstream";
+    o.start = StartPosition::kEarliest;
+    o.max_outstanding_messages = 40;  // a revoke finds up to 40 handed out
+    o.concurrency = 1;                // 10 ms each: ~8 s for the first member alone
+    auto c1 = b->subscriber("joiners", o);
+    ASSERT_TRUE(c1.ok()) << c1.status();
+    join = conformance::JoinMidStream(
+        *c1, [&] { return b->subscriber("joiners", o); }, checker, kCount, 40);
+  }  // the broker and its librdkafka threads are gone before the log is read
   EXPECT_GT(join.by_second, 0) << "the second member never got a partition";
+  // The first revoke is the join's (a later one may follow when the newcomer leaves).
+  const std::string text = log.str();
+  const std::size_t first_revoke = text.find("revoke of ");
+  ASSERT_NE(first_revoke, std::string::npos) << "no revoke logged";
+  EXPECT_EQ(text.compare(first_revoke, 37, "revoke of 2 partition(s) of 'joiners'"), 0)
+      << "the rebalance was not incremental (cooperative-sticky): "
+      << text.substr(first_revoke, 120);
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0);
   EXPECT_EQ(r.duplicated, 0) << "messages handed out before the rebalance came again";
