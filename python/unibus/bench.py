@@ -111,6 +111,38 @@ def _unibus_consume(broker: unibus.Broker, topic: str, n: int, batch: int,
     return _rate(n - 1, elapsed)  # timed from the first message on
 
 
+def _confluent_publish(confluent_kafka, bootstrap: str, topic: str, n: int, payload: bytes,
+                       results: Dict[str, list], key: str, on_delivery=None) -> None:
+    """Publishes n messages with confluent-kafka, idempotent with acks=all (the delivery
+    guarantee of unibus's publisher), and appends msg/s to results[key] and CPU us per
+    message to results[key + "_cpu"]. With `on_delivery`, each produce() passes it and
+    is followed by poll(0), which serves the callbacks due."""
+    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "linger.ms": 1,
+                                         "enable.idempotence": True, "acks": "all"})
+    # Warmed as unibus's publisher: a fresh idempotent producer first waits for its
+    # producer id, which on a 200,000-message round cut its rate to ~250k msg/s.
+    producer.produce(topic, payload)
+    producer.flush()
+    produce, poll = producer.produce, producer.poll
+    cpu_start = time.process_time()
+    start = time.perf_counter()
+    for _ in range(n):
+        while True:  # queue.buffering.max.messages (100,000) reached: wait for room
+            try:
+                if on_delivery is None:
+                    produce(topic, payload)
+                else:
+                    produce(topic, payload, on_delivery=on_delivery)
+                break
+            except BufferError:
+                poll(0.01)
+        if on_delivery is not None:
+            poll(0)
+    producer.flush()
+    results[key].append(_rate(n, time.perf_counter() - start))
+    results[f"{key}_cpu"].append(_cpu_us(n, cpu_start))
+
+
 def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> Dict[str, list]:
     import confluent_kafka
 
@@ -124,25 +156,7 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
     for r in range(rounds):
         topic = topics[r]
         results["pub"].append(_unibus_publish(broker, topic, n, payload, results["pub_cpu"]))
-        # The same delivery guarantee as unibus's publisher (idempotent, acks=all).
-        producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "linger.ms": 1,
-                                             "enable.idempotence": True, "acks": "all"})
-        # Warmed as unibus's publisher: a fresh idempotent producer first waits for its
-        # producer id, which on a 200,000-message round cut its rate to ~250k msg/s.
-        producer.produce(topic, payload)
-        producer.flush()
-        cpu_start = time.process_time()
-        start = time.perf_counter()
-        for _ in range(n):
-            while True:  # queue.buffering.max.messages (100,000) reached: wait for room
-                try:
-                    producer.produce(topic, payload)
-                    break
-                except BufferError:
-                    producer.poll(0.01)
-        producer.flush()
-        results["ck_pub"].append(_rate(n, time.perf_counter() - start))
-        results["ck_pub_cpu"].append(_cpu_us(n, cpu_start))
+        _confluent_publish(confluent_kafka, bootstrap, topic, n, payload, results, "ck_pub")
         # confluent-kafka with what unibus's publish returns: a result per message. Its
         # way is an on_delivery callback, served by poll(0) after each produce (its
         # documented pattern); flush() serves the rest.
@@ -152,23 +166,8 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
             if err is not None:
                 failed.append(err)
 
-        producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "linger.ms": 1,
-                                             "enable.idempotence": True, "acks": "all"})
-        producer.produce(topic, payload)
-        producer.flush()
-        cpu_start = time.process_time()
-        start = time.perf_counter()
-        for _ in range(n):
-            while True:
-                try:
-                    producer.produce(topic, payload, on_delivery=on_delivery)
-                    break
-                except BufferError:
-                    producer.poll(0.01)
-            producer.poll(0)
-        producer.flush()
-        results["ck_pub_cb"].append(_rate(n, time.perf_counter() - start))
-        results["ck_pub_cb_cpu"].append(_cpu_us(n, cpu_start))
+        _confluent_publish(confluent_kafka, bootstrap, topic, n, payload, results, "ck_pub_cb",
+                           on_delivery)
         if failed:
             raise RuntimeError(f"confluent-kafka: {len(failed)} deliveries failed: {failed[0]}")
         total = 3 * n
