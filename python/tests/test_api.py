@@ -308,8 +308,8 @@ def test_interpreter_exit_with_live_clients_neither_hangs_nor_crashes(tmp_path):
 
 
 def test_importing_unibus_does_not_load_numpy():
-    # numpy's import takes ~0.2 s of CPU and starts OpenBLAS's thread pool, which spun
-    # beside a consumer for ~5 % of its samples (perf); only the image helpers need it.
+    # numpy's import takes ~0.2 s of CPU and starts OpenBLAS's pool thread, which spins
+    # ~60 ms of CPU at once; only the image helpers need numpy.
     script = ("import sys, unibus; print('numpy' in sys.modules); "
               "unibus.encode_image('a', [0] * 784); print('numpy' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

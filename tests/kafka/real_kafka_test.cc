@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -236,7 +237,8 @@ TEST_F(RealKafka, AMemberJoiningACooperativeGroupMidStreamGetsNothingTwice) {
   const std::string text = log.str();
   const std::size_t first_revoke = text.find("revoke of ");
   ASSERT_NE(first_revoke, std::string::npos) << "no revoke logged";
-  EXPECT_EQ(text.compare(first_revoke, 37, "revoke of 2 partition(s) of 'joiners'"), 0)
+  constexpr std::string_view kIncremental = "revoke of 2 partition(s) of 'joiners'";
+  EXPECT_EQ(text.compare(first_revoke, kIncremental.size(), kIncremental), 0)
       << "the rebalance was not incremental (cooperative-sticky): "
       << text.substr(first_revoke, 120);
   auto r = checker.Report();
