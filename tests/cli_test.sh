@@ -94,7 +94,27 @@ if "$U" kafka-mock --help >/dev/null 2>&1; then
   kill %1 2>/dev/null; wait 2>/dev/null
 fi
 
+# The messaging subcommands start without LibTorch (about 1 s of loading and static
+# initialisers); the model ones run in unibus-vision, which `unibus` execs
+# (src/cli/vision_binary.h).
+LD_DEBUG=libs "$U" topics list >/dev/null 2>"$DIR/ld" || fail "topics list under LD_DEBUG"
+grep -q "init: .*libsqlite3" "$DIR/ld" || fail "LD_DEBUG shows no library loading: $(head -c 500 "$DIR/ld")"
+! grep -q "libtorch" "$DIR/ld" || fail "a messaging subcommand loaded LibTorch: $(grep -m1 libtorch "$DIR/ld")"
+# Without unibus-vision beside it (a build without LibTorch, or only bin/unibus
+# installed): messaging works, a model subcommand fails naming what is missing, and the
+# help says so.
+mkdir "$DIR/solo" && cp "$U" "$DIR/solo/unibus"
+expect_rc 0 "$DIR/solo/unibus" topics list
+expect_rc 1 "$DIR/solo/unibus" train --epochs 1
+grep -q "'train' is not a messaging subcommand.*unibus-vision not found (looked at $DIR/solo/unibus-vision" "$DIR/err" ||
+  fail "no clear error for a missing unibus-vision: $(cat "$DIR/err")"
+expect_rc 0 "$DIR/solo/unibus" --help
+grep -q "model and pipeline subcommands.*not available" "$DIR/out" || fail "help without unibus-vision: $(cat "$DIR/out")"
+
 if "$U" pipeline --help >/dev/null 2>&1; then
+  # `unibus --help` lists both kinds (it is unibus-vision's help).
+  expect_rc 0 "$U" --help
+  grep -q "^  topics " "$DIR/out" && grep -q "^  train " "$DIR/out" || fail "the full help lacks a subcommand: $(cat "$DIR/out")"
   P=("$U" pipeline --model "$ROOT/models/fashion_cnn.pt" --workers 1 --report '')
   # Another application's database: refused on one line, left byte-for-byte as it was.
   sqlite3 "$DIR/other.db" "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ada');"

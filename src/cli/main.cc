@@ -1,18 +1,42 @@
 // unibus: one command-line tool for every backend. One file per subcommand.
+//
+// Built twice: `unibus` (UNIBUS_CLI_MESSAGING_ONLY: the messaging subcommands, without
+// LibTorch, starting in milliseconds) and `unibus-vision` (every subcommand), which
+// `unibus` runs in its place for the others (src/cli/vision_binary.h).
 
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "cli/common.h"
 #include "cli/subcommands.h"
+#include "cli/vision_binary.h"
 
 int main(int argc, char** argv) {
-  // The CLI configures logging (the library never does): level from UNIBUS_LOG_LEVEL,
-  // and every broker it opens gets this logger (cli/common.h).
-  (void)unibus::cli::Logger();
-
   CLI::App app{"unibus: one messaging API over Kafka, Pub/Sub and an embedded broker"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "unibus 0.1.0");
-  unibus::cli::SetupAll(app);
+  unibus::cli::SetupMessaging(app);
+#ifdef UNIBUS_CLI_MESSAGING_ONLY
+  if (unibus::cli::WantsVisionCommands(app, argc, argv)) {
+    const absl::Status s = unibus::cli::ExecVisionBinary(argv);  // returns only on failure
+    if (argc >= 2 && argv[1][0] != '-') {
+      return unibus::cli::Fail(absl::FailedPreconditionError(absl::StrCat(
+          "'", argv[1],
+          "' is not a messaging subcommand, and the model and pipeline subcommands (train, "
+          "classify, pipeline, ...) are not available: ",
+          s.message())));
+    }
+    app.footer(
+        absl::StrCat("The model and pipeline subcommands (train, classify, pipeline, ...) are not "
+                     "available: ",
+                     s.message()));
+  }
+#else
+  unibus::cli::SetupVision(app);
+#endif
+  // The CLI configures logging (the library never does): level from UNIBUS_LOG_LEVEL,
+  // and every broker it opens gets this logger (cli/common.h).
+  (void)unibus::cli::Logger();
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {

@@ -15,20 +15,9 @@ void setup_bench(CLI::App& app);
 #ifdef UNIBUS_CLI_KAFKA_MOCK
 void setup_kafka_mock(CLI::App& app);
 #endif
-#ifdef UNIBUS_WITH_VISION
-void setup_train(CLI::App& app);
-void setup_bench_model(CLI::App& app);
-void setup_bench_pipeline(CLI::App& app);
-void setup_evaluate(CLI::App& app);
-void setup_feed(CLI::App& app);
-void setup_classify(CLI::App& app);
-void setup_sink(CLI::App& app);
-void setup_pipeline(CLI::App& app);
-void setup_bench_latency(CLI::App& app);
-#endif
 
-// Adds every subcommand compiled into this build.
-inline void SetupAll(CLI::App& app) {
+// The messaging subcommands, in the `unibus` binary itself.
+inline void SetupMessaging(CLI::App& app) {
   setup_topics(app);
   setup_subscriptions(app);
   setup_publish(app);
@@ -38,7 +27,21 @@ inline void SetupAll(CLI::App& app) {
 #ifdef UNIBUS_CLI_KAFKA_MOCK
   setup_kafka_mock(app);
 #endif
-#ifdef UNIBUS_WITH_VISION
+}
+
+// The model and pipeline subcommands, which link LibTorch: only in the unibus-vision
+// binary, which `unibus` runs for them (src/cli/vision_binary.h).
+void setup_train(CLI::App& app);
+void setup_bench_model(CLI::App& app);
+void setup_bench_pipeline(CLI::App& app);
+void setup_evaluate(CLI::App& app);
+void setup_feed(CLI::App& app);
+void setup_classify(CLI::App& app);
+void setup_sink(CLI::App& app);
+void setup_pipeline(CLI::App& app);
+void setup_bench_latency(CLI::App& app);
+
+inline void SetupVision(CLI::App& app) {
   setup_train(app);
   setup_bench_model(app);
   setup_bench_pipeline(app);
@@ -48,7 +51,6 @@ inline void SetupAll(CLI::App& app) {
   setup_sink(app);
   setup_pipeline(app);
   setup_bench_latency(app);
-#endif
 }
 
 }  // namespace unibus::cli
