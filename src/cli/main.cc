@@ -4,9 +4,15 @@
 // LibTorch, starting in milliseconds) and `unibus-vision` (every subcommand), which
 // `unibus` runs in its place for the others (src/cli/vision_binary.h).
 
+#include <sys/prctl.h>
+
+#include <string>
+#include <vector>
+
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cli/common.h"
 #include "cli/subcommands.h"
 #include "cli/vision_binary.h"
@@ -20,10 +26,12 @@ int main(int argc, char** argv) {
   if (unibus::cli::WantsVisionCommands(app, argc, argv)) {
     const absl::Status s = unibus::cli::ExecVisionBinary(argv);  // returns only on failure
     if (argc >= 2 && argv[1][0] != '-') {
+      std::vector<std::string> names;
+      for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
       return unibus::cli::Fail(absl::FailedPreconditionError(absl::StrCat(
-          "'", argv[1],
-          "' is not a messaging subcommand, and the model and pipeline subcommands (train, "
-          "classify, pipeline, ...) are not available: ",
+          "'", argv[1], "' is not a subcommand of this unibus (", absl::StrJoin(names, ", "),
+          "; see unibus --help). If it is a model or pipeline subcommand (train, classify, "
+          "pipeline, ...), those are not available: ",
           s.message())));
     }
     app.footer(
@@ -33,6 +41,8 @@ int main(int argc, char** argv) {
   }
 #else
   unibus::cli::SetupVision(app);
+  // The process name `unibus` runs under (pgrep -x, killall, top), not this file's.
+  prctl(PR_SET_NAME, "unibus");
 #endif
   // The CLI configures logging (the library never does): level from UNIBUS_LOG_LEVEL,
   // and every broker it opens gets this logger (cli/common.h).

@@ -13,6 +13,12 @@ namespace {
 
 constexpr char kModelFile[] = "fashion_cnn.pt";
 
+// <datadir>/unibus relative to the directory of the binary that runs the model
+// (unibus-vision, in <libexecdir>), from CMake's install directories.
+#ifndef UNIBUS_MODEL_DIR_FROM_BINARY
+#define UNIBUS_MODEL_DIR_FROM_BINARY "../share/unibus"
+#endif
+
 }  // namespace
 
 std::vector<std::string> DefaultModelPlaces() {
@@ -23,7 +29,7 @@ std::vector<std::string> DefaultModelPlaces() {
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     places.push_back(
-        (exe.parent_path().parent_path() / "share" / "unibus" / kModelFile).lexically_normal());
+        (exe.parent_path() / UNIBUS_MODEL_DIR_FROM_BINARY / kModelFile).lexically_normal());
   }
 #if defined(UNIBUS_SOURCE_DIR) && defined(UNIBUS_BINARY_DIR)
   // Only a binary still in its build tree looks in its source tree: an installed one

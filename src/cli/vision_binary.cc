@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include <cerrno>
+#include <cerrno>  // errno
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -39,18 +39,18 @@ absl::Status ExecVisionBinary(char** argv) {
   const std::filesystem::path dir = exe.parent_path();
   const std::filesystem::path candidates[] = {
       dir / kVisionBinary,
-      (dir / ".." / UNIBUS_CLI_LIBEXEC_DIR / kVisionBinary).lexically_normal()};
+      (dir / UNIBUS_CLI_LIBEXEC_FROM_BINDIR / kVisionBinary).lexically_normal()};
   std::vector<std::string> tried;
   for (const std::filesystem::path& path : candidates) {
-    tried.push_back(path.string());
-    if (!std::filesystem::exists(path, ec)) continue;
-    execv(path.c_str(), argv);
-    const int error = errno;  // execv returns only on failure
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot run ", path.string(), ": ", std::strerror(error)));
+    if (!std::filesystem::exists(path, ec)) {
+      tried.push_back(absl::StrCat(path.string(), " (absent)"));
+      continue;
+    }
+    execv(path.c_str(), argv);  // returns only on failure; then try the next place
+    tried.push_back(absl::StrCat(path.string(), " (", std::strerror(errno), ")"));
   }
   return absl::FailedPreconditionError(absl::StrCat(
-      kVisionBinary, " not found (looked at ", absl::StrJoin(tried, " and "),
+      "cannot run ", kVisionBinary, " (looked at ", absl::StrJoin(tried, " and "),
       "): this unibus was built without LibTorch (cmake found no libtorch-dev), or only "
       "bin/unibus was installed"));
 }

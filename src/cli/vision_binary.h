@@ -26,8 +26,9 @@ inline constexpr char kVisionBinary[] = "unibus-vision";
 bool WantsVisionCommands(const CLI::App& app, int argc, const char* const* argv);
 
 // Replaces this process with unibus-vision, run with `argv` as given. It is looked for
-// next to the running binary (the build tree) and then in ../<libexecdir>/ (installed).
-// Returns only on failure: FailedPrecondition naming the paths tried, or execv's error.
+// next to the running binary (the build tree) and then in <libexecdir> (installed,
+// found relative to <bindir>). Returns only if neither runs: FailedPrecondition naming
+// each path and why (absent, or execv's error).
 absl::Status ExecVisionBinary(char** argv);
 
 }  // namespace unibus::cli
