@@ -1,5 +1,6 @@
 #include "sqlite/db.h"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "absl/cleanup/cleanup.h"
@@ -77,19 +78,36 @@ absl::Status Db::Configure(const Schema& schema) {
   // The schema is the first read of the file: a file that is not a SQLite database
   // fails here with SQLITE_NOTADB.
   if (auto s = schema(*this); !s.ok()) return s;
-  bool wal = false;
-  {
-    auto mode = Prepare("PRAGMA journal_mode");
-    if (!mode.ok()) return mode.status();
-    StmtScope q(*mode);
-    const int rc = q->Step();
-    if (rc != SQLITE_ROW) return Error(rc, "reading the journal mode");
-    wal = q->Text(0) == "wal";
-  }
-  if (!wal) {
-    // Persistent in the file: set once by whoever opens it first.
-    std::lock_guard<std::mutex> lock(file_->write_mu);
-    if (auto s = Exec("PRAGMA journal_mode=WAL"); !s.ok()) return s;
+  // WAL is persistent in the file: set once by whoever opens it first. The switch
+  // needs the file to itself, and while other processes open the same new file SQLite
+  // refuses it with SQLITE_BUSY at once, without the busy handler (they hold shared
+  // locks; waiting could deadlock). So look again and retry until busy_timeout: one
+  // of the openers switches it, the others then find it switched.
+  const absl::Time deadline = absl::Now() + config_.busy_timeout;
+  for (absl::Duration pause = absl::Milliseconds(1);;
+       pause = std::min(2 * pause, absl::Milliseconds(50))) {
+    int rc;
+    {
+      auto mode = Prepare("PRAGMA journal_mode");
+      if (!mode.ok()) return mode.status();
+      StmtScope q(*mode);
+      rc = q->Step();
+      if (rc == SQLITE_ROW && q->Text(0) == "wal") break;
+    }
+    if (rc == SQLITE_ROW) {
+      std::lock_guard<std::mutex> lock(file_->write_mu);
+      auto set = Prepare("PRAGMA journal_mode=WAL");
+      if (!set.ok()) return set.status();
+      StmtScope q(*set);
+      rc = q->Step();
+      // A row is the mode now in force: "wal", or the one SQLite kept where WAL cannot
+      // be used (it then answers with the old mode, not an error), as before.
+      if (rc == SQLITE_ROW) break;
+    }
+    if ((rc & 0xff) != SQLITE_BUSY || absl::Now() + pause > deadline) {
+      return Error(rc, "switching the file to WAL journal mode");
+    }
+    absl::SleepFor(pause);
   }
   return ConfigureConnection();
 }

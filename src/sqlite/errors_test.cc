@@ -78,6 +78,49 @@ TEST(FileErrorsTest, AnotherApplicationsDatabaseIsRefusedAndUntouched) {
   EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM sqlite_schema"), 1);
 }
 
+// Processes that start together on a new file (`unibus sink` and `unibus classify` as
+// services) all open it: none mistakes the file another one is creating for another
+// application's database. The check used to read the stamp and the table list as two
+// statements; a schema committed between them looked foreign (stamp 0, tables present),
+// and `classify` failed that way in a CI run.
+TEST(FileErrorsTest, ProcessesCreatingOneNewFileTogetherAllOpenIt) {
+  constexpr int kRounds = 30, kProcesses = 6;
+  int failed = 0;
+  std::string first_error;
+  for (int round = 0; round < kRounds; ++round) {
+    TempDb db;
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    std::vector<pid_t> children;
+    for (int i = 0; i < kProcesses; ++i) {
+      const pid_t child = fork();
+      ASSERT_GE(child, 0);
+      if (child == 0) {
+        close(fds[0]);
+        auto broker = Broker::Open(db.url());
+        if (!broker.ok()) {
+          const std::string out(broker.status().message());
+          (void)!write(fds[1], out.data(), std::min<std::size_t>(out.size(), 512));
+          _exit(1);
+        }
+        _exit(0);
+      }
+      children.push_back(child);
+    }
+    close(fds[1]);
+    for (pid_t child : children) {
+      int status = 0;
+      ASSERT_EQ(waitpid(child, &status, 0), child);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+    }
+    char buf[512];
+    const ssize_t n = read(fds[0], buf, sizeof buf);
+    if (n > 0 && first_error.empty()) first_error.assign(buf, static_cast<std::size_t>(n));
+    close(fds[0]);
+  }
+  EXPECT_EQ(failed, 0) << "of " << kRounds * kProcesses << " opens; first error: " << first_error;
+}
+
 TEST(FileErrorsTest, NewerSchemaIsRefused) {
   TempDb db;
   ASSERT_TRUE(Broker::Open(db.url()).ok());

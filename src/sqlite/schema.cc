@@ -105,11 +105,21 @@ absl::Status Check(Db& db, bool* fresh) {
       "exist yet"));
 }
 
+// Check in one read transaction: the stamp and the table list from one snapshot. As
+// two statements, a schema another process committed between them looked like another
+// application's database (stamp 0, tables present).
+absl::Status CheckSnapshot(Db& db, bool* fresh) {
+  if (auto s = db.Exec("BEGIN"); !s.ok()) return s;
+  absl::Status s = Check(db, fresh);
+  if (auto end = db.Exec("COMMIT"); s.ok()) s = end;
+  return s;
+}
+
 }  // namespace
 
 absl::Status EnsureSchema(Db& db) {
   bool fresh = false;
-  if (auto s = Check(db, &fresh); !s.ok() || !fresh) return s;
+  if (auto s = CheckSnapshot(db, &fresh); !s.ok() || !fresh) return s;
   // Two processes may race to create it: look again inside the write transaction.
   return db.Write([&]() -> absl::Status {
     if (auto s = Check(db, &fresh); !s.ok() || !fresh) return s;
