@@ -237,8 +237,14 @@ class KafkaSource : public core_internal::SubscriptionSource {
     SetPaused(true);
     if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100)) {
       // Fetched before the pause took effect, or from a partition assigned
-      // since: keep it for the next Fetch and pause again.
-      std::vector<rd_kafka_message_t*> batch{m};
+      // since: keep it for the next Fetch and pause again. What came with it is
+      // kept too: the pause would drop it, and librdkafka would fetch it again
+      // only after the fetch it has in flight returns (up to fetch.wait.max.ms).
+      std::vector<rd_kafka_message_t*> batch(kBatch);
+      batch[0] = m;
+      const ssize_t more =
+          rd_kafka_consume_batch_queue(queue_.get(), 0, batch.data() + 1, kBatch - 1);
+      batch.resize(1 + static_cast<std::size_t>(std::max<ssize_t>(more, 0)));
       Admit(batch, 0, nullptr);
       MutexLock lock(&mu_);
       paused_ = false;

@@ -48,7 +48,8 @@ class EnvTest : public ::testing::TestWithParam<std::string> {
     caps_ = broker_->capabilities();
   }
 
-  // A name unique to this test and call: prefix, `base`, the test's line, a counter.
+  // A name unique to this test and call: prefix, `base`, the test's line, a counter
+  // (one per process, so --gtest_repeat runs get new names on the same broker).
   std::string Name(const std::string& base) {
     return absl::StrCat(name_prefix_, base, "-",
                         ::testing::UnitTest::GetInstance()->current_test_info()->line(), "-",
@@ -84,7 +85,7 @@ class EnvTest : public ::testing::TestWithParam<std::string> {
  private:
   std::string name_prefix_;
   int max_delivery_attempts_;
-  int counter_ = 0;
+  inline static int counter_ = 0;
 };
 
 // Names each instantiation after its env ("mem", "sqlite", ...).
