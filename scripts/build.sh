@@ -14,6 +14,8 @@ export CCACHE_BASEDIR="$ROOT"
 export CCACHE_NOHASHDIR=true
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-10G}"
 
-JOBS="${JOBS:-$(nproc)}"
+# nproc alone obeys OMP_NUM_THREADS, which test.sh sets to 1 for LibTorch: without
+# the unset, every build ran one compiler at a time.
+JOBS="${JOBS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)}"
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "$@" >/dev/null
 ninja -C "$BUILD_DIR" -j "$JOBS"

@@ -20,7 +20,7 @@ export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=true
 CC=clang CXX=clang++ cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DUNIBUS_BUILD_FUZZERS=ON -DUNIBUS_BUILD_BENCH=OFF \
   -DUNIBUS_BUILD_EXAMPLES=OFF -DUNIBUS_WITH_VISION=OFF -DUNIBUS_WITH_PUBSUB=OFF >/dev/null
-ninja -C "$BUILD_DIR" -j "${JOBS:-$(nproc)}" $(printf 'fuzz_%s ' "${TARGETS[@]}")
+ninja -C "$BUILD_DIR" -j "${JOBS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)}" $(printf 'fuzz_%s ' "${TARGETS[@]}")
 
 mkdir -p "$BUILD_DIR/artifacts"
 # ASan's own bookkeeping counts toward -rss_limit_mb. With its defaults (256 MB quarantine,

@@ -90,7 +90,7 @@ stage="$work/stage"
   cd "$src"
   ./configure --cc="$cc" --prefix="$PREFIX" --disable-curl --disable-gssapi --disable-lz4-ext \
     >"$work/configure.log" 2>&1 || { tail -30 "$work/configure.log" >&2; exit 1; }
-  make -j"$(nproc)" libs >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
+  make -j"$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" libs >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
   make install DESTDIR="$stage" >"$work/install.log" 2>&1 || { tail -30 "$work/install.log" >&2; exit 1; }
 ) || die "building librdkafka $VERSION failed (log above)"
 grep -q '^#define WITH_SASL_SCRAM 1' "$src/config.h" || die "librdkafka was configured without SCRAM (is libssl-dev installed?)"

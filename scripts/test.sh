@@ -26,7 +26,7 @@ echo "== python (pip install . into build/python-venv, pytest python/tests)"
 python_start=$SECONDS
 [ -x build/python-venv/bin/python ] || /usr/bin/python3 -m venv build/python-venv
 build/python-venv/bin/pip install -q -r python/requirements-dev.txt
-CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-$(nproc)}" build/python-venv/bin/pip install -q --no-build-isolation .
+CMAKE_BUILD_PARALLEL_LEVEL="${JOBS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)}" build/python-venv/bin/pip install -q --no-build-isolation .
 UNIBUS_CLI="$ROOT/build/src/cli/unibus" build/python-venv/bin/python -m pytest -q -p no:cacheprovider python/tests
 echo "python: $((SECONDS - python_start)) s"
 
