@@ -166,16 +166,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
     while (!interrupted_.load(std::memory_order_acquire)) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      rd_kafka_message_t* m =
-          rd_kafka_consumer_poll(rk_.get(), static_cast<int>(std::max<std::int64_t>(left, 0)));
-      if (m != nullptr) {
-        // The rest of what is queued, in one call (one queue lock, not one per message).
-        const std::size_t n = std::clamp<std::size_t>(max_messages, 1, kBatch);
-        batch.resize(n);
-        batch[0] = m;
-        const ssize_t more =
-            n > 1 ? rd_kafka_consume_batch_queue(queue_.get(), 0, batch.data() + 1, n - 1) : 0;
-        batch.resize(1 + static_cast<std::size_t>(std::max<ssize_t>(more, 0)));
+      if (PollBatch(static_cast<int>(std::max<std::int64_t>(left, 0)), max_messages, &batch)) {
         Admit(batch, max_bytes, &out);
         if (!out.empty() || Failed()) break;
       }
@@ -235,20 +226,31 @@ class KafkaSource : public core_internal::SubscriptionSource {
 
   void ServeStalled() ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
     SetPaused(true);
-    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100)) {
-      // Fetched before the pause took effect, or from a partition assigned
-      // since: keep it for the next Fetch and pause again. What came with it is
-      // kept too: the pause would drop it, and librdkafka would fetch it again
-      // only after the fetch it has in flight returns (up to fetch.wait.max.ms).
-      std::vector<rd_kafka_message_t*> batch(kBatch);
-      batch[0] = m;
-      const ssize_t more =
-          rd_kafka_consume_batch_queue(queue_.get(), 0, batch.data() + 1, kBatch - 1);
-      batch.resize(1 + static_cast<std::size_t>(std::max<ssize_t>(more, 0)));
+    // Fetched before the pause took effect, or from a partition assigned since:
+    // kept for the next Fetch, then paused again. What came with it is kept too:
+    // the pause would drop it, and librdkafka would fetch it again only after the
+    // fetch it has in flight returns (up to fetch.wait.max.ms).
+    if (std::vector<rd_kafka_message_t*> batch; PollBatch(100, kBatch, &batch)) {
       Admit(batch, 0, nullptr);
       MutexLock lock(&mu_);
       paused_ = false;
     }
+  }
+
+  // Polls one message for up to `timeout_ms`, then takes what else is queued in one
+  // call (one queue lock, not one per message): at most `max_messages` (1..kBatch)
+  // into `batch`. False when none came.
+  bool PollBatch(int timeout_ms, std::size_t max_messages, std::vector<rd_kafka_message_t*>* batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
+    if (m == nullptr) return false;
+    const std::size_t n = std::clamp<std::size_t>(max_messages, 1, kBatch);
+    batch->resize(n);
+    (*batch)[0] = m;
+    const ssize_t more =
+        n > 1 ? rd_kafka_consume_batch_queue(queue_.get(), 0, batch->data() + 1, n - 1) : 0;
+    batch->resize(1 + static_cast<std::size_t>(std::max<ssize_t>(more, 0)));
+    return true;
   }
 
   // Converts a polled batch. Messages the ledger wants handed out go to `out` (up
