@@ -293,6 +293,8 @@ EOF
 start_node() {  # start_node K
   local k="$1" d="$DIR/node-$1"
   node_pid "$k" >/dev/null && return 0
+  # A restart keeps the previous run's log (how it stopped) as kafka.log.1.
+  [ -s "$d/kafka.log" ] && mv -f "$d/kafka.log" "$d/kafka.log.1"
   : >"$d/kafka.log"
   # setsid: the broker outlives this script and does not get the terminal's Ctrl-C.
   # shellcheck disable=SC2086
@@ -452,11 +454,14 @@ cmd_stop() {
     if [ "$KILL" = 1 ]; then kill -KILL "$pid" 2>/dev/null || true; else kill -TERM "$pid" 2>/dev/null || true; fi
     pids+=("$pid")
   done
-  local deadline=$(($(date +%s) + 20))
+  local deadline=$(($(date +%s) + 20)) killed
   for pid in "${pids[@]}"; do
+    killed=0
     while kill -0 "$pid" 2>/dev/null; do
-      if [ "$(date +%s)" -ge "$deadline" ]; then
+      if [ "$(date +%s)" -ge "$deadline" ] && [ "$killed" = 0 ]; then
+        [ "$KILL" = 1 ] || echo "$ME: pid $pid did not stop within 20s of SIGTERM; sent SIGKILL" >&2
         kill -KILL "$pid" 2>/dev/null || true
+        killed=1
       fi
       sleep 0.2
     done

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -135,7 +137,28 @@ absl::StatusOr<std::string> RealCluster::Script(const std::vector<std::string>& 
     return absl::UnavailableError(
         absl::StrCat(absl::StripAsciiWhitespace(r.err), " (exit status ", r.status, ")"));
   }
+  if (!r.err.empty()) std::fprintf(stderr, "%s", r.err.c_str());  // e.g. a stop's SIGKILL
   return r.out;
+}
+
+std::string RealCluster::LogDigest(int lines) const {
+  std::string out;
+  for (int node = 1; node <= brokers_; ++node) {
+    for (const char* name : {"kafka.log.1", "kafka.log"}) {
+      const std::string path = absl::StrCat(dir_, "/cluster/node-", node, "/", name);
+      std::ifstream f(path);
+      if (!f) continue;
+      std::deque<std::string> kept;
+      for (std::string line; std::getline(f, line);) {
+        if (!absl::StrContains(line, "] WARN ") && !absl::StrContains(line, "] ERROR ")) continue;
+        kept.push_back(std::move(line));
+        if (static_cast<int>(kept.size()) > lines) kept.pop_front();
+      }
+      absl::StrAppend(&out, "--- ", path, ": last ", kept.size(), " WARN/ERROR line(s)\n");
+      for (const auto& line : kept) absl::StrAppend(&out, line, "\n");
+    }
+  }
+  return out;
 }
 
 int RealCluster::Pid(int node) const {

@@ -53,6 +53,10 @@ class RealCluster {
   // Starts every node that is down, keeping its data and ports; waits until ready.
   absl::Status StartAll();
 
+  // The last `lines` WARN and ERROR lines of each node's log, of its current run
+  // (kafka.log) and the one before a restart (kafka.log.1): what a failed test prints.
+  std::string LogDigest(int lines) const;
+
   // Runs one of Kafka's command-line tool classes from the same jars (e.g.
   // "org.apache.kafka.tools.TopicCommand") with `args`; returns its stdout, or an
   // error holding its exit status and stderr.

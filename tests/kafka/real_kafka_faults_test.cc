@@ -127,21 +127,21 @@ class RealKafkaFaults : public RealKafka {
 // from the rebalance callback that rd_kafka_consumer_close serves.
 TEST_F(RealKafkaFaults, ConsumersClosedWhileTheirGroupRebalancesReturn) {
   Admin admin = broker_->admin();
-  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = "churn", .partitions = 4}).ok());
-  ASSERT_TRUE(
-      admin.CreateSubscription(SubscriptionConfig{.name = "churners", .topic = "churn"}).ok());
+  const std::string topic = Unique("churn"), group = topic + "-readers";
+  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = topic, .partitions = 4}).ok());
+  ASSERT_TRUE(admin.CreateSubscription(SubscriptionConfig{.name = group, .topic = topic}).ok());
   Checker checker;
-  auto p = broker_->publisher("churn");
+  auto p = broker_->publisher(topic);
   ASSERT_TRUE(p.ok()) << p.status();
   std::vector<PublishFuture> fs;
-  PublishAsync(*p, "churn", 0, 400, &checker, &fs);
+  PublishAsync(*p, topic, 0, 400, &checker, &fs);
   EXPECT_EQ(Failed(fs), 0);
 
   std::mt19937 rng(7);
   for (int round = 0; round < 6; ++round) {
-    auto a = std::make_unique<Member>(*broker_, "churners", &checker);
+    auto a = std::make_unique<Member>(*broker_, group, &checker);
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 1500));
-    auto b = std::make_unique<Member>(*broker_, "churners", &checker);
+    auto b = std::make_unique<Member>(*broker_, group, &checker);
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 700));
     for (auto* m : {a.get(), b.get()}) {
       auto closed = std::async(std::launch::async, [m] { m->Stop(); });
@@ -153,7 +153,7 @@ TEST_F(RealKafkaFaults, ConsumersClosedWhileTheirGroupRebalancesReturn) {
     EXPECT_EQ(a->acked_redelivered() + b->acked_redelivered(), 0) << "round " << round;
   }
   // Whatever the churn, the group ends with everything (at least once).
-  Member last(*broker_, "churners", &checker);
+  Member last(*broker_, group, &checker);
   WaitFor(checker, 400, absl::Seconds(60));
   last.Stop();
   EXPECT_EQ(checker.Report().lost, 0);
@@ -164,20 +164,19 @@ TEST_F(RealKafkaFaults, ConsumersClosedWhileTheirGroupRebalancesReturn) {
 // closing).
 TEST_F(RealKafkaFaults, ConsumersOfADeletedTopicCloseAnyway) {
   Admin admin = broker_->admin();
-  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = "doomed", .partitions = 3}).ok());
-  ASSERT_TRUE(
-      admin.CreateSubscription(SubscriptionConfig{.name = "doomed-readers", .topic = "doomed"})
-          .ok());
+  const std::string topic = Unique("doomed"), group = topic + "-readers";
+  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = topic, .partitions = 3}).ok());
+  ASSERT_TRUE(admin.CreateSubscription(SubscriptionConfig{.name = group, .topic = topic}).ok());
   Checker checker;
-  auto a = std::make_unique<Member>(*broker_, "doomed-readers", &checker);
-  auto b = std::make_unique<Member>(*broker_, "doomed-readers", &checker);
-  auto p = broker_->publisher("doomed");
+  auto a = std::make_unique<Member>(*broker_, group, &checker);
+  auto b = std::make_unique<Member>(*broker_, group, &checker);
+  auto p = broker_->publisher(topic);
   ASSERT_TRUE(p.ok()) << p.status();
   std::vector<PublishFuture> fs;
-  PublishAsync(*p, "doomed", 0, 300, &checker, &fs);
+  PublishAsync(*p, topic, 0, 300, &checker, &fs);
   EXPECT_EQ(Failed(fs), 0);
   WaitFor(checker, 100, absl::Seconds(30));
-  ASSERT_TRUE(admin.DeleteTopic("doomed").ok());
+  ASSERT_TRUE(admin.DeleteTopic(topic).ok());
   std::this_thread::sleep_for(std::chrono::seconds(2));
   for (auto* m : {a.get(), b.get()}) {
     const absl::Time start = absl::Now();
@@ -196,24 +195,23 @@ TEST_F(RealKafkaFaults, ConsumersOfADeletedTopicCloseAnyway) {
 // nothing is lost, and each publish is in the log once.
 TEST_F(RealKafkaFaults, AllBrokersStoppedAndStartedAgainLoseAndRedeliverNothing) {
   Admin admin = broker_->admin();
-  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = "blackout", .partitions = 3}).ok());
-  ASSERT_TRUE(
-      admin.CreateSubscription(SubscriptionConfig{.name = "blackout-readers", .topic = "blackout"})
-          .ok());
+  const std::string topic = Unique("blackout"), group = topic + "-readers";
+  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = topic, .partitions = 3}).ok());
+  ASSERT_TRUE(admin.CreateSubscription(SubscriptionConfig{.name = group, .topic = topic}).ok());
   Checker checker;
-  Member member(*broker_, "blackout-readers", &checker);
-  auto p = broker_->publisher("blackout");
+  Member member(*broker_, group, &checker);
+  auto p = broker_->publisher(topic);
   ASSERT_TRUE(p.ok()) << p.status();
   std::vector<PublishFuture> fs;
-  PublishAsync(*p, "blackout", 0, 600, &checker, &fs);
+  PublishAsync(*p, topic, 0, 600, &checker, &fs);
   WaitFor(checker, 300, absl::Seconds(30));
   std::fprintf(stderr, "stopping all brokers after %d deliveries\n", checker.distinct());
   if (auto s = cluster->StopAll(); !s.ok()) FAIL() << s;
-  PublishAsync(*p, "blackout", 600, 800, &checker, &fs);  // sent when the brokers are back
+  PublishAsync(*p, topic, 600, 800, &checker, &fs);  // sent when the brokers are back
   std::this_thread::sleep_for(std::chrono::seconds(2));
   if (auto s = cluster->StartAll(); !s.ok()) FAIL() << s;
   std::fprintf(stderr, "brokers started again\n");
-  PublishAsync(*p, "blackout", 800, 1000, &checker, &fs);
+  PublishAsync(*p, topic, 800, 1000, &checker, &fs);
   EXPECT_EQ(Failed(fs), 0);
   WaitFor(checker, 1000, absl::Seconds(90));
   member.Stop();
@@ -223,19 +221,20 @@ TEST_F(RealKafkaFaults, AllBrokersStoppedAndStartedAgainLoseAndRedeliverNothing)
   EXPECT_EQ(member.acked_redelivered(), 0) << "acked messages were delivered again";
   std::fprintf(stderr, "consumer: %d delivered, %d repeats of unacked messages\n", r.received,
                r.duplicated);
-  ExpectLogHoldsEachOnce("blackout", 1000);
+  ExpectLogHoldsEachOnce(topic, 1000);
 }
 
 // One member of a two-member group (another process: `unibus consume`) is SIGKILLed
 // mid-stream; the other takes over its partitions and nothing is lost.
 TEST_F(RealKafkaFaults, AMemberOfATwoMemberGroupKilledTheOtherTakesOver) {
   Admin admin = broker_->admin();
-  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = "pair", .partitions = 4}).ok());
-  ASSERT_TRUE(
-      admin.CreateSubscription(SubscriptionConfig{.name = "pair-readers", .topic = "pair"}).ok());
-  const std::string out = absl::StrCat(testing::TempDir(), "/pair-member-", getpid(), ".out");
+  const std::string topic = Unique("pair"), group = topic + "-readers";
+  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = topic, .partitions = 4}).ok());
+  ASSERT_TRUE(admin.CreateSubscription(SubscriptionConfig{.name = group, .topic = topic}).ok());
+  const std::string out =
+      absl::StrCat(testing::TempDir(), "/", topic, "-member-", getpid(), ".out");
   const std::string url = cluster->url() + kFastGroup;
-  std::vector<std::string> args = {UNIBUS_CLI_PATH, "consume", "--url", url, "-s", "pair-readers"};
+  std::vector<std::string> args = {UNIBUS_CLI_PATH, "consume", "--url", url, "-s", group};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -247,25 +246,25 @@ TEST_F(RealKafkaFaults, AMemberOfATwoMemberGroupKilledTheOtherTakesOver) {
   posix_spawn_file_actions_destroy(&actions);
 
   Checker checker;
-  Member survivor(*broker_, "pair-readers", &checker);
+  Member survivor(*broker_, group, &checker);
   // Both members hold partitions before the publishing starts.
   for (const absl::Time end = absl::Now() + absl::Seconds(30); absl::Now() < end;) {
-    auto info = admin.DescribeSubscription("pair-readers");
+    auto info = admin.DescribeSubscription(group);
     if (info.ok() && info->members.size() == 2) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  auto p = broker_->publisher("pair");
+  auto p = broker_->publisher(topic);
   ASSERT_TRUE(p.ok()) << p.status();
   std::vector<PublishFuture> fs;
-  PublishAsync(*p, "pair", 0, 1000, &checker, &fs);
+  PublishAsync(*p, topic, 0, 1000, &checker, &fs);
   // What the other member printed (it prints, then acks).
-  auto printed = [&out] {
+  auto printed = [&out, prefix = topic + "/"] {
     std::vector<std::string> ids;
     std::ifstream f(out);
     std::string line;
     while (std::getline(f, line)) {
       for (absl::string_view word : absl::StrSplit(line, absl::ByAnyChar(" \t"))) {
-        if (absl::StartsWith(word, "pair/")) ids.emplace_back(word);
+        if (absl::StartsWith(word, prefix)) ids.emplace_back(word);
       }
     }
     return ids;
@@ -282,7 +281,7 @@ TEST_F(RealKafkaFaults, AMemberOfATwoMemberGroupKilledTheOtherTakesOver) {
   const int by_killed = static_cast<int>(by_other.size());
   EXPECT_GT(by_killed, 0) << "the killed member never held a partition";
   std::fprintf(stderr, "SIGKILLed member (pid %d) had printed and acked %d\n", child, by_killed);
-  PublishAsync(*p, "pair", 1000, 1500, &checker, &fs);
+  PublishAsync(*p, topic, 1000, 1500, &checker, &fs);
   EXPECT_EQ(Failed(fs), 0);
   WaitFor(checker, 1500, absl::Seconds(60));
   survivor.Stop();
@@ -299,20 +298,19 @@ TEST_F(RealKafkaFaults, AMemberOfATwoMemberGroupKilledTheOtherTakesOver) {
 // started again once the cluster is whole) while a publisher and a consumer run.
 TEST_F(RealKafkaFaults, RollingRestartOfAllBrokersUnderLoadLosesNothing) {
   Admin admin = broker_->admin();
-  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = "rolling", .partitions = 3}).ok());
-  ASSERT_TRUE(
-      admin.CreateSubscription(SubscriptionConfig{.name = "rolling-readers", .topic = "rolling"})
-          .ok());
+  const std::string topic = Unique("rolling"), group = topic + "-readers";
+  ASSERT_TRUE(admin.CreateTopic(TopicConfig{.name = topic, .partitions = 3}).ok());
+  ASSERT_TRUE(admin.CreateSubscription(SubscriptionConfig{.name = group, .topic = topic}).ok());
   Checker checker;
-  Member member(*broker_, "rolling-readers", &checker);
-  auto p = broker_->publisher("rolling");
+  Member member(*broker_, group, &checker);
+  auto p = broker_->publisher(topic);
   ASSERT_TRUE(p.ok()) << p.status();
   std::atomic<bool> stop{false};
   std::atomic<int> published{0};
   std::vector<PublishFuture> fs;
   std::thread load([&] {
     for (int i = 0; !stop.load(); i += 5) {  // ~100 messages/s
-      PublishAsync(*p, "rolling", i, i + 5, &checker, &fs);
+      PublishAsync(*p, topic, i, i + 5, &checker, &fs);
       published = i + 5;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -338,7 +336,7 @@ TEST_F(RealKafkaFaults, RollingRestartOfAllBrokersUnderLoadLosesNothing) {
   EXPECT_EQ(member.acked_redelivered(), 0);
   std::fprintf(stderr, "rolling restart: %d published, %d delivered, %d repeats\n", n, r.received,
                r.duplicated);
-  ExpectLogHoldsEachOnce("rolling", n);
+  ExpectLogHoldsEachOnce(topic, n);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "kafka/real_kafka_fixture.h"
 
+#include <atomic>
 #include <cstdio>
 
 namespace unibus::kafka_testing {
@@ -35,6 +36,18 @@ void RealKafka::SetUp() {
   auto b = Broker::Open(cluster->url() + kFastGroup);
   ASSERT_TRUE(b.ok()) << b.status();
   broker_ = std::make_unique<Broker>(*b);
+}
+
+void RealKafka::TearDown() {
+  if (HasFailure() && cluster != nullptr) {
+    std::fprintf(stderr, "the cluster's logs (%s):\n%s", cluster->dir().c_str(),
+                 cluster->LogDigest(40).c_str());
+  }
+}
+
+std::string RealKafka::Unique(const std::string& base) {
+  static std::atomic<int> counter{0};
+  return absl::StrCat(base, "-", counter.fetch_add(1));
 }
 
 std::string RealKafka::Topics(std::vector<std::string> args) {

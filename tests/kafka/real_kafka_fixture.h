@@ -32,6 +32,12 @@ inline constexpr char kFastGroup[] =
 class RealKafka : public ::testing::Test {
  protected:
   void SetUp() override;
+  // A failed test prints the tail of the brokers' WARN/ERROR log lines.
+  void TearDown() override;
+
+  // `base` with a suffix no other call in this process returns, so a test can run
+  // again on the same cluster (--gtest_repeat).
+  static std::string Unique(const std::string& base);
 
   // kafka-topics / kafka-consumer-groups from the same jars; "" (and a failure) on error.
   std::string Topics(std::vector<std::string> args);
