@@ -2,8 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,7 +11,7 @@
 #include "absl/time/time.h"
 #include "core/mutex.h"
 #include "core/thread_name.h"
-#include "kafka/assignment_ledger.h"
+#include "kafka/assignment.h"
 #include "kafka/consumer_group.h"
 #include "kafka/record.h"
 #include "spdlog/logger.h"
@@ -24,9 +22,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using core_internal::MutexLock;
 
-// Lock order: poll_mu_ before keeper_mu_ and before mu_; keeper_mu_ and mu_ are
-// never held together. librdkafka calls our rebalance and commit callbacks on the
-// thread that polls, which holds poll_mu_.
+// Lock order: poll_mu_ before keeper_mu_ and before assignment_'s lock; keeper_mu_
+// and assignment_'s lock are never held together. librdkafka calls our rebalance and
+// commit callbacks on the thread that polls, which holds poll_mu_.
 class KafkaSource : public core_internal::SubscriptionSource {
  public:
   KafkaSource(ClientConfig config, std::string subscription, std::string topic,
@@ -82,32 +80,22 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   absl::Status Ack(const std::vector<std::string>& tokens) override {
-    MutexLock lock(&mu_);
-    ledger_.Ack(tokens);
-    if (revoking_) settled_cv_.SignalAll();
+    assignment_.Ack(tokens);
     return absl::OkStatus();
   }
 
   absl::Status Release(const std::vector<std::string>& tokens) override {
-    MutexLock lock(&mu_);
-    ledger_.Release(tokens);
-    if (revoking_) settled_cv_.SignalAll();
+    assignment_.Release(tokens);
     return absl::OkStatus();
   }
 
   void Interrupt() override {
-    {
-      MutexLock lock(&mu_);
-      interrupted_.store(true, std::memory_order_release);
-      settled_cv_.SignalAll();  // a revoke waiting for handlers stops waiting
-    }
+    interrupted_.store(true, std::memory_order_release);
+    assignment_.Interrupt();                      // a revoke waiting for handlers stops waiting
     if (rk_) rd_kafka_queue_yield(queue_.get());  // wakes a Fetch blocked in the poll
   }
 
-  void SetWithdrawer(const Withdrawer& withdraw) override {
-    MutexLock lock(&mu_);
-    withdraw_ = withdraw;
-  }
+  void SetWithdrawer(const Withdrawer& withdraw) override { assignment_.SetWithdrawer(withdraw); }
 
   absl::Status ExtendLeases(const std::vector<std::string>&, absl::Duration) override {
     return absl::OkStatus();
@@ -142,18 +130,6 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
  private:
-  struct Position {
-    std::int32_t partition;
-    std::int64_t offset;
-    std::size_t bytes;
-  };
-  struct Buffered {
-    core_internal::Delivery delivery;
-    std::int32_t partition;
-    std::int64_t offset;
-    std::size_t bytes;
-  };
-
   absl::StatusOr<std::vector<core_internal::Delivery>> FetchLocked(std::size_t max_messages,
                                                                    std::size_t max_bytes,
                                                                    Clock::time_point deadline)
@@ -161,7 +137,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
     std::vector<core_internal::Delivery> out;
     if (closed_.load(std::memory_order_acquire)) return out;
     SetPaused(false);
-    if (TakeStash(max_messages, max_bytes, &out)) return out;
+    if (assignment_.TakeStash(max_messages, max_bytes, &out)) return out;
     std::vector<rd_kafka_message_t*> batch;
     while (!interrupted_.load(std::memory_order_acquire)) {
       const auto left =
@@ -174,8 +150,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
       if (Clock::now() >= deadline) break;
     }
     if (out.empty()) {
-      MutexLock lock(&mu_);
-      if (!error_.ok()) return error_;
+      if (absl::Status error = assignment_.error(); !error.ok()) return error;
     }
     return out;
   }
@@ -226,14 +201,11 @@ class KafkaSource : public core_internal::SubscriptionSource {
 
   void ServeStalled() ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
     SetPaused(true);
-    // Fetched before the pause took effect, or from a partition assigned since:
-    // kept for the next Fetch, then paused again. What came with it is kept too:
-    // the pause would drop it, and librdkafka would fetch it again only after the
-    // fetch it has in flight returns (up to fetch.wait.max.ms).
+    // Fetched before the pause took effect: kept for the next Fetch, with whatever
+    // else librdkafka had queued (one call; it would otherwise wait for the next
+    // ServeStalled, 50 ms on).
     if (std::vector<rd_kafka_message_t*> batch; PollBatch(100, kBatch, &batch)) {
       Admit(batch, 0, nullptr);
-      MutexLock lock(&mu_);
-      paused_ = false;
     }
   }
 
@@ -254,8 +226,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   // Converts a polled batch. Messages the ledger wants handed out go to `out` (up
-  // to about `max_bytes`) or, past that or when `out` is null, to stash_ for the
-  // next Fetch.
+  // to about `max_bytes`) or, past that or when `out` is null, to the stash for the
+  // next Fetch (Assignment::Admit).
   void Admit(std::vector<rd_kafka_message_t*>& batch, std::size_t max_bytes,
              std::vector<core_internal::Delivery>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
     // Converted straight into place (outside mu_), then filtered in place.
@@ -274,25 +246,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
       positions_.push_back({m->partition, m->offset, message.ByteSize()});
     }
     Discard(batch);
-    std::size_t kept = first, bytes = 0;
-    {
-      MutexLock lock(&mu_);
-      for (std::size_t i = first; i < dst.size(); ++i) {
-        const Position& pos = positions_[i - first];
-        // Revoked meanwhile, or a re-read after a seek (settled or in flight): skipped.
-        std::optional<std::string> token = ledger_.Deliver(pos.partition, pos.offset);
-        if (!token) continue;
-        dst[i].token = *std::move(token);
-        if (out != nullptr && stash_.empty() && (kept == first || bytes + pos.bytes <= max_bytes)) {
-          bytes += pos.bytes;
-          if (kept != i) dst[kept] = std::move(dst[i]);
-          ++kept;
-        } else {
-          stash_.push_back(Buffered{std::move(dst[i]), pos.partition, pos.offset, pos.bytes});
-        }
-      }
-    }
-    dst.resize(kept);
+    assignment_.Admit(dst, first, positions_, max_bytes, /*keep=*/out != nullptr);
   }
 
   // Hands converted librdkafka messages to the keeper to destroy. Destroying one
@@ -317,50 +271,23 @@ class KafkaSource : public core_internal::SubscriptionSource {
     for (rd_kafka_message_t* m : doomed) rd_kafka_message_destroy(m);
   }
 
-  // Moves stashed messages to `out` (within the limits); true if there were any.
-  bool TakeStash(std::size_t max_messages, std::size_t max_bytes,
-                 std::vector<core_internal::Delivery>* out) {
-    MutexLock lock(&mu_);
-    if (stash_.empty()) return false;
-    std::size_t bytes = 0;
-    while (!stash_.empty() && out->size() < max_messages &&
-           (out->empty() || bytes + stash_.front().bytes <= max_bytes)) {
-      bytes += stash_.front().bytes;
-      out->push_back(std::move(stash_.front().delivery));
-      stash_.pop_front();
-    }
-    return true;
-  }
-
   void OnConsumeError(const rd_kafka_message_t* m) {
     absl::Status s =
         ConsumeErrorStatus(m, topic_, subscription_, config_, config_.options.logger.get());
-    if (s.ok()) return;
-    MutexLock lock(&mu_);
-    error_ = std::move(s);
+    if (!s.ok()) assignment_.SetError(std::move(s));
   }
 
-  bool Failed() {
-    MutexLock lock(&mu_);
-    return !error_.ok();
-  }
+  bool Failed() { return !assignment_.error().ok(); }
 
   // Pauses (or resumes) the whole assignment.
   void SetPaused(bool pause) ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
-    {
-      MutexLock lock(&mu_);
-      if (paused_ == pause) return;
-      paused_ = pause;
+    if (assignment_.SetPaused(pause)) {
+      PauseAssignment(rk_.get(), pause, subscription_, config_.options.logger.get());
     }
-    PauseAssignment(rk_.get(), pause, subscription_, config_.options.logger.get());
   }
 
   void ApplySeeks() {
-    std::vector<AssignmentLedger::Seek> seeks;
-    {
-      MutexLock lock(&mu_);
-      seeks = ledger_.TakeSeeks();
-    }
+    std::vector<AssignmentLedger::Seek> seeks = assignment_.TakeSeeks();
     if (seeks.empty()) return;
     PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(seeks.size())));
     for (const auto& s : seeks) {
@@ -373,11 +300,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   void Commit(bool sync) {
-    std::vector<AssignmentLedger::Commit> commits;
-    {
-      MutexLock lock(&mu_);
-      commits = ledger_.TakeCommits(/*all=*/sync);
-    }
+    std::vector<AssignmentLedger::Commit> commits = assignment_.TakeCommits(/*all=*/sync);
     if (!commits.empty()) CommitList(CommitListOf(topic_, commits).get(), sync);
   }
 
@@ -390,14 +313,15 @@ class KafkaSource : public core_internal::SubscriptionSource {
                           rd_kafka_topic_partition_list_t* offsets, void* opaque) {
     auto* self = static_cast<KafkaSource*>(static_cast<ClientOpaque*>(opaque)->owner);
     if (offsets == nullptr || self == nullptr) return;
-    MutexLock lock(&self->mu_);
     for (int i = 0; i < offsets->cnt; ++i) {
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR || offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        self->ledger_.CommitFailed(offsets->elems[i].partition);
+        self->assignment_.CommitFailed(offsets->elems[i].partition);
     }
   }
 
-  // Updates the ledger, then answers librdkafka (AnswerRebalance). While Close
+  // Updates the ledger, then answers librdkafka (AnswerRebalance). Partitions
+  // assigned while the keeper holds the assignment paused are paused too, before
+  // anything is fetched for them: the next Fetch resumes them all. While Close
   // leaves the group an assignment is taken (librdkafka waits for the call) but not
   // read from.
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -413,6 +337,9 @@ class KafkaSource : public core_internal::SubscriptionSource {
     }
     AnswerRebalance(rk, assign, partitions, self != nullptr ? self->subscription_ : "",
                     self != nullptr ? self->config_.options.logger.get() : nullptr);
+    if (self != nullptr && assign && self->assignment_.paused()) {
+      PauseAssignment(rk, /*pause=*/true, self->subscription_, self->config_.options.logger.get());
+    }
   }
 
   // Starts each new partition from the group's committed offset and the acks
@@ -420,124 +347,57 @@ class KafkaSource : public core_internal::SubscriptionSource {
   // settled.
   void OnAssign(rd_kafka_topic_partition_list_t* partitions) {
     std::string error;
-    std::vector<CommittedPosition> committed =
+    std::vector<CommittedPosition> read =
         ReadCommitted(rk_.get(), partitions, config_.options.connect_timeout, &error);
     if (!error.empty()) {
       Log(spdlog::level::warn, absl::StrCat("reading committed offsets of '", subscription_,
                                             "' failed: ", error, "; using the group's defaults"));
     }
-    std::vector<std::string> notes;
-    {
-      MutexLock lock(&mu_);
-      for (int i = 0; i < partitions->cnt; ++i) {
-        rd_kafka_topic_partition_t& tp = partitions->elems[i];
-        CommittedPosition& c = committed[static_cast<std::size_t>(i)];
-        const auto assigned = ledger_.Assign(tp.partition, c.offset, std::move(c.acked));
-        if (assigned.kept_own_record) {
-          notes.push_back(absl::StrCat("partition ", tp.partition, " of '", topic_,
-                                       "' came back to '", subscription_,
-                                       "' before its commit was confirmed; continuing at offset ",
-                                       assigned.start, " (the group had ", c.offset, ")"));
-        }
-        tp.offset = assigned.start >= 0 ? assigned.start : RD_KAFKA_OFFSET_INVALID;
-      }
-      paused_ = false;  // a fresh assignment is not paused (the keeper pauses it again)
+    std::vector<Assignment::Committed> committed;
+    committed.reserve(read.size());
+    for (int i = 0; i < partitions->cnt; ++i) {
+      CommittedPosition& c = read[static_cast<std::size_t>(i)];
+      committed.push_back({partitions->elems[i].partition, c.offset, std::move(c.acked)});
     }
-    for (const auto& n : notes) Log(spdlog::level::info, n);
+    Assignment::Assigned assigned = assignment_.Assign(std::move(committed), topic_, subscription_);
+    for (int i = 0; i < partitions->cnt; ++i) {
+      const std::int64_t start = assigned.starts[static_cast<std::size_t>(i)];
+      partitions->elems[i].offset = start >= 0 ? start : RD_KAFKA_OFFSET_INVALID;
+    }
+    for (const auto& n : assigned.notes) Log(spdlog::level::info, n);
   }
 
-  // Gives partitions back. Unless they are lost (another member may own them
-  // already) or the subscriber is stopping, first takes back from the dispatcher
-  // what no handler has started (SetWithdrawer), then lets the messages handlers
-  // have settle, up to shutdown_timeout (capped at half max.poll.interval.ms): the
+  // Gives partitions back (Assignment::Revoke): unless they are lost (another
+  // member may own them already) or the subscriber is stopping, waits for what
+  // handlers hold, up to shutdown_timeout (capped at half max.poll.interval.ms): the
   // handlers keep running and their acks count, so an orderly rebalance redelivers
   // nothing (DESIGN.md 3.1), and waits only as long as the handlers running take.
   // Without the wait, an ack arriving after the revoke would find its token stale and
-  // the next owner would deliver the message again. Then commits what was settled and
-  // stops delivering them: tokens still in flight go stale, and buffered messages are
-  // dropped (the next owner reads them from the commit). A partition whose commit is
-  // not confirmed stays in the ledger until its next assignment.
+  // the next owner would deliver the message again. Then commits what was settled;
+  // a partition whose commit is not confirmed stays in the ledger until its next
+  // assignment.
   void OnRevoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
-    std::vector<AssignmentLedger::Commit> commits;
-    std::size_t unsettled = 0, taken_back = 0;
-    std::string waited;  // what the wait did, for the debug log
-    {
-      MutexLock lock(&mu_);
-      auto revoked = [&](std::int32_t p) {
-        for (int i = 0; i < partitions->cnt; ++i) {
-          if (partitions->elems[i].partition == p) return true;
-        }
-        return false;
-      };
-      // Stashed messages were never handed out: they are not waited for.
-      for (auto it = stash_.begin(); it != stash_.end();) {
-        if (!revoked(it->partition)) {
-          ++it;
-          continue;
-        }
-        ledger_.Unhand(it->partition, it->offset);
-        it = stash_.erase(it);
-      }
-      auto in_flight = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        std::size_t n = 0;
-        for (int i = 0; i < partitions->cnt; ++i)
-          n += ledger_.InFlight(partitions->elems[i].partition);
-        return n;
-      };
-      if (!lost && !leaving_.load(std::memory_order_acquire)) {
-        const absl::Time deadline = absl::Now() + revoke_wait_;
-        revoking_ = true;
-        // Messages the dispatcher has not handed to a handler yet are taken back,
-        // not waited for; again after each settle, since a key's next message
-        // becomes ready when the one before it settles.
-        Withdrawer withdraw = withdraw_;
-        auto take_back = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          if (!withdraw) return;
-          mu_.Unlock();  // the dispatcher's lock is taken without ours (lock order)
-          std::vector<std::string> tokens = withdraw([&](const std::string& token) {
-            const std::optional<std::int32_t> p = AssignmentLedger::PartitionOf(token);
-            return p.has_value() && revoked(*p);
-          });
-          mu_.Lock();
-          ledger_.Unhand(tokens);
-          taken_back += tokens.size();
-        };
-        const absl::Time start = absl::Now();
-        take_back();
-        const std::size_t waited_for = in_flight();
-        while (!interrupted_.load(std::memory_order_acquire) && in_flight() > 0) {
-          if (settled_cv_.WaitWithDeadline(&mu_, deadline)) break;
-          take_back();
-        }
-        revoking_ = false;
-        unsettled = in_flight();
-        waited =
-            absl::StrCat("waited ", absl::FormatDuration(absl::Now() - start), " for ", waited_for,
-                         " message(s) in handlers, took back ", taken_back, " queued");
-      }
-      for (int i = 0; i < partitions->cnt; ++i) {
-        if (auto c = ledger_.Revoke(partitions->elems[i].partition, lost)) {
-          commits.push_back(*std::move(c));
-        }
-      }
-    }
-    if (!waited.empty()) {
+    std::vector<std::int32_t> revoked;
+    revoked.reserve(static_cast<std::size_t>(partitions->cnt));
+    for (int i = 0; i < partitions->cnt; ++i) revoked.push_back(partitions->elems[i].partition);
+    const bool wait = !lost && !leaving_.load(std::memory_order_acquire);
+    Assignment::Revoked r = assignment_.Revoke(revoked, lost, wait, revoke_wait_);
+    if (!r.waited.empty()) {
       Log(spdlog::level::debug, absl::StrCat("revoke of ", partitions->cnt, " partition(s) of '",
-                                             subscription_, "': ", waited));
+                                             subscription_, "': ", r.waited));
     }
-    if (unsettled > 0 && !interrupted_.load(std::memory_order_acquire)) {
+    if (r.unsettled > 0) {
       Log(spdlog::level::warn,
-          absl::StrCat(unsettled, " message(s) of partitions of '", subscription_,
+          absl::StrCat(r.unsettled, " message(s) of partitions of '", subscription_,
                        "' given back in a rebalance were still unsettled after ",
                        absl::FormatDuration(revoke_wait_), "; they will be delivered again"));
     }
-    if (commits.empty()) return;
-    PartitionListPtr list = CommitListOf(topic_, commits);
+    if (r.commits.empty()) return;
+    PartitionListPtr list = CommitListOf(topic_, r.commits);
     const bool ok = CommitList(list.get(), /*sync=*/true);
-    MutexLock lock(&mu_);
     for (int i = 0; ok && i < list->cnt; ++i) {
       if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        ledger_.Confirmed(list->elems[i].partition);
+        assignment_.Confirmed(list->elems[i].partition);
     }
   }
 
@@ -570,9 +430,9 @@ class KafkaSource : public core_internal::SubscriptionSource {
   QueuePtr queue_;  // rk_'s consumer queue
 
   core_internal::Mutex poll_mu_;  // held by whoever polls the consumer: a Fetch or the keeper
-  std::vector<Position> positions_ ABSL_GUARDED_BY(poll_mu_);  // Admit's scratch
-  std::atomic<int> fetch_wanted_{0};                           // Fetch calls waiting for poll_mu_
-  std::atomic<std::int64_t> last_fetch_end_{0};                // steady-clock ns
+  std::vector<Assignment::Position> positions_ ABSL_GUARDED_BY(poll_mu_);  // Admit's scratch
+  std::atomic<int> fetch_wanted_{0};             // Fetch calls waiting for poll_mu_
+  std::atomic<std::int64_t> last_fetch_end_{0};  // steady-clock ns
   std::atomic<bool> interrupted_{false}, closed_{false};
   std::atomic<bool> leaving_{false};  // Close is leaving the group: assignments are not read
 
@@ -584,14 +444,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
 
   const absl::Duration revoke_wait_ = RevokeWait(config_, options_);
 
-  core_internal::Mutex mu_;
-  core_internal::CondVar settled_cv_;                // an ack or release while revoking_
-  bool revoking_ ABSL_GUARDED_BY(mu_) = false;       // OnRevoke waits for in-flight messages
-  std::deque<Buffered> stash_ ABSL_GUARDED_BY(mu_);  // polled, not yet fetched
-  Withdrawer withdraw_ ABSL_GUARDED_BY(mu_);         // the dispatcher's (SetWithdrawer)
-  AssignmentLedger ledger_ ABSL_GUARDED_BY(mu_);
-  bool paused_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status error_ ABSL_GUARDED_BY(mu_);  // a terminal consume error
+  Assignment assignment_;  // the ledger, the stash, the revoke's wait; its own lock
 };
 
 }  // namespace
