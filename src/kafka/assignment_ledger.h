@@ -1,7 +1,7 @@
-// The assignment ledger of a kafka:// consumer (kafka/source.cc): the partitions it
+// The assignment ledger of a kafka:// consumer (kafka/assignment.h): the partitions it
 // holds, each with an epoch and an OffsetTracker; what to commit and where to seek
 // back; and what it remembers of partitions revoked before their last commit was
-// confirmed. No librdkafka and no threads: the source calls it under its lock.
+// confirmed. No librdkafka and no threads: Assignment calls it under its lock.
 #ifndef UNIBUS_KAFKA_ASSIGNMENT_LEDGER_H_
 #define UNIBUS_KAFKA_ASSIGNMENT_LEDGER_H_
 
@@ -54,7 +54,7 @@ class AssignmentLedger {
   void Confirmed(std::int32_t partition);
 
   // Messages of `partition` handed out (Deliver) and neither settled nor released;
-  // 0 when it is not assigned. A revoke waits for them (source.cc).
+  // 0 when it is not assigned. A revoke waits for them (Assignment::Revoke).
   std::size_t InFlight(std::int32_t partition) const;
   // A message Deliver() gave a token for was never handed out (it is dropped with
   // its revoked partition): it no longer counts as in flight and stays uncommitted.

@@ -126,7 +126,7 @@ TEST(AssignmentLedger, ReleasedMessagesAreSoughtBackFromTheLowest) {
   EXPECT_FALSE(l.Deliver(0, 2).has_value()) << "still in flight";
 }
 
-// What a revoke waits for (source.cc): messages handed out and not yet settled.
+// What a revoke waits for (Assignment::Revoke): messages handed out and not yet settled.
 // One polled but never handed out (Unhand) is not waited for and stays uncommitted.
 TEST(AssignmentLedger, CountsInFlightMessagesAndUnhandedOnesLeaveTheCount) {
   AssignmentLedger l;
