@@ -47,7 +47,8 @@ class Assignment {
   struct Revoked {
     // To commit (synchronously) before the partitions go; then Confirmed() each.
     std::vector<AssignmentLedger::Commit> commits;
-    // Messages still in handlers when the wait ended: delivered again elsewhere.
+    // Messages still in handlers when the wait ended: delivered again elsewhere. 0
+    // when it was interrupted (the subscriber is stopping).
     std::size_t unsettled = 0;
     // What the wait did ("waited 2ms for 3 message(s) in handlers, took back 5
     // queued"); empty when it did not wait.
@@ -93,7 +94,9 @@ class Assignment {
   void Confirmed(std::int32_t partition);
 
   // Records whether the whole assignment is paused (the source pauses partitions
-  // assigned while it is); true if that changed.
+  // assigned while it is); true if that changed. The source changes it only while
+  // it holds its poll lock, where librdkafka also calls its rebalance callback, so
+  // paused() there is what librdkafka was last told.
   bool SetPaused(bool pause);
   bool paused();
   // A terminal consume error, for Fetch to return (the latest one).

@@ -98,8 +98,15 @@ void PauseAssignment(rd_kafka_t* rk, bool pause, const std::string& subscription
   rd_kafka_topic_partition_list_t* assigned = nullptr;
   if (rd_kafka_assignment(rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
   PartitionListPtr owned(assigned);
-  const rd_kafka_resp_err_t err =
-      pause ? rd_kafka_pause_partitions(rk, assigned) : rd_kafka_resume_partitions(rk, assigned);
+  PausePartitions(rk, assigned, pause, subscription, logger);
+}
+
+void PausePartitions(rd_kafka_t* rk, const rd_kafka_topic_partition_list_t* partitions, bool pause,
+                     const std::string& subscription, spdlog::logger* logger) {
+  if (partitions->cnt == 0) return;
+  PartitionListPtr list(rd_kafka_topic_partition_list_copy(partitions));
+  const rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(rk, list.get())
+                                        : rd_kafka_resume_partitions(rk, list.get());
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     Log(logger, spdlog::level::warn,
         absl::StrCat(pause ? "pausing" : "resuming", " the partitions of '", subscription,

@@ -43,6 +43,12 @@ void AnswerRebalance(rd_kafka_t* rk, bool assign, rd_kafka_topic_partition_list_
 // Pauses (or resumes) every assigned partition; a failure is logged.
 void PauseAssignment(rd_kafka_t* rk, bool pause, const std::string& subscription,
                      spdlog::logger* logger);
+// The same for `partitions` (not changed: librdkafka writes each one's result into a
+// copy). An application's pause outlives a partition's revoke: when the partition is
+// assigned again it is still paused (librdkafka#1849), so a consumer that pauses sets
+// the state of each partition it is assigned.
+void PausePartitions(rd_kafka_t* rk, const rd_kafka_topic_partition_list_t* partitions, bool pause,
+                     const std::string& subscription, spdlog::logger* logger);
 
 // Commits `list` (sync: waits for the broker). Returns true when every partition was
 // committed (sync) or the commit was sent (async); a failure is logged.

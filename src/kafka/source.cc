@@ -170,7 +170,8 @@ class KafkaSource : public core_internal::SubscriptionSource {
   // polls, so rebalances are served and max.poll.interval.ms is kept, without
   // taking messages: librdkafka drops what it prefetched for a paused partition and
   // fetches again from the last polled offset on resume. Nothing is buffered beyond
-  // librdkafka's own bounded prefetch.
+  // librdkafka's own bounded prefetch and what a poll returns before a pause takes
+  // effect (the stash).
   void KeeperLoop() {
     auto last_commit = Clock::now();
     for (;;) {
@@ -203,9 +204,11 @@ class KafkaSource : public core_internal::SubscriptionSource {
     SetPaused(true);
     // Fetched before the pause took effect: kept for the next Fetch, with whatever
     // else librdkafka had queued (one call; it would otherwise wait for the next
-    // ServeStalled, 50 ms on).
+    // ServeStalled, 50 ms on). The assignment is paused again, in case a partition
+    // escaped the pause: the stash must not grow on every round while stalled.
     if (std::vector<rd_kafka_message_t*> batch; PollBatch(100, kBatch, &batch)) {
       Admit(batch, 0, nullptr);
+      PauseAssignment(rk_.get(), /*pause=*/true, subscription_, config_.options.logger.get());
     }
   }
 
@@ -230,7 +233,7 @@ class KafkaSource : public core_internal::SubscriptionSource {
   // next Fetch (Assignment::Admit).
   void Admit(std::vector<rd_kafka_message_t*>& batch, std::size_t max_bytes,
              std::vector<core_internal::Delivery>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(poll_mu_) {
-    // Converted straight into place (outside mu_), then filtered in place.
+    // Converted straight into place (outside assignment_'s lock), then filtered in place.
     std::vector<core_internal::Delivery> local;
     std::vector<core_internal::Delivery>& dst = out != nullptr ? *out : local;
     const std::size_t first = dst.size();
@@ -320,8 +323,9 @@ class KafkaSource : public core_internal::SubscriptionSource {
   }
 
   // Updates the ledger, then answers librdkafka (AnswerRebalance). Partitions
-  // assigned while the keeper holds the assignment paused are paused too, before
-  // anything is fetched for them: the next Fetch resumes them all. While Close
+  // assigned are paused when the keeper holds the rest paused (before anything is
+  // fetched for them; the next Fetch resumes them all), else resumed: a pause from
+  // before a revoke would otherwise outlive it, with nobody to lift it. While Close
   // leaves the group an assignment is taken (librdkafka waits for the call) but not
   // read from.
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -337,8 +341,10 @@ class KafkaSource : public core_internal::SubscriptionSource {
     }
     AnswerRebalance(rk, assign, partitions, self != nullptr ? self->subscription_ : "",
                     self != nullptr ? self->config_.options.logger.get() : nullptr);
-    if (self != nullptr && assign && self->assignment_.paused()) {
-      PauseAssignment(rk, /*pause=*/true, self->subscription_, self->config_.options.logger.get());
+    if (self != nullptr && assign) {
+      // librdkafka keeps a partition's pause from before its revoke (librdkafka#1849).
+      PausePartitions(rk, partitions, self->assignment_.paused(), self->subscription_,
+                      self->config_.options.logger.get());
     }
   }
 

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "conformance/checker.h"
 #include "conformance/drain.h"
+#include "kafka/consumer_group.h"
 #include "kafka/mock_cluster.h"
 #include "spdlog/logger.h"
 #include "spdlog/sinks/ostream_sink.h"
@@ -492,6 +494,94 @@ TEST_F(KafkaTest, AnIdleCallerLongerThanMaxPollIntervalKeepsItsPartitions) {
   EXPECT_EQ(r.lost, 0);
   EXPECT_EQ(r.duplicated, 0)
       << "the held message came again: the consumer left its group while idle";
+}
+
+// What the source's rebalance handling relies on (PausePartitions): in librdkafka an
+// application's pause outlives the partition's revoke, so a partition assigned again
+// stays paused until resumed by name (librdkafka#1849).
+TEST_F(KafkaTest, LibrdkafkaKeepsAPauseAcrossAnUnassignAndPausePartitionsLiftsIt) {
+  ASSERT_TRUE(cluster_->CreateTopic("stuck", 1).ok());
+  auto p = broker_->publisher("stuck");
+  ASSERT_TRUE(p.ok());
+  Checker unused;
+  Publish(*p, "stuck", 0, 5, unused);
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>{{"bootstrap.servers", cluster_->bootstrap()},
+                                          {"group.id", "stuck-readers"},
+                                          {"enable.auto.commit", "false"}}) {
+    ASSERT_EQ(rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)), RD_KAFKA_CONF_OK)
+        << err;
+  }
+  RdKafkaPtr rk(rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)));
+  ASSERT_NE(rk, nullptr) << err;
+  rd_kafka_poll_set_consumer(rk.get());
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), "stuck", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  // Polls for `limit`; true if a message of the topic came.
+  auto got_message = [&rk](absl::Duration limit) {
+    for (const absl::Time end = absl::Now() + limit; absl::Now() < end;) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), 100);
+      if (m == nullptr) continue;
+      const bool message = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+      rd_kafka_message_destroy(m);
+      if (message) return true;
+    }
+    return false;
+  };
+  ASSERT_EQ(rd_kafka_assign(rk.get(), list.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_TRUE(got_message(absl::Seconds(20))) << "the consumer reads nothing";
+  ASSERT_EQ(rd_kafka_pause_partitions(rk.get(), list.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
+  ASSERT_EQ(rd_kafka_assign(rk.get(), nullptr), RD_KAFKA_RESP_ERR_NO_ERROR);  // revoked
+  ASSERT_EQ(rd_kafka_assign(rk.get(), list.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_FALSE(got_message(absl::Seconds(3)))
+      << "librdkafka no longer keeps the pause across a revoke: OnRebalance's "
+         "PausePartitions is then only a safeguard";
+  PausePartitions(rk.get(), list.get(), /*pause=*/false, "stuck-readers", nullptr);
+  EXPECT_TRUE(got_message(absl::Seconds(20))) << "still paused after PausePartitions";
+  rd_kafka_consumer_close(rk.get());
+}
+
+// A member whose dispatcher is full (nobody pulls) has its partitions paused by the
+// keeper. A rebalance then moves some of them to another member, and they come back
+// when that member leaves. librdkafka keeps a partition's pause across its revoke and
+// assignment (librdkafka#1849), so each partition assigned is paused or resumed as the
+// rest: before, those coming back stayed paused while the source thought them resumed,
+// and their messages were never fetched while the member kept fetching.
+TEST_F(KafkaTest, PartitionsPausedWhileIdleAndMovedByRebalancesAreReadWhenTheyComeBack) {
+  ASSERT_TRUE(cluster_->CreateTopic("repaused", 4).ok());
+  auto p = broker_->publisher("repaused");
+  ASSERT_TRUE(p.ok());
+  Checker checker;
+  Publish(*p, "repaused", 0, 100, checker);
+  SubscriberOptions o = Opts("repaused");
+  o.max_outstanding_messages = 4;  // full after one fetch: the keeper pauses after 1 s
+  auto a = broker_->subscriber("repausers", o);
+  ASSERT_TRUE(a.ok());
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // a's partitions paused
+  auto b = broker_->subscriber("repausers", Opts("repaused"));
+  ASSERT_TRUE(b.ok());
+  // b holds partitions once it has read from them (the rebalance took them from a).
+  int by_b = 0;
+  for (const absl::Time end = absl::Now() + absl::Seconds(30); by_b == 0 && absl::Now() < end;) {
+    auto r = b->Pull(100, absl::Milliseconds(200));
+    ASSERT_TRUE(r.ok()) << r.status();
+    for (auto& m : *r) {
+      checker.Receive(m.message.data);
+      std::move(m.ack).ack();
+      ++by_b;
+    }
+  }
+  ASSERT_GT(by_b, 0) << "the second member never got a partition";
+  b->Shutdown();  // its partitions go back to a
+  Publish(*p, "repaused", 100, 200, checker);
+  DrainPull(*a, checker, 200, absl::Seconds(40));
+  a->Shutdown();
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0) << "partitions that came back to the first member stayed paused";
+  std::fprintf(stderr, "second member read %d; %d delivered, %d repeats\n", by_b, r.received,
+               r.duplicated);
 }
 
 // Cooperative rebalances of librdkafka before 2.12 redelivered acked messages against
