@@ -67,6 +67,14 @@ class KafkaTest : public ::testing::Test {
     for (auto& f : fs) ASSERT_TRUE(f.get().ok()) << f.get().status();
   }
 
+  // Creates `topic` with `partitions` and publishes "topic/i" for i in [0, n).
+  void CreateAndPublish(const std::string& topic, int partitions, int n, Checker& checker) {
+    ASSERT_TRUE(cluster_->CreateTopic(topic, partitions).ok());
+    auto p = broker_->publisher(topic);
+    ASSERT_TRUE(p.ok()) << p.status();
+    Publish(*p, topic, 0, n, checker);
+  }
+
   std::unique_ptr<MockCluster> cluster_;
   std::unique_ptr<Broker> broker_;
 };
@@ -412,11 +420,8 @@ namespace {
 // Messages fetched into the consumer's buffer but never handed out stay
 // uncommitted: a restarted subscriber gets them.
 TEST_F(KafkaTest, BufferedButUndeliveredMessagesSurviveARestart) {
-  ASSERT_TRUE(cluster_->CreateTopic("buffered", 4).ok());
-  auto p = broker_->publisher("buffered");
-  ASSERT_TRUE(p.ok());
   Checker checker;
-  Publish(*p, "buffered", 0, 50, checker);
+  CreateAndPublish("buffered", 4, 50, checker);
   SubscriberOptions o = Opts("buffered");
   o.max_outstanding_messages = 2;
   {
@@ -500,11 +505,8 @@ TEST_F(KafkaTest, AnIdleCallerLongerThanMaxPollIntervalKeepsItsPartitions) {
 // application's pause outlives the partition's revoke, so a partition assigned again
 // stays paused until resumed by name (librdkafka#1849).
 TEST_F(KafkaTest, LibrdkafkaKeepsAPauseAcrossAnUnassignAndPausePartitionsLiftsIt) {
-  ASSERT_TRUE(cluster_->CreateTopic("stuck", 1).ok());
-  auto p = broker_->publisher("stuck");
-  ASSERT_TRUE(p.ok());
   Checker unused;
-  Publish(*p, "stuck", 0, 5, unused);
+  CreateAndPublish("stuck", 1, 5, unused);
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   for (const auto& [k, v] :
@@ -550,11 +552,8 @@ TEST_F(KafkaTest, LibrdkafkaKeepsAPauseAcrossAnUnassignAndPausePartitionsLiftsIt
 // rest: before, those coming back stayed paused while the source thought them resumed,
 // and their messages were never fetched while the member kept fetching.
 TEST_F(KafkaTest, PartitionsPausedWhileIdleAndMovedByRebalancesAreReadWhenTheyComeBack) {
-  ASSERT_TRUE(cluster_->CreateTopic("repaused", 4).ok());
-  auto p = broker_->publisher("repaused");
-  ASSERT_TRUE(p.ok());
   Checker checker;
-  Publish(*p, "repaused", 0, 100, checker);
+  CreateAndPublish("repaused", 4, 100, checker);
   SubscriberOptions o = Opts("repaused");
   o.max_outstanding_messages = 4;  // full after one fetch: the keeper pauses after 1 s
   auto a = broker_->subscriber("repausers", o);
@@ -575,6 +574,8 @@ TEST_F(KafkaTest, PartitionsPausedWhileIdleAndMovedByRebalancesAreReadWhenTheyCo
   }
   ASSERT_GT(by_b, 0) << "the second member never got a partition";
   b->Shutdown();  // its partitions go back to a
+  auto p = broker_->publisher("repaused");
+  ASSERT_TRUE(p.ok());
   Publish(*p, "repaused", 100, 200, checker);
   DrainPull(*a, checker, 200, absl::Seconds(40));
   a->Shutdown();
