@@ -43,6 +43,21 @@ for args in "bench -n 0:--messages: must be a positive whole number (>= 1), got 
   grep -qF -- "--${args#*:--}" "$DIR/err" || fail "${args%%:--*}: $(cat "$DIR/err")"
   ! grep -q "not in range" "$DIR/err" || fail "${args%%:--*}: CLI11's range message: $(cat "$DIR/err")"
 done
+# What CLI11 refuses is one "unibus: INVALID_ARGUMENT:" line, exit 2, naming the --help to read.
+for args in "consume -s billing --max abc:--max: must be a whole number >= 0, got abc; see unibus consume --help" \
+            "consume:--subscription is required; see unibus consume --help" \
+            "consume -s billing --bogus:--bogus; see unibus consume --help" \
+            "topics lst:'lst' is not a subcommand of 'unibus topics': one of create, delete, list, describe" \
+            "topics:'unibus topics' needs a subcommand: one of create"; do
+  read -ra argv <<<"${args%%:*}"
+  expect_rc 2 "$U" "${argv[@]}"
+  grep -qF -- "unibus: INVALID_ARGUMENT: " "$DIR/err" || fail "${args%%:*}: not one line: $(cat "$DIR/err")"
+  grep -qF -- "${args#*:}" "$DIR/err" || fail "${args%%:*}: $(cat "$DIR/err")"
+  [ "$(wc -l <"$DIR/err")" = 1 ] || fail "${args%%:*}: more than one line: $(cat "$DIR/err")"
+done
+expect_rc 2 "$U" topics list --url ""                     # not the default broker, silently
+grep -qF -- "--url: is empty; give a broker URL" "$DIR/err" || fail "--url '': $(cat "$DIR/err")"
+expect_rc 0 "$U" consume --help
 if "$U" train --help >/dev/null 2>&1; then
   "$U" train --lr 0 >"$DIR/out" 2>"$DIR/err" && fail "train --lr 0 was accepted"
   grep -qF -- "--lr: must be a positive number (> 0), got 0" "$DIR/err" || fail "train --lr 0: $(cat "$DIR/err")"

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "core/duration.h"
 #include "yaml-cpp/yaml.h"
@@ -62,7 +63,15 @@ CLI::Validator RealIn(double lo, double hi, bool hi_open) {
 
 void AddBrokerFlags(CLI::App* app, BrokerFlags* flags) {
   app->add_option("--url", flags->url,
-                  "broker URL: sqlite://PATH, mem://, kafka://HOST:PORT, pubsub://PROJECT");
+                  "broker URL: sqlite://PATH, mem://, kafka://HOST:PORT, pubsub://PROJECT")
+      ->check(CLI::Validator(
+          [](const std::string& url) -> std::string {
+            return url.empty() ? "is empty; give a broker URL (e.g. sqlite://unibus.db) or leave "
+                                 "--url out for the default (UNIBUS_URL, unibus.yaml, "
+                                 "sqlite://unibus.db)"
+                               : "";
+          },
+          "URL"));
   app->add_option("--broker", flags->broker, "a broker named in the config file");
   app->add_option_function<std::string>(
       "--config",
@@ -117,6 +126,34 @@ int Fail(const absl::Status& s) {
     default:
       return 1;
   }
+}
+
+absl::Status ParseErrorStatus(const CLI::App& app, const CLI::ParseError& e) {
+  // The deepest subcommand given: its --help is the one to read.
+  const CLI::App* cmd = &app;
+  std::string where = "unibus";
+  while (!cmd->get_subcommands().empty()) {
+    cmd = cmd->get_subcommands().front();
+    absl::StrAppend(&where, " ", cmd->get_name());
+  }
+  std::string what = e.what();
+  // `unibus topics lst`: CLI11 says only "A subcommand is required".
+  if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr &&
+      absl::StrContains(what, "subcommand") && !cmd->get_subcommands({}).empty()) {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : cmd->get_subcommands({})) names.push_back(sub->get_name());
+    const std::vector<std::string> rest = cmd->remaining();
+    const std::string one_of = absl::StrCat("one of ", absl::StrJoin(names, ", "));
+    if (rest.empty()) {
+      what = absl::StrCat("'", where, "' needs a subcommand: ", one_of);
+    } else if (absl::StartsWith(rest.front(), "-")) {
+      what = absl::StrCat("'", where, "' has no option '", rest.front(),
+                          "' and needs a subcommand: ", one_of);
+    } else {
+      what = absl::StrCat("'", rest.front(), "' is not a subcommand of '", where, "': ", one_of);
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(what, "; see ", where, " --help"));
 }
 
 void Exit(int code) {

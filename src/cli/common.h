@@ -57,6 +57,11 @@ absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url);
 // Prints "unibus: <message>" on stderr and returns the exit code for `s`.
 int Fail(const absl::Status& s);
 
+// A command line CLI11 refused (an unknown flag or subcommand, a value its check
+// refused, a missing option) as InvalidArgument, naming the subcommand's --help, so
+// it is one line and exit code 2 like every other invalid argument.
+absl::Status ParseErrorStatus(const CLI::App& app, const CLI::ParseError& e);
+
 // Ends a subcommand with `code` (CLI11 turns it into the process exit code).
 void Exit(int code);
 

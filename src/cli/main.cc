@@ -51,8 +51,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {
     return e.get_exit_code();
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return unibus::cli::Fail(unibus::cli::ParseErrorStatus(app, e));
   }
   return 0;
 }
