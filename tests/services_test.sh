@@ -136,6 +136,14 @@ if [ "$BACKEND" = kafka ]; then
   grep -q '^unibus_subscription_partition_lag{partition="0",subscription="sink"} ' "$DIR/metrics" ||
     fail "no per-partition lag on Kafka: $(grep -v '^#' "$DIR/metrics")"
 fi
+# What the admin API knows of the sink's subscription, in words where a backend cannot tell.
+"$UNIBUS" subscriptions describe sink >"$DIR/describe" || fail "subscriptions describe sink"
+grep -qE -- '(: | )-1( |$)' "$DIR/describe" && fail "describe prints -1 for what it does not know: $(cat "$DIR/describe")"
+grep -qE '^backlog: [0-9]+$' "$DIR/describe" || fail "describe: no backlog: $(cat "$DIR/describe")"
+if [ "$BACKEND" = kafka ]; then
+  grep -qE '^members: [1-9]' "$DIR/describe" && grep -qE '^  0 [0-9]+ [0-9]+ [0-9]+$' "$DIR/describe" ||
+    fail "describe on Kafka: no members or per-partition offsets and lag: $(cat "$DIR/describe")"
+fi
 stop "$CLASSIFY" "classify"
 stop "$SINK" "sink"
 CLASSIFY= SINK=

@@ -1,6 +1,10 @@
 // unibus subscriptions create|delete|list|describe
+#include <cstdint>
 #include <iostream>
+#include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "cli/common.h"
 #include "cli/subcommands.h"
 
@@ -43,11 +47,30 @@ int run_subscriptions(const std::string& action, const SubscriptionsOptions& o) 
   } else {
     auto info = admin.DescribeSubscription(o.name);
     if (!info.ok()) return Fail(info.status());
+    // -1 is what a backend cannot tell (SubscriptionInfo): said in words, not as a count.
+    auto count = [](std::int64_t n) {
+      return n < 0 ? std::string("unknown (not reported by this backend)") : absl::StrCat(n);
+    };
     std::cout << "subscription: " << info->name << "\ntopic: " << info->topic
-              << "\nbacklog: " << info->backlog << "\nin_flight: " << info->in_flight
-              << "\nack_deadline: " << absl::FormatDuration(info->ack_deadline) << "\n";
+              << "\nbacklog: " << count(info->backlog) << "\nin_flight: " << count(info->in_flight)
+              << "\nack_deadline: "
+              << (info->ack_deadline > absl::ZeroDuration()
+                      ? absl::FormatDuration(info->ack_deadline)
+                      : std::string("none (deliveries are not leased on this backend)"))
+              << "\n";
     if (!info->dead_letter_topic.empty())
       std::cout << "dead_letter_topic: " << info->dead_letter_topic << "\n";
+    if (!info->members.empty() || !info->partitions.empty()) {
+      std::cout << "members: " << info->members.size() << "\n";
+      for (const auto& m : info->members) std::cout << "  " << m << "\n";
+    }
+    if (!info->partitions.empty()) {
+      std::cout << "partitions: partition committed_offset high_offset lag\n";
+      for (const auto& p : info->partitions) {
+        std::cout << "  " << p.partition << " " << p.committed_offset << " " << p.high_offset << " "
+                  << p.lag << "\n";
+      }
+    }
   }
   return 0;
 }
