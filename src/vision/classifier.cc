@@ -84,27 +84,41 @@ absl::StatusOr<std::vector<Classification>> Classifier::Classify(const std::uint
   return out;
 }
 
-absl::StatusOr<double> MeasurePeakGemmGflops(int size, int repetitions, int threads) {
+absl::StatusOr<PeakGflops> MeasurePeakGflops(int size, int repetitions, int threads) {
   if (size < 1 || repetitions < 1 || threads < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("GEMM size, repetitions and threads must be >= 1, got ", size, ", ",
                      repetitions, ", ", threads));
   }
-  try {
-    SetCpuThreads(threads);
-    c10::InferenceMode inference;
-    torch::Tensor a = torch::rand({size, size});
-    torch::Tensor b = torch::rand({size, size});
-    torch::Tensor c = torch::empty({size, size});
+  // The fastest of `repetitions` runs of `f` (after one warm-up), as GFLOP/s of `flops`.
+  auto best_rate = [repetitions](double flops, const auto& f) {
     double best = 0;
     for (int rep = -1; rep < repetitions; ++rep) {  // rep -1 warms up
       const auto start = std::chrono::steady_clock::now();
-      torch::mm_out(c, a, b);
+      f();
       const double s =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (rep >= 0) best = std::max(best, 2.0 * size * size * static_cast<double>(size) / s);
+      if (rep >= 0) best = std::max(best, flops / s);
     }
     return best / 1e9;
+  };
+  try {
+    SetCpuThreads(threads);
+    c10::InferenceMode inference;
+    PeakGflops peak;
+    const double n = size;
+    torch::Tensor a = torch::rand({size, size});
+    torch::Tensor b = torch::rand({size, size});
+    torch::Tensor c = torch::empty({size, size});
+    peak.blas = best_rate(2.0 * n * n * n, [&] { torch::mm_out(c, a, b); });
+    constexpr int kSide = 32;  // positions: the product's rows
+    torch::Tensor x = torch::rand({1, size, kSide, kSide}).to_mkldnn();
+    torch::Tensor w = at::mkldnn_reorder_conv2d_weight(torch::rand({size, size, 1, 1}).to_mkldnn(),
+                                                       {0, 0}, {1, 1}, {1, 1}, 1);
+    peak.onednn = best_rate(2.0 * kSide * kSide * n * n, [&] {
+      (void)at::mkldnn_convolution(x, w, c10::nullopt, {0, 0}, {1, 1}, {1, 1}, 1);
+    });
+    return peak;
   } catch (const std::exception& e) {
     std::string what = e.what();
     if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);

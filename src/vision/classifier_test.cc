@@ -98,10 +98,12 @@ TEST(ClassifierTest, FlopsPerImageCountsEveryLayer) {
   // conv 1->24 at 28x28, 24->48 at 14x14, 48->96 at 7x7 (3x3), fc 864->128->10.
   EXPECT_EQ(FlopsPerImage(),
             2 * (9 * 24 * 784 + 9 * 24 * 48 * 196 + 9 * 48 * 96 * 49 + 864 * 128 + 128 * 10));
-  absl::StatusOr<double> peak = MeasurePeakGemmGflops(128, 2, 1);
+  absl::StatusOr<PeakGflops> peak = MeasurePeakGflops(128, 2, 1);
   ASSERT_TRUE(peak.ok()) << peak.status();
-  EXPECT_GT(*peak, 0.0);
-  EXPECT_EQ(MeasurePeakGemmGflops(0, 2, 1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_GT(peak->blas, 0.0);
+  EXPECT_GT(peak->onednn, 0.0);
+  EXPECT_EQ(peak->best(), std::max(peak->blas, peak->onednn));
+  EXPECT_EQ(MeasurePeakGflops(0, 2, 1).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 class BadModelTest : public ::testing::Test {
