@@ -13,15 +13,23 @@ namespace {
 void LogToSpdlog(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
   auto* opaque = static_cast<ClientOpaque*>(rd_kafka_opaque(rk));
   if (opaque == nullptr || opaque->logger == nullptr) return;
-  spdlog::logger* logger = opaque->logger;
-  spdlog::level::level_enum l = level <= 3   ? spdlog::level::err
-                                : level == 4 ? spdlog::level::warn
-                                : level <= 6 ? spdlog::level::info
-                                             : spdlog::level::debug;
-  logger->log(l, "librdkafka {} {}: {}", rd_kafka_name(rk), fac, buf);
+  opaque->logger->log(LogLevelOf(level, fac, buf), "librdkafka {} {}: {}", rd_kafka_name(rk), fac,
+                      buf);
 }
 
 }  // namespace
+
+spdlog::level::level_enum LogLevelOf(int level, absl::string_view facility,
+                                     absl::string_view text) {
+  if (level == 4 && facility == "GETPID" &&
+      absl::StrContains(text, "Coordinator load in progress") && absl::EndsWith(text, "retrying")) {
+    return spdlog::level::info;
+  }
+  return level <= 3   ? spdlog::level::err
+         : level == 4 ? spdlog::level::warn
+         : level <= 6 ? spdlog::level::info
+                      : spdlog::level::debug;
+}
 
 absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url,
                                            const BrokerOptions& options) {

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "core/url.h"
+#include "spdlog/common.h"
 #include "unibus/options.h"
 
 namespace spdlog {
@@ -65,6 +66,13 @@ struct ClientConfig {
   std::map<std::string, std::string> properties;
   BrokerOptions options;
 };
+
+// The spdlog level a librdkafka log line of syslog `level` (0-7) from `facility` is
+// logged at: errors at err, warnings at warn, notices and info at info, debug at debug.
+// One warning is info: an idempotent producer's first "Failed to acquire idempotence
+// PID ... Coordinator load in progress: retrying" (facility GETPID), which every fresh
+// cluster gives while its transaction coordinator loads and librdkafka retries.
+spdlog::level::level_enum LogLevelOf(int level, absl::string_view facility, absl::string_view text);
 
 // Resolves `url` (kafka://HOST:PORT[,HOST:PORT...]?k=v&config_file=PATH) and
 // `options`. InvalidArgument for an empty host list or a malformed properties file
