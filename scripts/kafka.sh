@@ -31,6 +31,7 @@
 #   on 127.0.0.1 (its ANONYMOUS principal, the brokers' own, is a super user there).
 #   Passwords are never printed.
 # stop: SIGTERM every node (or node K), SIGKILL after a grace period (or at once, --kill).
+# status: lists the nodes; exits 3 unless every node runs.
 #
 # Environment: UNIBUS_KAFKA_JVM_OPTS (default: small heap, serial GC, quick-start JIT),
 #   UNIBUS_KAFKA_START_TIMEOUT (seconds, default 120), UNIBUS_CACHE (default ~/.cache/unibus).
@@ -466,6 +467,7 @@ cmd_stop() {
       sleep 0.2
     done
   done
+  for k in "${nodes[@]}"; do node_launched "$k" || rm -f "$DIR/node-$k/pid"; done
   echo "stopped ${#pids[@]} node(s) in $DIR"
 }
 
