@@ -31,6 +31,10 @@ expect_rc 0 "$U" consume -s billing --timeout 1s         # everything was acked:
 
 expect_rc 3 "$U" publish -t nosuch x                     # NotFound
 grep -q "topics create nosuch" "$DIR/err" || fail "NotFound does not say what to do"
+grep -q -- "--create-topic" "$DIR/err" || fail "NotFound does not name publish --create-topic: $(cat "$DIR/err")"
+expect_rc 3 "$U" subscriptions create nosuch-readers --topic nosuch
+grep -q "topics create nosuch" "$DIR/err" || fail "NotFound does not say what to do"
+grep -q "create_topic_if_missing" "$DIR/err" && fail "a subscription is told about a publisher option: $(cat "$DIR/err")"
 expect_rc 2 "$U" topics list --url 'foo://x'             # unknown scheme
 expect_rc 2 "$U" topics create 'bad name'               # invalid name
 expect_rc 2 "$U" publish -t orders --attr novalue x      # malformed attribute

@@ -82,7 +82,8 @@ absl::Status TopicNotFound(absl::string_view url, absl::string_view topic, Calle
   return absl::NotFoundError(absl::StrCat("topic '", topic, "' does not exist on ", url,
                                           "; create it (unibus topics create ", topic, ")",
                                           caller == Caller::kPublisher
-                                              ? " or set PublisherOptions::create_topic_if_missing"
+                                              ? " or set PublisherOptions::create_topic_if_missing "
+                                                "(unibus publish --create-topic)"
                                               : " before subscribing to it"));
 }
 

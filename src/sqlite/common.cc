@@ -58,11 +58,14 @@ bool DecodeAttributes(std::string_view blob, std::map<std::string, std::string>*
   return true;
 }
 
-absl::Status TopicNotFound(const Db& db, std::string_view topic_view) {
+absl::Status TopicNotFound(const Db& db, std::string_view topic_view, bool publishing) {
   const std::string topic(topic_view);
-  return absl::NotFoundError(absl::StrCat("topic '", topic, "' does not exist in ", db.config().url,
-                                          "; create it with `unibus topics create ", topic,
-                                          "` (or set PublisherOptions::create_topic_if_missing)"));
+  return absl::NotFoundError(absl::StrCat(
+      "topic '", topic, "' does not exist in ", db.config().url,
+      "; create it with `unibus topics create ", topic, "`",
+      publishing ? " (or set PublisherOptions::create_topic_if_missing; unibus publish "
+                   "--create-topic)"
+                 : ""));
 }
 
 absl::Status SubscriptionNotFound(const Db& db, std::string_view subscription_view) {

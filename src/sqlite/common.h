@@ -24,7 +24,10 @@ std::string EncodeAttributes(const std::map<std::string, std::string>& attribute
 // False when `blob` is malformed (then `out` holds what parsed).
 bool DecodeAttributes(std::string_view blob, std::map<std::string, std::string>* out);
 
-absl::Status TopicNotFound(const Db& db, std::string_view topic);
+// NotFound for `topic`, saying how to create it; `publishing`: also the publisher's
+// option that creates it (not said to a subscriber or an admin call, whose caller
+// cannot set it).
+absl::Status TopicNotFound(const Db& db, std::string_view topic, bool publishing = false);
 absl::Status SubscriptionNotFound(const Db& db, std::string_view subscription);
 
 // A lease token: "<seq>.<attempts>", so that a consumer whose lease expired and was

@@ -20,7 +20,7 @@ absl::StatusOr<std::vector<absl::StatusOr<MessageId>>> SqliteSink::PublishBatch(
       StmtScope t(*q);
       t->BindText(1, topic);
       const int rc = t->Step();
-      if (rc == SQLITE_DONE) return TopicNotFound(db, topic);
+      if (rc == SQLITE_DONE) return TopicNotFound(db, topic, /*publishing=*/true);
       if (rc != SQLITE_ROW) return db.Error(rc, absl::StrCat("looking up topic '", topic, "'"));
       topic_id = t->Int(0);
       first = t->Int(1);

@@ -98,7 +98,8 @@ TEST(SinkTest, MissingTopicIsNotFoundAndSaysWhatToDo) {
   EXPECT_EQ(r.status().message(),
             absl::StrCat("topic 'nope' does not exist in ", db.url(),
                          "; create it with `unibus topics create nope` (or set "
-                         "PublisherOptions::create_topic_if_missing)"));
+                         "PublisherOptions::create_topic_if_missing; unibus publish "
+                         "--create-topic)"));
 }
 
 TEST(SinkTest, AFailingBatchWritesNothing) {
