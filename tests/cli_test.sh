@@ -62,6 +62,9 @@ done
 expect_rc 2 "$U" topics list --url ""                     # not the default broker, silently
 grep -qF -- "--url: is empty; give a broker URL" "$DIR/err" || fail "--url '': $(cat "$DIR/err")"
 expect_rc 0 "$U" consume --help
+grep -q "^Usage: .* consume" "$DIR/out" || fail "consume --help printed no usage: $(cat "$DIR/out")"
+expect_rc 0 "$U" --version
+grep -qx "unibus 0.1.0" "$DIR/out" || fail "--version: $(cat "$DIR/out")"
 if "$U" train --help >/dev/null 2>&1; then
   "$U" train --lr 0 >"$DIR/out" 2>"$DIR/err" && fail "train --lr 0 was accepted"
   grep -qF -- "--lr: must be a positive number (> 0), got 0" "$DIR/err" || fail "train --lr 0: $(cat "$DIR/err")"

@@ -141,7 +141,7 @@ fi
 grep -qE -- '(: | )-1( |$)' "$DIR/describe" && fail "describe prints -1 for what it does not know: $(cat "$DIR/describe")"
 grep -qE '^backlog: [0-9]+$' "$DIR/describe" || fail "describe: no backlog: $(cat "$DIR/describe")"
 if [ "$BACKEND" = kafka ]; then
-  grep -qE '^members: [1-9]' "$DIR/describe" && grep -qE '^  0 [0-9]+ [0-9]+ [0-9]+$' "$DIR/describe" ||
+  grep -qE '^members: [1-9]' "$DIR/describe" && grep -qE '^  0 ([0-9]+|none) [0-9]+ [0-9]+$' "$DIR/describe" ||
     fail "describe on Kafka: no members or per-partition offsets and lag: $(cat "$DIR/describe")"
 fi
 stop "$CLASSIFY" "classify"

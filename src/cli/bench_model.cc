@@ -180,7 +180,9 @@ void setup_bench_model(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "LibTorch threads (1 measures one core)")
       ->capture_default_str()
       ->check(Positive());
-  cmd->add_option("--gemm-size", o->gemm_size, "side of the square matrices of the peak SGEMM")
+  cmd->add_option("--gemm-size", o->gemm_size,
+                  "side of the square matrices of the peak SGEMM (and the channels of its oneDNN "
+                  "1x1 convolution)")
       ->capture_default_str()
       ->check(Positive());
   cmd->add_option("--core", o->core, "CPU to pin to (-1: the one it starts on)")

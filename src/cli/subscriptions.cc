@@ -65,10 +65,14 @@ int run_subscriptions(const std::string& action, const SubscriptionsOptions& o) 
       for (const auto& m : info->members) std::cout << "  " << m << "\n";
     }
     if (!info->partitions.empty()) {
+      // One line each; what is not known is a word, so the columns stay one token.
       std::cout << "partitions: partition committed_offset high_offset lag\n";
+      auto number = [](std::int64_t n, const char* none) {
+        return n < 0 ? std::string(none) : absl::StrCat(n);
+      };
       for (const auto& p : info->partitions) {
-        std::cout << "  " << p.partition << " " << p.committed_offset << " " << p.high_offset << " "
-                  << p.lag << "\n";
+        std::cout << "  " << p.partition << " " << number(p.committed_offset, "none") << " "
+                  << number(p.high_offset, "unknown") << " " << number(p.lag, "unknown") << "\n";
       }
     }
   }

@@ -69,9 +69,11 @@ struct ClientConfig {
 
 // The spdlog level a librdkafka log line of syslog `level` (0-7) from `facility` is
 // logged at: errors at err, warnings at warn, notices and info at info, debug at debug.
-// One warning is info: an idempotent producer's first "Failed to acquire idempotence
-// PID ... Coordinator load in progress: retrying" (facility GETPID), which every fresh
-// cluster gives while its transaction coordinator loads and librdkafka retries.
+// One warning is info: an idempotent producer's "Failed to acquire idempotence PID ...
+// Coordinator load in progress: retrying" (facility GETPID), which every fresh cluster
+// gives while its transaction coordinator loads and librdkafka retries. (Every such
+// line, not only the first: a coordinator that never loads shows as publishes failing
+// at message.timeout.ms, with their own error.)
 spdlog::level::level_enum LogLevelOf(int level, absl::string_view facility, absl::string_view text);
 
 // Resolves `url` (kafka://HOST:PORT[,HOST:PORT...]?k=v&config_file=PATH) and

@@ -111,6 +111,9 @@ absl::StatusOr<PeakGflops> MeasurePeakGflops(int size, int repetitions, int thre
     torch::Tensor b = torch::rand({size, size});
     torch::Tensor c = torch::empty({size, size});
     peak.blas = best_rate(2.0 * n * n * n, [&] { torch::mm_out(c, a, b); });
+    if (!at::hasMKLDNN()) return peak;  // a LibTorch without oneDNN: BLAS only
+    // (Each call allocates its output, where mm_out writes into `c`: if anything, this
+    // reads oneDNN's peak a little low.)
     constexpr int kSide = 32;  // positions: the product's rows
     torch::Tensor x = torch::rand({1, size, kSide, kSide}).to_mkldnn();
     torch::Tensor w = at::mkldnn_reorder_conv2d_weight(torch::rand({size, size, 1, 1}).to_mkldnn(),

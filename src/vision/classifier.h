@@ -52,6 +52,7 @@ struct PeakGflops {
   // 32x32 positions into size channels, a (1024 x size) x (size x size) product. An
   // OpenBLAS that does not know the CPU runs an older kernel (e.g. AVX2 on an
   // AVX-512 core) while oneDNN uses the widest vectors, so either can be the faster.
+  // 0 when LibTorch was built without oneDNN.
   double onednn = 0;
   // What "of peak" is measured against: the faster of the two.
   double best() const { return blas > onednn ? blas : onednn; }

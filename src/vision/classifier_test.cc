@@ -101,8 +101,7 @@ TEST(ClassifierTest, FlopsPerImageCountsEveryLayer) {
   absl::StatusOr<PeakGflops> peak = MeasurePeakGflops(128, 2, 1);
   ASSERT_TRUE(peak.ok()) << peak.status();
   EXPECT_GT(peak->blas, 0.0);
-  EXPECT_GT(peak->onednn, 0.0);
-  EXPECT_EQ(peak->best(), std::max(peak->blas, peak->onednn));
+  EXPECT_GT(peak->onednn, 0.0) << "this LibTorch has oneDNN (the mkldnn layout runs on it)";
   EXPECT_EQ(MeasurePeakGflops(0, 2, 1).status().code(), absl::StatusCode::kInvalidArgument);
 }
 

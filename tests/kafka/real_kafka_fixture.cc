@@ -39,7 +39,7 @@ void RealKafka::SetUp() {
 }
 
 void RealKafka::TearDown() {
-  if (HasFailure() && cluster != nullptr) {
+  if (HasFailure() && cluster != nullptr && !cluster->dir().empty()) {
     std::fprintf(stderr, "the cluster's logs (%s):\n%s", cluster->dir().c_str(),
                  cluster->LogDigest(40).c_str());
   }

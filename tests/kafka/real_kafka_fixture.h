@@ -36,7 +36,8 @@ class RealKafka : public ::testing::Test {
   void TearDown() override;
 
   // `base` with a suffix no other call in this process returns, so a test can run
-  // again on the same cluster (--gtest_repeat).
+  // again on the same cluster (--gtest_repeat; the fault tests use it, the admin
+  // tests of real_kafka_test.cc still have fixed names).
   static std::string Unique(const std::string& base);
 
   // kafka-topics / kafka-consumer-groups from the same jars; "" (and a failure) on error.
