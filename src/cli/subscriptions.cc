@@ -48,12 +48,13 @@ int run_subscriptions(const std::string& action, const SubscriptionsOptions& o) 
     auto info = admin.DescribeSubscription(o.name);
     if (!info.ok()) return Fail(info.status());
     // -1 is what a backend cannot tell (SubscriptionInfo): said in words, not as a count.
-    auto count = [](std::int64_t n) {
-      return n < 0 ? std::string("unknown (not reported by this backend)") : absl::StrCat(n);
+    auto number = [](std::int64_t n, const char* unknown) {
+      return n < 0 ? std::string(unknown) : absl::StrCat(n);
     };
+    const char* kNotReported = "unknown (not reported by this backend)";
     std::cout << "subscription: " << info->name << "\ntopic: " << info->topic
-              << "\nbacklog: " << count(info->backlog) << "\nin_flight: " << count(info->in_flight)
-              << "\nack_deadline: "
+              << "\nbacklog: " << number(info->backlog, kNotReported)
+              << "\nin_flight: " << number(info->in_flight, kNotReported) << "\nack_deadline: "
               << (info->ack_deadline > absl::ZeroDuration()
                       ? absl::FormatDuration(info->ack_deadline)
                       : std::string("none (deliveries are not leased on this backend)"))
@@ -65,11 +66,8 @@ int run_subscriptions(const std::string& action, const SubscriptionsOptions& o) 
       for (const auto& m : info->members) std::cout << "  " << m << "\n";
     }
     if (!info->partitions.empty()) {
-      // One line each; what is not known is a word, so the columns stay one token.
+      // One line each; what is not known is one word, so the columns stay one token each.
       std::cout << "partitions: partition committed_offset high_offset lag\n";
-      auto number = [](std::int64_t n, const char* none) {
-        return n < 0 ? std::string(none) : absl::StrCat(n);
-      };
       for (const auto& p : info->partitions) {
         std::cout << "  " << p.partition << " " << number(p.committed_offset, "none") << " "
                   << number(p.high_offset, "unknown") << " " << number(p.lag, "unknown") << "\n";
