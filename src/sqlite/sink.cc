@@ -11,9 +11,9 @@ absl::StatusOr<std::vector<absl::StatusOr<MessageId>>> SqliteSink::PublishBatch(
   std::lock_guard<std::mutex> lock(mu_);
   Db& db = *db_;
   std::int64_t first = 0;
+  std::int64_t topic_id = -1;
   std::string attributes;
   absl::Status s = db.Write([&]() -> absl::Status {
-    std::int64_t topic_id;
     {
       auto q = db.Prepare("SELECT id, next_seq FROM topics WHERE name = ?1");
       if (!q.ok()) return q.status();
@@ -59,7 +59,7 @@ absl::StatusOr<std::vector<absl::StatusOr<MessageId>>> SqliteSink::PublishBatch(
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  db.file().NotifyCommit();
+  db.file().NotifyCommit(topic_id);
   // Retention failing (say, the file is locked) never fails the publish that was
   // stored; the next check retries.
   (void)MaybeApplyRetention(db);

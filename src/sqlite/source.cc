@@ -25,7 +25,10 @@ absl::StatusOr<std::vector<Delivery>> SqliteSource::Fetch(std::size_t max, std::
   FileState& file = db_->file();
   for (;;) {
     if (closed_.load()) return std::vector<Delivery>{};
-    const std::uint64_t seen = file.commits.load();
+    // Read before looking, so that a publish committed after the look wakes the wait.
+    // The topic's signal is known after the first look (which reads the topic's id).
+    std::shared_ptr<FileState::TopicSignal> signal = signal_;
+    const std::uint64_t seen = signal ? signal->commits.load() : 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       const bool scan = NowMillis() >= next_lease_scan_ms_;
@@ -35,19 +38,28 @@ absl::StatusOr<std::vector<Delivery>> SqliteSource::Fetch(std::size_t max, std::
       auto v = db_->DataVersion();
       if (!v.ok()) return v.status();
       data_version_ = *v;
+      if (!signal || signal_topic_id_ != topic_id_) {
+        // First wait, or the subscription's topic changed: take its signal and look
+        // again, so that no commit falls between the look and the wait.
+        auto fresh = file.SignalFor(topic_id_);
+        std::lock_guard<std::mutex> file_lock(file.mu);
+        signal_ = std::move(fresh);
+        signal_topic_id_ = topic_id_;
+        continue;
+      }
     }
-    // Nothing now: sleep until this process commits, another process's commit shows
-    // in data_version, a lease scan is due, or time is up.
+    // Nothing now: sleep until this process commits to the topic, another process's
+    // commit shows in data_version, a lease scan is due, or time is up.
     for (;;) {
       const auto now = Clock::now();
       if (now >= until) return std::vector<Delivery>{};
       {
         std::unique_lock<std::mutex> lock(file.mu);
-        file.cv.wait_until(lock, std::min(until, now + absl::ToChronoNanoseconds(kPollInterval)),
-                           [&] { return closed_.load() || file.commits.load() != seen; });
+        signal->cv.wait_until(lock, std::min(until, now + absl::ToChronoNanoseconds(kPollInterval)),
+                              [&] { return closed_.load() || signal->commits.load() != seen; });
       }
       if (closed_.load()) return std::vector<Delivery>{};
-      if (file.commits.load() != seen) break;
+      if (signal->commits.load() != seen) break;
       std::lock_guard<std::mutex> lock(mu_);
       auto v = db_->DataVersion();
       if (!v.ok()) return v.status();
@@ -333,7 +345,14 @@ absl::Status SqliteSource::Release(const std::vector<std::string>& tokens) {
   auto s = ForEachToken(
       tokens, "UPDATE leases SET deadline_ms = ?4 WHERE sub_id = ?1 AND seq = ?2 AND attempts = ?3",
       0, "releasing leases");
-  if (s.ok()) db_->file().NotifyCommit();
+  if (s.ok()) {
+    std::int64_t topic_id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      topic_id = topic_id_;
+    }
+    db_->file().NotifyCommit(topic_id);  // the released messages are its topic's
+  }
   return s;
 }
 
@@ -346,11 +365,13 @@ absl::Status SqliteSource::ExtendLeases(const std::vector<std::string>& tokens,
 
 void SqliteSource::Close() {
   FileState& file = db_->file();
+  std::shared_ptr<FileState::TopicSignal> signal;
   {
     std::lock_guard<std::mutex> lock(file.mu);
     closed_.store(true);
+    signal = signal_;
   }
-  file.cv.notify_all();
+  if (signal) signal->cv.notify_all();
 }
 
 }  // namespace unibus::sqlite_internal

@@ -10,6 +10,7 @@
 
 #include "core/source.h"
 #include "sqlite/db.h"
+#include "sqlite/store.h"
 
 namespace unibus::sqlite_internal {
 
@@ -80,6 +81,11 @@ class SqliteSource : public core_internal::SubscriptionSource {
   std::int64_t next_seq_ = 0;            // guarded by mu_
   std::int64_t next_lease_scan_ms_ = 0;  // guarded by mu_
   std::int64_t data_version_ = -1;       // guarded by mu_
+  // What Fetch waits on: the signal of the topic it last read (topic_id_ then).
+  // Written by Fetch under mu_ and the file's mu; read by Fetch, and by Close under
+  // the file's mu.
+  std::shared_ptr<FileState::TopicSignal> signal_;
+  std::int64_t signal_topic_id_ = -1;
 };
 
 }  // namespace unibus::sqlite_internal

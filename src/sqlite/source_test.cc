@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "sqlite/sqlite_test_util.h"
+#include "sqlite/store.h"
 
 namespace unibus::sqlite_internal {
 namespace {
@@ -243,6 +245,34 @@ TEST_F(SourceTest, FetchWakesWhenAnotherConnectionPublishes) {
     PublishRange(*sink_, "orders", "m", 0, 1);
   });
   // The wait is long; the publish ends it.
+  auto got = source->Fetch(10, 1 << 20, absl::Seconds(30));
+  publisher.join();
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(Data(*got), std::vector<std::string>{"m0"});
+}
+
+TEST_F(SourceTest, APublishWakesOnlyTheFetchesOfItsTopic) {
+  // A waiting Fetch sleeps on its topic's signal: publishes to other topics of the
+  // file leave it asleep (before, every commit woke every subscriber's fetch thread).
+  ASSERT_TRUE(admin_->CreateTopic(TopicConfig{.name = "audit"}).ok());
+  Subscribe("billing");
+  const std::int64_t orders = RawQuery(db_.path(), "SELECT id FROM topics WHERE name = 'orders'");
+  const std::int64_t audit = RawQuery(db_.path(), "SELECT id FROM topics WHERE name = 'audit'");
+  std::shared_ptr<FileState> file = FileStateFor(db_.path());
+  auto orders_signal = file->SignalFor(orders);
+  auto audit_signal = file->SignalFor(audit);
+  EXPECT_NE(orders_signal, audit_signal);
+  EXPECT_EQ(file->SignalFor(orders), orders_signal) << "one signal per topic, shared";
+  auto source = MakeSource(db_.config(), "billing", "orders");
+  std::thread publisher([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    const std::uint64_t before = orders_signal->commits.load();
+    PublishRange(*sink_, "audit", "a", 0, 3);
+    EXPECT_EQ(orders_signal->commits.load(), before) << "a publish to 'audit' woke 'orders'";
+    EXPECT_EQ(audit_signal->commits.load(), 1u);
+    PublishRange(*sink_, "orders", "m", 0, 1);
+    EXPECT_EQ(orders_signal->commits.load(), before + 1);
+  });
   auto got = source->Fetch(10, 1 << 20, absl::Seconds(30));
   publisher.join();
   ASSERT_TRUE(got.ok());

@@ -23,6 +23,31 @@ Db* FileState::Writer(const DbConfig& config) {
   return writers_[i].get();
 }
 
+std::shared_ptr<FileState::TopicSignal> FileState::SignalFor(std::int64_t topic_id) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto& weak = signals_[topic_id];
+  auto signal = weak.lock();
+  if (!signal) {
+    signal = std::make_shared<TopicSignal>();
+    weak = signal;
+    // Forget the signals of topics nobody waits on any more (a process that makes
+    // run-scoped topics would otherwise keep one entry per topic it ever read).
+    std::erase_if(signals_, [](const auto& e) { return e.second.expired(); });
+  }
+  return signal;
+}
+
+void FileState::NotifyCommit(std::int64_t topic_id) {
+  std::shared_ptr<TopicSignal> signal;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = signals_.find(topic_id);
+    if (it == signals_.end() || !(signal = it->second.lock())) return;  // nobody waits
+    signal->commits.fetch_add(1, std::memory_order_relaxed);
+  }
+  signal->cv.notify_all();
+}
+
 std::shared_ptr<FileState> FileStateFor(const std::string& path) {
   std::error_code ec;
   std::filesystem::path p =

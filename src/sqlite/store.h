@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -22,12 +23,21 @@ struct DbConfig;
 struct FileState {
   std::mutex write_mu;
 
-  // Bumped after each commit that may let a waiting Fetch make progress (a publish,
-  // a release); waiters in this process sleep on `cv`. Other processes are noticed
-  // through PRAGMA data_version polling.
+  // What a waiting Fetch of this process sleeps on, one per topic (by id): a commit
+  // that may let a Fetch make progress (a publish, a release) wakes the subscribers of
+  // its topic only. (One signal for the whole file woke every subscriber's fetch
+  // thread on every publish to any topic: in the image pipeline the predictions
+  // sink's on each of the 7,000 image commits a second.) Other processes' commits are
+  // noticed through PRAGMA data_version polling.
+  struct TopicSignal {
+    std::atomic<std::uint64_t> commits{0};  // bumped under FileState::mu
+    std::condition_variable cv;             // waited on with FileState::mu
+  };
   std::mutex mu;
-  std::condition_variable cv;
-  std::atomic<std::uint64_t> commits{0};
+  // The signal of `topic_id`, made on first use and shared while any source holds it.
+  std::shared_ptr<TopicSignal> SignalFor(std::int64_t topic_id);
+  // Wakes the Fetches waiting on `topic_id`'s messages, if any.
+  void NotifyCommit(std::int64_t topic_id);
 
   // When the next retention pass is due (wall clock, microseconds).
   std::atomic<std::int64_t> next_retention_us{0};
@@ -50,17 +60,10 @@ struct FileState {
   FileState();
   ~FileState();
 
-  void NotifyCommit() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      commits.fetch_add(1, std::memory_order_relaxed);
-    }
-    cv.notify_all();
-  }
-
  private:
   std::unique_ptr<Db> writers_[2];          // [synchronous_full]; guarded by write_mu
   bool writer_failed_[2] = {false, false};  // guarded by write_mu
+  std::map<std::int64_t, std::weak_ptr<TopicSignal>> signals_;  // guarded by mu
 };
 
 // The FileState of `path` (made absolute and normalized), shared by all its users
