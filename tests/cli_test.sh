@@ -37,6 +37,12 @@ grep -q "topics create nosuch" "$DIR/err" || fail "NotFound does not say what to
 grep -q "create_topic_if_missing" "$DIR/err" && fail "a subscription is told about a publisher option: $(cat "$DIR/err")"
 expect_rc 2 "$U" topics list --url 'foo://x'             # unknown scheme
 expect_rc 2 "$U" topics create 'bad name'               # invalid name
+grep -q -- "--any-names" "$DIR/err" || fail "the name rule does not say how to use any name: $(cat "$DIR/err")"
+expect_rc 2 "$U" topics create ab                       # too short for the portable rule
+expect_rc 0 "$U" topics create ab --any-names           # sqlite itself accepts it
+expect_rc 0 "$U" topics list
+grep -qx ab "$DIR/out" || fail "topic 'ab' made with --any-names is not listed: $(cat "$DIR/out")"
+expect_rc 0 "$U" topics delete ab
 expect_rc 2 "$U" publish -t orders --attr novalue x      # malformed attribute
 # Flag validators name the rule and the value (not CLI11's "Value 0 not in range 0.000000 to 1.8e308").
 for args in "bench -n 0:--messages: must be a positive whole number (>= 1), got 0" \

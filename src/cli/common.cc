@@ -80,6 +80,10 @@ void AddBrokerFlags(CLI::App* app, BrokerFlags* flags) {
         flags->config_given = true;
       },
       "config file listing brokers and topics (default ./unibus.yaml when present)");
+  app->add_flag("--any-names", flags->any_names,
+                "create topics and subscriptions under any name this backend accepts (default: "
+                "only portable names, 3-249 letters, digits, '.', '_', '-' starting with a "
+                "letter, valid on every backend)");
 }
 
 absl::StatusOr<std::string> ResolveUrl(const BrokerFlags& flags) {

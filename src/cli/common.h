@@ -26,6 +26,8 @@ struct BrokerFlags {
   std::string broker;                  // a named entry of the config file
   std::string config = "unibus.yaml";  // used when it exists (or was given)
   bool config_given = false;
+  // --any-names: BrokerOptions::portable_names = false (names only this backend accepts).
+  bool any_names = false;
 };
 
 void AddBrokerFlags(CLI::App* app, BrokerFlags* flags);
@@ -52,7 +54,7 @@ BrokerOptions BrokerOptionsForCli();
 
 // Opens the broker the flags name (or `url`) with BrokerOptionsForCli().
 absl::StatusOr<Broker> OpenBroker(const BrokerFlags& flags);
-absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url);
+absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url, bool any_names = false);
 
 // Prints "unibus: <message>" on stderr and returns the exit code for `s`.
 int Fail(const absl::Status& s);

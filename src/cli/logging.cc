@@ -41,8 +41,10 @@ BrokerOptions BrokerOptionsForCli() {
   return o;
 }
 
-absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url) {
-  auto b = Broker::Open(url, BrokerOptionsForCli());
+absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url, bool any_names) {
+  BrokerOptions options = BrokerOptionsForCli();
+  options.portable_names = !any_names;
+  auto b = Broker::Open(url, std::move(options));
   if (b.ok()) Logger()->debug("opened {} ({} backend)", b->url(), b->capabilities().backend);
   return b;
 }
@@ -50,7 +52,7 @@ absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url) {
 absl::StatusOr<Broker> OpenBroker(const BrokerFlags& flags) {
   auto url = ResolveUrl(flags);
   if (!url.ok()) return url.status();
-  return OpenBrokerUrl(*url);
+  return OpenBrokerUrl(*url, flags.any_names);
 }
 
 }  // namespace unibus::cli

@@ -26,8 +26,9 @@ std::string Breaks(absl::string_view name) {
 
 constexpr char kRule[] =
     "names unibus creates are 3-249 characters of letters, digits, '.', '_' and '-', starting "
-    "with a letter, so that they work on every backend; BrokerOptions::portable_names=false "
-    "creates any name this backend accepts";
+    "with a letter, so that they work on every backend; to create any name this backend "
+    "accepts, open the broker with BrokerOptions::portable_names=false (CLI: --any-names; "
+    "Python: unibus.open(..., portable_names=False))";
 
 }  // namespace
 
