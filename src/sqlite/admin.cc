@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sqlite/common.h"
+#include "sqlite/store.h"
 
 namespace unibus::sqlite_internal {
 namespace {
@@ -70,10 +71,12 @@ absl::Status SqliteAdmin::CreateTopic(const TopicConfig& c) {
 absl::Status SqliteAdmin::DeleteTopic(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   Db& db = *db_;
-  return db.Write([&]() -> absl::Status {
+  std::int64_t topic_id = -1;
+  absl::Status s = db.Write([&]() -> absl::Status {
     auto id = TopicId(db, name);
     if (!id.ok()) return id.status();
     if (!id->has_value()) return TopicNotFound(db, name);
+    topic_id = **id;
     // Its subscriptions go with it, as on Pub/Sub (there they are detached).
     for (const char* sql :
          {"DELETE FROM leases WHERE sub_id IN (SELECT id FROM subscriptions WHERE topic_id = ?1)",
@@ -83,6 +86,9 @@ absl::Status SqliteAdmin::DeleteTopic(const std::string& name) {
     }
     return absl::OkStatus();
   });
+  // Fetches waiting on the topic look again (and find their subscription gone).
+  if (s.ok()) db.file().NotifyCommit(topic_id);
+  return s;
 }
 
 absl::StatusOr<std::vector<std::string>> SqliteAdmin::Names(const char* sql) {
@@ -179,16 +185,21 @@ absl::Status SqliteAdmin::CreateSubscription(const SubscriptionConfig& c) {
 absl::Status SqliteAdmin::DeleteSubscription(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   Db& db = *db_;
-  return db.Write([&]() -> absl::Status {
-    auto q = db.Prepare("SELECT id FROM subscriptions WHERE name = ?1");
+  std::int64_t topic_id = -1;
+  absl::Status status = db.Write([&]() -> absl::Status {
+    auto q = db.Prepare("SELECT id, topic_id FROM subscriptions WHERE name = ?1");
     if (!q.ok()) return q.status();
     std::optional<std::int64_t> id;
     {
       StmtScope s(*q);
       s->BindText(1, name);
-      auto got = OneInt(db, **q, "looking up a subscription");
-      if (!got.ok()) return got.status();
-      id = *got;
+      const int rc = s->Step();
+      if (rc == SQLITE_ROW) {
+        id = s->Int(0);
+        topic_id = s->Int(1);
+      } else if (rc != SQLITE_DONE) {
+        return db.Error(rc, "looking up a subscription");
+      }
     }
     if (!id) return SubscriptionNotFound(db, name);
     if (auto s = Run(db, "DELETE FROM leases WHERE sub_id = ?1", *id, "deleting a subscription");
@@ -196,6 +207,10 @@ absl::Status SqliteAdmin::DeleteSubscription(const std::string& name) {
       return s;
     return Run(db, "DELETE FROM subscriptions WHERE id = ?1", *id, "deleting a subscription");
   });
+  // Its fetches waiting on the old topic look again: the name may be re-created on
+  // another topic, whose publishes would not wake them.
+  if (status.ok()) db.file().NotifyCommit(topic_id);
+  return status;
 }
 
 absl::StatusOr<SubscriptionInfo> SqliteAdmin::DescribeSubscription(const std::string& name) {

@@ -29,9 +29,13 @@ absl::StatusOr<std::vector<Delivery>> SqliteSource::Fetch(std::size_t max, std::
     // The topic's signal is known after the first look (which reads the topic's id).
     std::shared_ptr<FileState::TopicSignal> signal = signal_;
     const std::uint64_t seen = signal ? signal->commits.load() : 0;
+    const std::uint64_t seen_releases = signal ? signal->releases.load() : 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      const bool scan = NowMillis() >= next_lease_scan_ms_;
+      // A release (a nack) is found by a scan of the leases: scan at once after one.
+      const bool released = seen_releases != releases_seen_;
+      const bool scan = released || NowMillis() >= next_lease_scan_ms_;
+      releases_seen_ = seen_releases;
       auto got = TryFetch(max, max_bytes, scan);
       if (scan) next_lease_scan_ms_ = NowMillis() + absl::ToInt64Milliseconds(kLeaseScanInterval);
       if (!got.ok() || !got->empty()) return got;
@@ -351,7 +355,7 @@ absl::Status SqliteSource::Release(const std::vector<std::string>& tokens) {
       std::lock_guard<std::mutex> lock(mu_);
       topic_id = topic_id_;
     }
-    db_->file().NotifyCommit(topic_id);  // the released messages are its topic's
+    db_->file().NotifyCommit(topic_id, /*released=*/true);  // its topic's messages
   }
   return s;
 }

@@ -37,7 +37,8 @@ class SqliteSource : public core_internal::SubscriptionSource {
                                                              absl::Duration wait) override;
   // Deletes the leases (one transaction).
   absl::Status Ack(const std::vector<std::string>& tokens) override;
-  // Marks the leases expired so any consumer gets them at its next lease scan.
+  // Marks the leases expired so any consumer gets them at its next lease scan; the
+  // subscription's fetches in this process are woken and scan at once.
   absl::Status Release(const std::vector<std::string>& tokens) override;
   absl::Status ExtendLeases(const std::vector<std::string>& tokens,
                             absl::Duration deadline) override;
@@ -86,6 +87,7 @@ class SqliteSource : public core_internal::SubscriptionSource {
   // the file's mu.
   std::shared_ptr<FileState::TopicSignal> signal_;
   std::int64_t signal_topic_id_ = -1;
+  std::uint64_t releases_seen_ = 0;  // the signal's releases at the last look; guarded by mu_
 };
 
 }  // namespace unibus::sqlite_internal

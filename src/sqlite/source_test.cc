@@ -15,6 +15,20 @@
 namespace unibus::sqlite_internal {
 namespace {
 
+// Returns once a source holds `signal` beside the test (it looked, found nothing and
+// took its topic's signal), and a little later, when it is waiting on it.
+void WaitUntilWaiting(const std::shared_ptr<FileState::TopicSignal>& signal) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (signal.use_count() < 2) {
+    if (absl::Now() > give_up) {
+      ADD_FAILURE() << "no source took the topic's signal within 10 s";
+      return;
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  absl::SleepFor(absl::Milliseconds(20));
+}
+
 class SourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -265,7 +279,7 @@ TEST_F(SourceTest, APublishWakesOnlyTheFetchesOfItsTopic) {
   EXPECT_EQ(file->SignalFor(orders), orders_signal) << "one signal per topic, shared";
   auto source = MakeSource(db_.config(), "billing", "orders");
   std::thread publisher([&] {
-    absl::SleepFor(absl::Milliseconds(50));
+    WaitUntilWaiting(orders_signal);
     const std::uint64_t before = orders_signal->commits.load();
     PublishRange(*sink_, "audit", "a", 0, 3);
     EXPECT_EQ(orders_signal->commits.load(), before) << "a publish to 'audit' woke 'orders'";
@@ -277,6 +291,48 @@ TEST_F(SourceTest, APublishWakesOnlyTheFetchesOfItsTopic) {
   publisher.join();
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(Data(*got), std::vector<std::string>{"m0"});
+}
+
+// Deleting a subscription (or its topic) wakes its waiting fetches, which end with
+// NotFound at once rather than at their next lease scan. (Before, a subscription
+// deleted and re-created on another topic kept its fetch asleep until that scan.)
+TEST_F(SourceTest, DeletingTheSubscriptionEndsItsWaitingFetch) {
+  Subscribe("billing");
+  const std::int64_t orders = RawQuery(db_.path(), "SELECT id FROM topics WHERE name = 'orders'");
+  auto signal = FileStateFor(db_.path())->SignalFor(orders);
+  auto source = MakeSource(db_.config(), "billing", "orders");
+  std::thread admin([&] {
+    WaitUntilWaiting(signal);
+    const std::uint64_t before = signal->commits.load();
+    EXPECT_TRUE(admin_->DeleteSubscription("billing").ok());
+    EXPECT_EQ(signal->commits.load(), before + 1) << "the delete did not wake the topic's fetches";
+  });
+  auto got = source->Fetch(10, 1 << 20, absl::Seconds(30));
+  admin.join();
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound) << got.status();
+}
+
+// A released lease (a nack) is found by a scan of the leases: the release wakes the
+// topic's fetches and they scan at once, not at their next periodic scan (50 ms).
+TEST_F(SourceTest, AReleaseWakesACompetingFetch) {
+  Subscribe("billing");
+  PublishRange(*sink_, "orders", "m", 0, 1);
+  const std::int64_t orders = RawQuery(db_.path(), "SELECT id FROM topics WHERE name = 'orders'");
+  auto signal = FileStateFor(db_.path())->SignalFor(orders);
+  auto a = MakeSource(db_.config(), "billing", "orders");
+  auto got = FetchN(*a, 1);
+  ASSERT_EQ(got.size(), 1u);
+  auto b = MakeSource(db_.config(), "billing", "orders");
+  std::thread releaser([&] {
+    WaitUntilWaiting(signal);  // b waits (a found its message at once)
+    EXPECT_TRUE(a->Release({got[0].token}).ok());
+    EXPECT_EQ(signal->releases.load(), 1u) << "the release was not signalled as one";
+  });
+  auto again = b->Fetch(10, 1 << 20, absl::Seconds(30));
+  releaser.join();
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(Data(*again), std::vector<std::string>{"m0"});
+  EXPECT_EQ((*again)[0].message.delivery_attempt, 2);
 }
 
 TEST_F(SourceTest, CloseEndsFetchAtOnce) {

@@ -37,12 +37,13 @@ std::shared_ptr<FileState::TopicSignal> FileState::SignalFor(std::int64_t topic_
   return signal;
 }
 
-void FileState::NotifyCommit(std::int64_t topic_id) {
+void FileState::NotifyCommit(std::int64_t topic_id, bool released) {
   std::shared_ptr<TopicSignal> signal;
   {
     std::lock_guard<std::mutex> lock(mu);
     auto it = signals_.find(topic_id);
     if (it == signals_.end() || !(signal = it->second.lock())) return;  // nobody waits
+    if (released) signal->releases.fetch_add(1, std::memory_order_relaxed);
     signal->commits.fetch_add(1, std::memory_order_relaxed);
   }
   signal->cv.notify_all();

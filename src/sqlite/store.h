@@ -30,14 +30,16 @@ struct FileState {
   // sink's on each of the 7,000 image commits a second.) Other processes' commits are
   // noticed through PRAGMA data_version polling.
   struct TopicSignal {
-    std::atomic<std::uint64_t> commits{0};  // bumped under FileState::mu
-    std::condition_variable cv;             // waited on with FileState::mu
+    std::atomic<std::uint64_t> commits{0};   // bumped under FileState::mu
+    std::atomic<std::uint64_t> releases{0};  // of those, releases of leases
+    std::condition_variable cv;              // waited on with FileState::mu
   };
   std::mutex mu;
   // The signal of `topic_id`, made on first use and shared while any source holds it.
   std::shared_ptr<TopicSignal> SignalFor(std::int64_t topic_id);
-  // Wakes the Fetches waiting on `topic_id`'s messages, if any.
-  void NotifyCommit(std::int64_t topic_id);
+  // Wakes the Fetches waiting on `topic_id`'s messages, if any. `released`: the commit
+  // released leases, which a Fetch finds only by scanning the leases.
+  void NotifyCommit(std::int64_t topic_id, bool released = false);
 
   // When the next retention pass is due (wall clock, microseconds).
   std::atomic<std::int64_t> next_retention_us{0};
