@@ -55,14 +55,30 @@ int FreePort() {
   return port;
 }
 
+// Whether the emulator serves requests on `port`: it answers a REST request (the
+// emulator serves REST beside gRPC on one port) with an HTTP status line within 2 s.
+// An open port alone is not enough: on a loaded machine the JVM accepted connections
+// seconds before it answered, and a client's 10 s connect timeout ran out.
 bool Answers(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
+  const timeval limit{.tv_sec = 2, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  if (ok) {
+    const std::string request =
+        absl::StrCat("GET /v1/projects/unibus-probe/topics HTTP/1.1\r\nHost: 127.0.0.1:", port,
+                     "\r\nConnection: close\r\n\r\n");
+    char reply[8] = {};
+    ok = send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+             static_cast<ssize_t>(request.size()) &&
+         recv(fd, reply, 5, MSG_WAITALL) == 5 && std::string(reply, 5) == "HTTP/";
+  }
   close(fd);
   return ok;
 }
