@@ -21,7 +21,9 @@ unset UNIBUS_URL
 # src/pipeline/latency_target_test.cc.
 "$U" pipeline --url "sqlite://$DIR/b.db" --db "sqlite:$DIR/p.db" -n 300 --quiet --report '' \
   --max-batch 16 --p99-target-ms 0.01 >"$DIR/pipe.out" 2>&1 || fail "pipeline: $(cat "$DIR/pipe.out")"
-grep -Eq "p99 target 0.01 ms: 1 windows of 200 latencies; batch 16(; now batch 16| -> 8; now batch 8), wait 1 ms" "$DIR/pipe.out" ||
+# (Without a queue the wait is halved only if the excess is within it: kept here unless
+# the whole p99 is under 2 ms.)
+grep -Eq "p99 target 0.01 ms: 1 windows of 200 latencies; batch 16(; now batch 16, wait 1 ms| -> 8; now batch 8, wait [12] ms)" "$DIR/pipe.out" ||
   fail "no decision reported in: $(cat "$DIR/pipe.out")"
 
 # A target with room to spare keeps the ceiling.

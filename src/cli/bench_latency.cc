@@ -33,9 +33,10 @@ void AddP99TargetFlag(CLI::App* cmd, double* p99_target_ms) {
                   "adapt the batch size and wait at run time to keep the p99 of end-to-end latency "
                   "(image published -> prediction published) under this many ms (0: off, fixed "
                   "--max-batch/--max-wait-ms). Rule (AIMD): every 200 images, take their p99; over "
-                  "the target: halve the wait, and halve the batch if the batches themselves "
-                  "(picked -> published, p99) take over half the target, else (a queue) double "
-                  "it; under 0.7x the target: batch + 1 and wait + 0.25 ms; never above "
+                  "the target with a queue (p99 > 2x the batches' own p99, picked -> published): "
+                  "double the batch and halve the wait; over it without one: halve the batch "
+                  "(undone if the batches got no faster) and halve the wait only if the excess "
+                  "is within it; under 0.7x the target: batch + 1 and wait + 0.25 ms; never above "
                   "--max-batch and --max-wait-ms (where it starts)")
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {

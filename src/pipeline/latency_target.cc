@@ -78,7 +78,15 @@ void LatencyTarget::Decide() {
       service_before_shrink_ = service;
     }
     current_.max_batch = next;
-    current_.max_wait = current_.max_wait / 2;
+    // The wait adds at most itself to a latency: cut it only when it could account for
+    // the excess. A wait far below the excess is not what makes this tail, and cutting
+    // it anyway only makes the batches smaller, which on busy cores costs CPU per image
+    // and lengthens the tail (measured: at half the maximum rate every over-target
+    // window halved it, down to 0.1 ms, and the p99 went from 8-12 ms without a target
+    // to 13-18 ms).
+    if (p99 - target <= absl::ToDoubleMilliseconds(current_.max_wait)) {
+      current_.max_wait = current_.max_wait / 2;
+    }
   } else if (p99 > target) {
     // Right after a halving, the size before it kept up: back to it, and no lower.
     floor_ = std::min(o_.max_batch, shrunk_from != 0 ? shrunk_from : current_.max_batch + 1);

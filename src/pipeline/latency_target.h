@@ -7,11 +7,13 @@
 //    prediction published) and of their service time (picked by a worker ->
 //    prediction published), and clear the window;
 //  - latency p99 > target and latency p99 <= 2 x service p99 (the batches themselves
-//    are too slow): multiplicative decrease, batch = max(1, floor, batch / 2),
-//    wait = wait / 2. The next window checks that it helped: if the service p99 did
-//    not fall below kShrinkMustCut of what it was (on 2 busy cores a batch's time is
-//    mostly waiting for a core, not the model), the batch goes back to where it was
-//    and that size becomes the floor;
+//    are too slow): multiplicative decrease, batch = max(1, floor, batch / 2), and
+//    wait = wait / 2 if the excess (p99 - target) is at most the wait (a wait can add
+//    no more than itself; cutting one far below the excess only shrinks the batches,
+//    which costs CPU per image on busy cores). The next window checks that it helped: if the
+//    service p99 did not fall below kShrinkMustCut of what it was (on 2 busy cores a batch's time
+//    is mostly waiting for a core, not the model), the batch goes back to where it was and that
+//    size becomes the floor;
 //  - latency p99 > target and latency p99 > 2 x service p99 (most of the tail is
 //    waiting in the queue: the stage is behind at this batch size): batch =
 //    min(ceiling, 2 x batch) and wait = wait / 2, since bigger batches cost the model

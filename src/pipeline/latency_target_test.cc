@@ -42,7 +42,8 @@ TEST(LatencyTarget, ShrinksTheBatchWhenP99IsOverTheTarget) {
   EXPECT_EQ(t->Current().max_batch, 16u);
   t->Observe(absl::Milliseconds(30), absl::Milliseconds(30));
   EXPECT_EQ(t->Current().max_batch, 8u);
-  EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(1));
+  // 20 ms over the target: a 2 ms wait cannot be the cause, so it is kept.
+  EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(2));
   // The median is fine, the tail is not: still over, and each halving made the
   // batches faster (service p99 30 -> 20 -> 15 -> 11 -> 8 ms), so it goes on.
   FeedWindow(*t, 2, 20);
@@ -71,16 +72,35 @@ TEST(LatencyTarget, UndoesAHalvingThatDidNotMakeBatchesFaster) {
   EXPECT_EQ(t->Current().max_batch, 16u);
 }
 
+// At half the maximum rate on 2 busy cores the batches are slow because the cores are
+// busy. Halving the wait on every window over the target drove it to 0.1 ms there, and
+// the smaller batches made the tail longer. The wait is cut only when it could account
+// for the excess.
+TEST(LatencyTarget, KeepsAWaitThatCannotAccountForTheExcess) {
+  auto t = *LatencyTarget::Create(Options());
+  FeedWindow(*t, 8, 14);  // 4 ms over, no queue: 16 -> 8; a 2 ms wait cannot explain 4 ms
+  EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(2));
+  FeedWindow(*t, 8, 13);  // the halving did not help: back to 16, the floor
+  ASSERT_EQ(t->Current().max_batch, 16u);
+  for (int i = 0; i < 10; ++i) FeedWindow(*t, 8, 14);
+  EXPECT_EQ(t->Current().max_batch, 16u);
+  EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(2)) << "the wait decayed";
+  FeedWindow(*t, 8, 11);  // 1 ms over, within the wait: halved
+  EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(1));
+  FeedWindow(*t, 8, 11.5);  // 1.5 ms over, more than the 1 ms wait: kept
+  EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(1));
+}
+
 TEST(LatencyTarget, GrowsTheBatchWhenTheQueueMakesTheTail) {
   auto t = *LatencyTarget::Create(Options());
-  FeedWindow(*t, 30, 30);  // slow batches: 16 -> 8, wait 2 -> 1 ms
-  FeedWindow(*t, 20, 20);  // faster, still over: 8 -> 4, wait 0.5 ms
+  FeedWindow(*t, 30, 30);  // slow batches: 16 -> 8 (the wait is kept: 20 ms over)
+  FeedWindow(*t, 20, 20);  // faster, still over: 8 -> 4
   ASSERT_EQ(t->Current().max_batch, 4u);
   // Over the target, but each image spends 2 ms after it is picked: a queue. Bigger
-  // batches drain it sooner; the wait still halves.
+  // batches drain it sooner, and a worker should not wait for more; the wait halves.
   FeedWindow(*t, 20, 40, /*service_ms=*/2);
   EXPECT_EQ(t->Current().max_batch, 8u);
-  EXPECT_EQ(t->Current().max_wait, absl::Microseconds(250));
+  EXPECT_EQ(t->Current().max_wait, absl::Milliseconds(1));
   EXPECT_DOUBLE_EQ(t->History().back().service_p99_ms, 2);
   FeedWindow(*t, 20, 40, 2);
   FeedWindow(*t, 20, 40, 2);
@@ -114,8 +134,9 @@ TEST(LatencyTarget, DoesNotShrinkBackToABatchThatQueued) {
 
 TEST(LatencyTarget, GrowsTheBatchWithHeadroomUpToTheCeiling) {
   auto t = *LatencyTarget::Create(Options());
-  FeedWindow(*t, 30, 30);  // over: 16 -> 8, wait 2 -> 1 ms
+  FeedWindow(*t, 11, 11);  // 1 ms over, which the 2 ms wait can account for: 16 -> 8, 1 ms
   ASSERT_EQ(t->Current().max_batch, 8u);
+  ASSERT_EQ(t->Current().max_wait, absl::Milliseconds(1));
   FeedWindow(*t, 1, 3);  // p99 3 ms < 0.7 x 10 ms: grow by one
   EXPECT_EQ(t->Current().max_batch, 9u);
   EXPECT_EQ(t->Current().max_wait, absl::Microseconds(1250));
