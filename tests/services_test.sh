@@ -88,6 +88,27 @@ for _ in $(seq 300); do grep -q '^classify: model ' "$DIR/early.log" && break; s
 stop "$early" "classify stopped while loading its model"
 step "classify SIGTERMed while loading its model: exit 0"
 
+# --any-names reaches the predictions broker too (--out-url): a name only sqlite
+# accepts is refused without it and created with it.
+if [ "$BACKEND" = sqlite ]; then
+  OUT="sqlite://$DIR/out.db"
+  rc=0
+  "$UNIBUS" classify --model "$MODEL" --workers 1 -s names -t names-in --out-url "$OUT" \
+    --predictions-topic ab >"$DIR/names.log" 2>&1 || rc=$?
+  [ "$rc" = 2 ] && grep -q -- "--any-names" "$DIR/names.log" ||
+    fail "classify with predictions topic 'ab' exited $rc: $(cat "$DIR/names.log")"
+  "$UNIBUS" classify --model "$MODEL" --workers 1 -s names -t names-in --out-url "$OUT" \
+    --predictions-topic ab --any-names >>"$DIR/names.log" 2>&1 &
+  names=$!
+  for _ in $(seq 300); do
+    "$UNIBUS" topics list --url "$OUT" 2>/dev/null | grep -qx ab && break
+    sleep 0.1
+  done
+  "$UNIBUS" topics list --url "$OUT" | grep -qx ab || fail "--any-names did not reach --out-url"
+  stop "$names" "classify with --any-names"
+  step "--any-names applies to --out-url: 'ab' refused without it, created with it"
+fi
+
 # Reverse order: the sink first, before anything exists.
 start_sink
 sleep 1

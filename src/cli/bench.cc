@@ -263,7 +263,7 @@ int run_bench(const BenchOptions& options) {
     return Fail(absl::UnimplementedError("this build has no Kafka backend (--kafka-mock)"));
 #endif
   if (!url.ok()) return Fail(url.status());
-  auto broker = Broker::Open(*url);
+  auto broker = Broker::Open(*url, BrokerOptionsForCli(o.broker));
   if (!broker.ok()) return Fail(broker.status());
   const double load_before = LoadAverage();
   std::cout << absl::StrFormat(

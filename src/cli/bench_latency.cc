@@ -124,7 +124,7 @@ int run_sweep(SweepOptions o) {
     pipeline::PipelineOptions p;
     p.in_url = p.out_url = *url;
     p.db = o.db;
-    p.broker_options = BrokerOptionsForCli();
+    p.broker_options = BrokerOptionsForCli(o.broker);
     p.feed.count = o.count;
     p.feed.rate = rate;
     p.classify = o.classify;

@@ -58,7 +58,7 @@ int run_classify(const ClassifyCliOptions& o) {
   }
   auto in = OpenBroker(o.broker);
   if (!in.ok()) return Fail(in.status());
-  auto out = o.out_url.empty() ? in : OpenBrokerUrl(o.out_url);
+  auto out = o.out_url.empty() ? in : OpenBrokerUrl(o.out_url, o.broker);
   if (!out.ok()) return Fail(out.status());
   pipeline::ClassifyOptions c = o.classify;
   c.max_wait = absl::Milliseconds(o.max_wait_ms);

@@ -50,11 +50,12 @@ std::shared_ptr<spdlog::logger> Logger();
 
 // Options for every broker the CLI opens: the CLI's logger, so that the library's
 // warnings (dead-letter failures, commit failures, librdkafka logs) reach the user.
-BrokerOptions BrokerOptionsForCli();
+// `flags.any_names` sets portable_names = false.
+BrokerOptions BrokerOptionsForCli(const BrokerFlags& flags = {});
 
 // Opens the broker the flags name (or `url`) with BrokerOptionsForCli().
 absl::StatusOr<Broker> OpenBroker(const BrokerFlags& flags);
-absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url, bool any_names = false);
+absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url, const BrokerFlags& flags = {});
 
 // Prints "unibus: <message>" on stderr and returns the exit code for `s`.
 int Fail(const absl::Status& s);

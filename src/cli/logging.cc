@@ -35,16 +35,15 @@ std::shared_ptr<spdlog::logger> Logger() {
   return logger;
 }
 
-BrokerOptions BrokerOptionsForCli() {
+BrokerOptions BrokerOptionsForCli(const BrokerFlags& flags) {
   BrokerOptions o;
   o.logger = Logger();
+  o.portable_names = !flags.any_names;
   return o;
 }
 
-absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url, bool any_names) {
-  BrokerOptions options = BrokerOptionsForCli();
-  options.portable_names = !any_names;
-  auto b = Broker::Open(url, std::move(options));
+absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url, const BrokerFlags& flags) {
+  auto b = Broker::Open(url, BrokerOptionsForCli(flags));
   if (b.ok()) Logger()->debug("opened {} ({} backend)", b->url(), b->capabilities().backend);
   return b;
 }
@@ -52,7 +51,7 @@ absl::StatusOr<Broker> OpenBrokerUrl(const std::string& url, bool any_names) {
 absl::StatusOr<Broker> OpenBroker(const BrokerFlags& flags) {
   auto url = ResolveUrl(flags);
   if (!url.ok()) return url.status();
-  return OpenBrokerUrl(*url, flags.any_names);
+  return OpenBrokerUrl(*url, flags);
 }
 
 }  // namespace unibus::cli

@@ -67,7 +67,7 @@ int run_pipeline(const PipelineCliOptions& o) {
   Progress progress("images fed", p.feed.count == 0 ? images->size() : p.feed.count,
                     o.quiet ? Progress::Mode::kQuiet : Progress::Mode::kAuto);
   p.feed.on_progress = [&](std::size_t sent) { progress.Update(sent); };
-  p.broker_options = BrokerOptionsForCli();
+  p.broker_options = BrokerOptionsForCli(o.broker);
   if (*ui) {
     ui_state->Attach(&p.classify, &p.sink);
     const std::size_t n = images->size();
