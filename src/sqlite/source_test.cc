@@ -312,8 +312,10 @@ TEST_F(SourceTest, DeletingTheSubscriptionEndsItsWaitingFetch) {
   EXPECT_EQ(got.status().code(), absl::StatusCode::kNotFound) << got.status();
 }
 
-// A released lease (a nack) is found by a scan of the leases: the release wakes the
-// topic's fetches and they scan at once, not at their next periodic scan (50 ms).
+// A released lease (a nack) is found by a scan of the leases: the release is signalled
+// to the topic's fetches as one, so that they scan at once rather than at their next
+// periodic scan (50 ms). Checked here: the signal and the redelivery; that the woken
+// fetch scans at once is not (a periodic scan may come first on a loaded machine).
 TEST_F(SourceTest, AReleaseWakesACompetingFetch) {
   Subscribe("billing");
   PublishRange(*sink_, "orders", "m", 0, 1);
