@@ -159,7 +159,117 @@ absl::Status Db::Exec(const char* sql) {
 }
 
 absl::Status Db::Write(absl::FunctionRef<absl::Status()> body) {
-  std::lock_guard<std::mutex> lock(file_->write_mu);
+  FileState& file = *file_;
+  if (!use_writer_) {
+    // Still opening (the schema check): no writer yet, nothing to group with.
+    std::lock_guard<std::mutex> lock(file.write_mu);
+    return WriteAlone(body);
+  }
+  const int w = config_.synchronous_full ? 1 : 0;
+  GroupedWrite mine{this, body};
+  std::unique_lock<std::mutex> group(file.group_mu);
+  file.group_queue[w].push_back(&mine);
+  // Another thread leads a group on this writer: it or the next leader runs ours.
+  while (!mine.done && file.group_leading[w]) file.group_cv.wait(group);
+  if (mine.done) return std::move(mine.result);
+  file.group_leading[w] = true;
+  group.unlock();
+  std::vector<GroupedWrite*> batch;
+  {
+    std::lock_guard<std::mutex> lock(file.write_mu);
+    // Everything queued until now, ours included (writes that arrived while this
+    // thread waited for write_mu join it).
+    group.lock();
+    batch.swap(file.group_queue[w]);
+    group.unlock();
+    RunGroup(batch);
+  }
+  group.lock();
+  for (GroupedWrite* g : batch) g->done = true;
+  file.group_leading[w] = false;
+  group.unlock();
+  file.group_cv.notify_all();
+  return std::move(mine.result);
+}
+
+void Db::RunGroup(const std::vector<GroupedWrite*>& group) {
+  FileState& file = *file_;
+  Db* writer = group.size() > 1 ? file.Writer(config_) : nullptr;
+  if (writer == nullptr) {
+    for (GroupedWrite* g : group) {
+      g->result = g->db->WriteAlone(g->body);
+      file.group_transactions.fetch_add(1, std::memory_order_relaxed);
+      file.group_bodies.fetch_add(1, std::memory_order_relaxed);
+    }
+    return;
+  }
+  writer->config_.busy_timeout = config_.busy_timeout;  // the leader's limit
+  active_ = writer;
+  absl::Cleanup restore = [this] { active_ = this; };
+  auto step = [this](const char* sql, const char* what) -> absl::Status {
+    auto stmt = Prepare(sql);
+    if (!stmt.ok()) return stmt.status();
+    StmtScope q(*stmt);
+    const int rc = q->Step();
+    return rc == SQLITE_DONE ? absl::OkStatus() : Error(rc, what);
+  };
+  sqlite3* conn = writer->db_.get();
+  if (auto begun = step("BEGIN IMMEDIATE", "starting a write transaction"); !begun.ok()) {
+    for (GroupedWrite* g : group) g->result = begun;
+    return;
+  }
+  file.group_transactions.fetch_add(1, std::memory_order_relaxed);
+  std::vector<GroupedWrite*> inside;  // bodies that succeeded, so far not undone
+  std::size_t k = 0;
+  while (k < group.size()) {
+    GroupedWrite* g = group[k++];
+    g->result = step("SAVEPOINT unibus_group", "starting a write in a group");
+    if (g->result.ok()) {
+      Db* const was = g->db->active_;  // the leader's own is the writer already
+      g->db->active_ = writer;
+      g->result = g->body();
+      g->db->active_ = was;
+      file.group_bodies.fetch_add(1, std::memory_order_relaxed);
+      if (sqlite3_get_autocommit(conn) == 0) {
+        if (g->result.ok()) {
+          g->result = step("RELEASE unibus_group", "ending a write in a group");
+        } else {
+          // This body alone is undone; the others stay.
+          sqlite3_exec(conn, "ROLLBACK TO unibus_group; RELEASE unibus_group", nullptr, nullptr,
+                       nullptr);
+        }
+        if (g->result.ok()) inside.push_back(g);
+      } else if (g->result.ok()) {
+        g->result = Error(SQLITE_ERROR, "a write in a group ended its transaction");
+      }
+    }
+    if (sqlite3_get_autocommit(conn) != 0) {
+      // The transaction is gone: SQLite rolls back the whole of it on some errors (a
+      // full disk, an I/O error), so the bodies before this one are undone too.
+      for (GroupedWrite* undone : inside) undone->result = g->result;
+      inside.clear();
+      break;
+    }
+  }
+  if (sqlite3_get_autocommit(conn) == 0) {
+    absl::Status committed = step("COMMIT", "committing a write transaction");
+    if (!committed.ok()) {
+      for (GroupedWrite* g : inside) g->result = committed;
+      if (sqlite3_get_autocommit(conn) == 0) {
+        sqlite3_exec(conn, "ROLLBACK", nullptr, nullptr, nullptr);
+      }
+    }
+  }
+  // What an ended transaction left: each alone.
+  for (; k < group.size(); ++k) {
+    GroupedWrite* g = group[k];
+    g->result = g->db->WriteAlone(g->body);
+    file.group_transactions.fetch_add(1, std::memory_order_relaxed);
+    file.group_bodies.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+absl::Status Db::WriteAlone(absl::FunctionRef<absl::Status()> body) {
   UseWriter();
   absl::Cleanup restore = [this] { active_ = this; };
   auto begin = Prepare("BEGIN IMMEDIATE");

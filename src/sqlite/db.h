@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -22,6 +23,7 @@
 namespace unibus::sqlite_internal {
 
 struct FileState;
+struct GroupedWrite;
 
 using DbHandle = core_internal::CHandle<sqlite3, sqlite3_close_v2>;
 using StmtHandle = core_internal::CHandle<sqlite3_stmt, sqlite3_finalize>;
@@ -144,8 +146,15 @@ class Db {
   // Runs `body` in BEGIN IMMEDIATE ... COMMIT, holding this file's in-process write
   // mutex so writers in one process never contend inside SQLite; another process's
   // lock is waited for up to busy_timeout. Rolls back when `body` fails, so nothing
-  // is half-written. Blocks. Runs on the file's writer connection (see the class
+  // of it is written. Blocks. Runs on the file's writer connection (see the class
   // comment), or on this Db's own if the writer could not be opened.
+  //
+  // Group commit: bodies that other threads of this process queue while a
+  // transaction on the file is running or waiting run together in the next one,
+  // each in its own SAVEPOINT, possibly on another thread than their caller's (so a
+  // body must not depend on which thread runs it, and must not call Write). A body's
+  // failure rolls back that body alone; a failed COMMIT fails every body of the
+  // group. Returns once the transaction that holds `body` committed or failed.
   absl::Status Write(absl::FunctionRef<absl::Status()> body);
 
   // The connection a FileState keeps for this process's write transactions on its
@@ -174,6 +183,12 @@ class Db {
 
  private:
   Db(DbConfig config, std::shared_ptr<FileState> file);
+  // One transaction for `body` alone (write_mu held by the caller).
+  absl::Status WriteAlone(absl::FunctionRef<absl::Status()> body);
+  // Runs a group of queued writes (write_mu held), each setting its result: one
+  // transaction on the writer for them all, or each alone when there is one or no
+  // writer.
+  void RunGroup(const std::vector<GroupedWrite*>& group);
   // Makes the file's writer the connection statements run on (under write_mu), if
   // it can be opened; undone by the returned cleanup's caller resetting active_.
   void UseWriter();

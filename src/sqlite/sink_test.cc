@@ -3,10 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "sqlite/common.h"
 #include "sqlite/db.h"
 #include "sqlite/sqlite_test_util.h"
+#include "sqlite/store.h"
 
 namespace unibus::sqlite_internal {
 namespace {
@@ -41,6 +46,69 @@ TEST(SinkTest, ConnectionsReadTheFileThroughAMapping) {
   // Without it every connection re-reads, by pread, the pages another one's commit
   // made stale in its cache.
   EXPECT_EQ(s->Int(0), 268435456);
+}
+
+// Group commit (Db::Write): writes that queue while a transaction runs share the next
+// one, and a failing body is rolled back alone.
+TEST(SinkTest, WritesQueuedBehindATransactionShareTheNextOne) {
+  TempDb tmp;
+  constexpr int kWriters = 3;
+  // Opened first: opening takes the write mutex, which the first write holds below.
+  auto first = OpenDb(tmp.config());
+  std::vector<std::unique_ptr<Db>> dbs;
+  for (int i = 0; i < kWriters; ++i) dbs.push_back(OpenDb(tmp.config()));
+  ASSERT_TRUE(first->Write([&] { return first->Exec("CREATE TABLE t(x INTEGER)"); }).ok());
+  FileState& file = first->file();
+  const std::uint64_t transactions = file.group_transactions.load();
+  const std::uint64_t bodies = file.group_bodies.load();
+  absl::Notification inside, release;
+  std::thread leader([&] {
+    EXPECT_TRUE(first
+                    ->Write([&] {
+                      inside.Notify();
+                      release.WaitForNotification();
+                      return first->Exec("INSERT INTO t VALUES(0)");
+                    })
+                    .ok());
+  });
+  inside.WaitForNotification();
+  std::vector<absl::Status> results(kWriters);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      Db& db = *dbs[i];
+      results[i] = db.Write([&]() -> absl::Status {
+        auto q = db.Prepare("INSERT INTO t VALUES(?1)");
+        if (!q.ok()) return q.status();
+        StmtScope s(*q);
+        s->Bind(1, i + 1);
+        if (s->Step() != SQLITE_DONE) return absl::InternalError("insert failed");
+        if (i == 1) return absl::AbortedError("the second writer fails after its insert");
+        return absl::OkStatus();
+      });
+    });
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(file.group_mu);
+      if (file.group_queue[0].size() == kWriters) break;
+    }
+    ASSERT_LT(absl::Now(), deadline) << "the writers never queued";
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  release.Notify();
+  leader.join();
+  for (auto& t : writers) t.join();
+  EXPECT_TRUE(results[0].ok()) << results[0];
+  EXPECT_EQ(results[1].code(), absl::StatusCode::kAborted) << results[1];
+  EXPECT_TRUE(results[2].ok()) << results[2];
+  // The first write alone, then the three queued ones in one transaction.
+  EXPECT_EQ(file.group_transactions.load() - transactions, 2u);
+  EXPECT_EQ(file.group_bodies.load() - bodies, 4u);
+  // The failing body's insert is undone; its neighbours' stay.
+  EXPECT_EQ(RawQuery(tmp.path(), "SELECT count(*) FROM t"), 3);
+  EXPECT_EQ(RawQuery(tmp.path(), "SELECT sum(x) FROM t"), 0 + 1 + 3);
 }
 
 // What Db::Write runs on: the file's one writer connection, whoever writes.
