@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <exception>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -176,34 +177,57 @@ absl::Status Db::Write(absl::FunctionRef<absl::Status()> body) {
   group.unlock();
   std::vector<GroupedWrite*> batch;
   {
+    // Whatever happens below, the writes taken end and the next leader can start.
+    absl::Cleanup finish = [&] {
+      group.lock();
+      for (GroupedWrite* g : batch) g->done = true;
+      file.group_leading[w] = false;
+      group.unlock();
+      file.group_cv.notify_all();
+    };
     std::lock_guard<std::mutex> lock(file.write_mu);
     // Everything queued until now, ours included (writes that arrived while this
-    // thread waited for write_mu join it).
+    // thread waited for write_mu join it). Lock order: write_mu, then group_mu.
     group.lock();
     batch.swap(file.group_queue[w]);
     group.unlock();
     RunGroup(batch);
   }
-  group.lock();
-  for (GroupedWrite* g : batch) g->done = true;
-  file.group_leading[w] = false;
-  group.unlock();
-  file.group_cv.notify_all();
   return std::move(mine.result);
 }
 
+namespace {
+
+// Runs a write body; an exception from it (std::bad_alloc, say) becomes its error, so
+// that it neither unwinds another thread's Write (the group's leader runs other
+// threads' bodies) nor leaves the group unfinished.
+absl::Status RunBody(absl::FunctionRef<absl::Status()> body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("a write threw: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("a write threw an exception");
+  }
+}
+
+}  // namespace
+
 void Db::RunGroup(const std::vector<GroupedWrite*>& group) {
   FileState& file = *file_;
+  auto alone = [&file](GroupedWrite* g) {
+    g->result = g->db->WriteAlone(g->body);
+    file.group_transactions.fetch_add(1, std::memory_order_relaxed);
+    file.group_bodies.fetch_add(1, std::memory_order_relaxed);
+  };
   Db* writer = group.size() > 1 ? file.Writer(config_) : nullptr;
   if (writer == nullptr) {
-    for (GroupedWrite* g : group) {
-      g->result = g->db->WriteAlone(g->body);
-      file.group_transactions.fetch_add(1, std::memory_order_relaxed);
-      file.group_bodies.fetch_add(1, std::memory_order_relaxed);
-    }
+    for (GroupedWrite* g : group) alone(g);
     return;
   }
-  writer->config_.busy_timeout = config_.busy_timeout;  // the leader's limit
+  // The group's BEGIN waits for other processes up to the leader's busy_timeout, and
+  // its BEGIN/COMMIT errors name the leader's URL (the same file).
+  writer->config_.busy_timeout = config_.busy_timeout;
   active_ = writer;
   absl::Cleanup restore = [this] { active_ = this; };
   auto step = [this](const char* sql, const char* what) -> absl::Status {
@@ -214,12 +238,14 @@ void Db::RunGroup(const std::vector<GroupedWrite*>& group) {
     return rc == SQLITE_DONE ? absl::OkStatus() : Error(rc, what);
   };
   sqlite3* conn = writer->db_.get();
+  auto in_transaction = [conn] { return sqlite3_get_autocommit(conn) == 0; };
   if (auto begun = step("BEGIN IMMEDIATE", "starting a write transaction"); !begun.ok()) {
     for (GroupedWrite* g : group) g->result = begun;
     return;
   }
   file.group_transactions.fetch_add(1, std::memory_order_relaxed);
   std::vector<GroupedWrite*> inside;  // bodies that succeeded, so far not undone
+  std::vector<GroupedWrite*> again;   // bodies to run alone after this transaction
   std::size_t k = 0;
   while (k < group.size()) {
     GroupedWrite* g = group[k++];
@@ -227,46 +253,44 @@ void Db::RunGroup(const std::vector<GroupedWrite*>& group) {
     if (g->result.ok()) {
       Db* const was = g->db->active_;  // the leader's own is the writer already
       g->db->active_ = writer;
-      g->result = g->body();
+      g->result = RunBody(g->body);
       g->db->active_ = was;
       file.group_bodies.fetch_add(1, std::memory_order_relaxed);
-      if (sqlite3_get_autocommit(conn) == 0) {
-        if (g->result.ok()) {
-          g->result = step("RELEASE unibus_group", "ending a write in a group");
-        } else {
-          // This body alone is undone; the others stay.
-          sqlite3_exec(conn, "ROLLBACK TO unibus_group; RELEASE unibus_group", nullptr, nullptr,
-                       nullptr);
-        }
-        if (g->result.ok()) inside.push_back(g);
-      } else if (g->result.ok()) {
+      if (g->result.ok() && !in_transaction()) {
         g->result = Error(SQLITE_ERROR, "a write in a group ended its transaction");
       }
+      if (g->result.ok()) {
+        g->result = step("RELEASE unibus_group", "ending a write in a group");
+      }
+      if (g->result.ok()) {
+        inside.push_back(g);
+      } else if (in_transaction() &&
+                 sqlite3_exec(conn, "ROLLBACK TO unibus_group; RELEASE unibus_group", nullptr,
+                              nullptr, nullptr) != SQLITE_OK) {
+        // This body could not be undone alone: undo everything, so that nothing of a
+        // failed write is committed.
+        sqlite3_exec(conn, "ROLLBACK", nullptr, nullptr, nullptr);
+      }
     }
-    if (sqlite3_get_autocommit(conn) != 0) {
+    if (!in_transaction()) {
       // The transaction is gone: SQLite rolls back the whole of it on some errors (a
-      // full disk, an I/O error), so the bodies before this one are undone too.
-      for (GroupedWrite* undone : inside) undone->result = g->result;
+      // full disk, an I/O error), or the undo above did. The bodies before this one
+      // are undone too through no fault of their own: they run again, alone, as do
+      // those after it.
+      again = std::move(inside);
       inside.clear();
       break;
     }
   }
-  if (sqlite3_get_autocommit(conn) == 0) {
+  if (in_transaction()) {
     absl::Status committed = step("COMMIT", "committing a write transaction");
     if (!committed.ok()) {
       for (GroupedWrite* g : inside) g->result = committed;
-      if (sqlite3_get_autocommit(conn) == 0) {
-        sqlite3_exec(conn, "ROLLBACK", nullptr, nullptr, nullptr);
-      }
+      if (in_transaction()) sqlite3_exec(conn, "ROLLBACK", nullptr, nullptr, nullptr);
     }
   }
-  // What an ended transaction left: each alone.
-  for (; k < group.size(); ++k) {
-    GroupedWrite* g = group[k];
-    g->result = g->db->WriteAlone(g->body);
-    file.group_transactions.fetch_add(1, std::memory_order_relaxed);
-    file.group_bodies.fetch_add(1, std::memory_order_relaxed);
-  }
+  for (GroupedWrite* g : again) alone(g);
+  for (; k < group.size(); ++k) alone(group[k]);
 }
 
 absl::Status Db::WriteAlone(absl::FunctionRef<absl::Status()> body) {
@@ -279,7 +303,7 @@ absl::Status Db::WriteAlone(absl::FunctionRef<absl::Status()> body) {
     const int rc = b->Step();
     if (rc != SQLITE_DONE) return Error(rc, "starting a write transaction");
   }
-  absl::Status s = body();
+  absl::Status s = RunBody(body);
   if (s.ok()) {
     auto commit = Prepare("COMMIT");
     if (!commit.ok()) {

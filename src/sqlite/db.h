@@ -110,7 +110,8 @@ class StmtScope {
 // in-process committer, so its cache stays warm. Read runs frequent small reads
 // there too when the write mutex is free; other reads stay on the Db's own
 // connection (they need no mutex and may run beside a write). Lock order: the
-// owner's mutex, then FileState::write_mu, then the checkpointer's.
+// owner's mutex, then FileState::write_mu, then FileState::group_mu or the
+// checkpointer's (group_mu is never held while waiting for write_mu).
 class Db {
  public:
   // Opens (creating if missing) `config.path`, sets WAL mode and the busy handler,

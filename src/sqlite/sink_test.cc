@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -109,6 +110,67 @@ TEST(SinkTest, WritesQueuedBehindATransactionShareTheNextOne) {
   // The failing body's insert is undone; its neighbours' stay.
   EXPECT_EQ(RawQuery(tmp.path(), "SELECT count(*) FROM t"), 3);
   EXPECT_EQ(RawQuery(tmp.path(), "SELECT sum(x) FROM t"), 0 + 1 + 3);
+}
+
+// A body whose failure ends the whole transaction (SQLite rolls all of it back on, e.g.,
+// a full disk) must not fail the bodies before it: they run again, alone.
+TEST(SinkTest, AWriteThatEndsTheGroupsTransactionFailsAlone) {
+  TempDb tmp;
+  auto first = OpenDb(tmp.config());
+  auto a = OpenDb(tmp.config());
+  auto b = OpenDb(tmp.config());
+  ASSERT_TRUE(first->Write([&] { return first->Exec("CREATE TABLE t(x INTEGER)"); }).ok());
+  FileState& file = first->file();
+  auto queued = [&](std::size_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(file.group_mu);
+        if (file.group_queue[0].size() == n) return true;
+      }
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+  };
+  absl::Notification inside, release;
+  std::thread leader([&] {
+    EXPECT_TRUE(first
+                    ->Write([&] {
+                      inside.Notify();
+                      release.WaitForNotification();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  });
+  inside.WaitForNotification();
+  absl::Status ra, rb;
+  std::thread ta([&] { ra = a->Write([&] { return a->Exec("INSERT INTO t VALUES(1)"); }); });
+  ASSERT_TRUE(queued(1));
+  std::thread tb([&] {
+    rb = b->Write([&]() -> absl::Status {
+      (void)b->Exec("INSERT INTO t VALUES(2)");
+      (void)b->Exec("ROLLBACK");  // stands for an error that ends the transaction
+      return absl::ResourceExhaustedError("b's own failure");
+    });
+  });
+  ASSERT_TRUE(queued(2));
+  release.Notify();
+  leader.join();
+  ta.join();
+  tb.join();
+  EXPECT_TRUE(ra.ok()) << ra;
+  EXPECT_EQ(rb.code(), absl::StatusCode::kResourceExhausted) << rb;
+  EXPECT_EQ(RawQuery(tmp.path(), "SELECT group_concat(x) FROM t"), 1);
+}
+
+// An exception in a body becomes that write's error; the file goes on taking writes.
+TEST(SinkTest, AWriteThatThrowsReturnsAnError) {
+  TempDb tmp;
+  auto db = OpenDb(tmp.config());
+  absl::Status s = db->Write([]() -> absl::Status { throw std::runtime_error("out of luck"); });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+  EXPECT_NE(s.message().find("out of luck"), std::string_view::npos) << s;
+  EXPECT_TRUE(db->Write([&] { return db->Exec("CREATE TABLE t(x INTEGER)"); }).ok());
 }
 
 // What Db::Write runs on: the file's one writer connection, whoever writes.

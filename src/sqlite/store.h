@@ -24,8 +24,9 @@ struct DbConfig;
 struct GroupedWrite {
   Db* db;                                  // whose body: its statements, its errors
   absl::FunctionRef<absl::Status()> body;  // runs on the leading thread
-  absl::Status result;                     // set before `done`
-  bool done = false;                       // guarded by FileState::group_mu
+  // Set before `done`; an error until the write ran.
+  absl::Status result = absl::InternalError("the write did not run: its group's leader failed");
+  bool done = false;  // guarded by FileState::group_mu
 };
 
 // Per file, per process. Writers take `write_mu` around their transaction so that
@@ -42,6 +43,7 @@ struct FileState {
   // body: with writers in one process taking turns (a feed publishing one image at a
   // time, a classifier's leases and acks, a predictions publisher) each paid a whole
   // transaction for one row.
+  // Taken inside write_mu (never held while waiting for it), or alone.
   std::mutex group_mu;
   std::condition_variable group_cv;  // a group finished
   // Per writer (the synchronous setting, as Writer): queued bodies, and whether a
