@@ -9,6 +9,18 @@
 
 namespace unibus::pipeline {
 
+namespace {
+
+// Half the wait, or none once that is under 10 us: repeated halvings went on to waits
+// of a fraction of a nanosecond ("wait 2.5e-07 ms" in the summary), which wait for
+// nothing but read as a setting.
+absl::Duration HalveWait(absl::Duration wait) {
+  const absl::Duration half = wait / 2;
+  return half < absl::Microseconds(10) ? absl::ZeroDuration() : half;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<LatencyTarget>> LatencyTarget::Create(
     const LatencyTargetOptions& o) {
   if (o.p99_target <= absl::ZeroDuration()) {
@@ -85,14 +97,14 @@ void LatencyTarget::Decide() {
     // window halved it, down to 0.1 ms, and the p99 went from 8-12 ms without a target
     // to 13-18 ms).
     if (p99 - target <= absl::ToDoubleMilliseconds(current_.max_wait)) {
-      current_.max_wait = current_.max_wait / 2;
+      current_.max_wait = HalveWait(current_.max_wait);
     }
   } else if (p99 > target) {
     // Right after a halving, the size before it kept up: back to it, and no lower.
     floor_ = std::min(o_.max_batch, shrunk_from != 0 ? shrunk_from : current_.max_batch + 1);
     calm_windows_ = 0;
     current_.max_batch = std::min(o_.max_batch, std::max(floor_, current_.max_batch * 2));
-    current_.max_wait = current_.max_wait / 2;
+    current_.max_wait = HalveWait(current_.max_wait);
   } else if (p99 < o_.headroom * target) {
     current_.max_batch = std::min(o_.max_batch, current_.max_batch + 1);
     current_.max_wait = std::min(o_.max_wait, current_.max_wait + o_.wait_step);

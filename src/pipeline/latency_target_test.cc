@@ -153,6 +153,15 @@ TEST(LatencyTarget, KeepsTheSettingBetweenHeadroomAndTarget) {
   EXPECT_NE(t->Summary().find("batch 16 -> 8"), std::string::npos) << t->Summary();
 }
 
+TEST(LatencyTarget, AWaitHalvedBelowTenMicrosecondsIsNone) {
+  auto t = *LatencyTarget::Create(Options());
+  // A queue every window halves the wait: 2 ms, 1, 0.5, ... 15.6 us, then none (not
+  // 7.8 us, 3.9 us ... down to fractions of a nanosecond).
+  for (int i = 0; i < 20; ++i) FeedWindow(*t, 2, 30, 2);
+  EXPECT_EQ(t->Current().max_wait, absl::ZeroDuration());
+  EXPECT_NE(t->Summary().find("wait 0 ms"), std::string::npos) << t->Summary();
+}
+
 TEST(LatencyTarget, BadOptionsAreClearErrors) {
   auto o = Options();
   o.p99_target = absl::ZeroDuration();
