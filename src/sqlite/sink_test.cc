@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -49,6 +50,44 @@ TEST(SinkTest, ConnectionsReadTheFileThroughAMapping) {
   EXPECT_EQ(s->Int(0), 268435456);
 }
 
+// A write on `db` that holds its transaction (and the file's write mutex) until
+// Release(), from its own thread; `then` runs in it after the release.
+class HeldWrite {
+ public:
+  HeldWrite(Db& db, std::function<absl::Status()> then) {
+    thread_ = std::thread([&db, this, then = std::move(then)] {
+      EXPECT_TRUE(db.Write([&] {
+                      inside_.Notify();
+                      release_.WaitForNotification();
+                      return then();
+                    }).ok());
+    });
+    inside_.WaitForNotification();
+  }
+  ~HeldWrite() { Release(); }
+  void Release() {
+    if (!release_.HasBeenNotified()) release_.Notify();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  absl::Notification inside_, release_;
+  std::thread thread_;
+};
+
+// Waits (up to 10 s) until `n` writes wait in the file's group-commit queue.
+bool Queued(FileState& file, std::size_t n) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(file.group_mu);
+      if (file.group_queue[0].size() == n) return true;
+    }
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+}
+
 // Group commit (Db::Write): writes that queue while a transaction runs share the next
 // one, and a failing body is rolled back alone.
 TEST(SinkTest, WritesQueuedBehindATransactionShareTheNextOne) {
@@ -62,17 +101,7 @@ TEST(SinkTest, WritesQueuedBehindATransactionShareTheNextOne) {
   FileState& file = first->file();
   const std::uint64_t transactions = file.group_transactions.load();
   const std::uint64_t bodies = file.group_bodies.load();
-  absl::Notification inside, release;
-  std::thread leader([&] {
-    EXPECT_TRUE(first
-                    ->Write([&] {
-                      inside.Notify();
-                      release.WaitForNotification();
-                      return first->Exec("INSERT INTO t VALUES(0)");
-                    })
-                    .ok());
-  });
-  inside.WaitForNotification();
+  HeldWrite leader(*first, [&] { return first->Exec("INSERT INTO t VALUES(0)"); });
   std::vector<absl::Status> results(kWriters);
   std::vector<std::thread> writers;
   for (int i = 0; i < kWriters; ++i) {
@@ -89,17 +118,8 @@ TEST(SinkTest, WritesQueuedBehindATransactionShareTheNextOne) {
       });
     });
   }
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(file.group_mu);
-      if (file.group_queue[0].size() == kWriters) break;
-    }
-    ASSERT_LT(absl::Now(), deadline) << "the writers never queued";
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  release.Notify();
-  leader.join();
+  ASSERT_TRUE(Queued(file, kWriters)) << "the writers never queued";
+  leader.Release();
   for (auto& t : writers) t.join();
   EXPECT_TRUE(results[0].ok()) << results[0];
   EXPECT_EQ(results[1].code(), absl::StatusCode::kAborted) << results[1];
@@ -121,31 +141,10 @@ TEST(SinkTest, AWriteThatEndsTheGroupsTransactionFailsAlone) {
   auto b = OpenDb(tmp.config());
   ASSERT_TRUE(first->Write([&] { return first->Exec("CREATE TABLE t(x INTEGER)"); }).ok());
   FileState& file = first->file();
-  auto queued = [&](std::size_t n) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    for (;;) {
-      {
-        std::lock_guard<std::mutex> lock(file.group_mu);
-        if (file.group_queue[0].size() == n) return true;
-      }
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(1));
-    }
-  };
-  absl::Notification inside, release;
-  std::thread leader([&] {
-    EXPECT_TRUE(first
-                    ->Write([&] {
-                      inside.Notify();
-                      release.WaitForNotification();
-                      return absl::OkStatus();
-                    })
-                    .ok());
-  });
-  inside.WaitForNotification();
+  HeldWrite leader(*first, [] { return absl::OkStatus(); });
   absl::Status ra, rb;
   std::thread ta([&] { ra = a->Write([&] { return a->Exec("INSERT INTO t VALUES(1)"); }); });
-  ASSERT_TRUE(queued(1));
+  ASSERT_TRUE(Queued(file, 1));
   std::thread tb([&] {
     rb = b->Write([&]() -> absl::Status {
       (void)b->Exec("INSERT INTO t VALUES(2)");
@@ -153,9 +152,8 @@ TEST(SinkTest, AWriteThatEndsTheGroupsTransactionFailsAlone) {
       return absl::ResourceExhaustedError("b's own failure");
     });
   });
-  ASSERT_TRUE(queued(2));
-  release.Notify();
-  leader.join();
+  ASSERT_TRUE(Queued(file, 2));
+  leader.Release();
   ta.join();
   tb.join();
   EXPECT_TRUE(ra.ok()) << ra;
