@@ -159,48 +159,11 @@ absl::Status Db::Exec(const char* sql) {
   return absl::OkStatus();
 }
 
-absl::Status Db::Write(absl::FunctionRef<absl::Status()> body) {
-  FileState& file = *file_;
-  if (!use_writer_) {
-    // Still opening (the schema check): no writer yet, nothing to group with.
-    std::lock_guard<std::mutex> lock(file.write_mu);
-    return WriteAlone(body);
-  }
-  const int w = config_.synchronous_full ? 1 : 0;
-  GroupedWrite mine{this, body};
-  std::unique_lock<std::mutex> group(file.group_mu);
-  file.group_queue[w].push_back(&mine);
-  // Another thread leads a group on this writer: it or the next leader runs ours.
-  while (!mine.done && file.group_leading[w]) file.group_cv.wait(group);
-  if (mine.done) return std::move(mine.result);
-  file.group_leading[w] = true;
-  group.unlock();
-  std::vector<GroupedWrite*> batch;
-  {
-    // Whatever happens below, the writes taken end and the next leader can start.
-    absl::Cleanup finish = [&] {
-      group.lock();
-      for (GroupedWrite* g : batch) g->done = true;
-      file.group_leading[w] = false;
-      group.unlock();
-      file.group_cv.notify_all();
-    };
-    std::lock_guard<std::mutex> lock(file.write_mu);
-    // Everything queued until now, ours included (writes that arrived while this
-    // thread waited for write_mu join it). Lock order: write_mu, then group_mu.
-    group.lock();
-    batch.swap(file.group_queue[w]);
-    group.unlock();
-    RunGroup(batch);
-  }
-  return std::move(mine.result);
-}
-
 namespace {
 
 // Runs a write body; an exception from it (std::bad_alloc, say) becomes its error, so
-// that it neither unwinds another thread's Write (the group's leader runs other
-// threads' bodies) nor leaves the group unfinished.
+// that the transaction is rolled back rather than left open on the writer connection
+// (every later write of the process on the file would then fail).
 absl::Status RunBody(absl::FunctionRef<absl::Status()> body) {
   try {
     return body();
@@ -213,87 +176,8 @@ absl::Status RunBody(absl::FunctionRef<absl::Status()> body) {
 
 }  // namespace
 
-void Db::RunGroup(const std::vector<GroupedWrite*>& group) {
-  FileState& file = *file_;
-  auto alone = [&file](GroupedWrite* g) {
-    g->result = g->db->WriteAlone(g->body);
-    file.group_transactions.fetch_add(1, std::memory_order_relaxed);
-    file.group_bodies.fetch_add(1, std::memory_order_relaxed);
-  };
-  Db* writer = group.size() > 1 ? file.Writer(config_) : nullptr;
-  if (writer == nullptr) {
-    for (GroupedWrite* g : group) alone(g);
-    return;
-  }
-  // The group's BEGIN waits for other processes up to the leader's busy_timeout, and
-  // its BEGIN/COMMIT errors name the leader's URL (the same file).
-  writer->config_.busy_timeout = config_.busy_timeout;
-  active_ = writer;
-  absl::Cleanup restore = [this] { active_ = this; };
-  auto step = [this](const char* sql, const char* what) -> absl::Status {
-    auto stmt = Prepare(sql);
-    if (!stmt.ok()) return stmt.status();
-    StmtScope q(*stmt);
-    const int rc = q->Step();
-    return rc == SQLITE_DONE ? absl::OkStatus() : Error(rc, what);
-  };
-  sqlite3* conn = writer->db_.get();
-  auto in_transaction = [conn] { return sqlite3_get_autocommit(conn) == 0; };
-  if (auto begun = step("BEGIN IMMEDIATE", "starting a write transaction"); !begun.ok()) {
-    for (GroupedWrite* g : group) g->result = begun;
-    return;
-  }
-  file.group_transactions.fetch_add(1, std::memory_order_relaxed);
-  std::vector<GroupedWrite*> inside;  // bodies that succeeded, so far not undone
-  std::vector<GroupedWrite*> again;   // bodies to run alone after this transaction
-  std::size_t k = 0;
-  while (k < group.size()) {
-    GroupedWrite* g = group[k++];
-    g->result = step("SAVEPOINT unibus_group", "starting a write in a group");
-    if (g->result.ok()) {
-      Db* const was = g->db->active_;  // the leader's own is the writer already
-      g->db->active_ = writer;
-      g->result = RunBody(g->body);
-      g->db->active_ = was;
-      file.group_bodies.fetch_add(1, std::memory_order_relaxed);
-      if (g->result.ok() && !in_transaction()) {
-        g->result = Error(SQLITE_ERROR, "a write in a group ended its transaction");
-      }
-      if (g->result.ok()) {
-        g->result = step("RELEASE unibus_group", "ending a write in a group");
-      }
-      if (g->result.ok()) {
-        inside.push_back(g);
-      } else if (in_transaction() &&
-                 sqlite3_exec(conn, "ROLLBACK TO unibus_group; RELEASE unibus_group", nullptr,
-                              nullptr, nullptr) != SQLITE_OK) {
-        // This body could not be undone alone: undo everything, so that nothing of a
-        // failed write is committed.
-        sqlite3_exec(conn, "ROLLBACK", nullptr, nullptr, nullptr);
-      }
-    }
-    if (!in_transaction()) {
-      // The transaction is gone: SQLite rolls back the whole of it on some errors (a
-      // full disk, an I/O error), or the undo above did. The bodies before this one
-      // are undone too through no fault of their own: they run again, alone, as do
-      // those after it.
-      again = std::move(inside);
-      inside.clear();
-      break;
-    }
-  }
-  if (in_transaction()) {
-    absl::Status committed = step("COMMIT", "committing a write transaction");
-    if (!committed.ok()) {
-      for (GroupedWrite* g : inside) g->result = committed;
-      if (in_transaction()) sqlite3_exec(conn, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
-  }
-  for (GroupedWrite* g : again) alone(g);
-  for (; k < group.size(); ++k) alone(group[k]);
-}
-
-absl::Status Db::WriteAlone(absl::FunctionRef<absl::Status()> body) {
+absl::Status Db::Write(absl::FunctionRef<absl::Status()> body) {
+  std::lock_guard<std::mutex> lock(file_->write_mu);
   UseWriter();
   absl::Cleanup restore = [this] { active_ = this; };
   auto begin = Prepare("BEGIN IMMEDIATE");

@@ -12,7 +12,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -23,7 +22,6 @@
 namespace unibus::sqlite_internal {
 
 struct FileState;
-struct GroupedWrite;
 
 using DbHandle = core_internal::CHandle<sqlite3, sqlite3_close_v2>;
 using StmtHandle = core_internal::CHandle<sqlite3_stmt, sqlite3_finalize>;
@@ -110,8 +108,7 @@ class StmtScope {
 // in-process committer, so its cache stays warm. Read runs frequent small reads
 // there too when the write mutex is free; other reads stay on the Db's own
 // connection (they need no mutex and may run beside a write). Lock order: the
-// owner's mutex, then FileState::write_mu, then FileState::group_mu or the
-// checkpointer's (group_mu is never held while waiting for write_mu).
+// owner's mutex, then FileState::write_mu, then the checkpointer's.
 class Db {
  public:
   // Opens (creating if missing) `config.path`, sets WAL mode and the busy handler,
@@ -147,15 +144,9 @@ class Db {
   // Runs `body` in BEGIN IMMEDIATE ... COMMIT, holding this file's in-process write
   // mutex so writers in one process never contend inside SQLite; another process's
   // lock is waited for up to busy_timeout. Rolls back when `body` fails, so nothing
-  // of it is written. Blocks. Runs on the file's writer connection (see the class
-  // comment), or on this Db's own if the writer could not be opened.
-  //
-  // Group commit: bodies that other threads of this process queue while a
-  // transaction on the file is running or waiting run together in the next one,
-  // each in its own SAVEPOINT, possibly on another thread than their caller's (so a
-  // body must not depend on which thread runs it, and must not call Write). A body's
-  // failure rolls back that body alone; a failed COMMIT fails every body of the
-  // group. Returns once the transaction that holds `body` committed or failed.
+  // is half-written. Blocks. Runs on the file's writer connection (see the class
+  // comment), or on this Db's own if the writer could not be opened. An exception
+  // from `body` is rolled back and returned as an Internal error.
   absl::Status Write(absl::FunctionRef<absl::Status()> body);
 
   // The connection a FileState keeps for this process's write transactions on its
@@ -184,12 +175,6 @@ class Db {
 
  private:
   Db(DbConfig config, std::shared_ptr<FileState> file);
-  // One transaction for `body` alone (write_mu held by the caller).
-  absl::Status WriteAlone(absl::FunctionRef<absl::Status()> body);
-  // Runs a group of queued writes (write_mu held), each setting its result: one
-  // transaction on the writer for them all, or each alone when there is one or no
-  // writer.
-  void RunGroup(const std::vector<GroupedWrite*>& group);
   // Makes the file's writer the connection statements run on (under write_mu), if
   // it can be opened; undone by the returned cleanup's caller resetting active_.
   void UseWriter();

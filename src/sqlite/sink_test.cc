@@ -3,17 +3,12 @@
 
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <stdexcept>
-#include <thread>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "sqlite/common.h"
 #include "sqlite/db.h"
 #include "sqlite/sqlite_test_util.h"
-#include "sqlite/store.h"
 
 namespace unibus::sqlite_internal {
 namespace {
@@ -48,117 +43,6 @@ TEST(SinkTest, ConnectionsReadTheFileThroughAMapping) {
   // Without it every connection re-reads, by pread, the pages another one's commit
   // made stale in its cache.
   EXPECT_EQ(s->Int(0), 268435456);
-}
-
-// A write on `db` that holds its transaction (and the file's write mutex) until
-// Release(), from its own thread; `then` runs in it after the release.
-class HeldWrite {
- public:
-  HeldWrite(Db& db, std::function<absl::Status()> then) {
-    thread_ = std::thread([&db, this, then = std::move(then)] {
-      EXPECT_TRUE(db.Write([&] {
-                      inside_.Notify();
-                      release_.WaitForNotification();
-                      return then();
-                    }).ok());
-    });
-    inside_.WaitForNotification();
-  }
-  ~HeldWrite() { Release(); }
-  void Release() {
-    if (!release_.HasBeenNotified()) release_.Notify();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  absl::Notification inside_, release_;
-  std::thread thread_;
-};
-
-// Waits (up to 10 s) until `n` writes wait in the file's group-commit queue.
-bool Queued(FileState& file, std::size_t n) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(file.group_mu);
-      if (file.group_queue[0].size() == n) return true;
-    }
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-}
-
-// Group commit (Db::Write): writes that queue while a transaction runs share the next
-// one, and a failing body is rolled back alone.
-TEST(SinkTest, WritesQueuedBehindATransactionShareTheNextOne) {
-  TempDb tmp;
-  constexpr int kWriters = 3;
-  // Opened first: opening takes the write mutex, which the first write holds below.
-  auto first = OpenDb(tmp.config());
-  std::vector<std::unique_ptr<Db>> dbs;
-  for (int i = 0; i < kWriters; ++i) dbs.push_back(OpenDb(tmp.config()));
-  ASSERT_TRUE(first->Write([&] { return first->Exec("CREATE TABLE t(x INTEGER)"); }).ok());
-  FileState& file = first->file();
-  const std::uint64_t transactions = file.group_transactions.load();
-  const std::uint64_t bodies = file.group_bodies.load();
-  HeldWrite leader(*first, [&] { return first->Exec("INSERT INTO t VALUES(0)"); });
-  std::vector<absl::Status> results(kWriters);
-  std::vector<std::thread> writers;
-  for (int i = 0; i < kWriters; ++i) {
-    writers.emplace_back([&, i] {
-      Db& db = *dbs[i];
-      results[i] = db.Write([&]() -> absl::Status {
-        auto q = db.Prepare("INSERT INTO t VALUES(?1)");
-        if (!q.ok()) return q.status();
-        StmtScope s(*q);
-        s->Bind(1, i + 1);
-        if (s->Step() != SQLITE_DONE) return absl::InternalError("insert failed");
-        if (i == 1) return absl::AbortedError("the second writer fails after its insert");
-        return absl::OkStatus();
-      });
-    });
-  }
-  ASSERT_TRUE(Queued(file, kWriters)) << "the writers never queued";
-  leader.Release();
-  for (auto& t : writers) t.join();
-  EXPECT_TRUE(results[0].ok()) << results[0];
-  EXPECT_EQ(results[1].code(), absl::StatusCode::kAborted) << results[1];
-  EXPECT_TRUE(results[2].ok()) << results[2];
-  // The first write alone, then the three queued ones in one transaction.
-  EXPECT_EQ(file.group_transactions.load() - transactions, 2u);
-  EXPECT_EQ(file.group_bodies.load() - bodies, 4u);
-  // The failing body's insert is undone; its neighbours' stay.
-  EXPECT_EQ(RawQuery(tmp.path(), "SELECT count(*) FROM t"), 3);
-  EXPECT_EQ(RawQuery(tmp.path(), "SELECT sum(x) FROM t"), 0 + 1 + 3);
-}
-
-// A body whose failure ends the whole transaction (SQLite rolls all of it back on, e.g.,
-// a full disk) must not fail the bodies before it: they run again, alone.
-TEST(SinkTest, AWriteThatEndsTheGroupsTransactionFailsAlone) {
-  TempDb tmp;
-  auto first = OpenDb(tmp.config());
-  auto a = OpenDb(tmp.config());
-  auto b = OpenDb(tmp.config());
-  ASSERT_TRUE(first->Write([&] { return first->Exec("CREATE TABLE t(x INTEGER)"); }).ok());
-  FileState& file = first->file();
-  HeldWrite leader(*first, [] { return absl::OkStatus(); });
-  absl::Status ra, rb;
-  std::thread ta([&] { ra = a->Write([&] { return a->Exec("INSERT INTO t VALUES(1)"); }); });
-  ASSERT_TRUE(Queued(file, 1));
-  std::thread tb([&] {
-    rb = b->Write([&]() -> absl::Status {
-      (void)b->Exec("INSERT INTO t VALUES(2)");
-      (void)b->Exec("ROLLBACK");  // stands for an error that ends the transaction
-      return absl::ResourceExhaustedError("b's own failure");
-    });
-  });
-  ASSERT_TRUE(Queued(file, 2));
-  leader.Release();
-  ta.join();
-  tb.join();
-  EXPECT_TRUE(ra.ok()) << ra;
-  EXPECT_EQ(rb.code(), absl::StatusCode::kResourceExhausted) << rb;
-  EXPECT_EQ(RawQuery(tmp.path(), "SELECT group_concat(x) FROM t"), 1);
 }
 
 // An exception in a body becomes that write's error; the file goes on taking writes.

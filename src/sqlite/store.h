@@ -9,10 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <vector>
 
-#include "absl/functional/function_ref.h"
-#include "absl/status/status.h"
 #include "sqlite/checkpointer.h"
 
 namespace unibus::sqlite_internal {
@@ -20,39 +17,11 @@ namespace unibus::sqlite_internal {
 class Db;
 struct DbConfig;
 
-// One Db::Write waiting in its file's group-commit queue (FileState::group_queue).
-struct GroupedWrite {
-  Db* db;                                  // whose body: its statements, its errors
-  absl::FunctionRef<absl::Status()> body;  // runs on the leading thread
-  // Set before `done`; an error until the write ran.
-  absl::Status result = absl::InternalError("the write did not run: its group's leader failed");
-  bool done = false;  // guarded by FileState::group_mu
-};
-
 // Per file, per process. Writers take `write_mu` around their transaction so that
 // connections of one process queue here (cheaply) instead of in SQLite's busy loop;
 // SQLite's file lock then only arbitrates between processes.
 struct FileState {
   std::mutex write_mu;
-
-  // Group commit (Db::Write): a write that arrives while another thread's transaction
-  // is running or waiting for write_mu queues here, and the next transaction runs the
-  // whole queue, each body inside its own SAVEPOINT (a failing body is rolled back
-  // alone), under one BEGIN ... COMMIT. One commit then writes a page that several
-  // bodies changed (a topic's last leaf, the leases' index) once, instead of once per
-  // body: with writers in one process taking turns (a feed publishing one image at a
-  // time, a classifier's leases and acks, a predictions publisher) each paid a whole
-  // transaction for one row.
-  // Taken inside write_mu (never held while waiting for it), or alone.
-  std::mutex group_mu;
-  std::condition_variable group_cv;  // a group finished
-  // Per writer (the synchronous setting, as Writer): queued bodies, and whether a
-  // thread is leading a group for that writer. Guarded by group_mu.
-  std::vector<GroupedWrite*> group_queue[2];
-  bool group_leading[2] = {false, false};
-  // How many transactions and bodies the groups ran (for tests and diagnostics).
-  std::atomic<std::uint64_t> group_transactions{0};
-  std::atomic<std::uint64_t> group_bodies{0};
 
   // What a waiting Fetch of this process sleeps on, one per topic (by id): a commit
   // that may let a Fetch make progress (a publish, a release) wakes the subscribers of
