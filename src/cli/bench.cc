@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <mutex>
@@ -117,6 +118,7 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
   std::mutex cpu_mu;
   double caller_cpu = 0;  // the Pull callers' own CPU (their threads end before the snapshot)
   const bench::ThreadCpu cpu_before = bench::ThreadCpuNow();
+  threads.reserve(subs.size());
   for (auto& s : subs) {
     threads.emplace_back([&, s]() mutable {
       const double cpu_start = bench::ThisThreadCpuMs();
@@ -168,7 +170,7 @@ absl::StatusOr<std::vector<double>> RunLatency(Broker& broker, const BenchOption
   std::vector<double> lat;
   std::mutex mu;
   std::atomic<bool> warmed{false};
-  auto session = sub->Subscribe([&](Message m, AckHandler h) {
+  auto session = sub->Subscribe([&](const Message& m, AckHandler h) {
     if (m.data == "warm-up") {
       std::move(h).ack();
       warmed = true;
@@ -270,6 +272,7 @@ int run_bench(const BenchOptions& options) {
       "unibus bench: %s, %d messages x %d bytes, %d consumer(s), %d round(s), load average "
       "%.2f\n",
       broker->url(), o.messages, o.size, o.consumers, o.repeat, load_before);
+  std::cout << AllocatorLine(std::getenv("LD_PRELOAD"));
   std::vector<double> pub, con, base_pub, base_con, pub_ratio, con_ratio;
   std::string base_name;
   auto parsed = core_internal::ParseUrl(*url);

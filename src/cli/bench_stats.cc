@@ -15,6 +15,14 @@ double LoadAverage() {
   return load;
 }
 
+std::string AllocatorLine(const char* preload) {
+  if (preload != nullptr && *preload != '\0') {
+    return absl::StrFormat("  allocator: LD_PRELOAD=%s (both sides)\n", preload);
+  }
+  return "  allocator: the C library's malloc (both sides; LD_PRELOAD=libjemalloc.so.2 or "
+         "libtcmalloc_minimal.so.4 to compare: the ratio depends on it)\n";
+}
+
 double Spread(const std::vector<double>& rounds) {
   const double median = bench::Median(rounds);
   if (rounds.empty() || median <= 0) return 0;

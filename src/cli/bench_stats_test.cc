@@ -32,6 +32,13 @@ TEST(BenchStatsTest, LoadLineWarnsUnlessQuiet) {
   EXPECT_THAT(LoadLine(0.99, 0.5), Not(HasSubstr("not quiet")));
 }
 
+TEST(BenchStatsTest, AllocatorLineNamesThePreloadedAllocator) {
+  EXPECT_EQ(AllocatorLine("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"),
+            "  allocator: LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 (both sides)\n");
+  EXPECT_THAT(AllocatorLine(nullptr), HasSubstr("the C library's malloc"));
+  EXPECT_THAT(AllocatorLine(""), HasSubstr("the C library's malloc"));
+}
+
 TEST(BenchStatsTest, LoadAverageReadsProcLoadavg) {
   // On Linux /proc/loadavg exists; the figure is a load, never negative.
   EXPECT_GE(LoadAverage(), 0);
