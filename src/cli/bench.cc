@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstdlib>
 #include <functional>
 #include <iostream>
 #include <mutex>
@@ -272,7 +271,7 @@ int run_bench(const BenchOptions& options) {
       "unibus bench: %s, %d messages x %d bytes, %d consumer(s), %d round(s), load average "
       "%.2f\n",
       broker->url(), o.messages, o.size, o.consumers, o.repeat, load_before);
-  std::cout << AllocatorLine(std::getenv("LD_PRELOAD"));
+  std::cout << AllocatorLine(LoadedAllocator());
   std::vector<double> pub, con, base_pub, base_con, pub_ratio, con_ratio;
   std::string base_name;
   auto parsed = core_internal::ParseUrl(*url);

@@ -1,7 +1,10 @@
 #include "cli/bench_stats.h"
 
+#include <link.h>
+
 #include <algorithm>
 #include <fstream>
+#include <string_view>
 
 #include "absl/strings/str_format.h"
 #include "bench/baselines.h"
@@ -15,10 +18,26 @@ double LoadAverage() {
   return load;
 }
 
-std::string AllocatorLine(const char* preload) {
-  if (preload != nullptr && *preload != '\0') {
-    return absl::StrFormat("  allocator: LD_PRELOAD=%s (both sides)\n", preload);
-  }
+std::string LoadedAllocator() {
+  std::string found;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) {
+        const std::string_view path = info->dlpi_name == nullptr ? "" : info->dlpi_name;
+        const std::string_view name = path.substr(path.rfind('/') + 1);
+        for (const char* allocator : {"jemalloc", "tcmalloc", "mimalloc"}) {
+          if (name.find(allocator) != std::string_view::npos) {
+            *static_cast<std::string*>(data) = std::string(name);
+            return 1;  // stop
+          }
+        }
+        return 0;
+      },
+      &found);
+  return found;
+}
+
+std::string AllocatorLine(const std::string& loaded) {
+  if (!loaded.empty()) return absl::StrFormat("  allocator: %s (both sides)\n", loaded);
   return "  allocator: the C library's malloc (both sides; LD_PRELOAD=libjemalloc.so.2 or "
          "libtcmalloc_minimal.so.4 to compare: the ratio depends on it)\n";
 }

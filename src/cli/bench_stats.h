@@ -29,14 +29,20 @@ std::string RatioOrNoisy(const std::vector<double>& ours, const std::vector<doub
 // figures; ...)" before the newline when either is 1 or more.
 std::string LoadLine(double before, double after);
 
-// "  allocator: the C library's malloc (...)\n", or the LD_PRELOAD it runs under.
+// The file name of a malloc replacement loaded in this process (jemalloc, tcmalloc,
+// mimalloc: linked or through LD_PRELOAD), or "" when malloc is the C library's.
+// Read from the loaded objects (dl_iterate_phdr), so an LD_PRELOAD the loader could
+// not open is not reported.
+std::string LoadedAllocator();
+
+// "  allocator: <loaded> (both sides)\n", or the C library's malloc when `loaded` is "".
 // Unibus and its baseline share the process's allocator, and it moves their ratio:
 // with librdkafka 2.12 on the mock cluster (2026-12-03, AMD EPYC, 100-byte messages)
 // a preloaded jemalloc or tcmalloc sped unibus's publish up 1.55x and the raw
 // baseline's 1.12x (glibc's arena lock, taken by a publishing thread's malloc and by
 // the delivery thread's free of what it allocated, is the contended one), and the raw
-// consumer's 1.85x against unibus's 1.27x. `preload` is getenv("LD_PRELOAD").
-std::string AllocatorLine(const char* preload);
+// consumer's 1.85x against unibus's 1.27x (README, Performance).
+std::string AllocatorLine(const std::string& loaded);
 
 }  // namespace unibus::cli
 
