@@ -38,8 +38,7 @@ absl::StatusOr<BaselineResult> Run(sqlite3* db, const std::string& path, const B
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8192;"
       "CREATE TABLE messages(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL, publish_us INTEGER "
       "NOT NULL,"
-      " ordering_key TEXT, attributes BLOB, data BLOB NOT NULL, PRIMARY KEY(topic_id, seq)) "
-      "WITHOUT ROWID;";
+      " ordering_key TEXT, attributes BLOB, data BLOB NOT NULL, PRIMARY KEY(topic_id, seq));";
   if (sqlite3_exec(db, setup, nullptr, nullptr, nullptr) != SQLITE_OK)
     return Fail(db, path, "creating the table");
   auto insert =

@@ -1,6 +1,7 @@
 // The raw-SQLite baseline `unibus bench` runs beside sqlite://, in the same run:
-// the same rows (topic_id, seq, publish time, key, attributes, 100-byte data in a
-// WITHOUT ROWID table, WAL, synchronous=NORMAL), written with a prepared insert in
+// the same rows in the same layout as unibus's (topic_id, seq, publish time, key,
+// attributes, 100-byte data in a rowid table with (topic_id, seq) as its primary key,
+// src/sqlite/schema.cc; WAL, synchronous=NORMAL), written with a prepared insert in
 // transactions of the publisher's batch size, then read in seq order with one ack
 // write (a delete by primary key) per row, a batch per transaction.
 #ifndef UNIBUS_BENCH_SQLITE_BASELINE_H_

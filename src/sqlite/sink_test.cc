@@ -2,6 +2,7 @@
 #include "sqlite/sink.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <stdexcept>
 
@@ -98,6 +99,79 @@ TEST(SinkTest, WritersTakingTurnsFindTheirPagesCached) {
                   }).ok());
   }
   EXPECT_LT(misses, kWrites / 4) << "writes re-read their pages: " << misses << " cache misses";
+}
+
+// An image-sized message (a kilobyte of data, a few hundred bytes of attributes) is
+// stored in the messages table's own pages. In the earlier layout (WITHOUT ROWID, an
+// index b-tree whose cells hold at most 1,002 bytes of a 4 KiB page) each one spilled
+// into an overflow page of its own: 200 messages took over 200 pages, 4 KiB each to
+// write to the WAL, checkpoint and read back.
+TEST(SinkTest, AKilobyteMessageTakesNoPageOfItsOwn) {
+  TempDb db;
+  auto admin = MakeAdmin(db.config());
+  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "images"}).ok());
+  auto sink = MakeSink(db.config());
+  std::vector<Message> batch(200, MessageBuilder{}
+                                      .data(std::string(1000, 'p'))
+                                      .attribute("content-type", std::string(200, 'a'))
+                                      .build());
+  auto ids = sink->PublishBatch("images", batch);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages"), 200);
+  // About three rows a page: some 70 pages of rows plus the index and the other tables.
+  EXPECT_LT(RawQuery(db.path(), "PRAGMA page_count"), 120);
+}
+
+// A file written by earlier versions, whose messages table is WITHOUT ROWID, is read
+// and written as before: the columns, keys and queries are the same in both layouts.
+TEST(SinkTest, AFileInTheEarlierLayoutStillWorks) {
+  TempDb db;
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
+    // The schema as versions up to 2026-12-02 wrote it (schema version 1).
+    const char* earlier = R"sql(
+CREATE TABLE unibus_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+  next_seq INTEGER NOT NULL DEFAULT 1, retention_ms INTEGER NOT NULL,
+  retention_messages INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE messages(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+  publish_us INTEGER NOT NULL, ordering_key TEXT, attributes BLOB, data BLOB NOT NULL,
+  PRIMARY KEY(topic_id, seq)) WITHOUT ROWID;
+CREATE TABLE subscriptions(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+  topic_id INTEGER NOT NULL, cursor INTEGER NOT NULL, ack_deadline_ms INTEGER NOT NULL,
+  dead_letter_topic TEXT NOT NULL, max_delivery_attempts INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE INDEX subscriptions_by_topic ON subscriptions(topic_id);
+CREATE TABLE leases(sub_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+  deadline_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,
+  PRIMARY KEY(sub_id, seq)) WITHOUT ROWID;
+INSERT INTO unibus_meta VALUES('schema_version', '1'), ('created_by', 'unibus');
+PRAGMA application_id = 1431193922;
+PRAGMA user_version = 1;
+)sql";
+    ASSERT_EQ(sqlite3_exec(raw, earlier, nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+  }
+  auto admin = MakeAdmin(db.config());
+  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "images"}).ok());
+  ASSERT_TRUE(admin->CreateSubscription({.name = "classifier", .topic = "images"}).ok());
+  auto sink = MakeSink(db.config());
+  PublishRange(*sink, "images", "m", 0, 50);
+  auto source = MakeSource(db.config(), "classifier", "images");
+  auto got = FetchN(*source, 50);
+  ASSERT_EQ(got.size(), 50u);
+  EXPECT_EQ(got.front().message.data, "m0");
+  EXPECT_EQ(got.back().message.data, "m49");
+  ASSERT_TRUE(source->Ack(Tokens(got)).ok());
+  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM leases"), 0);
+  source->Close();
+  // Still the earlier layout: nothing rewrote the table.
+  EXPECT_EQ(RawQuery(db.path(),
+                     "SELECT count(*) FROM sqlite_schema WHERE name = 'messages' AND sql LIKE "
+                     "'%WITHOUT ROWID%'"),
+            1);
 }
 
 TEST(SinkTest, MissingTopicIsNotFoundAndSaysWhatToDo) {
