@@ -3,13 +3,44 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "spdlog/logger.h"
+#include "spdlog/sinks/ostream_sink.h"
 #include "sqlite/sqlite_test_util.h"
 #include "unibus/unibus.h"
 
 namespace unibus::sqlite_internal {
 namespace {
+
+// A file in the layout of versions up to 2026-12-02 (messages WITHOUT ROWID) opens
+// and works; the broker's logger says so once, at info, with where to read how to move
+// it. A file in today's layout is not mentioned.
+TEST(BrokerTest, AFileInTheEarlierLayoutIsNotedInTheLog) {
+  std::ostringstream log;
+  BrokerOptions options;
+  options.logger = std::make_shared<spdlog::logger>(
+      "test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log));
+  options.logger->set_level(spdlog::level::info);
+  TempDb earlier;
+  ASSERT_TRUE(WriteEarlierLayout(earlier.path()).ok());
+  {
+    auto broker = Broker::Open(earlier.url(), options);
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    ASSERT_TRUE(broker->admin().CreateTopic("orders").ok());
+  }
+  EXPECT_NE(log.str().find("earlier WITHOUT ROWID layout"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("An image row no longer takes a page of its own"), std::string::npos);
+  log.str("");
+  TempDb today;
+  {
+    auto broker = Broker::Open(today.url(), options);
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    ASSERT_TRUE(broker->admin().CreateTopic("orders").ok());
+  }
+  EXPECT_EQ(log.str().find("WITHOUT ROWID"), std::string::npos) << log.str();
+}
 
 TEST(BrokerTest, AdminCreatesListsDescribesAndDeletes) {
   TempDb db;

@@ -19,14 +19,18 @@ namespace {
 // for the small rows (metadata and leases). Not for messages: a WITHOUT ROWID table
 // is an index b-tree, whose cells hold at most (page size - 12) * 64 / 255 - 23 bytes
 // (1,002 with 4 KiB pages, https://www.sqlite.org/fileformat2.html#b_tree_pages) and
-// whose interior pages repeat whole rows; a larger row spills into an overflow page
-// of its own. An image message (834 bytes of data, 222 of attributes) took a whole
-// extra 4 KiB page: 10,000 of them made a 50 MB file of 41 MB overflow pages, each
-// written to the WAL, copied by the checkpoint and read back by every fetch. As a
-// rowid table with its primary key as an index (its cells up to 4,061 bytes) the
-// same run (with its 10,000 predictions) takes 18 MB and no overflow page. The
-// columns, keys and queries are the same in both layouts, so files made by earlier
-// versions (WITHOUT ROWID) keep working as they are, and the schema version stays 1.
+// which keeps some rows whole in its interior pages too; a larger row spills into an
+// overflow page of its own. An image message (834 bytes of data, 222 of attributes)
+// took a whole extra 4 KiB page: 10,000 of them made a 50 MB file of 41 MB overflow
+// pages, each written to the WAL, copied by the checkpoint and read back by every
+// fetch. As a rowid table (its leaf cells up to 4,061 bytes) with its primary key as
+// an index, the same run (with its 10,000 predictions) takes 18 MB and no overflow
+// page. Small rows pay a little for the second b-tree: with 100-byte messages
+// `unibus bench` published and consumed 2-6 % slower (noisy), and a raw loop of reads
+// and deletes by key lost 13-19 %. The columns, keys and queries are the same in both
+// layouts, so files made by earlier versions (WITHOUT ROWID) keep working as they are
+// (a file opened in that layout is logged once, with the way to move it), and the
+// schema version stays 1.
 constexpr char kSchema[] = R"sql(
 CREATE TABLE unibus_meta(
   key TEXT PRIMARY KEY,

@@ -2,7 +2,6 @@
 #include "sqlite/sink.h"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <stdexcept>
 
@@ -126,39 +125,14 @@ TEST(SinkTest, AKilobyteMessageTakesNoPageOfItsOwn) {
 // and written as before: the columns, keys and queries are the same in both layouts.
 TEST(SinkTest, AFileInTheEarlierLayoutStillWorks) {
   TempDb db;
-  {
-    sqlite3* raw = nullptr;
-    ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
-    // The schema as versions up to 2026-12-02 wrote it (schema version 1).
-    const char* earlier = R"sql(
-CREATE TABLE unibus_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
-  next_seq INTEGER NOT NULL DEFAULT 1, retention_ms INTEGER NOT NULL,
-  retention_messages INTEGER NOT NULL, created_ms INTEGER NOT NULL);
-CREATE TABLE messages(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL,
-  publish_us INTEGER NOT NULL, ordering_key TEXT, attributes BLOB, data BLOB NOT NULL,
-  PRIMARY KEY(topic_id, seq)) WITHOUT ROWID;
-CREATE TABLE subscriptions(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
-  topic_id INTEGER NOT NULL, cursor INTEGER NOT NULL, ack_deadline_ms INTEGER NOT NULL,
-  dead_letter_topic TEXT NOT NULL, max_delivery_attempts INTEGER NOT NULL,
-  created_ms INTEGER NOT NULL);
-CREATE INDEX subscriptions_by_topic ON subscriptions(topic_id);
-CREATE TABLE leases(sub_id INTEGER NOT NULL, seq INTEGER NOT NULL,
-  deadline_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,
-  PRIMARY KEY(sub_id, seq)) WITHOUT ROWID;
-INSERT INTO unibus_meta VALUES('schema_version', '1'), ('created_by', 'unibus');
-PRAGMA application_id = 1431193922;
-PRAGMA user_version = 1;
-)sql";
-    ASSERT_EQ(sqlite3_exec(raw, earlier, nullptr, nullptr, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(raw);
-    sqlite3_close(raw);
-  }
+  ASSERT_TRUE(WriteEarlierLayout(db.path()).ok());
   auto admin = MakeAdmin(db.config());
-  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "images"}).ok());
+  ASSERT_TRUE(admin->CreateTopic(TopicConfig{.name = "images", .retention_messages = 30}).ok());
   ASSERT_TRUE(admin->CreateSubscription({.name = "classifier", .topic = "images"}).ok());
   auto sink = MakeSink(db.config());
-  PublishRange(*sink, "images", "m", 0, 50);
+  // The first publish in a process runs a retention pass; the next is 10 s later.
+  PublishRange(*sink, "images", "m", 0, 5);
+  PublishRange(*sink, "images", "m", 5, 50);
   auto source = MakeSource(db.config(), "classifier", "images");
   auto got = FetchN(*source, 50);
   ASSERT_EQ(got.size(), 50u);
@@ -166,12 +140,20 @@ PRAGMA user_version = 1;
   EXPECT_EQ(got.back().message.data, "m49");
   ASSERT_TRUE(source->Ack(Tokens(got)).ok());
   EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM leases"), 0);
+  // Retention (a range delete and a min(seq) lookup) and describe.
+  ASSERT_TRUE(admin->ApplyRetentionNow().ok());
+  EXPECT_EQ(RawQuery(db.path(), "SELECT min(seq) FROM messages"), 21);
+  auto info = admin->DescribeTopic("images");
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->messages, 30);
   source->Close();
   // Still the earlier layout: nothing rewrote the table.
   EXPECT_EQ(RawQuery(db.path(),
                      "SELECT count(*) FROM sqlite_schema WHERE name = 'messages' AND sql LIKE "
                      "'%WITHOUT ROWID%'"),
             1);
+  ASSERT_TRUE(admin->DeleteTopic("images").ok());
+  EXPECT_EQ(RawQuery(db.path(), "SELECT count(*) FROM messages"), 0);
 }
 
 TEST(SinkTest, MissingTopicIsNotFoundAndSaysWhatToDo) {

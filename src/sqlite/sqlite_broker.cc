@@ -1,9 +1,12 @@
 #include "sqlite/sqlite_broker.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/batching_publisher.h"
 #include "core/registry.h"
+#include "spdlog/logger.h"
 #include "sqlite/admin.h"
 #include "sqlite/common.h"
 #include "sqlite/sink.h"
@@ -123,10 +126,36 @@ absl::StatusOr<DbConfig> ParseConfig(const core_internal::Url& url, const Broker
   return c;
 }
 
+namespace {
+
+// Files made before 2026-12-03 keep messages in a WITHOUT ROWID table, where a row
+// over about 1,000 bytes takes an overflow page of its own (schema.cc). They work as
+// they are; the log says so once per broker, at info level, with the way to move.
+void NoteEarlierLayout(Db& db, const DbConfig& config, const BrokerOptions& options) {
+  if (!options.logger) return;
+  auto q = db.Prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'messages'");
+  if (!q.ok()) return;
+  StmtScope s(*q);
+  if (s->Step() != SQLITE_ROW) return;
+  std::string sql(s->Text(0));
+  absl::AsciiStrToUpper(&sql);
+  if (absl::StrContains(sql, "WITHOUT ROWID")) {
+    options.logger->info(
+        "{}: messages are stored in the earlier WITHOUT ROWID layout, where each message "
+        "over about 1,000 bytes takes a 4 KiB overflow page; it works as it is, and README "
+        "(\"An image row no longer takes a page of its own\") shows how to move the file to "
+        "the rowid layout",
+        config.url);
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<core_internal::Transport>> OpenSqliteTransport(
     const DbConfig& config, const BrokerOptions& options) {
   auto db = Db::Open(config);
   if (!db.ok()) return db.status();
+  NoteEarlierLayout(**db, config, options);
   // Retention is applied at open and then from the publish path; a locked file
   // only postpones it.
   (void)MaybeApplyRetention(**db);

@@ -69,12 +69,14 @@ std::vector<core_internal::Delivery> FetchN(SqliteSource& source, std::size_t n,
 
 std::vector<std::string> Tokens(const std::vector<core_internal::Delivery>& ds) {
   std::vector<std::string> out;
+  out.reserve(ds.size());
   for (const auto& d : ds) out.push_back(d.token);
   return out;
 }
 
 std::vector<std::string> Data(const std::vector<core_internal::Delivery>& ds) {
   std::vector<std::string> out;
+  out.reserve(ds.size());
   for (const auto& d : ds) out.push_back(d.message.data);
   return out;
 }
@@ -90,6 +92,37 @@ std::int64_t RawQuery(const std::string& path, const std::string& sql) {
   const int step = sqlite3_step(s);
   EXPECT_TRUE(step == SQLITE_ROW || step == SQLITE_DONE) << sqlite3_errmsg(db) << " in " << sql;
   return step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+}
+
+absl::Status WriteEarlierLayout(const std::string& path) {
+  static constexpr char kEarlier[] = R"sql(
+CREATE TABLE unibus_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+  next_seq INTEGER NOT NULL DEFAULT 1, retention_ms INTEGER NOT NULL,
+  retention_messages INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE messages(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+  publish_us INTEGER NOT NULL, ordering_key TEXT, attributes BLOB, data BLOB NOT NULL,
+  PRIMARY KEY(topic_id, seq)) WITHOUT ROWID;
+CREATE TABLE subscriptions(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+  topic_id INTEGER NOT NULL, cursor INTEGER NOT NULL, ack_deadline_ms INTEGER NOT NULL,
+  dead_letter_topic TEXT NOT NULL, max_delivery_attempts INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL);
+CREATE INDEX subscriptions_by_topic ON subscriptions(topic_id);
+CREATE TABLE leases(sub_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+  deadline_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,
+  PRIMARY KEY(sub_id, seq)) WITHOUT ROWID;
+INSERT INTO unibus_meta VALUES('schema_version', '1'), ('created_by', 'unibus');
+PRAGMA application_id = 1431193922;
+PRAGMA user_version = 1;
+)sql";
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open(path.c_str(), &raw);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> db(raw, &sqlite3_close);
+  if (rc != SQLITE_OK) return absl::InternalError(absl::StrCat("opening ", path));
+  if (sqlite3_exec(raw, kEarlier, nullptr, nullptr, nullptr) != SQLITE_OK) {
+    return absl::InternalError(absl::StrCat("writing the earlier schema: ", sqlite3_errmsg(raw)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace unibus::sqlite_internal

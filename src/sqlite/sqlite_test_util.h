@@ -51,6 +51,10 @@ std::vector<std::string> Data(const std::vector<core_internal::Delivery>& ds);
 // column of the first row as an integer (0 if none).
 std::int64_t RawQuery(const std::string& path, const std::string& sql);
 
+// Creates, at `path`, an empty unibus file in the layout versions up to 2026-12-02
+// wrote (schema version 1, messages WITHOUT ROWID; see schema.cc).
+absl::Status WriteEarlierLayout(const std::string& path);
+
 }  // namespace unibus::sqlite_internal
 
 #endif  // UNIBUS_SQLITE_SQLITE_TEST_UTIL_H_
