@@ -1,7 +1,5 @@
 #include "sqlite/sqlite_broker.h"
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/batching_publisher.h"
@@ -137,9 +135,8 @@ void NoteEarlierLayout(Db& db, const DbConfig& config, const BrokerOptions& opti
   if (!q.ok()) return;
   StmtScope s(*q);
   if (s->Step() != SQLITE_ROW) return;
-  std::string sql(s->Text(0));
-  absl::AsciiStrToUpper(&sql);
-  if (absl::StrContains(sql, "WITHOUT ROWID")) {
+  // SQLite keeps the CREATE statement as written; unibus wrote it in capitals.
+  if (s->Text(0).find("WITHOUT ROWID") != std::string_view::npos) {
     options.logger->info(
         "{}: messages are stored in the earlier WITHOUT ROWID layout, where each message "
         "over about 1,000 bytes takes a 4 KiB overflow page; it works as it is, and README "
