@@ -222,6 +222,24 @@ nb::object PyPublisher::Publish(nb::handle data, nb::handle attributes, nb::hand
   return WrapResult(PublishResult(std::move(f)));
 }
 
+void PyPublisher::Send(nb::handle data, nb::handle attributes, nb::handle ordering_key) {
+  CheckOpen();
+  std::string not_utf8;
+  Message m = ToMessage(data, attributes, ordering_key, &not_utf8);
+  if (!not_utf8.empty()) {
+    ThrowStatus(absl::InvalidArgumentError(
+        absl::StrCat("send to '", topic_, "': ", not_utf8,
+                     " is not valid UTF-8; attributes and ordering keys must be UTF-8 on "
+                     "every backend")));
+  }
+  absl::Status s;
+  {
+    nb::gil_scoped_release release;  // Send blocks while max_pending_messages are unsent
+    s = publisher_.Send(std::move(m));
+  }
+  Check(std::move(s));
+}
+
 void PyPublisher::Flush() {
   CheckOpen();
   absl::Status s;
@@ -262,6 +280,10 @@ void BindPublisher(nb::module_& m) {
            nb::arg("attributes").none() = nb::none(), nb::arg("ordering_key").none() = nb::none(),
            "publish(data, *, attributes=None, ordering_key=None) -> unibus.PublishFuture: see "
            "unibus.Publisher.publish")
+      .def("send", &PyPublisher::Send, nb::arg("data"), nb::kw_only(),
+           nb::arg("attributes").none() = nb::none(), nb::arg("ordering_key").none() = nb::none(),
+           "send(data, *, attributes=None, ordering_key=None) -> None: see "
+           "unibus.Publisher.send")
       .def("flush", &PyPublisher::Flush)
       .def("close", &PyPublisher::Close)
       .def_prop_ro("topic", &PyPublisher::topic)

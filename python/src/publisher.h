@@ -42,6 +42,9 @@ class PyPublisher {
   // Queues a publish (GIL released while Publish blocks on backpressure). Returns a
   // unibus.PublishFuture over a PublishResult.
   nb::object Publish(nb::handle data, nb::handle attributes, nb::handle ordering_key);
+  // Publisher::Send: no future; raises what is refused at once (unibus.InvalidArgument,
+  // FailedPrecondition); a later failure is raised by the next flush().
+  void Send(nb::handle data, nb::handle attributes, nb::handle ordering_key);
   void Flush();
   void Close();
   const std::string& topic() const { return topic_; }

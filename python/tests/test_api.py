@@ -342,6 +342,12 @@ def test_publish_future_is_a_concurrent_future(mem):
     failed = pub.publish(b"x")
     assert isinstance(failed.exception(10), unibus.NotFound)
     assert cf.wait([failed], timeout=10).done == {failed}
+    with pytest.raises(unibus.NotFound):
+        pub.flush()  # the failed publish's error, once
+    pub.flush()
+    pub.send(b"y")  # no future: its failure is the next flush()'s
+    with pytest.raises(unibus.NotFound, match="t-future"):
+        pub.flush()
 
 
 def test_open_resolves_the_url_like_the_cli(tmp_path, monkeypatch):

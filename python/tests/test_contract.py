@@ -27,6 +27,28 @@ def test_publish_receive_with_attributes_and_key(env):
     assert all(m.publish_time is not None and m.publish_time.tzinfo is not None for m in got)
 
 
+def test_send_has_no_future_and_flush_reports_its_outcome(env):
+    topic = env.topic()
+    sub = env.broker.subscriber(unique("sub"), topic=topic, start="earliest")
+    pub = env.broker.publisher(topic)
+    for i in range(3):
+        assert pub.send(f"s{i}", attributes={"i": str(i)}, ordering_key="k") is None
+    pub.flush()  # every message sent before it is stored
+    got = drain(sub, 3)
+    assert [m.data for m in got] == [b"s0", b"s1", b"s2"]
+    assert [m.attributes for m in got] == [{"i": str(i)} for i in range(3)]
+    with pytest.raises(unibus.InvalidArgument, match="UTF-8"):
+        pub.send(b"x", attributes={"k": b"\xff"})
+    with pytest.raises(unibus.InvalidArgument):
+        pub.send(b"x", attributes={"unibus-dead-letter-reason": "mine"})
+    with pytest.raises(TypeError):
+        pub.send(42)
+    pub.flush()  # what was refused at once is not flush()'s failure
+    pub.close()
+    with pytest.raises(unibus.FailedPrecondition):
+        pub.send(b"late")
+
+
 def test_acked_message_is_not_redelivered(env):
     topic = env.topic()
     sub = env.broker.subscriber(unique("sub"), topic=topic, start="earliest", **env.FAST)

@@ -137,15 +137,16 @@ def test_bench_runs_and_prints_ratios(kafka_mock, pubsub_emulator):
                         pubsub_emulator, "-n", "300", "--pubsub-messages", "200", "-r", "2"],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr
-    # Kafka: 5 figures (publish against confluent-kafka's produce, and against produce
-    # with an on_delivery callback each; consume by pull(1), `for m in sub`, pull(500))
-    # and the CPU per message of each; Pub/Sub: 3 figures. Each with min / median /
-    # spread per client.
-    assert r.stdout.count("ratio (medians)") == 13, r.stdout
+    # Kafka: 6 figures (publish and send against confluent-kafka's produce, publish
+    # against produce with an on_delivery callback each; consume by pull(1), `for m in
+    # sub`, pull(500)) and the CPU per message of each; Pub/Sub: 3 figures. Each with
+    # min / median / spread per client.
+    assert r.stdout.count("ratio (medians)") == 15, r.stdout
+    assert "send, no result per message" in r.stdout, r.stdout
     assert "on_delivery" in r.stdout, r.stdout
     assert "`for m in sub`" in r.stdout, r.stdout
     rows = re.findall(r"^    (unibus|confluent-kafka|google-cloud-pubsub) +min +[\d,.]+ +median +"
                       r"[\d,.]+ +(msg/s|us) +spread +\d+ %$", r.stdout, re.MULTILINE)
-    assert len(rows) == 26, r.stdout
+    assert len(rows) == 30, r.stdout
     assert "CPU per message" in r.stdout and r.stdout.count("load average before") == 2, r.stdout
     assert "confluent-kafka" in r.stdout and "google-cloud-pubsub" in r.stdout

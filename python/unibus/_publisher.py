@@ -103,6 +103,7 @@ class Publisher:
         # Mapping and makes the PublishFuture: no Python frame per message. The method
         # below documents it (help(Publisher.publish)).
         self.publish = impl.publish
+        self.send = impl.send
         track(self)
 
     @property
@@ -135,6 +136,28 @@ class Publisher:
         """
         return self._impl.publish(data, attributes=attributes, ordering_key=ordering_key)
 
+    def send(self, data: Data, *, attributes: Optional[Mapping[str, str]] = None,
+             ordering_key: Optional[str] = None) -> None:
+        """Queues one message with no result of its own (no future).
+
+        As confluent-kafka's produce() without on_delivery, or librdkafka's produce():
+        for streams where only "everything sent is stored" matters. flush() raises the
+        first failure of any message sent (or published) before it; when flush()
+        returns, every message sent before it is stored. On Kafka this skips the
+        future's allocation and completion per message (README, Python).
+
+        Args: as publish().
+
+        Raises:
+            TypeError: data is not bytes or str, attributes not a dict of str, ...
+            unibus.InvalidArgument: refused at once (too large, not UTF-8, reserved
+                attribute, empty message); nothing was queued.
+            unibus.FailedPrecondition: the publisher is closed.
+
+        Blocks (without the GIL) only while max_pending_messages are unsent.
+        """
+        self._impl.send(data, attributes=attributes, ordering_key=ordering_key)
+
     async def publish_async(self, data: Data, *, attributes: Optional[Mapping[str, str]] = None,
                             ordering_key: Optional[str] = None) -> str:
         """Like publish(), awaited: returns the message id or raises its unibus.Error."""
@@ -156,9 +179,9 @@ class Publisher:
         return await waiter
 
     def flush(self) -> None:
-        """Blocks until every message published before the call has its result.
+        """Blocks until every message published or sent before the call has its result.
 
-        Raises the first publish error among them (a unibus.Error).
+        Raises the first error among them (a unibus.Error), publish()'s and send()'s.
         """
         self._impl.flush()
 

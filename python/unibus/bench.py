@@ -1,17 +1,19 @@
 """python -m unibus.bench: unibus from Python against the usual Python clients, same run.
 
 Kafka: unibus-Python vs confluent-kafka (produce + flush, idempotent with acks=all as
-unibus's publisher; then again with an on_delivery callback per message, served by
-poll(0) after each produce, the closest thing confluent-kafka has to the future each
-unibus publish returns; poll + store_offsets per message,
+unibus's publisher, against unibus's publish() and its no-future send(); then again
+with an on_delivery callback per message, served by poll(0) after each produce, the
+closest thing confluent-kafka has to the future each unibus publish returns; poll +
+store_offsets per message,
 committed by the auto-commit timer: confluent-kafka's documented at-least-once pattern.
 A commit(asynchronous=True) per message is not used: on a real broker it floods the group
 coordinator with one OffsetCommit request per message; 40,000 of them on Kafka 4.1 left
 1,565 still in flight after 60 s and close() timed out).
 Pub/Sub: unibus-Python vs google-cloud-pubsub (publisher futures; streaming pull with ack).
 Each round both clients publish N messages of S bytes to one fresh topic (each publisher
-warmed by one untimed message first; on Kafka confluent-kafka does it both ways, so the
-topic gets 3N), then a subscription of each reads them all back, acking each (unibus on Kafka three ways, each with its own subscription: pull(1),
+warmed by one untimed message first; on Kafka unibus and confluent-kafka each publish
+it both ways, so the topic gets 4N), then a subscription of each reads them all back,
+acking each (unibus on Kafka three ways, each with its own subscription: pull(1),
 `for m in sub`, which pulls 100 at a time inside, and pull(500)); throughput is timed
 from the first message received to the last (a consumer group's join is not counted). unibus's
 subscribers allow 5000 outstanding messages (max_outstanding_messages, as `unibus bench`);
@@ -61,13 +63,16 @@ def _cpu_us(n: int, cpu_start: float) -> float:
 
 
 def _unibus_publish(broker: unibus.Broker, topic: str, n: int, payload: bytes,
-                    cpu: "List[float] | None" = None) -> float:
+                    cpu: "List[float] | None" = None, send: bool = False) -> float:
+    """Publishes n messages, each with its future (publish) or with none (send), then
+    flush(); returns msg/s and appends CPU us per message to `cpu`."""
     pub = broker.publisher(topic, max_batch_delay=0.001)
     pub.publish(payload).result(timeout=60)  # connected, producer id assigned: not timed
+    publish = pub.send if send else pub.publish
     cpu_start = time.process_time()
     start = time.perf_counter()
     for _ in range(n):
-        pub.publish(payload)
+        publish(payload)
     pub.flush()
     elapsed = time.perf_counter() - start
     if cpu is not None:
@@ -149,13 +154,17 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
     bootstrap = url[len("kafka://"):].split("?")[0]
     payload = os.urandom(size)
     broker = unibus.open(url)
-    results: Dict[str, list] = {k: [] for k in ("pub", "ck_pub", "ck_pub_cb", "sub1", "sub_batch",
-                                                "sub_iter", "ck_sub", "pub_cpu", "ck_pub_cpu",
-                                                "ck_pub_cb_cpu", "sub1_cpu", "sub_batch_cpu",
-                                                "sub_iter_cpu", "ck_sub_cpu")}
+    results: Dict[str, list] = {k: [] for k in ("pub", "send", "ck_pub", "ck_pub_cb", "sub1",
+                                                "sub_batch", "sub_iter", "ck_sub", "pub_cpu",
+                                                "send_cpu", "ck_pub_cpu", "ck_pub_cb_cpu",
+                                                "sub1_cpu", "sub_batch_cpu", "sub_iter_cpu",
+                                                "ck_sub_cpu")}
     for r in range(rounds):
         topic = topics[r]
         results["pub"].append(_unibus_publish(broker, topic, n, payload, results["pub_cpu"]))
+        # send(): no future, as confluent-kafka's bare produce() (next).
+        results["send"].append(_unibus_publish(broker, topic, n, payload, results["send_cpu"],
+                                               send=True))
         _confluent_publish(confluent_kafka, bootstrap, topic, n, payload, results, "ck_pub")
         # confluent-kafka with what unibus's publish returns: a result per message. Its
         # way is an on_delivery callback, served by poll(0) after each produce (its
@@ -170,7 +179,7 @@ def bench_kafka(url: str, n: int, size: int, rounds: int, topics: List[str]) -> 
                            on_delivery)
         if failed:
             raise RuntimeError(f"confluent-kafka: {len(failed)} deliveries failed: {failed[0]}")
-        total = 3 * n
+        total = 4 * n
         results["sub1"].append(_unibus_consume(broker, topic, total, 1, results["sub1_cpu"]))
         results["sub_batch"].append(_unibus_consume(broker, topic, total, 500,
                                                     results["sub_batch_cpu"]))
@@ -387,6 +396,8 @@ def main(argv: "list[str] | None" = None) -> None:
             _report(f"Kafka {'mock cluster' if a.kafka_mock else url}, {a.messages} x {a.size} B"
                     " per client", res, "confluent-kafka", [
                         ("publish (futures / produce) + flush", "pub", "ck_pub"),
+                        ("send, no result per message (send / produce) + flush", "send",
+                         "ck_pub"),
                         ("publish with a result per message (futures / produce with "
                          "on_delivery, poll(0) each) + flush", "pub", "ck_pub_cb"),
                         ("consume + ack, one message per call", "sub1", "ck_sub"),

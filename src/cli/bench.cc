@@ -56,8 +56,9 @@ absl::Status MakeTopic(Broker& broker, const std::string& topic, int partitions,
 }
 
 struct Round {
-  double publish = 0, consume = 0;
+  double publish = 0, send = 0, consume = 0;
   bench::ThreadCpu publish_cpu;  // by thread, from the first Publish to Flush's return
+  bench::ThreadCpu send_cpu;     // the same for Send
   bench::ThreadCpu consume_cpu;  // by thread, from the first message to the last
 };
 
@@ -99,6 +100,19 @@ absl::StatusOr<Round> RunRound(Broker& broker, const BenchOptions& o, int round,
     if (auto s = pub->Flush(); !s.ok()) return s;
     r.publish = o.messages / absl::ToDoubleSeconds(absl::Now() - start);
     r.publish_cpu = bench::CpuSince(cpu_before, bench::ThreadCpuNow());
+  }
+  {
+    // The same messages again with Send: no result per message, as the baseline's
+    // produce(), whose delivery reports only count. The topic then holds 2N messages;
+    // the consumers read the first N.
+    const bench::ThreadCpu cpu_before = bench::ThreadCpuNow();
+    const absl::Time start = absl::Now();
+    for (int i = 0; i < o.messages; ++i) {
+      if (auto s = pub->Send(Message{.data = payload}); !s.ok()) return s;
+    }
+    if (auto s = pub->Flush(); !s.ok()) return s;
+    r.send = o.messages / absl::ToDoubleSeconds(absl::Now() - start);
+    r.send_cpu = bench::CpuSince(cpu_before, bench::ThreadCpuNow());
   }
   std::vector<Subscriber> subs;
   for (int i = 0; i < o.consumers; ++i) {
@@ -253,7 +267,8 @@ int run_bench(const BenchOptions& options) {
     url = mock->url();
     // The mock keeps about 5 MiB per partition and drops the oldest beyond that;
     // keyless messages go to partitions unevenly, so plan for 2 MiB each.
-    const double bytes = static_cast<double>(o.messages) * (o.size + 70);
+    // unibus's rounds publish 2N (Publish, then Send).
+    const double bytes = 2.0 * o.messages * (o.size + 70);
     o.partitions = std::max(o.partitions, static_cast<int>(std::ceil(bytes / (2 << 20))));
     fallback = [&mock](const std::string& topic, int partitions) {
       return mock->CreateTopic(topic, partitions);
@@ -272,13 +287,14 @@ int run_bench(const BenchOptions& options) {
       "%.2f\n",
       broker->url(), o.messages, o.size, o.consumers, o.repeat, load_before);
   std::cout << AllocatorLine(LoadedAllocator());
-  std::vector<double> pub, con, base_pub, base_con, pub_ratio, con_ratio;
+  std::vector<double> pub, send, con, base_pub, base_con, pub_ratio, send_ratio, con_ratio;
   std::string base_name;
   auto parsed = core_internal::ParseUrl(*url);
   for (int i = 0; i < o.repeat; ++i) {
     auto r = RunRound(*broker, o, i, fallback);
     if (!r.ok()) return Fail(r.status());
     pub.push_back(r->publish);
+    send.push_back(r->send);
     con.push_back(r->consume);
     if (!o.no_baseline) {
       bench::BaselineParams params{o.messages, o.size, o.batch};
@@ -303,6 +319,7 @@ int run_bench(const BenchOptions& options) {
       base_pub.push_back(b->publish_per_s);
       base_con.push_back(b->consume_per_s);
       pub_ratio.push_back(r->publish / b->publish_per_s);
+      send_ratio.push_back(r->send / b->publish_per_s);
       con_ratio.push_back(r->consume / b->consume_per_s);
       if (o.cpu) {
         PrintCpu(absl::StrCat("round ", i + 1, " ", b->name, " publish"), b->publish_cpu);
@@ -311,6 +328,7 @@ int run_bench(const BenchOptions& options) {
     }
     if (o.cpu) {
       PrintCpu(absl::StrCat("round ", i + 1, " unibus publish"), r->publish_cpu);
+      PrintCpu(absl::StrCat("round ", i + 1, " unibus send"), r->send_cpu);
       PrintCpu(absl::StrCat("round ", i + 1, " unibus consume"), r->consume_cpu);
     }
   }
@@ -319,6 +337,7 @@ int run_bench(const BenchOptions& options) {
                                  Min(v), Median(v), 100 * Spread(v));
   };
   row("unibus publish", pub);
+  row("unibus send (no result)", send);
   row("unibus consume+ack", con);
   if (!base_name.empty()) {
     row(absl::StrCat(base_name, " publish").c_str(), base_pub);
@@ -326,13 +345,16 @@ int run_bench(const BenchOptions& options) {
     auto ratio = [](const std::vector<double>& ours, const std::vector<double>& base) {
       return RatioOrNoisy(ours, base, "baseline");
     };
-    std::cout << absl::StrFormat("  ratio unibus/%s (medians): publish %s, consume+ack %s\n",
-                                 base_name, ratio(pub, base_pub), ratio(con, base_con));
+    std::cout << absl::StrFormat(
+        "  ratio unibus/%s (medians): publish %s, send %s, consume+ack %s\n", base_name,
+        ratio(pub, base_pub), ratio(send, base_pub), ratio(con, base_con));
     // Each round runs unibus and then the baseline, so a round's ratio compares
     // two runs seconds apart; the machine's drift between rounds cancels out.
     std::cout << absl::StrFormat(
-        "  per-round ratios: publish min %.2fx median %.2fx, consume+ack min %.2fx median %.2fx\n",
-        Min(pub_ratio), Median(pub_ratio), Min(con_ratio), Median(con_ratio));
+        "  per-round ratios: publish min %.2fx median %.2fx, send min %.2fx median %.2fx, "
+        "consume+ack min %.2fx median %.2fx\n",
+        Min(pub_ratio), Median(pub_ratio), Min(send_ratio), Median(send_ratio), Min(con_ratio),
+        Median(con_ratio));
   }
   if (o.latency_messages > 0) {
     const double rate = std::min(Median(pub), Median(con)) / 2;

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -25,10 +26,10 @@ constexpr std::size_t kCopyPayloadUpTo = 4096;
 
 // One message between produce() and its delivery report: the future's state and,
 // in the same allocation, a large payload (which librdkafka reads in place, no copy).
-// It keeps itself alive (`self`) until the delivery report.
+// It keeps itself alive (`self`) until the delivery report. A Send makes one only
+// for a large payload, and takes no future from it.
 struct InFlight : internal::FutureState<absl::StatusOr<MessageId>> {
   std::string data;
-  KafkaPublisher* publisher = nullptr;
   std::shared_ptr<InFlight> self;
 };
 
@@ -79,55 +80,30 @@ class KafkaPublisher : public PublisherConnection {
   }
 
   PublishFuture Publish(Message m) override {
-    const std::size_t size = m.ByteSize();
-    if (size > config_.options.max_message_bytes) {
-      return MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(
-          absl::StrCat("message of ", size, " bytes exceeds the publisher's limit of ",
-                       config_.options.max_message_bytes,
-                       " bytes (BrokerOptions::max_message_bytes) for topic '", topic_, "'")));
-    }
-    if (shutdown_.load(std::memory_order_acquire)) {
-      return MakeReadyFuture<absl::StatusOr<MessageId>>(
-          absl::FailedPreconditionError(absl::StrCat("publisher for '", topic_, "' is shut down")));
+    if (absl::Status s = Admit(m); !s.ok()) {
+      return MakeReadyFuture<absl::StatusOr<MessageId>>(std::move(s));
     }
     auto state = std::make_shared<InFlight>();
     InFlight* op = state.get();
-    const bool copy = m.data.size() <= kCopyPayloadUpTo;
-    if (!copy) op->data = std::move(m.data);
-    const std::string& payload = copy ? m.data : op->data;
-    op->publisher = this;
     PublishFuture f = Promise<absl::StatusOr<MessageId>>(state).get_future();
     op->self = std::move(state);
-    HeadersPtr headers = HeadersOf(m.attributes);  // record.h: the header rule
-    pending_.fetch_add(1, std::memory_order_relaxed);
-    for (;;) {
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_RKT(rkt_.get()),
-          RD_KAFKA_V_MSGFLAGS(copy ? RD_KAFKA_MSG_F_COPY : 0),
-          RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
-          RD_KAFKA_V_KEY(m.ordering_key.empty() ? nullptr : m.ordering_key.data(),
-                         m.ordering_key.size()),
-          RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        (void)headers.release();  // librdkafka owns them now
-        return f;
-      }
-      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !shutdown_.load(std::memory_order_acquire)) {
-        // Backpressure: max_pending_messages are unsent; wait for delivery reports.
-        // Woken once the queue has drained to resume_at_ (see Complete), not per report.
-        room_waiters_.fetch_add(1);
-        {
-          std::unique_lock<std::mutex> lock(mu_);
-          delivered_cv_.wait_for(lock, std::chrono::milliseconds(10), [&] {
-            return Queued() <= resume_at_ || shutdown_.load(std::memory_order_acquire);
-          });
-        }
-        room_waiters_.fetch_sub(1);
-        continue;
-      }
-      Complete(op, ErrorFor(err, m.ordering_key.size() + payload.size(), /*local=*/true));
-      return f;
+    Produce(std::move(m), op);
+    return f;
+  }
+
+  // No future: a payload librdkafka copies needs no state of ours until its delivery
+  // report (opaque null); a larger one, read in place, lives in an InFlight whose
+  // future nobody holds.
+  absl::Status Send(Message m) override {
+    if (absl::Status s = Admit(m); !s.ok()) return s;
+    InFlight* op = nullptr;
+    if (m.data.size() > kCopyPayloadUpTo) {
+      auto state = std::make_shared<InFlight>();
+      op = state.get();
+      op->self = std::move(state);
     }
+    Produce(std::move(m), op);
+    return absl::OkStatus();
   }
 
   absl::Status Flush() override {
@@ -160,9 +136,70 @@ class KafkaPublisher : public PublisherConnection {
   }
 
  private:
+  // What Publish and Send refuse at once.
+  absl::Status Admit(const Message& m) const {
+    const std::size_t size = m.ByteSize();
+    if (size > config_.options.max_message_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("message of ", size, " bytes exceeds the publisher's limit of ",
+                       config_.options.max_message_bytes,
+                       " bytes (BrokerOptions::max_message_bytes) for topic '", topic_, "'"));
+    }
+    if (shutdown_.load(std::memory_order_acquire)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("publisher for '", topic_, "' is shut down"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Hands `m` to librdkafka; its outcome reaches Settle(op, ...) from the delivery
+  // report, or Complete(op, ...) at once if librdkafka refuses it. `op` is null for a Send whose
+  // payload librdkafka copies.
+  void Produce(Message m, InFlight* op) {
+    const bool copy = m.data.size() <= kCopyPayloadUpTo;
+    if (!copy) op->data = std::move(m.data);
+    const std::string& payload = copy ? m.data : op->data;
+    HeadersPtr headers = HeadersOf(m.attributes);  // record.h: the header rule
+    pending_.fetch_add(1, std::memory_order_relaxed);
+    for (;;) {
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_.get(), RD_KAFKA_V_RKT(rkt_.get()),
+          RD_KAFKA_V_MSGFLAGS(copy ? RD_KAFKA_MSG_F_COPY : 0),
+          RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+          RD_KAFKA_V_KEY(m.ordering_key.empty() ? nullptr : m.ordering_key.data(),
+                         m.ordering_key.size()),
+          RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        (void)headers.release();  // librdkafka owns them now
+        return;
+      }
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !shutdown_.load(std::memory_order_acquire)) {
+        // Backpressure: max_pending_messages are unsent; wait for delivery reports.
+        // Woken once the queue has drained to resume_at_ (see Delivered), not per report.
+        room_waiters_.fetch_add(1);
+        {
+          std::unique_lock<std::mutex> lock(mu_);
+          delivered_cv_.wait_for(lock, std::chrono::milliseconds(10), [&] {
+            return Queued() <= resume_at_ || shutdown_.load(std::memory_order_acquire);
+          });
+        }
+        room_waiters_.fetch_sub(1);
+        continue;
+      }
+      Complete(op, ErrorFor(err, m.ordering_key.size() + payload.size(), /*local=*/true));
+      return;
+    }
+  }
+
+  // Serves delivery reports; the reports of one poll leave pending_ together (one
+  // atomic update on a line the publishing thread also writes, not one per message).
   void PollLoop() {
-    while (!stop_.load(std::memory_order_acquire)) rd_kafka_poll(rk_.get(), 100);
+    while (!stop_.load(std::memory_order_acquire)) {
+      rd_kafka_poll(rk_.get(), 100);
+      Delivered(std::exchange(reported_, 0));
+    }
     rd_kafka_poll(rk_.get(), 0);
+    Delivered(std::exchange(reported_, 0));
   }
 
   absl::Status ErrorFor(rd_kafka_resp_err_t err, std::size_t bytes, bool local) const {
@@ -213,20 +250,36 @@ class KafkaPublisher : public PublisherConnection {
   // pending_ itself to fall to resume_at_ left each of them to its 10 ms timeout).
   std::int64_t Queued() const { return pending_.load() - room_waiters_.load(); }
 
-  void Complete(InFlight* op, absl::StatusOr<MessageId> result) {
+  // A message librdkafka refused at once, on the publishing thread.
+  void Complete(InFlight* op, absl::Status error) {
+    Settle(op, std::move(error));
+    Delivered(1);
+  }
+
+  // Records a failure for Flush and sets the future of `op` (null: a Send of a copied
+  // payload, which has neither state nor future).
+  void Settle(InFlight* op, absl::StatusOr<MessageId> result) {
     if (!result.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       if (first_error_.ok()) first_error_ = result.status();
     }
-    std::shared_ptr<InFlight> owned = std::move(op->self);
-    owned->data = std::string();  // librdkafka is done with it
-    Promise<absl::StatusOr<MessageId>>(owned).set_value(std::move(result));
+    if (op != nullptr) {
+      std::shared_ptr<InFlight> owned = std::move(op->self);
+      owned->data = std::string();  // librdkafka is done with it
+      // A Send's state: no future was made, so the value goes nowhere.
+      Promise<absl::StatusOr<MessageId>>(owned).set_value(std::move(result));
+    }
+  }
+
+  // `n` messages have their outcome.
+  void Delivered(std::int64_t n) {
+    if (n == 0) return;
     // A Publish blocked on a full queue is woken when the unsent count is down to
     // resume_at_, not by every report: waking it per report (a futex wake and a failed
     // retry per message) put the publisher into a slow mode at ~2.5x the CPU per message
     // (Python, 100-byte messages, 1 broker: 0.5M msg/s in about half the runs, else 1.1M).
     // Sequentially consistent with the waiter's room_waiters_ then pending_ (no lost wake).
-    const std::int64_t left = pending_.fetch_sub(1) - 1;
+    const std::int64_t left = pending_.fetch_sub(n) - n;
     const int waiters = room_waiters_.load();
     if (left == 0 || (waiters > 0 && left - waiters <= resume_at_)) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -234,14 +287,15 @@ class KafkaPublisher : public PublisherConnection {
     }
   }
 
-  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* op = static_cast<InFlight*>(m->_private);
-    KafkaPublisher* self = op->publisher;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      self->Complete(op, MessageIdOf(m->partition, m->offset));
-    } else {
-      self->Complete(op, self->ErrorFor(m->err, m->len + m->key_len, /*local=*/false));
+    auto* self = static_cast<KafkaPublisher*>(static_cast<ClientOpaque*>(opaque)->owner);
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      self->Settle(op, self->ErrorFor(m->err, m->len + m->key_len, /*local=*/false));
+    } else if (op != nullptr) {
+      self->Settle(op, MessageIdOf(m->partition, m->offset));  // a Send wants no id
     }
+    ++self->reported_;  // PollLoop takes it off pending_ after the poll
   }
 
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void*) {
@@ -260,6 +314,7 @@ class KafkaPublisher : public PublisherConnection {
   std::thread poller_;
   std::atomic<bool> stop_{false}, shutdown_{false};
   std::atomic<std::int64_t> pending_{0};  // produced, no delivery report yet
+  std::int64_t reported_ = 0;             // delivery reports of the current poll (poller_ only)
   std::atomic<int> room_waiters_{0};      // Publish calls blocked on a full queue
   std::int64_t resume_at_ = 0;            // they retry at this many pending (3/4 full)
   std::mutex mu_;

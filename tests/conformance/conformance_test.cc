@@ -169,6 +169,49 @@ TEST_P(Conformance, BadInputGetsClearErrors) {
   EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument) << big.status();
 }
 
+TEST_P(Conformance, SentMessagesAreStoredOnceFlushReturnsOk) {
+  // Publisher::Send: no result per message; refusals at once, later failures at Flush.
+  auto topic = MakeTopic();
+  auto sub = Sub(Name("sub"), Opts(topic));
+  auto p = broker_->publisher(topic);
+  ASSERT_TRUE(p.ok()) << p.status();
+  Checker checker;
+  for (int i = 0; i < 50; ++i) {
+    // One payload past 4 KiB, which the Kafka publisher reads in place, not copied.
+    const std::string data = absl::StrCat(topic, "/", i, i == 7 ? std::string(8192, 'p') : "");
+    const std::string key = i % 2 == 0 ? "even" : "";
+    checker.Expect(data, key);
+    auto b = MessageBuilder{}.data(data).attribute("seq", absl::StrCat(i));
+    if (!key.empty()) b.ordering_key(key);
+    ASSERT_TRUE(p->Send(std::move(b).build()).ok());
+  }
+  ASSERT_TRUE(p->Flush().ok());
+  DrainPull(sub, checker, 50);
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.duplicated, 0);
+  EXPECT_EQ(r.unexpected, 0);
+
+  EXPECT_EQ(p->Send(Message{}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      p->Send(MessageBuilder{}.data(std::string(caps_.max_message_bytes + 1, 'x')).build()).code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(p->Flush().ok()) << "a refused Send is not a failure for Flush";
+
+  auto missing = broker_->publisher(Name("no-such-topic"));
+  if (missing.ok()) {
+    // Backends that resolve topics lazily: the Send is queued, its failure is Flush's.
+    EXPECT_TRUE(missing->Send(MessageBuilder{}.data("x").build()).ok());
+    absl::Status s = missing->Flush();
+    EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
+    EXPECT_TRUE(missing->Flush().ok()) << "Flush reports a failure once";
+  }
+
+  p->Shutdown();
+  EXPECT_EQ(p->Send(MessageBuilder{}.data("late").build()).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 // ---- Tier 1 ----
 
 TEST_P(Conformance, NackRedeliversWithBackoffAndCountsAttempts) {

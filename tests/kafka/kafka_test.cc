@@ -121,6 +121,65 @@ TEST_F(KafkaTest, OversizedMessagesAreInvalidArgument) {
   EXPECT_TRUE(ok.ok()) << ok.status();
 }
 
+TEST_F(KafkaTest, ASendsFailureIsTheNextFlushsError) {
+  // Publisher::Send makes no future: a delivery report's error must still reach Flush,
+  // for a payload librdkafka copies and for one it reads in place (over 4 KiB).
+  // (An injected TOPIC_AUTHORIZATION_FAILED would fail the topic's later produces too:
+  // librdkafka keeps it as the topic's state.)
+  ASSERT_TRUE(cluster_->CreateTopic("refused", 1).ok());
+  auto p = broker_->publisher("refused");
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(p->Send(MessageBuilder{}.data("warm").build()).ok());
+  ASSERT_TRUE(p->Flush().ok());
+  for (const std::size_t size : {std::size_t{10}, std::size_t{6000}}) {
+    ASSERT_TRUE(
+        cluster_->PushRequestErrors(MockCluster::kProduce, {RD_KAFKA_RESP_ERR_INVALID_RECORD})
+            .ok());
+    ASSERT_TRUE(p->Send(MessageBuilder{}.data(std::string(size, 'x')).build()).ok());
+    absl::Status s = p->Flush();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << size << ": " << s;
+    EXPECT_TRUE(p->Flush().ok()) << "Flush returns a failure once";
+  }
+  ASSERT_TRUE(p->Send(MessageBuilder{}.data("after").build()).ok());
+  EXPECT_TRUE(p->Flush().ok());
+}
+
+TEST_F(KafkaTest, ShutdownWhileMessagesAreFetchedDoesNotAbort) {
+  // At close librdkafka forwards the consumer's queue to the close queue, so a fetch
+  // that lands during the close puts messages there; serving that queue with
+  // rd_kafka_queue_poll_callback aborted the process (its assert "res !=
+  // RD_KAFKA_OP_RES_PASS": a message is not a callback). Timing-dependent, so
+  // several subscribers each stop while a publisher keeps the fetches busy.
+  ASSERT_TRUE(cluster_->CreateTopic("unread", 8).ok());
+  auto p = broker_->publisher("unread");
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::atomic<bool> stop{false};
+  std::thread publishing([&] {
+    // About 2 MB a second in all, within the mock's ~5 MiB a partition for the test.
+    while (!stop.load()) {
+      for (int i = 0; i < 1000; ++i) (void)p->Send(MessageBuilder{}.data("x").build());
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  for (int round = 0; round < 8; ++round) {
+    auto sub = broker_->subscriber(absl::StrCat("unread-", round), Opts("unread"));
+    ASSERT_TRUE(sub.ok()) << sub.status();
+    int got = 0;
+    const absl::Time end = absl::Now() + absl::Seconds(30);
+    while (got < 10 && absl::Now() < end) {
+      auto batch = sub->Pull(10, absl::Milliseconds(200));
+      ASSERT_TRUE(batch.ok()) << batch.status();
+      for (auto& m : *batch) std::move(m.ack).ack();
+      got += static_cast<int>(batch->size());
+    }
+    EXPECT_GE(got, 10);
+    sub->Shutdown();
+  }
+  stop = true;
+  publishing.join();
+  EXPECT_TRUE(p->Flush().ok());
+}
+
 TEST_F(KafkaTest, CapabilitiesAndAdminOnTheMockCluster) {
   Capabilities c = broker_->capabilities();
   EXPECT_EQ(c.backend, "kafka");
