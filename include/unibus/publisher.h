@@ -102,9 +102,12 @@ class UNIBUS_EXPORT Publisher {
   // (InvalidArgument; FailedPrecondition after Shutdown); any later failure (NotFound,
   // Unavailable, ...) is returned by the next Flush(), whose OK means every message
   // sent before it is stored, as durable as the backend is (README, "The contract",
-  // item 1). No future is made: on Kafka this saves an allocation and a completion
-  // per message (README, Performance). Blocks only while max_pending_messages are
-  // unsent.
+  // item 1). A failure is returned by exactly one Flush, the first to return after it
+  // (copies of a Publisher share one connection): threads that share a publisher and
+  // each need their own sends' outcome use Publish. No future is made: on Kafka this
+  // saves an allocation and a completion per message (README, Performance); through
+  // PublisherMetrics::Wrap a Send is counted by a Publish and its future. Blocks only
+  // while max_pending_messages are unsent.
   [[nodiscard]] absl::Status Send(Message m) {
     if (rules_ != nullptr) {
       if (absl::Status s =
@@ -125,7 +128,8 @@ class UNIBUS_EXPORT Publisher {
   std::vector<PublishFuture> PublishMany(std::vector<Message> messages);
 
   // Blocks until every message published or sent before this call has its result.
-  // Returns the first error among them (Publish's and Send's alike), if any.
+  // Returns the first error since the previous Flush returned (Publish's and Send's
+  // alike), if any; each error is returned once.
   [[nodiscard]] absl::Status Flush() { return conn_->Flush(); }
 
   // Sends what is pending, then joins the library's threads; every Publish after it

@@ -238,6 +238,7 @@ void PyPublisher::Send(nb::handle data, nb::handle attributes, nb::handle orderi
     s = publisher_.Send(std::move(m));
   }
   Check(std::move(s));
+  sent_.store(true, std::memory_order_relaxed);
 }
 
 void PyPublisher::Flush() {
@@ -245,6 +246,7 @@ void PyPublisher::Flush() {
   absl::Status s;
   {
     nb::gil_scoped_release release;
+    sent_.store(false, std::memory_order_relaxed);
     s = publisher_.Flush();
   }
   Check(std::move(s));
@@ -252,9 +254,14 @@ void PyPublisher::Flush() {
 
 void PyPublisher::Close() {
   if (closed_.exchange(true)) return;
-  nb::gil_scoped_release release;
-  (void)publisher_.Flush();  // each future has its own result; close only drains
-  publisher_.Shutdown();
+  absl::Status s;
+  {
+    nb::gil_scoped_release release;
+    s = publisher_.Flush();
+    publisher_.Shutdown();
+  }
+  // A publish's failure is its future's; a send() has only this flush to report it.
+  if (sent_.exchange(false)) Check(std::move(s));
 }
 
 void BindPublisher(nb::module_& m) {

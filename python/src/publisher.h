@@ -55,6 +55,7 @@ class PyPublisher {
   Publisher publisher_;
   std::string topic_;
   std::atomic<bool> closed_{false};
+  std::atomic<bool> sent_{false};  // a send() since the last flush(): close() raises for it
 };
 
 }  // namespace unibus::python

@@ -350,6 +350,35 @@ def test_publish_future_is_a_concurrent_future(mem):
         pub.flush()
 
 
+def test_close_raises_what_send_failed(mem):
+    """A send() has no future: close() (and leaving a with block) raises its failure."""
+    mem.admin().create_topic("t-close")
+    pub = mem.publisher("t-close")
+    mem.admin().delete_topic("t-close")
+    pub.send(b"lost")
+    with pytest.raises(unibus.NotFound, match="t-close"):
+        pub.close()
+    assert pub.closed
+    pub.close()  # idempotent; nothing left to raise
+    mem.admin().create_topic("t-close")
+    with pytest.raises(unibus.NotFound):
+        with mem.publisher("t-close") as pub:
+            mem.admin().delete_topic("t-close")
+            pub.send(b"lost")
+    mem.admin().create_topic("t-close")
+    with pytest.raises(KeyError):  # the block's own exception is the one raised
+        with mem.publisher("t-close") as pub:
+            mem.admin().delete_topic("t-close")
+            pub.send(b"lost")
+            raise KeyError("mine")
+    mem.admin().create_topic("t-close")
+    pub = mem.publisher("t-close")
+    mem.admin().delete_topic("t-close")
+    failed = pub.publish(b"x")
+    assert isinstance(failed.exception(10), unibus.NotFound)
+    pub.close()  # a publish's failure is its future's, not close()'s
+
+
 def test_open_resolves_the_url_like_the_cli(tmp_path, monkeypatch):
     (tmp_path / "unibus.yaml").write_text(
         "default: local\nbrokers:\n  local: mem://from-yaml\n  other: mem://other\n")

@@ -7,6 +7,7 @@ import concurrent.futures
 from typing import Mapping, Optional, Union
 
 from . import _unibus
+from ._errors import Error
 from ._lifetime import track
 
 Data = Union[bytes, bytearray, memoryview, str]
@@ -186,7 +187,14 @@ class Publisher:
         self._impl.flush()
 
     def close(self) -> None:
-        """Sends what is pending, then stops the publisher's threads. Idempotent."""
+        """Sends what is pending, then stops the publisher's threads. Idempotent.
+
+        Raises:
+            unibus.Error: the first failure since the last flush(), when send() was
+                called since then (a send() has no future to report it); the
+                publisher is closed all the same. A publish()'s failure is its
+                future's, not close()'s.
+        """
         self._impl.close()
 
     @property
@@ -196,8 +204,14 @@ class Publisher:
     def __enter__(self) -> "Publisher":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()  # raises a send() failure
+            return
+        try:
+            self.close()
+        except Error:
+            pass  # the exception leaving the block is the one to see
 
     def __repr__(self) -> str:
         return f"<unibus.Publisher topic={self.topic!r}{' closed' if self.closed else ''}>"

@@ -34,6 +34,9 @@ class CountingPublisher : public PublisherConnection {
     for (PublishFuture& f : fs) f = Counted(std::move(f));
     return fs;
   }
+  // Send keeps PublisherConnection's default, a Publish whose future is dropped: the
+  // counters need each message's outcome, which only a future carries (so a counted
+  // Send costs what a Publish does).
   absl::Status Flush() override { return inner_->Flush(); }
   void Shutdown() override { inner_->Shutdown(); }
   void ResumePublish(const std::string& ordering_key) override {

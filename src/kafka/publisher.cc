@@ -87,7 +87,7 @@ class KafkaPublisher : public PublisherConnection {
     InFlight* op = state.get();
     PublishFuture f = Promise<absl::StatusOr<MessageId>>(state).get_future();
     op->self = std::move(state);
-    Produce(std::move(m), op);
+    if (absl::Status s = Produce(std::move(m), op); !s.ok()) Complete(op, std::move(s));
     return f;
   }
 
@@ -102,8 +102,13 @@ class KafkaPublisher : public PublisherConnection {
       op = state.get();
       op->self = std::move(state);
     }
-    Produce(std::move(m), op);
-    return absl::OkStatus();
+    absl::Status s = Produce(std::move(m), op);
+    if (!s.ok()) {
+      // Refused at once: returned here, as every backend's Send does, not kept for Flush.
+      if (op != nullptr) op->self.reset();
+      Delivered(1);
+    }
+    return s;
   }
 
   absl::Status Flush() override {
@@ -152,10 +157,10 @@ class KafkaPublisher : public PublisherConnection {
     return absl::OkStatus();
   }
 
-  // Hands `m` to librdkafka; its outcome reaches Settle(op, ...) from the delivery
-  // report, or Complete(op, ...) at once if librdkafka refuses it. `op` is null for a Send whose
-  // payload librdkafka copies.
-  void Produce(Message m, InFlight* op) {
+  // Hands `m` to librdkafka, whose delivery report settles it (Settle, Delivered).
+  // Returns the error when librdkafka refuses it at once; the caller then settles it.
+  // `op` is null for a Send whose payload librdkafka copies.
+  absl::Status Produce(Message m, InFlight* op) {
     const bool copy = m.data.size() <= kCopyPayloadUpTo;
     if (!copy) op->data = std::move(m.data);
     const std::string& payload = copy ? m.data : op->data;
@@ -171,7 +176,7 @@ class KafkaPublisher : public PublisherConnection {
           RD_KAFKA_V_HEADERS(headers.get()), RD_KAFKA_V_OPAQUE(op), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         (void)headers.release();  // librdkafka owns them now
-        return;
+        return absl::OkStatus();
       }
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !shutdown_.load(std::memory_order_acquire)) {
         // Backpressure: max_pending_messages are unsent; wait for delivery reports.
@@ -186,8 +191,11 @@ class KafkaPublisher : public PublisherConnection {
         room_waiters_.fetch_sub(1);
         continue;
       }
-      Complete(op, ErrorFor(err, m.ordering_key.size() + payload.size(), /*local=*/true));
-      return;
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {  // Shutdown ran while it waited for room
+        return absl::FailedPreconditionError(
+            absl::StrCat("publisher for '", topic_, "' is shut down"));
+      }
+      return ErrorFor(err, m.ordering_key.size() + payload.size(), /*local=*/true);
     }
   }
 
