@@ -213,7 +213,9 @@ TEST_F(RealKafkaFaults, AllBrokersStoppedAndStartedAgainLoseAndRedeliverNothing)
   std::fprintf(stderr, "brokers started again\n");
   PublishAsync(*p, topic, 800, 1000, &checker, &fs);
   EXPECT_EQ(Failed(fs), 0);
-  WaitFor(checker, 1000, absl::Seconds(90));
+  // Three JVMs restarting on two cores under ctest -j2 can take their group
+  // coordinator past 90 s (one CI run of 078d5f0: 600 of 1000 after 90 s).
+  WaitFor(checker, 1000, absl::Seconds(180));
   member.Stop();
   auto r = checker.Report();
   EXPECT_EQ(r.lost, 0) << "the consumer did not resume after the restart";
