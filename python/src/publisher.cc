@@ -146,6 +146,13 @@ Message ToMessage(nb::handle data, nb::handle attributes, nb::handle ordering_ke
   return m;
 }
 
+// The contract's refusal of a non-UTF-8 attribute or key (`what` names it).
+absl::Status NotUtf8(const char* verb, const std::string& topic, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      verb, " to '", topic, "': ", what,
+      " is not valid UTF-8; attributes and ordering keys must be UTF-8 on every backend"));
+}
+
 }  // namespace
 
 void StopCompleter() { Completer::Get().Stop(); }
@@ -208,11 +215,8 @@ nb::object PyPublisher::Publish(nb::handle data, nb::handle attributes, nb::hand
   std::string not_utf8;
   Message m = ToMessage(data, attributes, ordering_key, &not_utf8);
   if (!not_utf8.empty()) {
-    return WrapResult(
-        PublishResult(MakeReadyFuture<absl::StatusOr<MessageId>>(absl::InvalidArgumentError(
-            absl::StrCat("publish to '", topic_, "': ", not_utf8,
-                         " is not valid UTF-8; attributes and ordering keys must be UTF-8 on "
-                         "every backend")))));
+    return WrapResult(PublishResult(
+        MakeReadyFuture<absl::StatusOr<MessageId>>(NotUtf8("publish", topic_, not_utf8))));
   }
   PublishFuture f;
   {
@@ -227,10 +231,7 @@ void PyPublisher::Send(nb::handle data, nb::handle attributes, nb::handle orderi
   std::string not_utf8;
   Message m = ToMessage(data, attributes, ordering_key, &not_utf8);
   if (!not_utf8.empty()) {
-    ThrowStatus(absl::InvalidArgumentError(
-        absl::StrCat("send to '", topic_, "': ", not_utf8,
-                     " is not valid UTF-8; attributes and ordering keys must be UTF-8 on "
-                     "every backend")));
+    ThrowStatus(NotUtf8("send", topic_, not_utf8));
   }
   absl::Status s;
   {
