@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -68,6 +70,19 @@ class KafkaPublisher : public PublisherConnection {
       limit = 1;
     }
     resume_at_ = limit - std::max<std::int64_t>(1, limit / 4);
+    // librdkafka counts payload bytes (not keys or headers) against this limit, and
+    // a payload larger than it never fits: Admit refuses it instead of waiting forever.
+    std::int64_t kbytes = 0;
+    if (absl::SimpleAtoi(Property("queue.buffering.max.kbytes"), &kbytes) && kbytes > 0) {
+      queue_max_bytes_ = kbytes * 1024;
+    }
+    if (Property("delivery.report.only.error") == "true") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Kafka property delivery.report.only.error=true for ", config_.url,
+          " is not supported by the unibus publisher: Publish futures and Flush need a "
+          "delivery report for every message; remove it (Publisher::Send already makes no "
+          "result per message)"));
+    }
     rkt_.reset(rd_kafka_topic_new(rk_.get(), topic_.c_str(), nullptr));
     if (!rkt_)
       return ToStatus(rd_kafka_last_error(),
@@ -150,6 +165,13 @@ class KafkaPublisher : public PublisherConnection {
                        config_.options.max_message_bytes,
                        " bytes (BrokerOptions::max_message_bytes) for topic '", topic_, "'"));
     }
+    if (static_cast<std::int64_t>(m.data.size()) > queue_max_bytes_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a payload of ", m.data.size(), " bytes can never fit the producer queue of ",
+          queue_max_bytes_, " bytes (librdkafka's queue.buffering.max.kbytes=",
+          queue_max_bytes_ / 1024, ") for topic '", topic_,
+          "'; raise it (URL ?queue.buffering.max.kbytes=N) or send smaller payloads"));
+    }
     if (shutdown_.load(std::memory_order_acquire)) {
       return absl::FailedPreconditionError(
           absl::StrCat("publisher for '", topic_, "' is shut down"));
@@ -167,6 +189,7 @@ class KafkaPublisher : public PublisherConnection {
     HeadersPtr headers = HeadersOf(m.attributes);  // record.h: the header rule
     pending_.fetch_add(1, std::memory_order_relaxed);
     for (;;) {
+      const std::uint64_t reports_before = reports_.load();
       rd_kafka_resp_err_t err = rd_kafka_producev(
           rk_.get(), RD_KAFKA_V_RKT(rkt_.get()),
           RD_KAFKA_V_MSGFLAGS(copy ? RD_KAFKA_MSG_F_COPY : 0),
@@ -179,13 +202,18 @@ class KafkaPublisher : public PublisherConnection {
         return absl::OkStatus();
       }
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !shutdown_.load(std::memory_order_acquire)) {
-        // Backpressure: max_pending_messages are unsent; wait for delivery reports.
-        // Woken once the queue has drained to resume_at_ (see Delivered), not per report.
+        // Backpressure: max_pending_messages are unsent, or the queue's bytes are at
+        // queue.buffering.max.kbytes; wait for delivery reports. Woken once the count
+        // has drained to resume_at_ (see Delivered), not per report. A queue full by
+        // bytes has a count under resume_at_: it waits for the next report, since a
+        // retry at once would spin until one arrives (a whole core while a broker is
+        // down).
         room_waiters_.fetch_add(1);
         {
           std::unique_lock<std::mutex> lock(mu_);
           delivered_cv_.wait_for(lock, std::chrono::milliseconds(10), [&] {
-            return Queued() <= resume_at_ || shutdown_.load(std::memory_order_acquire);
+            return (Queued() <= resume_at_ && reports_.load() != reports_before) ||
+                   shutdown_.load(std::memory_order_acquire);
           });
         }
         room_waiters_.fetch_sub(1);
@@ -287,6 +315,7 @@ class KafkaPublisher : public PublisherConnection {
     // retry per message) put the publisher into a slow mode at ~2.5x the CPU per message
     // (Python, 100-byte messages, 1 broker: 0.5M msg/s in about half the runs, else 1.1M).
     // Sequentially consistent with the waiter's room_waiters_ then pending_ (no lost wake).
+    reports_.fetch_add(static_cast<std::uint64_t>(n));
     const std::int64_t left = pending_.fetch_sub(n) - n;
     const int waiters = room_waiters_.load();
     if (left == 0 || (waiters > 0 && left - waiters <= resume_at_)) {
@@ -325,6 +354,9 @@ class KafkaPublisher : public PublisherConnection {
   std::int64_t reported_ = 0;             // delivery reports of the current poll (poller_ only)
   std::atomic<int> room_waiters_{0};      // Publish calls blocked on a full queue
   std::int64_t resume_at_ = 0;            // they retry at this many pending (3/4 full)
+  std::int64_t queue_max_bytes_ =
+      std::numeric_limits<std::int64_t>::max();  // queue.buffering.max.kbytes, in bytes
+  std::atomic<std::uint64_t> reports_{0};        // outcomes so far (Delivered's n, summed)
   std::mutex mu_;
   std::condition_variable delivered_cv_;  // a delivery report arrived
   absl::Status first_error_;              // guarded by mu_: since the last Flush

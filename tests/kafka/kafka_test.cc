@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <atomic>
+#include <ctime>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -142,6 +143,88 @@ TEST_F(KafkaTest, ASendsFailureIsTheNextFlushsError) {
   }
   ASSERT_TRUE(p->Send(MessageBuilder{}.data("after").build()).ok());
   EXPECT_TRUE(p->Flush().ok());
+}
+
+// Producer settings under which the publisher could never finish: refused with the
+// property's name and what to do, instead of a Flush or a Publish that waits forever.
+TEST_F(KafkaTest, ProducerSettingsThatWouldHangAreRefused) {
+  ASSERT_TRUE(cluster_->CreateTopic("settings", 1).ok());
+  // Without a delivery report per message, pending messages are never settled.
+  auto only_errors =
+      Broker::Open(absl::StrCat(cluster_->url(), "?delivery.report.only.error=true"));
+  ASSERT_TRUE(only_errors.ok()) << only_errors.status();
+  auto refused = only_errors->publisher("settings");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("delivery.report.only.error"), std::string::npos)
+      << refused.status();
+  auto reports = Broker::Open(absl::StrCat(cluster_->url(), "?delivery.report.only.error=false"));
+  ASSERT_TRUE(reports.ok()) << reports.status();
+  EXPECT_TRUE(reports->publisher("settings").ok());
+
+  // librdkafka counts payload bytes against queue.buffering.max.kbytes; a larger payload
+  // never fits, so it is refused at once (Publish, Send), and smaller ones still go.
+  auto small_queue = Broker::Open(absl::StrCat(cluster_->url(), "?queue.buffering.max.kbytes=1"));
+  ASSERT_TRUE(small_queue.ok()) << small_queue.status();
+  auto p = small_queue->publisher("settings");
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto published = p->Publish(MessageBuilder{}.data(std::string(1025, 'x')).build()).get();
+  EXPECT_EQ(published.status().code(), absl::StatusCode::kInvalidArgument) << published.status();
+  EXPECT_NE(published.status().message().find("queue.buffering.max.kbytes=1"), std::string::npos)
+      << published.status();
+  absl::Status sent = p->Send(MessageBuilder{}.data(std::string(6000, 'x')).build());
+  EXPECT_EQ(sent.code(), absl::StatusCode::kInvalidArgument) << sent;
+  EXPECT_TRUE(p->Publish(MessageBuilder{}.data(std::string(1024, 'x')).build()).get().ok());
+  EXPECT_TRUE(p->Flush().ok()) << "the refusals were returned at once, not kept for Flush";
+}
+
+// A queue full by bytes (queue.buffering.max.kbytes), not by count, while every broker
+// is down: the publisher waits for a delivery report instead of retrying produce() in a
+// loop (which spun a whole core for as long as the brokers were away), and loses nothing.
+TEST_F(KafkaTest, AQueueFullByBytesWaitsForRoomWithoutSpinning) {
+  ASSERT_TRUE(cluster_->CreateTopic("bytes", 1).ok());
+  auto b =
+      Broker::Open(absl::StrCat(cluster_->url(), "?queue.buffering.max.kbytes=4&", kFastGroup));
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto p = b->publisher("bytes");
+  ASSERT_TRUE(p.ok()) << p.status();
+  Checker checker;
+  const std::string warm = "bytes/warm";
+  checker.Expect(warm);
+  ASSERT_TRUE(p->Publish(MessageBuilder{}.data(warm).build()).get().ok());
+  for (int id = 1; id <= cluster_->brokers(); ++id) ASSERT_TRUE(cluster_->SetBrokerDown(id).ok());
+  // Two 1500-byte payloads fill the 4 KiB queue; the third publish waits for room.
+  constexpr int kMessages = 8;
+  std::atomic<bool> done{false};
+  double cpu_seconds = 0;
+  std::thread publisher([&] {
+    timespec start{}, end{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    for (int i = 0; i < kMessages; ++i) {
+      std::string data = absl::StrCat("bytes/", i, "/", std::string(1500, 'b'));
+      checker.Expect(data);
+      EXPECT_TRUE(p->Send(MessageBuilder{}.data(std::move(data)).build()).ok());
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end);
+    cpu_seconds = static_cast<double>(end.tv_sec - start.tv_sec) +
+                  static_cast<double>(end.tv_nsec - start.tv_nsec) / 1e9;
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_FALSE(done.load()) << "the queue of 4 KiB took 8 payloads of 1.5 KiB";
+  for (int id = 1; id <= cluster_->brokers(); ++id) ASSERT_TRUE(cluster_->SetBrokerUp(id).ok());
+  publisher.join();
+  // Blocked at least 2 s; a retry loop spends most of that on the CPU (0.7-2 s measured
+  // before the fix), a wait for delivery reports a few milliseconds.
+  EXPECT_LT(cpu_seconds, 0.25) << "CPU seconds of the publishing thread while it waited";
+  ASSERT_TRUE(p->Flush().ok());
+  auto sub = b->subscriber("bytes-sub", Opts("bytes"));
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  DrainPull(*sub, checker, kMessages + 1, absl::Seconds(60));
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.unexpected, 0);
+  EXPECT_EQ(r.duplicated, 0);
 }
 
 TEST_F(KafkaTest, ShutdownWhileMessagesAreFetchedDoesNotAbort) {
