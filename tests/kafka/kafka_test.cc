@@ -227,6 +227,49 @@ TEST_F(KafkaTest, AQueueFullByBytesWaitsForRoomWithoutSpinning) {
   EXPECT_EQ(r.duplicated, 0);
 }
 
+// A Send waiting for room in a full queue when Shutdown starts returns at once,
+// FailedPrecondition, and its message is not sent; the message already queued is sent
+// by Shutdown once a broker is back.
+TEST_F(KafkaTest, ASendWaitingForRoomIsRefusedWhenShutdownStarts) {
+  ASSERT_TRUE(cluster_->CreateTopic("closing", 1).ok());
+  auto p = broker_->publisher("closing", PublisherOptions{.max_pending_messages = 1});
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_TRUE(p->Publish(MessageBuilder{}.data("closing/warm").build()).get().ok());
+  for (int id = 1; id <= cluster_->brokers(); ++id) ASSERT_TRUE(cluster_->SetBrokerDown(id).ok());
+  ASSERT_TRUE(p->Send(MessageBuilder{}.data("closing/queued").build()).ok());
+  std::atomic<bool> returned{false};
+  absl::Status waiting;
+  std::thread sender([&] {
+    waiting = p->Send(MessageBuilder{}.data("closing/refused").build());
+    returned = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(returned.load()) << "a queue of one message took two";
+  std::thread closer([&] { p->Shutdown(); });  // waits for the queued message
+  sender.join();
+  EXPECT_EQ(waiting.code(), absl::StatusCode::kFailedPrecondition) << waiting;
+  for (int id = 1; id <= cluster_->brokers(); ++id) ASSERT_TRUE(cluster_->SetBrokerUp(id).ok());
+  closer.join();
+  EXPECT_EQ(p->Send(MessageBuilder{}.data("closing/late").build()).code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A marker after them in the partition: the refused message, had it been sent, is
+  // read before it.
+  auto next = broker_->publisher("closing");
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_TRUE(next->Publish(MessageBuilder{}.data("closing/marker").build()).get().ok());
+  Checker checker;
+  for (const char* data : {"closing/warm", "closing/queued", "closing/marker"}) {
+    checker.Expect(data);
+  }
+  auto sub = broker_->subscriber("closing-sub", Opts("closing"));
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  DrainPull(*sub, checker, 3, absl::Seconds(60));
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.unexpected, 0) << "the refused message was sent";
+  EXPECT_EQ(r.duplicated, 0);
+}
+
 TEST_F(KafkaTest, ShutdownWhileMessagesAreFetchedDoesNotAbort) {
   // At close librdkafka forwards the consumer's queue to the close queue, so a fetch
   // that lands during the close puts messages there; serving that queue with
