@@ -59,29 +59,32 @@ class KafkaPublisher : public PublisherConnection {
     opaque_.owner = this;
     auto conf = MakeConf(config_, defaults, {}, &opaque_);
     if (!conf.ok()) return conf.status();
-    rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaPublisher::OnDelivery);
-    rd_kafka_conf_set_error_cb(conf->get(), &KafkaPublisher::OnError);
-    auto rk = MakeClient(RD_KAFKA_PRODUCER, *std::move(conf), config_);
-    if (!rk.ok()) return rk.status();
-    rk_ = *std::move(rk);
-    // The effective limit (a URL may set queue.buffering.max.messages itself).
-    std::int64_t limit = 0;
-    if (!absl::SimpleAtoi(Property("queue.buffering.max.messages"), &limit) || limit < 1) {
-      limit = 1;
-    }
-    resume_at_ = limit - std::max<std::int64_t>(1, limit / 4);
-    // librdkafka counts payload bytes (not keys or headers) against this limit, and
-    // a payload larger than it never fits: Admit refuses it instead of waiting forever.
-    std::int64_t kbytes = 0;
-    if (absl::SimpleAtoi(Property("queue.buffering.max.kbytes"), &kbytes) && kbytes > 0) {
-      queue_max_bytes_ = kbytes * 1024;
-    }
-    if (Property("delivery.report.only.error") == "true") {
+    // librdkafka renders a boolean as "true" or "false" whichever way it was written.
+    if (ConfValue(conf->get(), "delivery.report.only.error") == "true") {
       return absl::InvalidArgumentError(absl::StrCat(
           "Kafka property delivery.report.only.error=true for ", config_.url,
           " is not supported by the unibus publisher: Publish futures and Flush need a "
           "delivery report for every message; remove it (Publisher::Send already makes no "
           "result per message)"));
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf->get(), &KafkaPublisher::OnDelivery);
+    rd_kafka_conf_set_error_cb(conf->get(), &KafkaPublisher::OnError);
+    auto rk = MakeClient(RD_KAFKA_PRODUCER, *std::move(conf), config_);
+    if (!rk.ok()) return rk.status();
+    rk_ = *std::move(rk);
+    // The effective limit (a URL may set queue.buffering.max.messages itself; 0 is no
+    // limit by count, only by bytes).
+    std::int64_t limit = 0;
+    if (!absl::SimpleAtoi(Property("queue.buffering.max.messages"), &limit) || limit < 0) {
+      limit = 1;
+    }
+    resume_at_ = limit == 0 ? std::numeric_limits<std::int64_t>::max()
+                            : limit - std::max<std::int64_t>(1, limit / 4);
+    // librdkafka counts payload bytes (not keys or headers) against this limit, and
+    // a payload larger than it never fits: Admit refuses it instead of waiting forever.
+    std::int64_t kbytes = 0;
+    if (absl::SimpleAtoi(Property("queue.buffering.max.kbytes"), &kbytes) && kbytes > 0) {
+      queue_max_bytes_ = kbytes * 1024;
     }
     rkt_.reset(rd_kafka_topic_new(rk_.get(), topic_.c_str(), nullptr));
     if (!rkt_)
@@ -165,16 +168,16 @@ class KafkaPublisher : public PublisherConnection {
                        config_.options.max_message_bytes,
                        " bytes (BrokerOptions::max_message_bytes) for topic '", topic_, "'"));
     }
+    if (shutdown_.load(std::memory_order_acquire)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("publisher for '", topic_, "' is shut down"));
+    }
     if (static_cast<std::int64_t>(m.data.size()) > queue_max_bytes_) {
       return absl::InvalidArgumentError(absl::StrCat(
           "a payload of ", m.data.size(), " bytes can never fit the producer queue of ",
           queue_max_bytes_, " bytes (librdkafka's queue.buffering.max.kbytes=",
           queue_max_bytes_ / 1024, ") for topic '", topic_,
           "'; raise it (URL ?queue.buffering.max.kbytes=N) or send smaller payloads"));
-    }
-    if (shutdown_.load(std::memory_order_acquire)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("publisher for '", topic_, "' is shut down"));
     }
     return absl::OkStatus();
   }
@@ -273,10 +276,11 @@ class KafkaPublisher : public PublisherConnection {
     }
   }
 
-  std::string Property(const char* name) const {
+  std::string Property(const char* name) const { return ConfValue(rd_kafka_conf(rk_.get()), name); }
+
+  static std::string ConfValue(const rd_kafka_conf_t* conf, const char* name) {
     char buf[64];
     size_t size = sizeof(buf);
-    const rd_kafka_conf_t* conf = rd_kafka_conf(rk_.get());
     if (rd_kafka_conf_get(conf, name, buf, &size) != RD_KAFKA_CONF_OK) return "?";
     return buf;
   }

@@ -150,8 +150,8 @@ TEST_F(KafkaTest, ASendsFailureIsTheNextFlushsError) {
 TEST_F(KafkaTest, ProducerSettingsThatWouldHangAreRefused) {
   ASSERT_TRUE(cluster_->CreateTopic("settings", 1).ok());
   // Without a delivery report per message, pending messages are never settled.
-  auto only_errors =
-      Broker::Open(absl::StrCat(cluster_->url(), "?delivery.report.only.error=true"));
+  // librdkafka takes true, t or 1 (any case) for a boolean.
+  auto only_errors = Broker::Open(absl::StrCat(cluster_->url(), "?delivery.report.only.error=T"));
   ASSERT_TRUE(only_errors.ok()) << only_errors.status();
   auto refused = only_errors->publisher("settings");
   ASSERT_FALSE(refused.ok());
@@ -168,7 +168,9 @@ TEST_F(KafkaTest, ProducerSettingsThatWouldHangAreRefused) {
   ASSERT_TRUE(small_queue.ok()) << small_queue.status();
   auto p = small_queue->publisher("settings");
   ASSERT_TRUE(p.ok()) << p.status();
-  auto published = p->Publish(MessageBuilder{}.data(std::string(1025, 'x')).build()).get();
+  PublishFuture too_big = p->Publish(MessageBuilder{}.data(std::string(1025, 'x')).build());
+  ASSERT_TRUE(too_big.wait_for(std::chrono::seconds(10))) << "a payload that never fits waits";
+  auto published = too_big.get();
   EXPECT_EQ(published.status().code(), absl::StatusCode::kInvalidArgument) << published.status();
   EXPECT_NE(published.status().message().find("queue.buffering.max.kbytes=1"), std::string::npos)
       << published.status();
@@ -178,13 +180,14 @@ TEST_F(KafkaTest, ProducerSettingsThatWouldHangAreRefused) {
   EXPECT_TRUE(p->Flush().ok()) << "the refusals were returned at once, not kept for Flush";
 }
 
-// A queue full by bytes (queue.buffering.max.kbytes), not by count, while every broker
-// is down: the publisher waits for a delivery report instead of retrying produce() in a
+// A queue full by bytes (queue.buffering.max.kbytes; no limit by count) while every
+// broker is down: the publisher waits for a delivery report instead of retrying produce() in a
 // loop (which spun a whole core for as long as the brokers were away), and loses nothing.
 TEST_F(KafkaTest, AQueueFullByBytesWaitsForRoomWithoutSpinning) {
   ASSERT_TRUE(cluster_->CreateTopic("bytes", 1).ok());
-  auto b =
-      Broker::Open(absl::StrCat(cluster_->url(), "?queue.buffering.max.kbytes=4&", kFastGroup));
+  auto b = Broker::Open(
+      absl::StrCat(cluster_->url(), "?queue.buffering.max.kbytes=4&queue.buffering.max.messages=0&",
+                   kFastGroup));
   ASSERT_TRUE(b.ok()) << b.status();
   auto p = b->publisher("bytes");
   ASSERT_TRUE(p.ok()) << p.status();
