@@ -20,6 +20,17 @@
 namespace unibus::kafka_internal {
 namespace {
 
+// Reads until `want` distinct messages arrived (or 60 s passed), and checks that each
+// message `checker` expects arrived exactly once and nothing else did.
+void ExpectEachOnce(absl::StatusOr<Subscriber> sub, Checker& checker, int want) {
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  DrainPull(*sub, checker, want, absl::Seconds(60));
+  auto r = checker.Report();
+  EXPECT_EQ(r.lost, 0);
+  EXPECT_EQ(r.unexpected, 0);
+  EXPECT_EQ(r.duplicated, 0);
+}
+
 TEST(KafkaErrors, NoBrokerIsUnavailableNamingTheAddress) {
   BrokerOptions o;
   o.connect_timeout = absl::Milliseconds(800);
@@ -221,13 +232,7 @@ TEST_F(KafkaTest, AQueueFullByBytesWaitsForRoomWithoutSpinning) {
   // before the fix), a wait for delivery reports a few milliseconds.
   EXPECT_LT(cpu_seconds, 0.25) << "CPU seconds of the publishing thread while it waited";
   ASSERT_TRUE(p->Flush().ok());
-  auto sub = b->subscriber("bytes-sub", Opts("bytes"));
-  ASSERT_TRUE(sub.ok()) << sub.status();
-  DrainPull(*sub, checker, kMessages + 1, absl::Seconds(60));
-  auto r = checker.Report();
-  EXPECT_EQ(r.lost, 0);
-  EXPECT_EQ(r.unexpected, 0);
-  EXPECT_EQ(r.duplicated, 0);
+  ExpectEachOnce(b->subscriber("bytes-sub", Opts("bytes")), checker, kMessages + 1);
 }
 
 // A Send waiting for room in a full queue when Shutdown starts returns at once,
@@ -264,13 +269,7 @@ TEST_F(KafkaTest, ASendWaitingForRoomIsRefusedWhenShutdownStarts) {
   for (const char* data : {"closing/warm", "closing/queued", "closing/marker"}) {
     checker.Expect(data);
   }
-  auto sub = broker_->subscriber("closing-sub", Opts("closing"));
-  ASSERT_TRUE(sub.ok()) << sub.status();
-  DrainPull(*sub, checker, 3, absl::Seconds(60));
-  auto r = checker.Report();
-  EXPECT_EQ(r.lost, 0);
-  EXPECT_EQ(r.unexpected, 0) << "the refused message was sent";
-  EXPECT_EQ(r.duplicated, 0);
+  ExpectEachOnce(broker_->subscriber("closing-sub", Opts("closing")), checker, 3);
 }
 
 TEST_F(KafkaTest, ShutdownWhileMessagesAreFetchedDoesNotAbort) {
@@ -448,13 +447,7 @@ TEST_F(KafkaTest, AFullQueueBlocksPublishersUntilThereIsRoomAndLosesNothing) {
   for (auto& th : publishers) th.join();
   EXPECT_EQ(failed.load(), 0);
   ASSERT_TRUE(p->Flush().ok());
-  auto sub = broker_->subscriber("narrow-sub", Opts("narrow"));
-  ASSERT_TRUE(sub.ok()) << sub.status();
-  DrainPull(*sub, checker, kThreads * kEach, absl::Seconds(60));
-  auto r = checker.Report();
-  EXPECT_EQ(r.lost, 0);
-  EXPECT_EQ(r.unexpected, 0);
-  EXPECT_EQ(r.duplicated, 0);
+  ExpectEachOnce(broker_->subscriber("narrow-sub", Opts("narrow")), checker, kThreads * kEach);
 }
 
 TEST_F(KafkaTest, InjectedRequestErrorsLoseNothing) {
