@@ -17,6 +17,11 @@
 #     build leaves in the prefix, one per line (what src/kafka/CMakeLists.txt reads).
 # Environment: UNIBUS_CACHE (default ~/.cache/unibus).
 #
+# Patched: each scripts/patches/librdkafka-*.patch is applied (patch -p1) before the
+# build, and their digest is part of the stamp, so changing one rebuilds. Each says in
+# its own comment which upstream issue it is for; drop it when the pinned version has
+# the fix.
+#
 # Left out of this build: GSSAPI/Kerberos (needs Cyrus SASL) and OIDC token fetching
 # (needs libcurl). A build that needs them can configure with
 # -DUNIBUS_RDKAFKA=system to link the distribution's librdkafka instead.
@@ -28,7 +33,10 @@ URL="https://registry.npmjs.org/node-rdkafka/-/node-rdkafka-$NODE_RDKAFKA.tgz"
 SHA256=148f7e7b65c510314c70762d8f1be052c8fe1fdf03a128e6c78083a729a57a30
 CACHE="${UNIBUS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/unibus}"
 PREFIX="$CACHE/librdkafka-$VERSION"
-STAMP="$PREFIX/.unibus-built-$SHA256"
+PATCHES=("$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"/patches/librdkafka-*.patch)
+[ -e "${PATCHES[0]}" ] || PATCHES=()
+PATCH_DIGEST=$(if [ ${#PATCHES[@]} -gt 0 ]; then cat "${PATCHES[@]}"; fi | sha256sum | cut -c1-16)
+STAMP="$PREFIX/.unibus-built-$SHA256-$PATCH_DIGEST"
 
 usage() {
   echo "usage: $0 [build|prefix|describe]" >&2
@@ -79,9 +87,12 @@ fi
 
 tar xzf "$tarball" -C "$work" package/deps/librdkafka
 src="$work/package/deps/librdkafka"
+for p in "${PATCHES[@]}"; do
+  patch -s -p1 -d "$src" <"$p" || die "$p does not apply to librdkafka $VERSION"
+done
 cc="${CC:-cc}"
 command -v ccache >/dev/null 2>&1 && cc="ccache $cc"
-echo "librdkafka.sh: building librdkafka $VERSION into $PREFIX" >&2
+echo "librdkafka.sh: building librdkafka $VERSION (${#PATCHES[@]} patch(es)) into $PREFIX" >&2
 # Installed into a staging directory (DESTDIR) and checked there; the prefix is
 # replaced and stamped only when everything is right, so a failed or interrupted build
 # never leaves a prefix that CMake (which requires the stamp) would take.

@@ -2,6 +2,11 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "spdlog/logger.h"
+#include "spdlog/sinks/stdout_sinks.h"
 
 namespace unibus::kafka_testing {
 namespace {
@@ -33,7 +38,17 @@ absl::Status TestClusterStatus() { return cluster_status; }
 void RealKafka::SetUp() {
   cluster = TestCluster();
   ASSERT_NE(cluster, nullptr) << "the real Kafka cluster did not start: " << TestClusterStatus();
-  auto b = Broker::Open(cluster->url() + kFastGroup);
+  // To see what librdkafka did in a failing run, e.g.
+  // UNIBUS_TEST_KAFKA_URL_EXTRA='&debug=metadata,cgrp' real_kafka_test --gtest_filter=...:
+  // appended to every test's URL, with librdkafka's log on stderr at debug level.
+  const char* extra = std::getenv("UNIBUS_TEST_KAFKA_URL_EXTRA");
+  BrokerOptions options;
+  if (extra != nullptr) {
+    options.logger =
+        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    options.logger->set_level(spdlog::level::debug);
+  }
+  auto b = Broker::Open(cluster->url() + kFastGroup + (extra ? extra : ""), options);
   ASSERT_TRUE(b.ok()) << b.status();
   broker_ = std::make_unique<Broker>(*b);
 }
