@@ -16,7 +16,8 @@ mapfile -t d < <("$SCRIPT" describe) || fail "describe"
 [ "${#d[@]}" = 3 ] || fail "describe printed ${#d[@]} lines: ${d[*]}"
 [[ "${d[1]}" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "describe: version '${d[1]}'"
 [ "${d[0]}" = "$UNIBUS_CACHE/librdkafka-${d[1]}" ] || fail "describe: prefix '${d[0]}' ignores UNIBUS_CACHE"
-[[ "${d[2]}" =~ ^\.unibus-built-[0-9a-f]{64}$ ]] || fail "describe: stamp name '${d[2]}'"
+# The tarball's sha256, then the digest of scripts/patches/librdkafka-*.patch.
+[[ "${d[2]}" =~ ^\.unibus-built-[0-9a-f]{64}-[0-9a-f]{16}$ ]] || fail "describe: stamp name '${d[2]}'"
 [ "$("$SCRIPT" prefix)" = "${d[0]}" ] || fail "prefix differs from describe"
 [ ! -e "$UNIBUS_CACHE" ] || fail "describe created $UNIBUS_CACHE"
 
@@ -33,6 +34,15 @@ done
 mkdir -p "${d[0]}" && touch "${d[0]}/${d[2]}"
 out="$(https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 "$SCRIPT" 2>&1)" ||
   fail "a stamped prefix was not taken as built: $out"
+rm -rf "$UNIBUS_CACHE"
+
+# A prefix stamped before the current patches (no digest in its stamp) is built again:
+# with no network, that fails clearly instead of linking the unpatched library.
+mkdir -p "${d[0]}" && touch "${d[0]}/${d[2]%-*}"
+out="$(https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 "$SCRIPT" 2>&1)"
+rc=$?
+[ "$rc" = 1 ] || fail "a prefix built without the patches was taken as built (exit $rc): $out"
+expect_in "$out" "could not download" "stamp without the patches' digest"
 rm -rf "$UNIBUS_CACHE"
 
 # A corrupt cached tarball and no network: refetch announced, a clear error, no prefix.
