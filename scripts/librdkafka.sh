@@ -33,8 +33,11 @@ URL="https://registry.npmjs.org/node-rdkafka/-/node-rdkafka-$NODE_RDKAFKA.tgz"
 SHA256=148f7e7b65c510314c70762d8f1be052c8fe1fdf03a128e6c78083a729a57a30
 CACHE="${UNIBUS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/unibus}"
 PREFIX="$CACHE/librdkafka-$VERSION"
-PATCHES=("$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"/patches/librdkafka-*.patch)
+# In C collation order, so that the digest and the order they are applied in do not
+# depend on the caller's locale.
+PATCHES=("$(CDPATH='' cd -- "$(dirname "${BASH_SOURCE[0]}")" && pwd)"/patches/librdkafka-*.patch)
 [ -e "${PATCHES[0]}" ] || PATCHES=()
+mapfile -t PATCHES < <(if [ ${#PATCHES[@]} -gt 0 ]; then printf '%s\n' "${PATCHES[@]}" | LC_ALL=C sort; fi)
 PATCH_DIGEST=$(if [ ${#PATCHES[@]} -gt 0 ]; then cat "${PATCHES[@]}"; fi | sha256sum | cut -c1-16)
 STAMP="$PREFIX/.unibus-built-$SHA256-$PATCH_DIGEST"
 
@@ -88,7 +91,8 @@ fi
 tar xzf "$tarball" -C "$work" package/deps/librdkafka
 src="$work/package/deps/librdkafka"
 for p in "${PATCHES[@]}"; do
-  patch -s -p1 -d "$src" <"$p" || die "$p does not apply to librdkafka $VERSION"
+  # No fuzz: a patch that only roughly fits another version must fail, not half-apply.
+  patch --batch --forward --fuzz=0 -s -p1 -d "$src" <"$p" || die "$p does not apply to librdkafka $VERSION"
 done
 cc="${CC:-cc}"
 command -v ccache >/dev/null 2>&1 && cc="ccache $cc"

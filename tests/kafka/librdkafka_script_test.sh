@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/librdkafka.sh without building or downloading anything: what it prints for
-# CMake, its usage errors, and a corrupt cached tarball with no network (a clear error,
-# nothing left behind that CMake would take). Prints PASS at the end; a failed check
+# CMake, its usage errors, a prefix stamped before the current patches (built again),
+# and a corrupt cached tarball with no network (a clear error, nothing left behind
+# that CMake would take). The dead proxy stands for "no network" (no_proxy unset). Prints PASS at the end; a failed check
 # prints FAIL and exits non-zero.
 set -uo pipefail
 SCRIPT="$1"
@@ -32,14 +33,14 @@ done
 
 # A stamped prefix is trusted without any work (no network needed).
 mkdir -p "${d[0]}" && touch "${d[0]}/${d[2]}"
-out="$(https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 "$SCRIPT" 2>&1)" ||
+out="$(env -u no_proxy -u NO_PROXY https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 "$SCRIPT" 2>&1)" ||
   fail "a stamped prefix was not taken as built: $out"
 rm -rf "$UNIBUS_CACHE"
 
 # A prefix stamped before the current patches (no digest in its stamp) is built again:
 # with no network, that fails clearly instead of linking the unpatched library.
 mkdir -p "${d[0]}" && touch "${d[0]}/${d[2]%-*}"
-out="$(https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 "$SCRIPT" 2>&1)"
+out="$(env -u no_proxy -u NO_PROXY https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 "$SCRIPT" 2>&1)"
 rc=$?
 [ "$rc" = 1 ] || fail "a prefix built without the patches was taken as built (exit $rc): $out"
 expect_in "$out" "could not download" "stamp without the patches' digest"
@@ -48,7 +49,7 @@ rm -rf "$UNIBUS_CACHE"
 # A corrupt cached tarball and no network: refetch announced, a clear error, no prefix.
 mkdir -p "$UNIBUS_CACHE"
 echo "not a tarball" >"$UNIBUS_CACHE/node-rdkafka-3.6.1.tgz"
-out="$(https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 "$SCRIPT" 2>&1)"
+out="$(env -u no_proxy -u NO_PROXY https_proxy=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 "$SCRIPT" 2>&1)"
 rc=$?
 [ "$rc" = 1 ] || fail "no network exited $rc: $out"
 expect_in "$out" "does not match the pinned sha256" "corrupt tarball"
