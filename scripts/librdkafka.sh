@@ -33,12 +33,13 @@ URL="https://registry.npmjs.org/node-rdkafka/-/node-rdkafka-$NODE_RDKAFKA.tgz"
 SHA256=148f7e7b65c510314c70762d8f1be052c8fe1fdf03a128e6c78083a729a57a30
 CACHE="${UNIBUS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/unibus}"
 PREFIX="$CACHE/librdkafka-$VERSION"
-# In C collation order, so that the digest and the order they are applied in do not
-# depend on the caller's locale.
+# Globbed in C collation order, so that the digest and the order they are applied in
+# do not depend on the caller's locale.
+LC_COLLATE=C
+shopt -s nullglob
 PATCHES=("$(CDPATH='' cd -- "$(dirname "${BASH_SOURCE[0]}")" && pwd)"/patches/librdkafka-*.patch)
-[ -e "${PATCHES[0]}" ] || PATCHES=()
-mapfile -t PATCHES < <(if [ ${#PATCHES[@]} -gt 0 ]; then printf '%s\n' "${PATCHES[@]}" | LC_ALL=C sort; fi)
-PATCH_DIGEST=$(if [ ${#PATCHES[@]} -gt 0 ]; then cat "${PATCHES[@]}"; fi | sha256sum | cut -c1-16)
+shopt -u nullglob
+PATCH_DIGEST=$(cat "${PATCHES[@]}" /dev/null | sha256sum | cut -c1-16)
 STAMP="$PREFIX/.unibus-built-$SHA256-$PATCH_DIGEST"
 
 usage() {
