@@ -84,4 +84,18 @@ absl::Status MockCluster::PushRequestErrors(std::int16_t api_key, const std::vec
   return absl::OkStatus();
 }
 
+absl::Status MockCluster::PushBrokerRequestErrors(int id, std::int16_t api_key,
+                                                  const std::vector<DelayedError>& errors) {
+  for (const DelayedError& e : errors) {  // each appended behind the ones before
+    if (auto s = ToStatus(rd_kafka_mock_broker_push_request_error_rtts(
+                              impl_->cluster, id, api_key, 1,
+                              static_cast<rd_kafka_resp_err_t>(e.error), e.delay_ms),
+                          absl::StrCat("push request errors to mock broker ", id));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace unibus::kafka_internal

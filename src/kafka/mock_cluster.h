@@ -44,6 +44,15 @@ class MockCluster {
   // The next requests of `api_key` (to any broker) fail with these librdkafka
   // error codes (rd_kafka_resp_err_t values), one per request.
   absl::Status PushRequestErrors(std::int16_t api_key, const std::vector<int>& errors);
+  // The next requests of `api_key` to broker `id` fail with these errors, one per
+  // request, each answered `delay` late (responses on a connection keep their order,
+  // so the requests sent behind a delayed one are answered after it).
+  struct DelayedError {
+    int error;  // an rd_kafka_resp_err_t value
+    int delay_ms;
+  };
+  absl::Status PushBrokerRequestErrors(int id, std::int16_t api_key,
+                                       const std::vector<DelayedError>& errors);
 
  private:
   struct Impl;

@@ -7,10 +7,13 @@
 #include <atomic>
 #include <ctime>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "conformance/checker.h"
 #include "conformance/drain.h"
 #include "kafka/kafka_mock_fixture.h"
@@ -475,6 +478,88 @@ TEST_F(KafkaTest, InjectedRequestErrorsLoseNothing) {
                         .ok());
       },
       checker);
+}
+
+// scripts/patches/librdkafka-no-epoch-bump-on-skipped-sequence.patch, on the librdkafka
+// this binary links: two requests in flight to a partition, the first refused
+// (NOT_LEADER_FOR_PARTITION, as while a leader changes) and the second therefore
+// out of order. Unpatched, librdkafka 2.12 bumped the idempotent producer's epoch and
+// renumbered the second from sequence 0, which a broker that already wrote it cannot
+// match: a leader change wrote messages twice (confluentinc/librdkafka#4953). Patched,
+// both go out again in order with their sequence numbers, under the same epoch.
+// (The mock checks sequences of transactional producers only, so it cannot show the
+// duplicate itself; the epoch bump is read from librdkafka's EOS debug log.)
+TEST(LibrdkafkaPatches, OutOfOrderSequenceBehindAFailedRequestKeepsTheEpoch) {
+  auto cluster = MockCluster::Start(1);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_TRUE((*cluster)->CreateTopic("sequences", 1).ok());
+  struct Seen {
+    std::atomic<int> bumps{0}, delivered{0}, failed{0};
+    absl::Mutex mu;
+    std::string log ABSL_GUARDED_BY(mu);  // librdkafka's EOS and MSG lines, for a failure
+  } seen;
+  auto set = [](rd_kafka_conf_t* conf, const char* key, const std::string& value) {
+    char err[256];
+    ASSERT_EQ(rd_kafka_conf_set(conf, key, value.c_str(), err, sizeof(err)), RD_KAFKA_CONF_OK)
+        << key << ": " << err;
+  };
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  set(conf, "bootstrap.servers", (*cluster)->bootstrap());
+  set(conf, "enable.idempotence", "true");
+  set(conf, "batch.num.messages", "1");  // one request per message
+  set(conf, "debug", "eos,msg");
+  rd_kafka_conf_set_opaque(conf, &seen);
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t* rk, int, const char*, const char* line) {
+    auto* seen = static_cast<Seen*>(rd_kafka_opaque(rk));
+    // "All partitions drained, bumped epoch to PID{...}" (rdkafka_idempotence.c)
+    if (std::string_view(line).find("bumped epoch") != std::string_view::npos) ++seen->bumps;
+    absl::MutexLock lock(&seen->mu);
+    absl::StrAppend(&seen->log, line, "\n");
+  });
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    ++(m->err == RD_KAFKA_RESP_ERR_NO_ERROR ? static_cast<Seen*>(opaque)->delivered
+                                            : static_cast<Seen*>(opaque)->failed);
+  });
+  char err[256];
+  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> producer(
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)), rd_kafka_destroy);
+  ASSERT_NE(producer, nullptr) << err;
+  auto produce = [&](const std::string& value) {
+    ASSERT_EQ(rd_kafka_producev(producer.get(), RD_KAFKA_V_TOPIC("sequences"),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  };
+  produce("first");  // the producer id first, then the two requests of the fault
+  ASSERT_EQ(rd_kafka_flush(producer.get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  // The first refusal comes a second late, so that the second request is surely
+  // in flight behind it (else the second error would hit the first's retry).
+  ASSERT_TRUE((*cluster)
+                  ->PushBrokerRequestErrors(1, MockCluster::kProduce,
+                                            {{RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 1000},
+                                             {RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, 0}})
+                  .ok());
+  produce("second");
+  produce("third");
+  ASSERT_EQ(rd_kafka_flush(producer.get(), 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  producer.reset();  // its last log lines written
+  absl::MutexLock lock(&seen.mu);
+  EXPECT_EQ(seen.delivered.load(), 3) << seen.log;
+  EXPECT_EQ(seen.failed.load(), 0);
+  EXPECT_EQ(seen.bumps.load(), 0) << "librdkafka bumped the idempotent producer's epoch: is "
+                                     "scripts/patches/librdkafka-no-epoch-bump-on-skipped-"
+                                     "sequence.patch applied to the librdkafka linked?\n"
+                                  << seen.log;
+
+  // What the partition holds: each message once.
+  Checker checker;
+  for (const char* data : {"first", "second", "third"}) checker.Expect(data);
+  auto b = Broker::Open((*cluster)->url());
+  ASSERT_TRUE(b.ok()) << b.status();
+  SubscriberOptions o;
+  o.topic = "sequences";
+  o.start = StartPosition::kEarliest;
+  ExpectEachOnce(b->subscriber("sequences-reader", o), checker, 3);
 }
 
 }  // namespace
