@@ -63,7 +63,7 @@ void BindAdmin(nb::module_& m) {
       .def_rw("configs", &TopicConfig::configs)
       .def_prop_rw(
           "retention", [](const TopicConfig& c) { return ToSeconds(c.retention); },
-          [](TopicConfig& c, double s) { c.retention = Seconds(s); });
+          [](TopicConfig& c, double s) { c.retention = Seconds(s, "retention"); });
   nb::class_<SubscriptionConfig> sc(m, "_SubscriptionConfig");
   sc.def(nb::init<>())
       .def_rw("name", &SubscriptionConfig::name)
@@ -82,7 +82,7 @@ void BindAdmin(nb::module_& m) {
           })
       .def_prop_rw(
           "ack_deadline", [](const SubscriptionConfig& c) { return ToSeconds(c.ack_deadline); },
-          [](SubscriptionConfig& c, double s) { c.ack_deadline = Seconds(s); })
+          [](SubscriptionConfig& c, double s) { c.ack_deadline = Seconds(s, "ack_deadline"); })
       .def_rw("message_ordering", &SubscriptionConfig::message_ordering)
       .def_rw("dead_letter_topic", &SubscriptionConfig::dead_letter_topic)
       .def_rw("max_delivery_attempts", &SubscriptionConfig::max_delivery_attempts);

@@ -23,7 +23,7 @@ template <typename T, typename S>
 void DurationField(nb::class_<T>& c, const char* name, absl::Duration S::*field, const char* doc) {
   c.def_prop_rw(
       name, [field](const T& o) { return ToSeconds(o.*field); },
-      [field](T& o, double seconds) { o.*field = Seconds(seconds); }, doc);
+      [field, name](T& o, double seconds) { o.*field = Seconds(seconds, name); }, doc);
 }
 
 std::string ResolveUrl(std::string url, std::string broker, std::string config) {

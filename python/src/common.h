@@ -9,11 +9,13 @@
 
 #include <nanobind/nanobind.h>
 
+#include <cmath>
 #include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace unibus {
@@ -44,7 +46,15 @@ T Value(absl::StatusOr<T> v) {
 nb::object MakeException(const absl::Status& s);
 
 // Seconds (float) <-> absl::Duration, the unit of every duration in the Python API.
-inline absl::Duration Seconds(double s) { return absl::Seconds(s); }
+// Not a number or infinite is refused: as an option it would mean "never" (a lease that
+// never expires, a batch never sent), which no option of the library offers.
+inline absl::Duration Seconds(double s, const char* what = "a duration") {
+  if (!std::isfinite(s)) {
+    ThrowStatus(absl::InvalidArgumentError(
+        absl::StrCat(what, " must be a finite number of seconds, got ", s)));
+  }
+  return absl::Seconds(s);
+}
 inline double ToSeconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
 // True while Python code may run on this thread's request: the interpreter is up and

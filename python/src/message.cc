@@ -22,9 +22,11 @@ const char* StateName(DeliveredMessage::State s) {
   return "unsettled";
 }
 
-nb::object WrapMessage(Message m, AckHandler h) {
+nb::object WrapMessage(Message m, AckHandler h,
+                       std::shared_ptr<const std::atomic<bool>> subscriber_closed) {
   nb::object o = nb::inst_alloc(nb::type<DeliveredMessage>());
-  new (nb::inst_ptr<DeliveredMessage>(o)) DeliveredMessage(std::move(m), std::move(h));
+  new (nb::inst_ptr<DeliveredMessage>(o))
+      DeliveredMessage(std::move(m), std::move(h), std::move(subscriber_closed));
   nb::inst_mark_ready(o);
   return o;
 }
@@ -32,6 +34,14 @@ nb::object WrapMessage(Message m, AckHandler h) {
 namespace {
 
 void Settle(DeliveredMessage& d, DeliveredMessage::State how, std::string reason) {
+  if (d.subscriber_closed != nullptr && d.subscriber_closed->load() && !d.settled()) {
+    // Close released every unsettled message back to the broker; an ack now would be
+    // lost without a word (the message comes again), a reject not dead-lettered.
+    ThrowStatus(absl::FailedPreconditionError(absl::StrCat(
+        "message ", d.message.id, ": its subscriber is closed, so this ", StateName(how),
+        " cannot be applied; the message was released and will be delivered again. Settle "
+        "messages before closing the subscriber")));
+  }
   DeliveredMessage::State previous;
   AckHandler h = d.Take(how, &previous);
   if (previous != DeliveredMessage::kUnsettled) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "common.h"
@@ -18,9 +19,13 @@ namespace unibus::python {
 struct DeliveredMessage {
   enum State : std::uint8_t { kUnsettled = 0, kAck, kNack, kReject };
 
-  DeliveredMessage(Message m, AckHandler h) : message(std::move(m)), ack(std::move(h)) {}
+  DeliveredMessage(Message m, AckHandler h, std::shared_ptr<const std::atomic<bool>> closed)
+      : message(std::move(m)), ack(std::move(h)), subscriber_closed(std::move(closed)) {}
   Message message;
   AckHandler ack;  // owned by whoever moved `state` away from kUnsettled
+  // Its subscriber's closed flag (null: none): once it is closed, the message has
+  // been released to the broker and settling it raises instead of doing nothing.
+  std::shared_ptr<const std::atomic<bool>> subscriber_closed;
   std::atomic<std::uint8_t> state{kUnsettled};
 
   // Takes the handler for settling as `how`; an unsettled (empty) handler when it
@@ -42,7 +47,8 @@ const char* StateName(DeliveredMessage::State s);
 
 // A new unibus.Message owning `m` and `h`, allocated inside its Python object (one
 // allocation, no separate C++ heap object). Needs the GIL.
-nb::object WrapMessage(Message m, AckHandler h);
+nb::object WrapMessage(Message m, AckHandler h,
+                       std::shared_ptr<const std::atomic<bool>> subscriber_closed = nullptr);
 
 }  // namespace unibus::python
 

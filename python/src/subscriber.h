@@ -33,7 +33,7 @@ class PySubscriber {
   PySubscriber(Subscriber s, std::string name)
       : subscriber_(std::move(s)), name_(std::move(name)) {}
   ~PySubscriber() {
-    if (!closed_.exchange(true)) subscriber_.Shutdown();
+    if (!closed_->exchange(true)) subscriber_.Shutdown();
   }
 
   // Up to `max_messages`, waiting up to `timeout` seconds (negative: until one comes)
@@ -44,13 +44,14 @@ class PySubscriber {
   SubscriberStats Stats() const { return subscriber_.stats(); }
   void Close();
   const std::string& name() const { return name_; }
-  bool closed() const { return closed_.load(); }
+  bool closed() const { return closed_->load(); }
 
  private:
   void CheckOpen() const;
   Subscriber subscriber_;
   std::string name_;
-  std::atomic<bool> closed_{false};
+  // Shared with the messages it delivered: settling one after close() raises.
+  std::shared_ptr<std::atomic<bool>> closed_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace unibus::python

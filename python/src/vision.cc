@@ -219,11 +219,13 @@ void BindVision(nb::module_& m) {
       .def_rw("warm_up", &pipeline::ClassifyOptions::warm_up)
       .def_prop_rw(
           "max_wait", [](const pipeline::ClassifyOptions& o) { return ToSeconds(o.max_wait); },
-          [](pipeline::ClassifyOptions& o, double s) { o.max_wait = Seconds(s); })
+          [](pipeline::ClassifyOptions& o, double s) { o.max_wait = Seconds(s, "max_wait"); })
       .def_prop_rw(
           "ack_deadline",
           [](const pipeline::ClassifyOptions& o) { return ToSeconds(o.ack_deadline); },
-          [](pipeline::ClassifyOptions& o, double s) { o.ack_deadline = Seconds(s); });
+          [](pipeline::ClassifyOptions& o, double s) {
+            o.ack_deadline = Seconds(s, "ack_deadline");
+          });
   m.def("_encode_image", &EncodeImage, nb::arg("image_id"), nb::arg("pixels"),
         nb::arg("label").none(), nb::arg("produced_at_us"));
   m.def("_decode_image", &DecodeImage, nb::arg("message"));

@@ -463,3 +463,55 @@ def test_session_wait_raises_a_dead_letter_failure():
             assert session.wait(0.2) is False  # each failure is raised once
             assert sub.stats().dead_letter_failed == 1
             assert sub.stats().dead_lettered == 0
+
+
+def test_options_out_of_range_are_refused(mem):
+    mem.admin().create_topic("t-range")
+    # 0 would block every publish for good (found by a review: it hung, deaf to Ctrl-C).
+    with pytest.raises(unibus.InvalidArgument, match="max_pending_messages must be at least 1"):
+        mem.publisher("t-range", max_pending_messages=0)
+    with pytest.raises(unibus.InvalidArgument, match="max_batch_delay must be >= 0"):
+        mem.publisher("t-range", max_batch_delay=-1)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(unibus.InvalidArgument, match="must be a finite number of seconds"):
+            mem.publisher("t-range", max_batch_delay=bad)
+        with pytest.raises(unibus.InvalidArgument, match="ack_deadline must be a finite number"):
+            mem.subscriber("s-range", topic="t-range", ack_deadline=bad)
+    with pytest.raises(unibus.InvalidArgument, match="shutdown_timeout must be >= 0"):
+        mem.subscriber("s-range", topic="t-range", shutdown_timeout=-1)
+    with pytest.raises(unibus.InvalidArgument, match="connect_timeout must be > 0"):
+        unibus.open("mem://range", connect_timeout=-1)
+
+
+def test_settling_after_close_raises_and_the_message_comes_back(tmp_path):
+    # Close releases unsettled messages to the broker: an ack after it used to do
+    # nothing without a word (the message came again) and report settled.
+    with unibus.open(f"sqlite://{tmp_path}/late.db") as broker:
+        broker.admin().create_topic("t-late")
+        broker.admin().create_subscription("s-late", topic="t-late", start="earliest")
+        broker.publisher("t-late").publish(b"x").result(timeout=5)
+        sub = broker.subscriber("s-late")
+        (m,) = drain(sub, 1, ack=False)
+        sub.close()
+        with pytest.raises(unibus.FailedPrecondition, match="subscriber is closed"):
+            m.ack()
+        assert not m.settled
+        with broker.subscriber("s-late") as again:
+            (m2,) = drain(again, 1)
+        assert m2.data == b"x" and m2.delivery_attempt == 2
+
+
+def test_a_reject_right_before_close_is_dead_lettered(tmp_path):
+    # The dead-letter write used to be dropped when close() came at once after the
+    # reject, and the message came back on the next start instead.
+    with unibus.open(f"sqlite://{tmp_path}/rej.db") as broker:
+        broker.admin().create_topic("t-rej")
+        broker.admin().create_subscription("s-rej", topic="t-rej", start="earliest")
+        broker.publisher("t-rej").publish(b"bad").result(timeout=5)
+        sub = broker.subscriber("s-rej")
+        (m,) = drain(sub, 1, ack=False)
+        m.reject("cannot parse")
+        sub.close()
+        assert sub.stats().dead_lettered == 1
+        with broker.subscriber("s-rej") as again:
+            assert again.pull(10, 1.0) == []

@@ -1,9 +1,11 @@
 #include "unibus/broker.h"
 
 #include <cstdlib>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "core/names.h"
 #include "core/policy_broker.h"
 #include "core/registry.h"
@@ -17,8 +19,32 @@ std::string DefaultUrl() {
   return "sqlite://unibus.db";
 }
 
+namespace {
+
+// `d` as an option's value: not negative (and, unless `zero_ok`, above zero), and
+// finite, since an infinite deadline or delay means "never" (a lease never expiring,
+// a publish never sent).
+absl::Status CheckDuration(const char* option, absl::Duration d, bool zero_ok = true) {
+  if (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(option, " must be finite, got ", absl::FormatDuration(d)));
+  }
+  if (d < absl::ZeroDuration() || (!zero_ok && d == absl::ZeroDuration())) {
+    return absl::InvalidArgumentError(absl::StrCat(option, " must be ", zero_ok ? ">= 0" : "> 0",
+                                                   ", got ", absl::FormatDuration(d)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<Broker> Broker::Open(const std::string& url, BrokerOptions options) {
   core_internal::RegisterBuiltinBackends();
+  if (auto s = CheckDuration("BrokerOptions::connect_timeout", options.connect_timeout,
+                             /*zero_ok=*/false);
+      !s.ok()) {
+    return s;
+  }
   auto parsed = core_internal::ParseUrl(url);
   if (!parsed.ok()) return parsed.status();
   const auto* factory = core_internal::FindBackend(parsed->scheme);
@@ -39,6 +65,14 @@ absl::StatusOr<Publisher> Broker::publisher(const std::string& topic, PublisherO
   if (auto s = core_internal::ValidateAnyName("topic", topic); !s.ok()) return s;
   if (options.max_batch_messages == 0) {
     return absl::InvalidArgumentError("PublisherOptions::max_batch_messages must be at least 1");
+  }
+  // 0 would block every Publish for good: "while this many are unsent" is always true.
+  if (options.max_pending_messages == 0) {
+    return absl::InvalidArgumentError("PublisherOptions::max_pending_messages must be at least 1");
+  }
+  if (auto s = CheckDuration("PublisherOptions::max_batch_delay", options.max_batch_delay);
+      !s.ok()) {
+    return s;
   }
   auto conn = conn_->MakePublisher(topic, options);
   if (!conn.ok()) return conn.status();
@@ -66,6 +100,13 @@ absl::StatusOr<Subscriber> Broker::subscriber(const std::string& subscription,
   if (options.min_backoff <= absl::ZeroDuration() || options.max_backoff < options.min_backoff) {
     return absl::InvalidArgumentError(
         "SubscriberOptions backoff must satisfy 0 < min_backoff <= max_backoff");
+  }
+  for (const auto& [option, d] :
+       {std::pair<const char*, absl::Duration>{"SubscriberOptions::ack_deadline",
+                                               options.ack_deadline},
+        {"SubscriberOptions::max_backoff", options.max_backoff},
+        {"SubscriberOptions::shutdown_timeout", options.shutdown_timeout}}) {
+    if (auto s = CheckDuration(option, d); !s.ok()) return s;
   }
   if (options.dead_letter_topic.empty()) {
     options.dead_letter_topic = core_internal::DerivedDeadLetterTopic(subscription);

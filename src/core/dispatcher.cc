@@ -84,6 +84,7 @@ void DispatchCore::Shutdown() {
     MutexLock lock(&mu_);
     if (stopping_) return;
     stopping_ = true;
+    stop_deadline_ = deadline;
     workers.swap(workers_);
     // Let running handlers finish, up to the deadline.
     while (in_handler_ != 0 && !idle_cv_.WaitWithDeadline(&mu_, deadline)) {
@@ -121,6 +122,14 @@ void DispatchCore::Shutdown() {
       w.detach();
   }
   if (fetcher_.joinable()) fetcher_.join();
+  {
+    // A reject queued just before or during Shutdown (a handler's last one, a pull
+    // caller's) is written by the dead-letter thread, which QueueDeadLetter starts
+    // until here, before it returns; from here on none starts.
+    MutexLock lock(&mu_);
+    dead_letterer_closed_ = true;
+    dead_letter_cv_.SignalAll();
+  }
   if (dead_letterer_.joinable()) dead_letterer_.join();
 
   std::vector<std::string> acks, release;

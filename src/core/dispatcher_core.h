@@ -223,12 +223,17 @@ class DispatchCore : public std::enable_shared_from_this<DispatchCore> {
   int in_handler_ ABSL_GUARDED_BY(mu_) = 0;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Set by Shutdown: until then a dead letter queued while stopping (a reject settled
+  // at close) is still written, by a dead-letter thread started if need be.
+  absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  bool dead_letterer_closed_ ABSL_GUARDED_BY(mu_) = false;  // no new dead-letter thread
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   bool pull_mode_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
   // Set before the workers start, read-only after.
   MessageHandler handler_;
-  // Started under mu_ before stopping_ is set; joined by Shutdown after it is set.
+  // Started under mu_ before stopping_ is set (dead_letterer_: before
+  // dead_letterer_closed_ is set); joined by Shutdown after it is set.
   std::thread fetcher_, housekeeper_, dead_letterer_;
 };
 

@@ -18,7 +18,9 @@ constexpr std::chrono::seconds kDeadLetterRetryMax{30};
 
 void DispatchCore::QueueDeadLetter(std::uint64_t id) {
   dead_letters_.push_back(id);
-  if (!stopping_ && !dead_letterer_.joinable()) {  // stopping_ first: Shutdown joins it
+  // Also while stopping: a reject settled by Shutdown (or just before it) is still
+  // dead-lettered, up to shutdown_timeout, not released to come back.
+  if (!dead_letterer_closed_ && !dead_letterer_.joinable()) {
     auto self = shared_from_this();
     dead_letterer_ = std::thread([self] {
       NameThisThread("ub-deadletter");
@@ -33,7 +35,9 @@ void DispatchCore::DeadLetterLoop() {
   for (;;) {
     dead_letter_retries_.TakeDue(Clock::now(), [&](std::uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
                                                    mu_) { dead_letters_.push_back(id); });
-    if (stopping_) return;
+    // Stopping: write what is queued (a retry waits for the next start), until the
+    // shutdown deadline; Shutdown then waits for the writes in flight.
+    if (stopping_ && (dead_letters_.empty() || absl::Now() >= stop_deadline_)) return;
     if (dead_letters_.empty()) {
       const auto next = dead_letter_retries_.NextDue();
       if (next == Clock::time_point::max()) {

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -291,6 +293,32 @@ TEST(DispatcherDeadLetterTest, OnMemAMessageNearTheLimitIsReportedNotLooped) {
   EXPECT_EQ(calls.load(), 3);
   EXPECT_EQ(sub->stats().dead_letter_failed, 1);
   session->Stop();
+}
+
+// A reject and then at once a close (a script's last message) used to be dropped:
+// the dead-letter thread saw the subscriber stopping and returned without writing,
+// and the message came back on the next start, never dead-lettered. The target
+// opens slowly here, so that Shutdown begins while the thread waits for it.
+TEST(DispatcherDeadLetterTest, ARejectJustBeforeShutdownIsStillDeadLettered) {
+  auto source = std::make_shared<FakeSource>();
+  auto dlq = std::make_shared<Dlq>();
+  source->Add(MessageBuilder{}.data("bad").build());
+  auto conn = MakeDispatcher(source, DispatcherConfig{"sub-a", "topic-a", FastOptions(), nullptr},
+                             [dlq](const std::string&) -> absl::StatusOr<DeadLetterTarget> {
+                               std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                               return DeadLetterTarget{dlq->mock, 10 << 20};
+                             });
+  auto got = conn->Pull(1, absl::Seconds(5));
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 1u);
+  std::move((*got)[0].ack).reject("bad input");
+  conn->Shutdown();
+  ASSERT_EQ(dlq->size(), 1u) << "the reject was not dead-lettered";
+  EXPECT_EQ(dlq->got[0].attribute(kDeadLetterReason), "bad input");
+  EXPECT_EQ(conn->stats().dead_lettered, 1);
+  std::lock_guard<std::mutex> lock(source->mu);
+  EXPECT_EQ(source->acked.size(), 1u) << "written, so acked";
+  EXPECT_TRUE(source->released.empty()) << "not released to come back";
 }
 
 }  // namespace

@@ -31,6 +31,19 @@ class PolicyAdmin : public AdminConnection {
       return s;
     }
     if (auto s = ValidateAnyName("topic", config.topic); !s.ok()) return s;
+    // As SubscriberOptions: a subscription no message can be delivered to, or whose
+    // leases never expire, is refused rather than recorded.
+    if (config.max_delivery_attempts < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "subscription '", config.name, "': max_delivery_attempts must be at least 1, got ",
+          config.max_delivery_attempts));
+    }
+    if (config.ack_deadline < absl::ZeroDuration() ||
+        config.ack_deadline == absl::InfiniteDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "subscription '", config.name, "': ack_deadline must be finite and >= 0, got ",
+          absl::FormatDuration(config.ack_deadline)));
+    }
     return inner_->CreateSubscription(config);
   }
   absl::Status DeleteSubscription(const std::string& name) override {

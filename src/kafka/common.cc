@@ -2,7 +2,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "kafka/properties.h"
 #include "spdlog/logger.h"
 
@@ -65,8 +68,47 @@ absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url,
                      "' names no broker; use kafka://HOST:PORT[,HOST:PORT...] or set "
                      "bootstrap.servers in config_file"));
   }
+  if (auto s = CheckBootstrap(c.bootstrap, url.original); !s.ok()) return s;
   c.properties = std::move(merged);
   return c;
+}
+
+absl::Status CheckBootstrap(absl::string_view bootstrap, absl::string_view url) {
+  const std::string shown = core_internal::RedactUrl(std::string{url});
+  for (absl::string_view entry : absl::StrSplit(bootstrap, ',')) {
+    // librdkafka takes HOST, HOST:PORT, [IPv6]:PORT, each optionally LISTENER://.
+    if (auto sep = entry.find("://"); sep != absl::string_view::npos) entry.remove_prefix(sep + 3);
+    if (absl::StrContains(entry, '@')) {
+      // librdkafka would look "user:password@host" up as a host name, and print it.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kafka URL '", shown,
+          "': Kafka clients take no user:password@ in the broker address; pass credentials as "
+          "parameters (kafka://HOST:PORT?security.protocol=SASL_SSL&sasl.mechanism=SCRAM-SHA-512"
+          "&sasl.username=USER&sasl.password=PASSWORD) or in a config_file, whose values may be "
+          "${ENV} references"));
+    }
+    absl::string_view host = entry, port;
+    if (absl::StartsWith(entry, "[")) {
+      const auto close = entry.find(']');
+      host = entry.substr(0, close == absl::string_view::npos ? entry.size() : close + 1);
+      port = close == absl::string_view::npos ? "" : entry.substr(close + 1);
+      if (!port.empty() && !absl::ConsumePrefix(&port, ":")) port = entry;  // junk after ]
+    } else if (auto colon = entry.rfind(':'); colon != absl::string_view::npos) {
+      host = entry.substr(0, colon);
+      port = entry.substr(colon + 1);
+    }
+    int number = 0;
+    const bool port_ok =
+        port.empty() || (absl::SimpleAtoi(port, &number) && number >= 1 && number <= 65535 &&
+                         port.find_first_not_of("0123456789") == absl::string_view::npos);
+    if (host.empty() || !port_ok || (port.empty() && absl::EndsWith(entry, ":"))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka URL '", shown, "': broker address '", entry,
+                       "' is not HOST[:PORT] with a port from 1 to 65535; use "
+                       "kafka://HOST:PORT[,HOST:PORT...]"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ConfPtr> MakeConf(const ClientConfig& config,

@@ -79,6 +79,12 @@ spdlog::level::level_enum LogLevelOf(int level, absl::string_view facility, absl
 // Resolves `url` (kafka://HOST:PORT[,HOST:PORT...]?k=v&config_file=PATH) and
 // `options`. InvalidArgument for an empty host list or a malformed properties file
 // (with its line number), NotFound for a config_file that cannot be read.
+// InvalidArgument unless each entry of a bootstrap list ("h1:9092,h2:9092") is
+// [LISTENER://]HOST[:PORT] with a port from 1 to 65535, with no user:password@ (which
+// librdkafka would take as part of the host name, and print). `url` is for the message,
+// redacted.
+absl::Status CheckBootstrap(absl::string_view bootstrap, absl::string_view url);
+
 absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url,
                                            const BrokerOptions& options);
 

@@ -60,6 +60,14 @@ void KeepCallbackQueueAlive() {
 }  // namespace
 
 absl::Status ValidateProject(absl::string_view project) {
+  if (auto at = project.rfind('@'); at != absl::string_view::npos) {
+    // pubsub://user:password@project: not echoed, the part before '@' may be a secret.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pubsub URL 'pubsub://***@", project.substr(at + 1),
+        "': Pub/Sub takes no user:password@ in the URL; it authenticates with Application "
+        "Default Credentials (GOOGLE_APPLICATION_CREDENTIALS naming a service-account key "
+        "file, or `gcloud auth application-default login`)"));
+  }
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid Google Cloud project ID '", project, "' in pubsub://", project, ": ", why,

@@ -18,6 +18,11 @@ TEST(PubsubConnection, ProjectIds) {
   EXPECT_FALSE(ValidateProject("1project").ok());
   EXPECT_FALSE(ValidateProject("project-").ok());
   EXPECT_FALSE(ValidateProject("under_score").ok());
+  // user:password@ is refused without echoing what comes before the '@'.
+  const absl::Status creds = ValidateProject("bob:pw123@my-project-1");
+  EXPECT_EQ(creds.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(creds.message().find("pw123"), absl::string_view::npos) << creds;
+  EXPECT_NE(creds.message().find("Application Default Credentials"), absl::string_view::npos);
 }
 
 // The emulator takes any project ID, as the official clients do with it.
