@@ -253,14 +253,15 @@ void PyPublisher::Flush() {
   Check(std::move(s));
 }
 
-void PyPublisher::Close() {
+void PyPublisher::Close(bool flush) {
   if (closed_.exchange(true)) return;
   absl::Status s;
   {
     nb::gil_scoped_release release;
-    s = publisher_.Flush();
+    if (flush) s = publisher_.Flush();
     publisher_.Shutdown();
   }
+  if (!flush) return;
   // A publish's failure is its future's; a send() has only this flush to report it.
   if (sent_.exchange(false)) Check(std::move(s));
 }
@@ -293,7 +294,7 @@ void BindPublisher(nb::module_& m) {
            "send(data, *, attributes=None, ordering_key=None) -> None: see "
            "unibus.Publisher.send")
       .def("flush", &PyPublisher::Flush)
-      .def("close", &PyPublisher::Close)
+      .def("close", &PyPublisher::Close, nb::arg("flush") = true)
       .def_prop_ro("topic", &PyPublisher::topic)
       .def_prop_ro("closed", &PyPublisher::closed);
 }

@@ -46,7 +46,10 @@ class PyPublisher {
   // FailedPrecondition); a later failure is raised by the next flush().
   void Send(nb::handle data, nb::handle attributes, nb::handle ordering_key);
   void Flush();
-  void Close();
+  // `flush`: wait for every pending result first, as long as the backend takes (Kafka:
+  // up to message.timeout.ms), and raise a send()'s failure. Without (interpreter exit):
+  // only Shutdown, which bounds its own wait.
+  void Close(bool flush = true);
   const std::string& topic() const { return topic_; }
   bool closed() const { return closed_.load(); }
 

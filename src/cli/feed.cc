@@ -86,9 +86,13 @@ void setup_feed(CLI::App& app) {
   auto opts = std::make_shared<FeedCliOptions>();
   auto* cmd = app.add_subcommand("feed", "publish Fashion-MNIST test images as ImageMessage");
   cmd->add_option("--topic,-t", opts->feed.topic, "images topic");
-  cmd->add_option("--count,-n", opts->feed.count, "images to send (default: all 10,000)");
+  cmd->add_option("--count,-n", opts->feed.count,
+                  "images in the run: indexes 0..N-1 (default: all 10,000)")
+      ->check(NonNegative());
   cmd->add_option("--first", opts->feed.first,
-                  "index of the first image to send (a stopped feed says where to continue)");
+                  "resume the run at this index, with the same --count (a stopped feed says "
+                  "where to continue)")
+      ->check(NonNegative());
   cmd->add_option("--rate", opts->feed.rate, "images per second (default: as fast as possible)");
   cmd->add_option("--data", opts->data, "directory of the gzip'd IDX files");
   cmd->add_flag("--quiet,-q", opts->quiet,

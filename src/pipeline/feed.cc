@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,10 @@ void DrawProgress(std::size_t done, std::size_t total, absl::Time start) {
 absl::StatusOr<FeedResult> RunFeed(Broker& broker, const ImageSet& images, const FeedOptions& o,
                                    const std::atomic<bool>* stop) {
   const std::size_t n = o.count == 0 ? images.size() : std::min(o.count, images.size());
+  if (!(o.rate >= 0) || std::isinf(o.rate)) {  // NaN fails the first test
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--rate ", o.rate, " is not a rate: give images per second, > 0 (0: as fast as possible)"));
+  }
   if (o.count > images.size()) {
     return absl::InvalidArgumentError(absl::StrCat("--count ", o.count, " is more than the ",
                                                    images.size(), " images available"));

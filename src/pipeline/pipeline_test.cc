@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -408,6 +410,19 @@ TEST(PipelineTest, StagesPublishWithTheirPublishDelay) {
     ASSERT_TRUE(RunClassifier(broker, broker, StandIn(), o, stop, &stats).ok());
     EXPECT_EQ(recording->delays["predictions"], delay);
   }
+}
+
+// Found by a review: a negative or NaN --rate was taken as "as fast as possible".
+TEST(PipelineTest, FeedRefusesARateThatIsNotOne) {
+  auto broker = Broker::Open("mem://feed-rate");
+  ASSERT_TRUE(broker.ok());
+  int correct = 0;
+  ImageSet images = MakeImages(3, &correct);
+  for (double rate : {-3.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    auto r = RunFeed(*broker, images, FeedOptions{.rate = rate});
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << rate;
+  }
+  EXPECT_TRUE(RunFeed(*broker, images, FeedOptions{.rate = 0}).ok());
 }
 
 }  // namespace
