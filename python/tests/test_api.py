@@ -483,15 +483,22 @@ def test_options_out_of_range_are_refused(mem):
         unibus.open("mem://range", connect_timeout=-1)
 
 
+def _pull_one_unsettled(broker: unibus.Broker, name: str, data: bytes):
+    """Publishes `data` to topic t-NAME and pulls it, unsettled, from subscription
+    s-NAME; returns the subscriber and the message."""
+    broker.admin().create_topic(f"t-{name}")
+    broker.admin().create_subscription(f"s-{name}", topic=f"t-{name}", start="earliest")
+    broker.publisher(f"t-{name}").publish(data).result(timeout=5)
+    sub = broker.subscriber(f"s-{name}")
+    (m,) = drain(sub, 1, ack=False)
+    return sub, m
+
+
 def test_settling_after_close_raises_and_the_message_comes_back(tmp_path):
     # Close releases unsettled messages to the broker: an ack after it used to do
     # nothing without a word (the message came again) and report settled.
     with unibus.open(f"sqlite://{tmp_path}/late.db") as broker:
-        broker.admin().create_topic("t-late")
-        broker.admin().create_subscription("s-late", topic="t-late", start="earliest")
-        broker.publisher("t-late").publish(b"x").result(timeout=5)
-        sub = broker.subscriber("s-late")
-        (m,) = drain(sub, 1, ack=False)
+        sub, m = _pull_one_unsettled(broker, "late", b"x")
         sub.close()
         with pytest.raises(unibus.FailedPrecondition, match="subscriber is closed"):
             m.ack()
@@ -505,11 +512,7 @@ def test_a_reject_right_before_close_is_dead_lettered(tmp_path):
     # The dead-letter write used to be dropped when close() came at once after the
     # reject, and the message came back on the next start instead.
     with unibus.open(f"sqlite://{tmp_path}/rej.db") as broker:
-        broker.admin().create_topic("t-rej")
-        broker.admin().create_subscription("s-rej", topic="t-rej", start="earliest")
-        broker.publisher("t-rej").publish(b"bad").result(timeout=5)
-        sub = broker.subscriber("s-rej")
-        (m,) = drain(sub, 1, ack=False)
+        sub, m = _pull_one_unsettled(broker, "rej", b"bad")
         m.reject("cannot parse")
         sub.close()
         assert sub.stats().dead_lettered == 1
