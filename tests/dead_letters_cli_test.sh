@@ -33,6 +33,12 @@ set +e
 set -e
 [[ $rc == 3 ]] || fail "show of a missing id exits $rc, not 3 (NotFound)"
 [[ $rc2 == 2 ]] || fail "replay without a selection exits $rc2, not 2 (InvalidArgument)"
+# A name with neither a subscription nor a dead-letter topic is NotFound, not "0".
+set +e
+err="$("$U" dead-letters list -s billling 2>&1)"; rc=$?
+set -e
+[[ $rc == 3 ]] || fail "list of an unknown subscription exits $rc, not 3 (NotFound): $err"
+expect "unknown subscription" "no subscription 'billling'" "$err"
 
 expect "replay by reason" "replayed 1" "$("$U" dead-letters replay -s billing --reason timeout)"
 expect "replay by id" "replayed 1" "$("$U" dead-letters replay -s billing --id 1)"

@@ -4,6 +4,7 @@
 // once its replay is published). See DeadLetters in unibus/dead_letters.h.
 #include "unibus/dead_letters.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/escaping.h"
@@ -152,6 +153,20 @@ int run_dead_letters(const std::string& action, const DeadLettersOptions& o) {
       *broker, o.subscription,
       {.dead_letter_topic = o.dead_letter_topic, .max_messages = o.max, .wait = *wait});
   if (!dl.ok()) return Fail(dl.status());
+  // A mistyped subscription read as "0 dead letters" (found by a review: the pipeline's
+  // is `classifier`, not `classify`): with neither it nor its dead-letter topic there,
+  // say so. A deleted subscription whose dead letters remain still lists them.
+  Admin admin = broker->admin();
+  if (auto topics = admin.ListTopics();
+      topics.ok() &&
+      std::find(topics->begin(), topics->end(), dl->dead_letter_topic()) == topics->end()) {
+    if (auto sub = admin.DescribeSubscription(o.subscription); absl::IsNotFound(sub.status())) {
+      return Fail(absl::NotFoundError(
+          absl::StrCat("no subscription '", o.subscription, "' and no dead-letter topic '",
+                       dl->dead_letter_topic(), "' on ", broker->url(),
+                       "; check the name (`unibus subscriptions list`)")));
+    }
+  }
   if (action == "list") return RunList(*dl, o);
   if (action == "show") return RunShow(*dl, o);
   return RunReplay(*dl, o);
