@@ -46,12 +46,12 @@ T Value(absl::StatusOr<T> v) {
 nb::object MakeException(const absl::Status& s);
 
 // Seconds (float) <-> absl::Duration, the unit of every duration in the Python API.
-// Not a number or infinite is refused: as an option it would mean "never" (a lease that
-// never expires, a batch never sent), which no option of the library offers.
+// NaN is refused (absl would make it an infinite duration). Infinity passes, for the
+// library to judge per option (allowed for shutdown_timeout, refused for ack_deadline).
 inline absl::Duration Seconds(double s, const char* what = "a duration") {
-  if (!std::isfinite(s)) {
-    ThrowStatus(absl::InvalidArgumentError(
-        absl::StrCat(what, " must be a finite number of seconds, got ", s)));
+  if (std::isnan(s)) {
+    ThrowStatus(
+        absl::InvalidArgumentError(absl::StrCat(what, " must be a number of seconds, got nan")));
   }
   return absl::Seconds(s);
 }

@@ -23,8 +23,8 @@ struct DeliveredMessage {
       : message(std::move(m)), ack(std::move(h)), subscriber_closed(std::move(closed)) {}
   Message message;
   AckHandler ack;  // owned by whoever moved `state` away from kUnsettled
-  // Its subscriber's closed flag (null: none): once it is closed, the message has
-  // been released to the broker and settling it raises instead of doing nothing.
+  // Set once its subscriber's close() has released the unsettled messages (null:
+  // none): settling it then raises instead of doing nothing.
   std::shared_ptr<const std::atomic<bool>> subscriber_closed;
   std::atomic<std::uint8_t> state{kUnsettled};
 

@@ -76,7 +76,7 @@ bool PySession::Wait(double timeout) {
 }
 
 void PySubscriber::CheckOpen() const {
-  if (closed_->load()) {
+  if (closed_.load()) {
     ThrowStatus(absl::FailedPreconditionError(
         absl::StrCat("the subscriber for subscription '", name_, "' is closed; open a new one")));
   }
@@ -109,7 +109,7 @@ nb::list PySubscriber::Pull(std::size_t max_messages, double timeout) {
   Py_ssize_t i = 0;
   for (PulledMessage& p : *got) {
     PyList_SET_ITEM(out.ptr(), i++,
-                    WrapMessage(std::move(p.message), std::move(p.ack), closed_).release().ptr());
+                    WrapMessage(std::move(p.message), std::move(p.ack), released_).release().ptr());
   }
   return out;
 }
@@ -117,10 +117,10 @@ nb::list PySubscriber::Pull(std::size_t max_messages, double timeout) {
 std::unique_ptr<PySession> PySubscriber::Subscribe(nb::object callback) {
   CheckOpen();
   auto cb = std::make_shared<GilSafeCallable>(std::move(callback));
-  MessageHandler handler = [cb, closed = closed_](Message m, AckHandler h) {
+  MessageHandler handler = [cb, released = released_](Message m, AckHandler h) {
     if (!PythonAlive()) return;  // the handler drops unsettled: a nack
     nb::gil_scoped_acquire gil;
-    nb::object msg = WrapMessage(std::move(m), std::move(h), closed);
+    nb::object msg = WrapMessage(std::move(m), std::move(h), released);
     try {
       cb->fn(msg);
     } catch (nb::python_error& e) {
@@ -140,9 +140,10 @@ std::unique_ptr<PySession> PySubscriber::Subscribe(nb::object callback) {
 }
 
 void PySubscriber::Close() {
-  if (closed_->exchange(true)) return;
+  if (closed_.exchange(true)) return;
   nb::gil_scoped_release release;
   subscriber_.Shutdown();
+  released_->store(true);
 }
 
 void BindSubscriber(nb::module_& m) {

@@ -33,7 +33,10 @@ class PySubscriber {
   PySubscriber(Subscriber s, std::string name)
       : subscriber_(std::move(s)), name_(std::move(name)) {}
   ~PySubscriber() {
-    if (!closed_->exchange(true)) subscriber_.Shutdown();
+    if (!closed_.exchange(true)) {
+      subscriber_.Shutdown();
+      released_->store(true);
+    }
   }
 
   // Up to `max_messages`, waiting up to `timeout` seconds (negative: until one comes)
@@ -44,14 +47,17 @@ class PySubscriber {
   SubscriberStats Stats() const { return subscriber_.stats(); }
   void Close();
   const std::string& name() const { return name_; }
-  bool closed() const { return closed_->load(); }
+  bool closed() const { return closed_.load(); }
 
  private:
   void CheckOpen() const;
   Subscriber subscriber_;
   std::string name_;
-  // Shared with the messages it delivered: settling one after close() raises.
-  std::shared_ptr<std::atomic<bool>> closed_ = std::make_shared<std::atomic<bool>>(false);
+  std::atomic<bool> closed_{false};
+  // Set once close() has shut the subscriber down, which released every unsettled
+  // message; shared with the messages it delivered, whose settling then raises. (Not
+  // closed_: an ack while close() waits for running callbacks still counts.)
+  std::shared_ptr<std::atomic<bool>> released_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace unibus::python

@@ -473,9 +473,9 @@ def test_options_out_of_range_are_refused(mem):
     with pytest.raises(unibus.InvalidArgument, match="max_batch_delay must be >= 0"):
         mem.publisher("t-range", max_batch_delay=-1)
     for bad in (float("nan"), float("inf")):
-        with pytest.raises(unibus.InvalidArgument, match="must be a finite number of seconds"):
+        with pytest.raises(unibus.InvalidArgument, match="max_batch_delay must be"):
             mem.publisher("t-range", max_batch_delay=bad)
-        with pytest.raises(unibus.InvalidArgument, match="ack_deadline must be a finite number"):
+        with pytest.raises(unibus.InvalidArgument, match="ack_deadline must be"):
             mem.subscriber("s-range", topic="t-range", ack_deadline=bad)
     with pytest.raises(unibus.InvalidArgument, match="shutdown_timeout must be >= 0"):
         mem.subscriber("s-range", topic="t-range", shutdown_timeout=-1)

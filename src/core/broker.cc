@@ -1,7 +1,6 @@
 #include "unibus/broker.h"
 
 #include <cstdlib>
-#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -101,12 +100,16 @@ absl::StatusOr<Subscriber> Broker::subscriber(const std::string& subscription,
     return absl::InvalidArgumentError(
         "SubscriberOptions backoff must satisfy 0 < min_backoff <= max_backoff");
   }
-  for (const auto& [option, d] :
-       {std::pair<const char*, absl::Duration>{"SubscriberOptions::ack_deadline",
-                                               options.ack_deadline},
-        {"SubscriberOptions::max_backoff", options.max_backoff},
-        {"SubscriberOptions::shutdown_timeout", options.shutdown_timeout}}) {
-    if (auto s = CheckDuration(option, d); !s.ok()) return s;
+  // An infinite ack_deadline would lease a message for good (a crashed consumer's
+  // never come back). An infinite max_backoff (no cap) and shutdown_timeout (wait for
+  // the handlers however long) stay allowed.
+  if (auto s = CheckDuration("SubscriberOptions::ack_deadline", options.ack_deadline); !s.ok()) {
+    return s;
+  }
+  if (options.shutdown_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SubscriberOptions::shutdown_timeout must be >= 0, got ",
+                     absl::FormatDuration(options.shutdown_timeout)));
   }
   if (options.dead_letter_topic.empty()) {
     options.dead_letter_topic = core_internal::DerivedDeadLetterTopic(subscription);

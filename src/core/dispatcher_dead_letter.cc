@@ -35,9 +35,13 @@ void DispatchCore::DeadLetterLoop() {
   for (;;) {
     dead_letter_retries_.TakeDue(Clock::now(), [&](std::uint64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
                                                    mu_) { dead_letters_.push_back(id); });
-    // Stopping: write what is queued (a retry waits for the next start), until the
-    // shutdown deadline; Shutdown then waits for the writes in flight.
-    if (stopping_ && (dead_letters_.empty() || absl::Now() >= stop_deadline_)) return;
+    // Stopping: write what is queued until the shutdown deadline, and keep waiting for
+    // more until Shutdown closes the queue (a reject may still come from a pull
+    // caller); Shutdown then waits for the writes in flight.
+    if (stopping_ &&
+        (absl::Now() >= stop_deadline_ || (dead_letterer_closed_ && dead_letters_.empty()))) {
+      return;
+    }
     if (dead_letters_.empty()) {
       const auto next = dead_letter_retries_.NextDue();
       if (next == Clock::time_point::max()) {

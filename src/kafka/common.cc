@@ -75,9 +75,13 @@ absl::StatusOr<ClientConfig> ResolveConfig(const core_internal::Url& url,
 
 absl::Status CheckBootstrap(absl::string_view bootstrap, absl::string_view url) {
   const std::string shown = core_internal::RedactUrl(std::string{url});
-  for (absl::string_view entry : absl::StrSplit(bootstrap, ',')) {
-    // librdkafka takes HOST, HOST:PORT, [IPv6]:PORT, each optionally LISTENER://.
+  for (absl::string_view entry : absl::StrSplit(bootstrap, ',', absl::SkipWhitespace())) {
+    // librdkafka takes HOST, HOST:PORT, [IPv6]:PORT, a bare IPv6 address, each optionally
+    // LISTENER:// and followed by a path it drops, and skips spaces and empty entries.
+    entry = absl::StripAsciiWhitespace(entry);
     if (auto sep = entry.find("://"); sep != absl::string_view::npos) entry.remove_prefix(sep + 3);
+    if (auto slash = entry.find('/'); slash != absl::string_view::npos)
+      entry = entry.substr(0, slash);
     if (absl::StrContains(entry, '@')) {
       // librdkafka would look "user:password@host" up as a host name, and print it.
       return absl::InvalidArgumentError(absl::StrCat(
@@ -93,7 +97,8 @@ absl::Status CheckBootstrap(absl::string_view bootstrap, absl::string_view url) 
       host = entry.substr(0, close == absl::string_view::npos ? entry.size() : close + 1);
       port = close == absl::string_view::npos ? "" : entry.substr(close + 1);
       if (!port.empty() && !absl::ConsumePrefix(&port, ":")) port = entry;  // junk after ]
-    } else if (auto colon = entry.rfind(':'); colon != absl::string_view::npos) {
+    } else if (auto colon = entry.rfind(':');
+               colon != absl::string_view::npos && entry.find(':') == colon) {  // not bare IPv6
       host = entry.substr(0, colon);
       port = entry.substr(colon + 1);
     }

@@ -30,7 +30,8 @@ TEST(LogLevelOf, AFreshClustersCoordinatorLoadIsInfo) {
 // "alice:s3cret@host" for a host name), and a bad port became a 10 s Unavailable.
 TEST(CheckBootstrap, RefusesCredentialsAndBadPortsWithoutShowingThePassword) {
   for (const char* ok : {"127.0.0.1:9092", "a:1,b:65535", "broker", "[::1]:9092", "[::1]",
-                         "SASL_SSL://kafka-1:9093,SASL_SSL://kafka-2:9093"}) {
+                         "SASL_SSL://kafka-1:9093,SASL_SSL://kafka-2:9093", "a:9092,",
+                         "a:9092 , b:9092", "PLAINTEXT://h:9092/", "fe80::beef"}) {
     EXPECT_TRUE(CheckBootstrap(ok, "kafka://x").ok()) << ok;
   }
   const absl::Status creds =
