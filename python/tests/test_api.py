@@ -481,6 +481,11 @@ def test_options_out_of_range_are_refused(mem):
         mem.subscriber("s-range", topic="t-range", shutdown_timeout=-1)
     with pytest.raises(unibus.InvalidArgument, match="connect_timeout must be > 0"):
         unibus.open("mem://range", connect_timeout=-1)
+    # The core refuses these for every backend (mem and Kafka took them without a word).
+    for bad in (-1, float("inf")):
+        with pytest.raises(unibus.InvalidArgument, match="retention must be finite and >= 0"):
+            mem.admin().create_topic("t-range-2", retention=bad)
+    assert "t-range-2" not in mem.admin().list_topics()
 
 
 def _pull_one_unsettled(broker: unibus.Broker, name: str, data: bytes):

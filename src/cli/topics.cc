@@ -30,6 +30,13 @@ int run_topics(const std::string& action, const TopicsOptions& o) {
     if (!o.retention.empty()) {
       auto d = ParseDuration(o.retention);
       if (!d.ok()) return Fail(d.status());
+      // 0 would silently mean the backend's default.
+      if (*d <= absl::ZeroDuration()) {
+        return Fail(absl::InvalidArgumentError(
+            absl::StrCat("--retention must be above 0 (leave it out for the backend's "
+                         "default), got '",
+                         o.retention, "'")));
+      }
       c.retention = *d;
     }
     auto s = admin.CreateTopic(c);
@@ -73,8 +80,10 @@ void setup_topics(CLI::App& app) {
   create->add_option("--partitions", opts->partitions, "partitions (Kafka)")->check(Positive());
   create->add_option("--replication", opts->replication, "replication factor (Kafka)");
   create->add_option("--retention", opts->retention, "keep messages this long, e.g. 7d, 12h");
-  create->add_option("--retention-messages", opts->retention_messages,
-                     "keep at most this many (sqlite)");
+  create
+      ->add_option("--retention-messages", opts->retention_messages,
+                   "keep at most this many (sqlite; 0: no limit)")
+      ->check(NonNegative());
   create->add_flag("--if-not-exists", opts->if_not_exists, "succeed when it already exists");
   auto* del = topics->add_subcommand("delete", "delete a topic");
   del->add_option("name", opts->name, "topic name")->required();

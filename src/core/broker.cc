@@ -21,10 +21,11 @@ std::string DefaultUrl() {
 namespace {
 
 // `d` as an option's value: not negative (and, unless `zero_ok`, above zero), and
-// finite, since an infinite deadline or delay means "never" (a lease never expiring,
-// a publish never sent).
-absl::Status CheckDuration(const char* option, absl::Duration d, bool zero_ok = true) {
-  if (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) {
+// finite unless `infinite_ok`, since for most options an infinite deadline or delay
+// means "never" (a lease never expiring, a publish never sent).
+absl::Status CheckDuration(const char* option, absl::Duration d, bool zero_ok = true,
+                           bool infinite_ok = false) {
+  if (!infinite_ok && (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration())) {
     return absl::InvalidArgumentError(
         absl::StrCat(option, " must be finite, got ", absl::FormatDuration(d)));
   }
@@ -106,10 +107,10 @@ absl::StatusOr<Subscriber> Broker::subscriber(const std::string& subscription,
   if (auto s = CheckDuration("SubscriberOptions::ack_deadline", options.ack_deadline); !s.ok()) {
     return s;
   }
-  if (options.shutdown_timeout < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("SubscriberOptions::shutdown_timeout must be >= 0, got ",
-                     absl::FormatDuration(options.shutdown_timeout)));
+  if (auto s = CheckDuration("SubscriberOptions::shutdown_timeout", options.shutdown_timeout,
+                             /*zero_ok=*/true, /*infinite_ok=*/true);
+      !s.ok()) {
+    return s;
   }
   if (options.dead_letter_topic.empty()) {
     options.dead_letter_topic = core_internal::DerivedDeadLetterTopic(subscription);

@@ -16,6 +16,19 @@ class PolicyAdmin : public AdminConnection {
 
   absl::Status CreateTopic(const TopicConfig& config) override {
     if (auto s = CheckNew("topic", config.name); !s.ok()) return s;
+    // Checked here for every backend: Kafka took a negative count without a word,
+    // and an infinite age would overflow retention.ms.
+    if (config.retention < absl::ZeroDuration() || config.retention == absl::InfiniteDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("topic '", config.name,
+                       "': retention must be finite and >= 0 (0: the backend's default), got ",
+                       absl::FormatDuration(config.retention)));
+    }
+    if (config.retention_messages < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "topic '", config.name, "': retention_messages must be >= 0 (0: no limit), got ",
+          config.retention_messages));
+    }
     return inner_->CreateTopic(config);
   }
   absl::Status DeleteTopic(const std::string& name) override { return inner_->DeleteTopic(name); }
