@@ -1,6 +1,8 @@
 // unibus topics create|delete|list|describe
 #include <iostream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/common.h"
 #include "cli/subcommands.h"
@@ -29,14 +31,16 @@ int run_topics(const std::string& action, const TopicsOptions& o) {
                   .retention_messages = o.retention_messages};
     if (!o.retention.empty()) {
       auto d = ParseDuration(o.retention);
-      if (!d.ok()) return Fail(d.status());
-      // 0 would silently mean the backend's default.
-      if (*d <= absl::ZeroDuration()) {
+      // 0 would silently mean the backend's default; a negative value gets the same
+      // rule rather than ParseDuration's "use 0 or more".
+      if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(o.retention), "-") ||
+          (d.ok() && *d <= absl::ZeroDuration())) {
         return Fail(absl::InvalidArgumentError(
             absl::StrCat("--retention must be above 0 (leave it out for the backend's "
                          "default), got '",
                          o.retention, "'")));
       }
+      if (!d.ok()) return Fail(d.status());
       c.retention = *d;
     }
     auto s = admin.CreateTopic(c);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "core/duration.h"
 #include "core/names.h"
 #include "core/policy_broker.h"
 #include "core/registry.h"
@@ -12,31 +13,13 @@
 
 namespace unibus {
 
+using core_internal::CheckDuration;
+
 std::string DefaultUrl() {
   const char* env = std::getenv("UNIBUS_URL");
   if (env != nullptr && *env != '\0') return env;
   return "sqlite://unibus.db";
 }
-
-namespace {
-
-// `d` as an option's value: not negative (and, unless `zero_ok`, above zero), and
-// finite unless `infinite_ok`, since for most options an infinite deadline or delay
-// means "never" (a lease never expiring, a publish never sent).
-absl::Status CheckDuration(const char* option, absl::Duration d, bool zero_ok = true,
-                           bool infinite_ok = false) {
-  if (!infinite_ok && (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(option, " must be finite, got ", absl::FormatDuration(d)));
-  }
-  if (d < absl::ZeroDuration() || (!zero_ok && d == absl::ZeroDuration())) {
-    return absl::InvalidArgumentError(absl::StrCat(option, " must be ", zero_ok ? ">= 0" : "> 0",
-                                                   ", got ", absl::FormatDuration(d)));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::StatusOr<Broker> Broker::Open(const std::string& url, BrokerOptions options) {
   core_internal::RegisterBuiltinBackends();

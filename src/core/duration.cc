@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -77,6 +78,20 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
   absl::StatusOr<double> secs = InRange(text, text, absl::ToDoubleSeconds(kMaxDuration));
   if (!secs.ok()) return secs.status();
   return absl::Seconds(*secs);
+}
+
+absl::Status CheckDuration(absl::string_view option, absl::Duration d, bool zero_ok,
+                           bool infinite_ok, absl::string_view hint) {
+  const std::string note = hint.empty() ? "" : absl::StrCat(" (", hint, ")");
+  if (!infinite_ok && (d == absl::InfiniteDuration() || d == -absl::InfiniteDuration())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(option, " must be finite", note, ", got ", absl::FormatDuration(d)));
+  }
+  if (d < absl::ZeroDuration() || (!zero_ok && d == absl::ZeroDuration())) {
+    return absl::InvalidArgumentError(absl::StrCat(option, " must be ", zero_ok ? ">= 0" : "> 0",
+                                                   note, ", got ", absl::FormatDuration(d)));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace unibus::core_internal

@@ -3,6 +3,7 @@
 #ifndef UNIBUS_CORE_DURATION_H_
 #define UNIBUS_CORE_DURATION_H_
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -22,6 +23,15 @@ inline constexpr absl::Duration kMaxDuration = absl::Hours(24 * kMaxDurationDays
 // (the message names the maximum). Never overflows: the range is checked before any
 // arithmetic on the number.
 absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text);
+
+// `d` as the value of an option or setting named `option` (e.g.
+// "SubscriberOptions::ack_deadline", "topic 'orders': retention"): not negative (and,
+// unless `zero_ok`, above zero), and finite unless `infinite_ok`, since for most
+// settings an infinite deadline or delay means "never" (a lease never expiring, a
+// publish never sent). InvalidArgument "<option> must be finite|>= 0|> 0, got <d>";
+// `hint`, when not empty, is added in parentheses (e.g. what 0 means).
+absl::Status CheckDuration(absl::string_view option, absl::Duration d, bool zero_ok = true,
+                           bool infinite_ok = false, absl::string_view hint = "");
 
 }  // namespace unibus::core_internal
 

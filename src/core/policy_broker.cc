@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/dispatcher.h"
+#include "core/duration.h"
 #include "core/names.h"
 #include "core/policy.h"
 
@@ -18,11 +19,11 @@ class PolicyAdmin : public AdminConnection {
     if (auto s = CheckNew("topic", config.name); !s.ok()) return s;
     // Checked here for every backend: Kafka took a negative count without a word,
     // and an infinite age would overflow retention.ms.
-    if (config.retention < absl::ZeroDuration() || config.retention == absl::InfiniteDuration()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("topic '", config.name,
-                       "': retention must be finite and >= 0 (0: the backend's default), got ",
-                       absl::FormatDuration(config.retention)));
+    if (auto s =
+            CheckDuration(absl::StrCat("topic '", config.name, "': retention"), config.retention,
+                          /*zero_ok=*/true, /*infinite_ok=*/false, "0: the backend's default");
+        !s.ok()) {
+      return s;
     }
     if (config.retention_messages < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -51,11 +52,10 @@ class PolicyAdmin : public AdminConnection {
           "subscription '", config.name, "': max_delivery_attempts must be at least 1, got ",
           config.max_delivery_attempts));
     }
-    if (config.ack_deadline < absl::ZeroDuration() ||
-        config.ack_deadline == absl::InfiniteDuration()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "subscription '", config.name, "': ack_deadline must be finite and >= 0, got ",
-          absl::FormatDuration(config.ack_deadline)));
+    if (auto s = CheckDuration(absl::StrCat("subscription '", config.name, "': ack_deadline"),
+                               config.ack_deadline);
+        !s.ok()) {
+      return s;
     }
     return inner_->CreateSubscription(config);
   }

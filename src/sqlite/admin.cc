@@ -38,10 +38,7 @@ absl::Status Run(Db& db, const char* sql, std::int64_t a, const char* what) {
 }  // namespace
 
 absl::Status SqliteAdmin::CreateTopic(const TopicConfig& c) {
-  if (c.retention < absl::ZeroDuration() || c.retention_messages < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("topic '", c.name, "': retention must not be negative"));
-  }
+  // The core's policy layer has refused a negative or infinite retention already.
   const absl::Duration retention =
       c.retention == absl::ZeroDuration() ? kDefaultRetention : c.retention;
   std::lock_guard<std::mutex> lock(mu_);

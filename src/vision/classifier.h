@@ -81,7 +81,7 @@ class Classifier {
   // Not safe to call concurrently on one Classifier.
   absl::StatusOr<std::vector<Classification>> Classify(const std::uint8_t* images, std::size_t n);
 
-  // Identifies the weights: "fashion-cnn-v1-" plus a hash of them.
+  // Identifies the weights: "fashion-cnn-v2-" plus a hash of them.
   const std::string& version() const;
 
  private:

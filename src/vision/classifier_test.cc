@@ -18,7 +18,7 @@ using ::testing::HasSubstr;
 TEST(ClassifierTest, CommittedModelIsAccurateOnFirstThousandTestImages) {
   absl::StatusOr<Classifier> classifier = Classifier::Load(UNIBUS_MODEL_PATH);
   ASSERT_TRUE(classifier.ok()) << classifier.status();
-  EXPECT_THAT(classifier->version(), HasSubstr("fashion-cnn-v1-"));
+  EXPECT_THAT(classifier->version(), HasSubstr("fashion-cnn-v2-"));
   absl::StatusOr<Dataset> test = LoadFashionMnist(UNIBUS_FASHION_MNIST_DIR, Split::kTest);
   ASSERT_TRUE(test.ok()) << test.status();
   constexpr std::size_t kImages = 1000;
@@ -95,9 +95,9 @@ TEST(ClassifierTest, EveryLayoutGivesTheReferenceAnswers) {
 }
 
 TEST(ClassifierTest, FlopsPerImageCountsEveryLayer) {
-  // conv 1->24 at 28x28, 24->48 at 14x14, 48->96 at 7x7 (3x3), fc 864->128->10.
+  // conv 1->24 at 28x28, 24->48 at 14x14, 48->96 at 7x7 (3x3), fc 1536->128->10.
   EXPECT_EQ(FlopsPerImage(),
-            2 * (9 * 24 * 784 + 9 * 24 * 48 * 196 + 9 * 48 * 96 * 49 + 864 * 128 + 128 * 10));
+            2 * (9 * 24 * 784 + 9 * 24 * 48 * 196 + 9 * 48 * 96 * 49 + 1536 * 128 + 128 * 10));
   absl::StatusOr<PeakGflops> peak = MeasurePeakGflops(128, 2, 1);
   ASSERT_TRUE(peak.ok()) << peak.status();
   EXPECT_GT(peak->blas, 0.0);

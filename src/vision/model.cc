@@ -23,6 +23,11 @@ namespace {
 namespace F = torch::nn::functional;
 
 constexpr int kC1 = 24, kC2 = 48, kC3 = 96, kHidden = 128;
+// The third pool rounds up (ceil mode): 7x7 -> 4x4, so row and column 6 of conv3's
+// output (the image's pixels 24-27 and what conv3 sees around them) reach the
+// classifier; v1 rounded down to 3x3 and dropped them. Issue #14's trial 14: 93.50 %
+// against 93.20 % for v1 with the same recipe (models/README.md).
+constexpr int kPooledSide = 4;
 constexpr double kDropout = 0.3;
 // Fashion-MNIST training set statistics of pixel / 255.
 constexpr float kMean = 0.2860f;
@@ -33,6 +38,9 @@ constexpr char kFormat[] = "unibus-fashion-cnn";
 constexpr char kArchitectureKey[] = "unibus.architecture";
 constexpr char kVersionKey[] = "unibus.version";
 constexpr char kModelKey[] = "model";
+
+// The 2x2 max pool after conv block `block` (0-2); the last one in ceil mode.
+F::MaxPool2dFuncOptions Pool(int block) { return F::MaxPool2dFuncOptions(2).ceil_mode(block == 2); }
 
 torch::nn::Conv2d Conv(int in, int out) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false));
@@ -54,14 +62,14 @@ FashionCnnImpl::FashionCnnImpl() {
   bn2_ = register_module("bn2", torch::nn::BatchNorm2d(kC2));
   conv3_ = register_module("conv3", Conv(kC2, kC3));
   bn3_ = register_module("bn3", torch::nn::BatchNorm2d(kC3));
-  fc1_ = register_module("fc1", torch::nn::Linear(kC3 * 3 * 3, kHidden));
+  fc1_ = register_module("fc1", torch::nn::Linear(kC3 * kPooledSide * kPooledSide, kHidden));
   fc2_ = register_module("fc2", torch::nn::Linear(kHidden, kNumClasses));
 }
 
 torch::Tensor FashionCnnImpl::forward(torch::Tensor x) {
-  x = F::max_pool2d(bn1_(conv1_(x)).relu_(), F::MaxPool2dFuncOptions(2));
-  x = F::max_pool2d(bn2_(conv2_(x)).relu_(), F::MaxPool2dFuncOptions(2));
-  x = F::max_pool2d(bn3_(conv3_(x)).relu_(), F::MaxPool2dFuncOptions(2));
+  x = F::max_pool2d(bn1_(conv1_(x)).relu_(), Pool(0));
+  x = F::max_pool2d(bn2_(conv2_(x)).relu_(), Pool(1));
+  x = F::max_pool2d(bn3_(conv3_(x)).relu_(), Pool(2));
   x = x.flatten(1);
   x = F::dropout(x, F::DropoutFuncOptions().p(kDropout).training(is_training()));
   x = fc1_(x).relu_();
@@ -74,7 +82,8 @@ std::int64_t FlopsPerImage() {
     return 2 * 9 * in * out * side * side;
   };
   return conv(1, kC1, 28) + conv(kC1, kC2, 14) + conv(kC2, kC3, 7) +
-         2 * std::int64_t{kC3} * 3 * 3 * kHidden + 2 * std::int64_t{kHidden} * kNumClasses;
+         2 * std::int64_t{kC3} * kPooledSide * kPooledSide * kHidden +
+         2 * std::int64_t{kHidden} * kNumClasses;
 }
 
 InferenceCnn::InferenceCnn(FashionCnn& model, InferenceLayout layout) : layout_(layout) {
@@ -112,13 +121,14 @@ torch::Tensor InferenceCnn::forward(const torch::Tensor& input) {
   } else if (layout_ == InferenceLayout::kMkldnn) {
     x = x.to_mkldnn();
   }
-  for (const Conv& c : conv_) {
+  for (int i = 0; i < 3; ++i) {
+    const Conv& c = conv_[i];
     if (layout_ == InferenceLayout::kMkldnn) {
       x = at::mkldnn_convolution(x, c.weight, c.bias, {1, 1}, {1, 1}, {1, 1}, 1);
     } else {
       x = at::conv2d(x, c.weight, c.bias, {1, 1}, {1, 1});
     }
-    x = F::max_pool2d(x.relu_(), F::MaxPool2dFuncOptions(2));
+    x = F::max_pool2d(x.relu_(), Pool(i));
   }
   if (layout_ == InferenceLayout::kMkldnn) x = x.to_dense();
   // The classifier reads channel-major features: NCHW order before flattening.
@@ -168,7 +178,7 @@ std::string ModelVersion(FashionCnn& model) {
   };
   for (const auto& p : model->named_parameters()) mix(p.value());
   for (const auto& b : model->named_buffers()) mix(b.value());
-  return absl::StrFormat("fashion-cnn-v1-%012x", h & 0xffffffffffffull);
+  return absl::StrFormat("fashion-cnn-v2-%012x", h & 0xffffffffffffull);
 }
 
 absl::Status SaveModel(FashionCnn& model, const std::string& path) {

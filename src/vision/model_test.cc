@@ -38,7 +38,7 @@ TEST_F(ModelFileTest, SaveThenLoadKeepsWeightsAndVersion) {
   absl::StatusOr<LoadedModel> loaded = LoadModel(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->version, ModelVersion(model));
-  EXPECT_THAT(loaded->version, StartsWith("fashion-cnn-v1-"));
+  EXPECT_THAT(loaded->version, StartsWith("fashion-cnn-v2-"));
   EXPECT_FALSE(loaded->model->is_training());
   std::uint8_t images[2 * kImageBytes];
   for (std::size_t i = 0; i < sizeof images; ++i) images[i] = static_cast<std::uint8_t>(i * 31);
