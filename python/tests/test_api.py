@@ -487,6 +487,9 @@ def test_options_out_of_range_are_refused(mem):
             unibus.InvalidArgument, match=r"retention must be (finite|>= 0) \(0: the backend's default\)"
         ):
             mem.admin().create_topic("t-range-2", retention=bad)
+    # Under 1 ms would be stored as 0: "no age limit" on sqlite, "keep nothing" on Kafka.
+    with pytest.raises(unibus.InvalidArgument, match="retention must be at least 1ms"):
+        mem.admin().create_topic("t-range-2", retention=0.0005)
     assert "t-range-2" not in mem.admin().list_topics()
 
 

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "yaml-cpp/yaml.h"
@@ -15,6 +16,16 @@ absl::StatusOr<ConfigFile> ParseConfig(absl::string_view text, const std::string
     if (!root.IsMap()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": expected a mapping with 'brokers:' and 'topics:'"));
+    }
+    // A misspelt key ("broker:", "topic:") would otherwise be ignored without a word,
+    // and the command would run against the default broker.
+    for (auto it : root) {
+      const std::string key = it.first.IsScalar() ? it.first.as<std::string>() : "";
+      if (key != "default" && key != "brokers" && key != "topics") {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": unknown key '", key.empty() ? "(not a name)" : key,
+                         "' at the top level; the keys are 'default', 'brokers' and 'topics'"));
+      }
     }
     if (auto d = root["default"]) {
       if (!d.IsScalar())

@@ -21,8 +21,10 @@ inline constexpr std::size_t kMaxConfigBytes = std::size_t{1} << 20;
 //   topics: [images, predictions]
 //
 // `path` names the text in errors. InvalidArgument naming `path` and what is wrong
-// when the text is not YAML, is not a mapping, `brokers` does not map names to URL
-// strings, `topics` is not a list of strings, or `default` is not a listed broker.
+// when the text is not YAML, is not a mapping, has a top-level key other than these
+// three (a typo such as `broker:` would otherwise be ignored), `brokers` does not map
+// names to URL strings, `topics` is not a list of strings, or `default` is not a
+// listed broker.
 absl::StatusOr<ConfigFile> ParseConfig(absl::string_view text, const std::string& path);
 
 }  // namespace unibus::cli

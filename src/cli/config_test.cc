@@ -36,6 +36,9 @@ TEST(ConfigTest, WrongShapesSayWhatIsExpected) {
       {"default: b\nbrokers: {a: mem://}\n", "default broker 'b' is not listed"},
       {"- just a list\n", "expected a mapping"},
       {"brokers: {a: b\n", "unibus.yaml: "},
+      {"broker: {a: mem://}\n", "unknown key 'broker' at the top level; the keys are"},
+      {"brokers: {a: mem://}\ntopic: [x]\n", "unknown key 'topic'"},
+      {"[a]: b\n", "unknown key '(not a name)'"},
   };
   for (const Case& c : cases) {
     auto got = ParseConfig(c.text, "unibus.yaml");

@@ -4,6 +4,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "cli/common.h"
 #include "cli/subcommands.h"
 
@@ -33,14 +34,19 @@ int run_topics(const std::string& action, const TopicsOptions& o) {
       auto d = ParseDuration(o.retention);
       // 0 would silently mean the backend's default; a negative value gets the same
       // rule rather than ParseDuration's "use 0 or more".
-      if (absl::StartsWith(absl::StripLeadingAsciiWhitespace(o.retention), "-") ||
-          (d.ok() && *d <= absl::ZeroDuration())) {
+      absl::string_view text = absl::StripLeadingAsciiWhitespace(o.retention);
+      const bool negative =
+          absl::ConsumePrefix(&text, "-") && ParseDuration(std::string(text)).ok();
+      if (negative || (d.ok() && *d <= absl::ZeroDuration())) {
         return Fail(absl::InvalidArgumentError(
             absl::StrCat("--retention must be above 0 (leave it out for the backend's "
                          "default), got '",
                          o.retention, "'")));
       }
-      if (!d.ok()) return Fail(d.status());
+      if (!d.ok()) {
+        return Fail(
+            absl::Status(d.status().code(), absl::StrCat("--retention: ", d.status().message())));
+      }
       c.retention = *d;
     }
     auto s = admin.CreateTopic(c);

@@ -25,6 +25,14 @@ class PolicyAdmin : public AdminConnection {
         !s.ok()) {
       return s;
     }
+    // Backends keep retention in whole milliseconds: less would become 0, which sqlite
+    // reads as "no age limit" and Kafka's retention.ms as "keep nothing".
+    if (config.retention > absl::ZeroDuration() && config.retention < absl::Milliseconds(1)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "topic '", config.name,
+          "': retention must be at least 1ms (backends keep it in whole milliseconds), got ",
+          absl::FormatDuration(config.retention)));
+    }
     if (config.retention_messages < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "topic '", config.name, "': retention_messages must be >= 0 (0: no limit), got ",

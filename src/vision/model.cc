@@ -25,8 +25,8 @@ namespace F = torch::nn::functional;
 constexpr int kC1 = 24, kC2 = 48, kC3 = 96, kHidden = 128;
 // The third pool rounds up (ceil mode): 7x7 -> 4x4, so row and column 6 of conv3's
 // output (the image's pixels 24-27 and what conv3 sees around them) reach the
-// classifier; v1 rounded down to 3x3 and dropped them. Issue #14's trial 14: 93.50 %
-// against 93.20 % for v1 with the same recipe (models/README.md).
+// classifier; v1 rounded down to 3x3 and dropped them. Issue #14's trial 15: 93.51 %
+// against 93.20 % for v1 with the same recipe (trial 3; models/README.md).
 constexpr int kPooledSide = 4;
 constexpr double kDropout = 0.3;
 // Fashion-MNIST training set statistics of pixel / 255.
