@@ -51,6 +51,7 @@ for args in "bench -n 0:--messages: must be a positive whole number (>= 1), got 
             "topics create t --retention 0:--retention must be above 0 (leave it out for the backend's default), got '0'" \
             "topics create t --retention -1d:--retention must be above 0 (leave it out for the backend's default), got '-1d'" \
             "topics create t --retention -1x:--retention: '-1x' is not a duration" \
+            "subscriptions create s --topic t --ack-deadline -1s:--ack-deadline: duration '-1s' is negative" \
             "consume -s billing --max -1:--max: must be a whole number >= 0, got -1"; do
   read -ra argv <<<"${args%%:--*}"
   "$U" "${argv[@]}" >"$DIR/out" 2>"$DIR/err" && fail "${args%%:--*} was accepted"

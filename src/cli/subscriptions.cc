@@ -27,7 +27,10 @@ int run_subscriptions(const std::string& action, const SubscriptionsOptions& o) 
   Admin admin = broker->admin();
   if (action == "create") {
     auto deadline = ParseDuration(o.ack_deadline);
-    if (!deadline.ok()) return Fail(deadline.status());
+    if (!deadline.ok()) {
+      return Fail(absl::Status(deadline.status().code(),
+                               absl::StrCat("--ack-deadline: ", deadline.status().message())));
+    }
     SubscriptionConfig c{
         .name = o.name,
         .topic = o.topic,
