@@ -45,6 +45,9 @@ grep -qx ab "$DIR/out" || fail "topic 'ab' made with --any-names is not listed: 
 expect_rc 0 "$U" topics delete ab
 expect_rc 2 "$U" publish -t orders --attr novalue x      # malformed attribute
 # Flag validators name the rule and the value (not CLI11's "Value 0 not in range 0.000000 to 1.8e308").
+# An empty --retention used to mean the default without a word.
+"$U" topics create empty-ret --retention "" >"$DIR/out" 2>"$DIR/err" && fail "--retention '' was accepted"
+grep -qF -- "--retention: '' is not a duration" "$DIR/err" || fail "--retention '': $(cat "$DIR/err")"
 for args in "bench -n 0:--messages: must be a positive whole number (>= 1), got 0" \
             "topics create t --partitions -3:--partitions: must be a positive whole number (>= 1), got -3" \
             "topics create t --retention-messages -5:--retention-messages: must be a whole number >= 0, got -5" \

@@ -1,5 +1,6 @@
 // unibus topics create|delete|list|describe
 #include <iostream>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -16,7 +17,7 @@ struct TopicsOptions {
   std::string name;
   int partitions = 1;
   int replication = -1;
-  std::string retention;
+  std::optional<std::string> retention;  // unset: the backend's default
   std::int64_t retention_messages = 0;
   bool if_not_exists = false;
 };
@@ -30,18 +31,18 @@ int run_topics(const std::string& action, const TopicsOptions& o) {
                   .partitions = o.partitions,
                   .replication_factor = o.replication,
                   .retention_messages = o.retention_messages};
-    if (!o.retention.empty()) {
-      auto d = ParseDuration(o.retention);
+    if (o.retention) {
+      auto d = ParseDuration(*o.retention);
       // 0 would silently mean the backend's default; a negative value gets the same
       // rule rather than ParseDuration's "use 0 or more".
-      absl::string_view text = absl::StripLeadingAsciiWhitespace(o.retention);
+      absl::string_view text = absl::StripLeadingAsciiWhitespace(*o.retention);
       const bool negative =
           absl::ConsumePrefix(&text, "-") && ParseDuration(std::string(text)).ok();
       if (negative || (d.ok() && *d <= absl::ZeroDuration())) {
         return Fail(absl::InvalidArgumentError(
             absl::StrCat("--retention must be above 0 (leave it out for the backend's "
                          "default), got '",
-                         o.retention, "'")));
+                         *o.retention, "'")));
       }
       if (!d.ok()) {
         return Fail(
